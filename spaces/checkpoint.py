@@ -1,0 +1,113 @@
+"""Subnet extraction and subnet checkpoints (``config.json`` + ``model.safetensors``).
+
+``extract`` copies the active weights of a supernet into a dense ``Transformer`` of the subnet's size.
+The checkpoint's config carries the whole space spec, so ``load_subnet`` needs neither the supernet nor
+a built-in space of the same name.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .architecture import Architecture, check
+from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
+from .errors import NotFoundError, SpecError
+from .model import Transformer
+from .spec import SpaceSpec, parse_spec
+from .subnet import DenseLeaves, QuantLinear, parameter_count
+from .supernet import Supernet
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+FORMAT = "supernas-subnet"
+
+
+@torch.no_grad()
+def extract(supernet: Supernet, arch: Architecture) -> Transformer:
+    """A standalone dense model holding exactly the weights ``arch`` uses in ``supernet``."""
+    model = Transformer(supernet.spec, check(supernet.spec, arch), DenseLeaves())
+    with supernet.active(arch):
+        for name, dense in model.named_modules():
+            if isinstance(dense, QuantLinear):
+                source = supernet.get_submodule(name)
+                assert isinstance(source, ElasticLinear)
+                dense.load_dense(source.active_weight(), source.active_bias())
+            elif isinstance(dense, nn.LayerNorm):
+                source = supernet.get_submodule(name)
+                assert isinstance(source, ElasticLayerNorm)
+                weight, bias = source.active_params()
+                dense.weight.copy_(weight)
+                dense.bias.copy_(bias)
+            elif isinstance(dense, nn.Embedding):
+                source = supernet.get_submodule(name)
+                assert isinstance(source, ElasticEmbedding)
+                dense.weight.copy_(source.active_weight())
+    model.arch = arch
+    model.provenance = supernet.provenance
+    return model.eval()
+
+
+def quantization_summary(arch: Architecture) -> list[dict]:
+    """Per layer: weight storage and activation fake-quant, as written into config.json."""
+    storage = {32: "float32", 16: "float16", 8: "int8 + fp32 row scales", 4: "int4 packed 2/byte + fp32 row scales"}
+    return [
+        {"layer": i, "weight_bits": layer.weight_bits, "act_bits": layer.act_bits, "weight_storage": storage[layer.weight_bits]}
+        for i, layer in enumerate(arch.layers)
+    ]
+
+
+def save_subnet(model: Transformer, directory: str | Path) -> Path:
+    """Write ``config.json`` and ``model.safetensors``; returns the directory."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arch: Architecture = model.arch
+    config = {
+        "format": FORMAT,
+        "supernas_version": version("supernas"),
+        "space": model.spec.model_dump(mode="json"),
+        "architecture": arch.model_dump(mode="json"),
+        "arch_id": arch.arch_id,
+        "parameters": parameter_count(model),
+        "dtype": "float32",
+        "quantization": quantization_summary(arch),
+        "weights": getattr(model, "provenance", "unknown"),
+    }
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, directory / WEIGHTS)
+    (directory / CONFIG).write_text(json.dumps(config, indent=2))
+    return directory
+
+
+def read_subnet_config(directory: str | Path) -> tuple[SpaceSpec, Architecture, dict]:
+    directory = Path(directory)
+    path = directory / CONFIG
+    if not path.is_file():
+        raise NotFoundError(f"{directory}: not a subnet checkpoint (no {CONFIG})")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{path}: not valid JSON: {e}") from None
+    if config.get("format") != FORMAT:
+        raise SpecError(f"{path}: field 'format' = {config.get('format')!r}, expected '{FORMAT}'")
+    spec = parse_spec(config.get("space"), f"{path}: space")
+    arch = check(spec, Architecture.from_data(config.get("architecture"), f"{path}: architecture"))
+    return spec, arch, config
+
+
+def load_subnet(directory: str | Path) -> Transformer:
+    """Rebuild a subnet from its checkpoint directory, without the supernet."""
+    directory = Path(directory)
+    spec, arch, config = read_subnet_config(directory)
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise NotFoundError(f"{directory}: checkpoint has no {WEIGHTS}")
+    model = Transformer(spec, arch, DenseLeaves())
+    model.load_state_dict(load_file(weights))
+    model.arch = arch
+    model.provenance = config.get("weights", "unknown")
+    return model.eval()

@@ -1,0 +1,82 @@
+"""The weight-sharing supernet: the transformer at its largest, with elastic leaves.
+
+``activate(arch)`` switches the supernet, in place, to compute exactly the subnet ``arch``; ``active(arch)``
+does so for a ``with`` block. Saved as a directory: ``supernet.json`` (spec, provenance) and
+``supernet.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .architecture import Architecture, check, largest
+from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves
+from .errors import NotFoundError, SpecError
+from .model import Transformer
+from .spec import SpaceSpec, parse_spec
+
+SUPERNET_CONFIG = "supernet.json"
+SUPERNET_WEIGHTS = "supernet.safetensors"
+
+
+class Supernet(Transformer):
+    def __init__(self, spec: SpaceSpec, seed: int = 0) -> None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            super().__init__(spec, largest(spec), ElasticLeaves())
+        self.arch = largest(spec)
+        self.provenance = f"random initialisation, seed {seed}"
+
+    def activate(self, arch: Architecture) -> None:
+        check(self.spec, arch)
+        for module in self.modules():
+            if isinstance(module, (ElasticLayerNorm, ElasticEmbedding)):
+                module.width = arch.embed_dim
+        self.configure(arch)
+        self.arch = arch
+
+    @contextmanager
+    def active(self, arch: Architecture) -> Iterator[Supernet]:
+        previous = self.arch
+        self.activate(arch)
+        try:
+            yield self
+        finally:
+            self.activate(previous)
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format": "supernas-supernet",
+            "supernas_version": version("supernas"),
+            "provenance": self.provenance,
+            "space": self.spec.model_dump(mode="json"),
+        }
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
+        (directory / SUPERNET_CONFIG).write_text(json.dumps(config, indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Supernet:
+        directory = Path(directory)
+        config_path = directory / SUPERNET_CONFIG
+        if not config_path.is_file():
+            raise NotFoundError(f"{directory}: not a supernet directory (no {SUPERNET_CONFIG})")
+        try:
+            config = json.loads(config_path.read_text())
+        except json.JSONDecodeError as e:
+            raise SpecError(f"{config_path}: not valid JSON: {e}") from None
+        supernet = cls(parse_spec(config.get("space"), f"{config_path}: space"))
+        supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
+        supernet.provenance = f"{config.get('provenance', 'unknown')} (loaded from {directory.name})"
+        return supernet
