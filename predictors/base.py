@@ -1,0 +1,123 @@
+"""The Metric interface and registry: everything that scores an architecture.
+
+A metric has a name (job specs refer to it), a direction, a unit and a cost class, and maps
+``(arch, context) -> float``. Values are deterministic for the same architecture, weights, batch and
+seed. Options (a latency metric's batch size, say) are keyword arguments given when the metric is
+made with :func:`get_metric`; unknown options are a user error.
+
+Cost classes, cheapest first:
+- analytic: exact, computed from the architecture alone;
+- proxy: zero-cost proxies, one or a few forward/backward passes through the weight-sharing supernet;
+- predicted: a fitted latency predictor;
+- measured: timing the extracted subnet on a device;
+- one_shot: validation quality with weights inherited from a trained supernet.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import ClassVar, Literal
+
+import torch
+
+from supernas.spaces import Architecture, SpaceSpec, Supernet
+from supernas.spaces.errors import NotFoundError, SpecError, allowed
+from supernas.spaces.inputs import Batch, random_batch
+
+
+class CostClass(str, Enum):
+    analytic = "analytic"
+    proxy = "proxy"
+    predicted = "predicted"
+    measured = "measured"
+    one_shot = "one_shot"
+
+
+Direction = Literal["minimize", "maximize"]
+
+
+@dataclass
+class MetricContext:
+    """What metrics need besides the architecture. The supernet is built on first use."""
+
+    spec: SpaceSpec
+    batch: Batch | None = None
+    device: str = "cpu"
+    seed: int = 0
+    supernet_factory: object = None  # callable returning a Supernet; default: random init with ``seed``
+    _supernet: Supernet | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.batch is None:
+            self.batch = random_batch(self.spec, batch_size=4, seq_len=32, seed=self.seed)
+
+    @property
+    def supernet(self) -> Supernet:
+        if self._supernet is None:
+            made = self.supernet_factory() if self.supernet_factory else Supernet(self.spec, seed=self.seed)
+            self._supernet = made.to(self.device)
+        return self._supernet
+
+    @supernet.setter
+    def supernet(self, value: Supernet) -> None:
+        self._supernet = value
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed)
+
+
+class Metric(ABC):
+    """One way to score an architecture. Subclasses set the class attributes and ``evaluate``."""
+
+    name: ClassVar[str]
+    direction: ClassVar[Direction]
+    unit: ClassVar[str]
+    cost: ClassVar[CostClass]
+    description: ClassVar[str] = ""
+    tasks: ClassVar[tuple[str, ...]] = ("causal_lm", "encoder_classification", "vision")
+    options: ClassVar[dict[str, object]] = {}  # option name -> default
+
+    def __init__(self, **options: object) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise SpecError(
+                f"metric '{self.name}': unknown option '{unknown[0]}' ({allowed(self.options) if self.options else 'it takes no options'})"
+            )
+        self.settings = {**self.options, **options}
+
+    def check_applicable(self, spec: SpaceSpec) -> None:
+        if spec.task not in self.tasks:
+            raise SpecError(f"metric '{self.name}' does not apply to space '{spec.name}' (task {spec.task}; it needs {', '.join(self.tasks)})")
+
+    @abstractmethod
+    def evaluate(self, arch: Architecture, context: MetricContext) -> float: ...
+
+
+REGISTRY: dict[str, type[Metric]] = {}
+
+
+def register(cls: type[Metric]) -> type[Metric]:
+    """Class decorator adding a metric to the registry under ``cls.name``."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"metric '{cls.name}' registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_builtin_metrics() -> None:
+    from . import metrics  # noqa: F401  (registers every built-in metric)
+
+
+def metric_names() -> list[str]:
+    _load_builtin_metrics()
+    return sorted(REGISTRY)
+
+
+def get_metric(name: str, **options: object) -> Metric:
+    """A metric instance by registered name; unknown names list what exists."""
+    _load_builtin_metrics()
+    if name not in REGISTRY:
+        raise NotFoundError(f"unknown metric '{name}' ({allowed(sorted(REGISTRY))})")
+    return REGISTRY[name](**options)

@@ -1,0 +1,82 @@
+"""Exact parameter and storage counts from an architecture alone (no torch model is built).
+
+These mirror the module tree of ``model.Transformer`` term by term; tests hold them equal to the
+counts of real extracted models and to the size of real checkpoint files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .architecture import Architecture, LayerArch
+from .quant import weight_storage_bytes
+from .spec import SpaceSpec
+
+FP32 = 4
+
+
+@dataclass(frozen=True)
+class Linear:
+    out_features: int
+    in_features: int
+    bias: bool
+    weight_bits: int = 32
+
+    @property
+    def params(self) -> int:
+        return self.out_features * self.in_features + (self.out_features if self.bias else 0)
+
+    @property
+    def bytes(self) -> int:
+        bias = FP32 * self.out_features if self.bias else 0
+        return weight_storage_bytes(self.out_features, self.in_features, self.weight_bits) + bias
+
+
+def layer_linears(spec: SpaceSpec, embed: int, layer: LayerArch) -> list[Linear]:
+    """Every linear of one block: q, k, v, o, then each expert's fc1/fc2, then the router."""
+    hd, b, wb = spec.head_dim, spec.bias, layer.weight_bits
+    q, kv = layer.heads * hd, layer.kv_heads * hd
+    out = [Linear(q, embed, b, wb), Linear(kv, embed, b, wb), Linear(kv, embed, b, wb), Linear(embed, q, b, wb)]
+    out += [Linear(layer.ffn_dim, embed, b, wb), Linear(embed, layer.ffn_dim, b, wb)] * layer.experts
+    if layer.experts > 1:
+        out.append(Linear(layer.experts, embed, False))
+    return out
+
+
+def embedding_params(spec: SpaceSpec, embed: int) -> int:
+    """Token/patch, position and segment embeddings (and the class token)."""
+    if spec.task == "vision":
+        tokens = Linear(embed, spec.in_channels * spec.patch_size**2, True).params + embed
+    else:
+        tokens = spec.vocab_size * embed
+    return tokens + spec.seq_len * embed + spec.type_vocab_size * embed
+
+
+def head_params(spec: SpaceSpec, embed: int) -> int:
+    if spec.task != "causal_lm":
+        return Linear(spec.num_classes, embed, True).params
+    return 0 if spec.tie_embeddings else spec.vocab_size * embed
+
+
+def norm_params(spec: SpaceSpec, arch: Architecture) -> int:
+    """Two LayerNorms per block plus the embedding (post-norm) or final (pre-norm) LayerNorm."""
+    return 2 * arch.embed_dim * (2 * arch.depth + 1)
+
+
+def count_params(spec: SpaceSpec, arch: Architecture) -> int:
+    """Total parameters of the subnet ``arch`` (quantized weights count one per value)."""
+    e = arch.embed_dim
+    blocks = sum(lin.params for layer in arch.layers for lin in layer_linears(spec, e, layer))
+    return embedding_params(spec, e) + blocks + norm_params(spec, arch) + head_params(spec, e)
+
+
+def count_non_embedding_params(spec: SpaceSpec, arch: Architecture) -> int:
+    return count_params(spec, arch) - embedding_params(spec, arch.embed_dim)
+
+
+def checkpoint_bytes(spec: SpaceSpec, arch: Architecture) -> int:
+    """Bytes of tensor data in the subnet's ``model.safetensors`` (everything but block linears is fp32)."""
+    e = arch.embed_dim
+    blocks = sum(lin.bytes for layer in arch.layers for lin in layer_linears(spec, e, layer))
+    rest = embedding_params(spec, e) + norm_params(spec, arch) + head_params(spec, e)
+    return blocks + FP32 * rest
