@@ -142,11 +142,11 @@ def attention_options(spec: SpaceSpec) -> list[dict]:
     out: list[dict] = []
     for kind in c.attention:
         if kind is AttentionType.gqa:
-            out += [dict(attention=kind, heads=h, kv_heads=g) for h, g in c.gqa_pairs()]
+            out += [dict(attention=kind, heads=h, kv_heads=g, window=None) for h, g in c.gqa_pairs()]
         elif kind is AttentionType.sliding_window:
-            out += [dict(attention=kind, heads=h, window=w) for h in c.heads for w in c.windows]
+            out += [dict(attention=kind, heads=h, kv_heads=None, window=w) for h in c.heads for w in c.windows]
         else:
-            out += [dict(attention=kind, heads=h) for h in c.heads]
+            out += [dict(attention=kind, heads=h, kv_heads=None, window=None) for h in c.heads]
     return out
 
 
@@ -210,7 +210,7 @@ def mutate(spec: SpaceSpec, arch: Architecture, rng: random.Random, prob: float 
         base = arch.layers[i].model_dump() if i < arch.depth else _random_layer(spec, rng).model_dump()
         for options in (attention_options(spec), ffn_options(spec), quant_options(spec)):
             if rng.random() < prob:
-                base = {**base, "kv_heads": None, "window": None, **rng.choice(options)}
+                base = {**base, **rng.choice(options)}
         layers.append(LayerArch(**base))
     return Architecture(space=spec.name, embed_dim=embed, layers=tuple(layers))
 
@@ -227,7 +227,7 @@ def crossover(spec: SpaceSpec, a: Architecture, b: Architecture, rng: random.Ran
 
 def _extreme(spec: SpaceSpec, pick) -> Architecture:
     c = spec.layer
-    attn = pick(attention_options(spec), key=lambda o: (o["heads"], o.get("kv_heads") or o["heads"], -(o.get("window") or 0)))
+    attn = pick(attention_options(spec), key=lambda o: (o["heads"], o["kv_heads"] or o["heads"], -(o["window"] or 0)))
     experts = pick(c.experts)
     layer = LayerArch(
         **attn,

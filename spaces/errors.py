@@ -37,11 +37,16 @@ def pydantic_message(error: Exception, where: str) -> str:
 
     if not isinstance(error, ValidationError):
         return f"{where}: {error}"
-    first = error.errors()[0]
+    errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")  # typos explain the rest
+    first = errors[0]
     path = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown field '{path}'{extra}"
+    if first["type"] == "missing":
+        return f"{where}: field '{path}' is required{extra}"
     value = first.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    extra = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return f"{where}: field '{path}' = {shown}: {first['msg']}{extra}"

@@ -20,6 +20,7 @@ from .architecture import Architecture, check, largest
 from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves
 from .errors import NotFoundError, SpecError
 from .model import Transformer
+from .pretrained import LoadReport, load_into
 from .spec import SpaceSpec, parse_spec
 
 SUPERNET_CONFIG = "supernet.json"
@@ -50,6 +51,14 @@ class Supernet(Transformer):
             yield self
         finally:
             self.activate(previous)
+
+    def load_weights(self, path: str | Path) -> LoadReport:
+        """Load a dense pretrained checkpoint (supernas, GPT-2 or BERT names) into the largest subnet."""
+        report = load_into(self, path)
+        if not report.loaded:
+            raise SpecError(f"{path}: no tensor matched a parameter of space '{self.spec.name}' by name and shape")
+        self.provenance = f"pretrained weights from {Path(path).name}"
+        return report
 
     # ------------------------------------------------------------------ persistence
 

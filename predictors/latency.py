@@ -1,0 +1,566 @@
+"""Latency: timed on a device, or predicted by models calibrated on that device.
+
+Timing is the median of ``repeats`` runs after ``warmup`` runs, in inference mode with a fixed thread
+count, so one slow run on a small shared machine does not move it. Timing a subnet needs it extracted
+and run; a search scores thousands, so :func:`calibrate` times a sample once per (space, device) and
+fits two predictors, saved under ``supernas_home()/predictors`` and reused on the same machine:
+
+- ``lut``: nn-Meter's kernel lookup table. A forward pass is the embedding-and-head part plus, per
+  layer, an attention part (norm, projections, attention, residual) and an FFN part (norm, experts,
+  residual). Each distinct part is timed once, standalone on random weights, and a subnet is predicted
+  as the sum of its parts, corrected by a linear fit (scale, offset) on the measured subnets for what
+  the sum misses (the glue between parts, cache effects).
+- ``regressor``: gradient-boosted trees on architecture features (:func:`arch_features`), fitted on
+  the log of the measured latency so that errors are relative.
+
+Predictions are for the batch shape and thread count the predictor was calibrated with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar, NamedTuple
+
+import joblib
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from sklearn.ensemble import GradientBoostingRegressor
+from torch import nn
+
+from supernas.spaces import Architecture, AttentionType, LayerArch, SpaceSpec, Supernet, extract, sample_many
+from supernas.spaces.analytic import checkpoint_bytes, layer_linears
+from supernas.spaces.architecture import attention_options, ffn_options, quant_options
+from supernas.spaces.errors import NotFoundError, SpecError, allowed
+from supernas.spaces.inputs import random_batch
+from supernas.spaces.model import Attention, FeedForward, Transformer
+from supernas.spaces.paths import supernas_home
+from supernas.spaces.spec import ACT_BITS, WEIGHT_BITS, parse_spec
+from supernas.spaces.subnet import DenseLeaves, QuantLinear
+
+from .base import CostClass, Metric, MetricContext, register
+from .costs import attention_macs, forward_macs, int_option, peak_activation_bytes, sequence_length
+
+# ---------------------------------------------------------------- timing
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Milliseconds per forward pass over ``runs`` timed runs; p10/p90 and IQR show the spread."""
+
+    median_ms: float
+    p10: float
+    p90: float
+    iqr: float
+    runs: int
+
+
+def available_devices() -> list[str]:
+    return ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def resolve_device(device: str) -> torch.device:
+    """The torch device for a name, or a clear error when this machine has no such device."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise SpecError(f"unknown device '{device}' (allowed: cpu, cuda, cuda:N)") from None
+    present = resolved.type == "cpu" or (
+        resolved.type == "cuda" and torch.cuda.is_available() and (resolved.index or 0) < torch.cuda.device_count()
+    )
+    if not present:
+        raise NotFoundError(
+            f"device '{device}' is not available on this machine (available: {', '.join(available_devices())})"
+        )
+    return resolved
+
+
+@contextmanager
+def fixed_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (None: leave torch's setting), restored afterwards."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def time_callable(
+    run: Callable[[], object], device: torch.device, warmup: int, repeats: int, threads: int | None
+) -> LatencyStats:
+    """Time ``run`` after ``warmup`` untimed calls; CUDA work is synchronized before each clock read."""
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    times = []
+    with torch.inference_mode(), fixed_threads(threads):
+        for _ in range(warmup):
+            run()
+        sync()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            sync()
+            times.append((time.perf_counter() - start) * 1e3)
+    p10, q1, median, q3, p90 = np.percentile(times, [10, 25, 50, 75, 90])
+    return LatencyStats(float(median), float(p10), float(p90), float(q3 - q1), repeats)
+
+
+def measure_latency(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    warmup: int = 3,
+    repeats: int = 10,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> LatencyStats:
+    """Forward-pass latency of ``model`` on ``inputs`` (both moved to ``device``, the model in place)."""
+    if repeats < 1 or warmup < 0:
+        raise SpecError(f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    target = resolve_device(device)
+    model = model.to(target).eval()
+    inputs = inputs.to(target)
+    return time_callable(lambda: model(inputs), target, warmup, repeats, threads)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a latency is measured on: batch shape, device, threads and timing effort."""
+
+    batch_size: int = 1
+    seq_len: int = 64
+    device: str = "cpu"
+    threads: int | None = None
+    warmup: int = 3
+    repeats: int = 10
+
+
+def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, seed: int = 0) -> LatencyStats:
+    """Extract ``arch`` from ``supernet`` and time it on a random batch of the workload's shape."""
+    w = workload
+    inputs = random_batch(supernet.spec, w.batch_size, w.seq_len, seed).inputs
+    return measure_latency(extract(supernet, arch), inputs, w.warmup, w.repeats, w.device, w.threads)
+
+
+# ---------------------------------------------------------------- device fingerprint and files
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_fingerprint(device: str = "cpu", threads: int | None = None) -> dict:
+    """What a latency depends on besides the architecture: hardware, threads, torch version."""
+    target = resolve_device(device)
+    hardware = torch.cuda.get_device_name(target) if target.type == "cuda" else _cpu_model()
+    return {
+        "device": target.type,
+        "hardware": hardware,
+        "cpu_count": os.cpu_count(),
+        "threads": threads or torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
+def fingerprint_hash(fingerprint: dict) -> str:
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def predictor_path(space: str, fp_hash: str, kind: str) -> Path:
+    """``supernas_home()/predictors/{space}-{fingerprint hash}-{kind}{suffix}``; kind 'report' is JSON."""
+    suffix = PREDICTORS[kind].suffix if kind in PREDICTORS else ".json"
+    folder = supernas_home() / "predictors"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{space}-{fp_hash}-{kind}{suffix}"
+
+
+# ---------------------------------------------------------------- predictors
+
+
+class LatencyPredictor(ABC):
+    """Predicts the latency (ms) of architectures of one space for the workload it was calibrated on."""
+
+    kind: ClassVar[str]
+    suffix: ClassVar[str]
+
+    def __init__(self, spec: SpaceSpec, workload: Workload) -> None:
+        self.spec, self.workload = spec, workload
+
+    @abstractmethod
+    def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> LatencyPredictor: ...
+
+    @abstractmethod
+    def predict(self, archs: Sequence[Architecture]) -> np.ndarray: ...
+
+    @abstractmethod
+    def save(self, path: Path) -> Path: ...
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path) -> LatencyPredictor: ...
+
+
+class Kernel(NamedTuple):
+    """One timed part of a forward pass: 'base' (embeddings and head), 'attention' or 'ffn'."""
+
+    part: str
+    embed: int
+    layer: LayerArch | None = None
+
+    @property
+    def key(self) -> str:
+        """Only the fields the part's cost depends on: equal keys time the same computation."""
+        if self.layer is None:
+            return f"{self.part}|{self.embed}"
+        x = self.layer
+        shape = (x.attention.value, x.heads, x.kv_heads, x.window) if self.part == "attention" else (x.ffn_dim, x.experts, x.top_k)
+        return "|".join(map(str, (self.part, self.embed, *shape, f"w{x.weight_bits}a{x.act_bits}")))
+
+
+def arch_kernels(arch: Architecture) -> list[Kernel]:
+    return [Kernel("base", arch.embed_dim)] + [
+        Kernel(part, arch.embed_dim, layer) for layer in arch.layers for part in ("attention", "ffn")
+    ]
+
+
+def space_kernels(spec: SpaceSpec) -> list[Kernel]:
+    """Every kernel some architecture of the space uses, each once."""
+    attn, ffn, quant = attention_options(spec), ffn_options(spec), quant_options(spec)
+    kernels = []
+    for e in spec.embed_dim:
+        kernels.append(Kernel("base", e))
+        kernels += [Kernel("attention", e, LayerArch(**a, **ffn[0], **q)) for a in attn for q in quant]
+        kernels += [Kernel("ffn", e, LayerArch(**attn[0], **f, **q)) for f in ffn for q in quant]
+    return kernels
+
+
+@torch.no_grad()
+def _random_weights(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Dense leaves start at zero; random weights make MoE routing spread tokens as trained ones do."""
+    g = torch.Generator().manual_seed(seed)
+    for leaf in module.modules():
+        if isinstance(leaf, QuantLinear):
+            leaf.load_dense(torch.randn(leaf.out_features, leaf.in_features, generator=g) * 0.02, None)
+    return module.eval()
+
+
+def kernel_runner(spec: SpaceSpec, kernel: Kernel, workload: Workload, device: torch.device) -> Callable[[], object]:
+    """A closure computing ``kernel`` once on random weights and inputs of the workload's shape."""
+    w, e = workload, kernel.embed
+    if kernel.part == "base":
+        empty = Architecture(space=spec.name, embed_dim=e, layers=())
+        model = _random_weights(Transformer(spec, empty, DenseLeaves())).to(device)
+        inputs = random_batch(spec, w.batch_size, w.seq_len).inputs.to(device)
+        return lambda: model(inputs)
+    x = torch.randn(w.batch_size, sequence_length(spec, w.seq_len), e, generator=torch.Generator().manual_seed(0)).to(device)
+    norm = nn.LayerNorm(e, eps=spec.norm_eps).to(device)
+    if kernel.part == "attention":
+        attn = _random_weights(Attention(spec, e, kernel.layer, DenseLeaves())).to(device)
+        return lambda: x + attn(norm(x), None)
+    ffn = _random_weights(FeedForward(spec, e, kernel.layer, DenseLeaves())).to(device)
+    return lambda: x + ffn(norm(x))
+
+
+class LookupTablePredictor(LatencyPredictor):
+    kind = "lut"
+    suffix = ".json"
+
+    def __init__(
+        self, spec: SpaceSpec, workload: Workload, table: dict[str, float] | None = None, scale: float = 1.0, offset: float = 0.0
+    ) -> None:
+        super().__init__(spec, workload)
+        self.table = dict(table or {})
+        self.scale, self.offset = scale, offset
+
+    def profile(self, kernels: Iterable[Kernel]) -> None:
+        """Time every kernel not yet in the table (on this machine: the table is only valid here)."""
+        device, w = resolve_device(self.workload.device), self.workload
+        for kernel in kernels:
+            if kernel.key not in self.table:
+                run = kernel_runner(self.spec, kernel, w, device)
+                self.table[kernel.key] = time_callable(run, device, w.warmup, w.repeats, w.threads).median_ms
+
+    def kernel_sum(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """Uncorrected prediction: the sum of each architecture's kernel times."""
+        self.profile(k for arch in archs for k in arch_kernels(arch))
+        return np.array([sum(self.table[k.key] for k in arch_kernels(arch)) for arch in archs])
+
+    def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> LookupTablePredictor:
+        """Least squares in relative error: weights 1/latency make each subnet count the same."""
+        y = np.asarray(latencies, dtype=float)
+        self.scale, self.offset = (float(c) for c in np.polyfit(self.kernel_sum(archs), y, 1, w=1 / y))
+        return self
+
+    def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
+        return self.scale * self.kernel_sum(archs) + self.offset
+
+    def save(self, path: Path) -> Path:
+        data = {
+            "kind": self.kind,
+            "space": self.spec.model_dump(mode="json"),
+            "workload": asdict(self.workload),
+            "scale": self.scale,
+            "offset": self.offset,
+            "table": self.table,
+        }
+        path.write_text(json.dumps(data, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> LookupTablePredictor:
+        data = json.loads(path.read_text())
+        spec = parse_spec(data["space"], f"{path}: space")
+        return cls(spec, Workload(**data["workload"]), data["table"], data["scale"], data["offset"])
+
+
+def arch_features(spec: SpaceSpec, arch: Architecture, workload: Workload) -> dict[str, float]:
+    """Architecture summary the regressor learns from: sizes, counts of each choice, analytic costs.
+
+    Besides compute (MACs) and bytes, per-op overhead dominates small models on CPU, so the counts of
+    choices that add ops (MoE experts, quantized weights that are dequantized on every call, quantized
+    activations, each attention kind) are features of their own.
+    """
+    layers, e = arch.layers, arch.embed_dim
+    t = sequence_length(spec, workload.seq_len)
+    features: dict[str, float] = {
+        "depth": arch.depth,
+        "embed_dim": e,
+        "heads": sum(x.heads for x in layers),
+        "kv_heads": sum(x.kv_heads for x in layers),
+        "window": sum(x.window or 0 for x in layers),
+        "ffn_dim": sum(x.ffn_dim for x in layers),
+        "active_ffn_dim": sum(x.top_k * x.ffn_dim for x in layers),
+        "experts": sum(x.experts for x in layers),
+        "top_k": sum(x.top_k for x in layers),
+        "moe_layers": sum(x.experts > 1 for x in layers),
+        "macs": forward_macs(spec, arch, workload.seq_len) * workload.batch_size,
+        "attention_macs": sum(attention_macs(spec, x, t) for x in layers) * workload.batch_size,
+        "weight_bytes": checkpoint_bytes(spec, arch),
+        "peak_activation_bytes": peak_activation_bytes(spec, arch, workload.batch_size, workload.seq_len),
+    }
+    for kind in AttentionType:
+        features[f"attention_{kind.value}"] = sum(x.attention is kind for x in layers)
+    linears = [lin for x in layers for lin in layer_linears(spec, e, x)]
+    for bits in WEIGHT_BITS:
+        features[f"weight_bits_{bits}_layers"] = sum(x.weight_bits == bits for x in layers)
+        features[f"weight_bits_{bits}_values"] = sum(lin.params for lin in linears if lin.weight_bits == bits)
+    for bits in ACT_BITS:
+        features[f"act_bits_{bits}_layers"] = sum(x.act_bits == bits for x in layers)
+    return features
+
+
+class RegressorPredictor(LatencyPredictor):
+    kind = "regressor"
+    suffix = ".pkl"
+
+    def __init__(self, spec: SpaceSpec, workload: Workload, model: GradientBoostingRegressor | None = None) -> None:
+        super().__init__(spec, workload)
+        self.model = model
+
+    def features(self, archs: Sequence[Architecture]) -> np.ndarray:
+        return np.array([list(arch_features(self.spec, arch, self.workload).values()) for arch in archs], dtype=float)
+
+    def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> RegressorPredictor:
+        self.model = GradientBoostingRegressor(
+            n_estimators=400, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=0
+        ).fit(self.features(archs), np.log(np.asarray(latencies, dtype=float)))
+        return self
+
+    def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
+        if self.model is None:
+            raise RuntimeError("RegressorPredictor.predict before fit")
+        return np.exp(self.model.predict(self.features(archs)))
+
+    def save(self, path: Path) -> Path:
+        data = {"kind": self.kind, "space": self.spec.model_dump(mode="json"), "workload": asdict(self.workload), "model": self.model}
+        joblib.dump(data, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> RegressorPredictor:
+        data = joblib.load(path)
+        return cls(parse_spec(data["space"], f"{path}: space"), Workload(**data["workload"]), data["model"])
+
+
+PREDICTORS: dict[str, type[LatencyPredictor]] = {cls.kind: cls for cls in (LookupTablePredictor, RegressorPredictor)}
+
+
+# ---------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class PredictorScore:
+    """Held-out accuracy: mean absolute percentage error, % within ±10 %, rank correlation."""
+
+    mape: float
+    within_10: float
+    spearman: float
+
+
+def score(predicted: np.ndarray, measured: np.ndarray) -> PredictorScore:
+    relative = np.abs(np.asarray(predicted) - measured) / measured
+    rho = spearmanr(predicted, measured).statistic
+    return PredictorScore(float(100 * relative.mean()), float(100 * (relative <= 0.10).mean()), float(rho))
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    space: str
+    fingerprint: dict
+    fingerprint_hash: str
+    workload: Workload
+    n_train: int
+    n_heldout: int
+    scores: dict[str, PredictorScore]
+    best: str
+    files: list[str]
+
+    def save(self, path: Path) -> Path:
+        path.write_text(json.dumps(asdict(self), indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> CalibrationReport:
+        data = json.loads(path.read_text())
+        scores = {kind: PredictorScore(**s) for kind, s in data.pop("scores").items()}
+        return cls(**{**data, "workload": Workload(**data["workload"]), "scores": scores})
+
+
+def format_report(report: CalibrationReport) -> str:
+    """The report as a small text table, best predictor marked."""
+    w = report.workload
+    lines = [
+        f"space {report.space} on {report.fingerprint['hardware']} ({w.device}, {report.fingerprint['threads']} threads), "
+        f"batch {w.batch_size} x {w.seq_len} tokens; {report.n_train} subnets fitted, {report.n_heldout} held out",
+        f"{'predictor':<12}{'MAPE %':>9}{'within ±10%':>13}{'Spearman':>10}",
+    ]
+    for kind, s in report.scores.items():
+        mark = "  (best)" if kind == report.best else ""
+        lines.append(f"{kind:<12}{s.mape:>9.2f}{s.within_10:>12.1f}%{s.spearman:>10.3f}{mark}")
+    return "\n".join(lines)
+
+
+def calibrate(
+    spec: SpaceSpec,
+    n: int,
+    device: str = "cpu",
+    batch_size: int = 1,
+    seq_len: int = 64,
+    seed: int = 0,
+    holdout: float = 0.3,
+    threads: int | None = None,
+    warmup: int = 3,
+    repeats: int = 10,
+) -> CalibrationReport:
+    """Time ``n`` random subnets, fit both predictors on part, score them on the rest, save them all.
+
+    The lookup table is profiled for every kernel of the space, so the saved predictor never needs to
+    time anything later.
+    """
+    n_heldout = round(n * holdout)
+    if not 2 <= n_heldout <= n - 2:
+        raise SpecError(f"calibrate needs at least 2 subnets to fit and 2 to hold out; n={n}, holdout={holdout} gives {n_heldout} held out")
+    workload = Workload(batch_size, seq_len, device, threads, warmup, repeats)
+    fingerprint = device_fingerprint(device, threads)
+    archs = sample_many(spec, n, seed)
+    supernet = Supernet(spec, seed=seed)
+    measured = np.array([subnet_latency(supernet, arch, workload, seed).median_ms for arch in archs])
+    order = np.random.default_rng(seed).permutation(n)
+    held, fitted = order[:n_heldout], order[n_heldout:]
+    lut = LookupTablePredictor(spec, workload)
+    lut.profile(space_kernels(spec))
+    fp_hash, scores, files = fingerprint_hash(fingerprint), {}, []
+    for predictor in (lut, RegressorPredictor(spec, workload)):
+        predictor.fit([archs[i] for i in fitted], measured[fitted])
+        scores[predictor.kind] = score(predictor.predict([archs[i] for i in held]), measured[held])
+        files.append(str(predictor.save(predictor_path(spec.name, fp_hash, predictor.kind))))
+    best = min(scores, key=lambda kind: scores[kind].mape)
+    report_file = predictor_path(spec.name, fp_hash, "report")
+    report = CalibrationReport(spec.name, fingerprint, fp_hash, workload, len(fitted), n_heldout, scores, best, files + [str(report_file)])
+    report.save(report_file)
+    return report
+
+
+def load_predictor(spec: SpaceSpec, kind: str = "best", device: str = "cpu", threads: int | None = None) -> LatencyPredictor:
+    """The predictor calibrated for ``spec`` on this machine; 'best' is the lower held-out MAPE."""
+    if kind != "best" and kind not in PREDICTORS:
+        raise SpecError(f"unknown latency predictor kind '{kind}' ({allowed(['best', *PREDICTORS])})")
+    fp_hash = fingerprint_hash(device_fingerprint(device, threads))
+    report_file = predictor_path(spec.name, fp_hash, "report")
+    if not report_file.is_file():
+        raise NotFoundError(
+            f"no latency predictor calibrated for space '{spec.name}' on this machine "
+            f"(device {device}, {threads or torch.get_num_threads()} threads, fingerprint {fp_hash}); "
+            f"run `supernas calibrate {spec.name} --device {device}` first"
+        )
+    if kind == "best":
+        kind = CalibrationReport.load(report_file).best
+    predictor = PREDICTORS[kind].load(predictor_path(spec.name, fp_hash, kind))
+    if predictor.spec != spec:
+        raise SpecError(
+            f"the latency predictors for space '{spec.name}' were calibrated on a different definition of it; "
+            f"run `supernas calibrate {spec.name} --device {device}` again"
+        )
+    return predictor
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def _threads_option(metric: Metric) -> int | None:
+    return None if metric.settings["threads"] is None else int_option(metric, "threads")
+
+
+@register
+class LatencyMeasured(Metric):
+    name = "latency_ms"
+    direction = "minimize"
+    unit = "ms"
+    cost = CostClass.measured
+    description = "median forward-pass time of the extracted subnet on a device"
+    options: ClassVar[dict[str, object]] = {
+        "batch_size": 1, "seq_len": 64, "warmup": 3, "repeats": 10, "device": "cpu", "threads": None,
+    }
+
+    def evaluate(self, arch: Architecture, context: MetricContext) -> float:
+        workload = Workload(
+            int_option(self, "batch_size"), int_option(self, "seq_len"), str(self.settings["device"]),
+            _threads_option(self), int_option(self, "warmup", minimum=0), int_option(self, "repeats"),
+        )
+        return subnet_latency(context.supernet, arch, workload, context.seed).median_ms
+
+
+@register
+class LatencyPredicted(Metric):
+    name = "latency_predicted_ms"
+    direction = "minimize"
+    unit = "ms"
+    cost = CostClass.predicted
+    description = "latency from the predictor calibrated on this machine (`supernas calibrate`)"
+    options: ClassVar[dict[str, object]] = {"kind": "best", "device": "cpu", "threads": None}
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self._predictors: dict[str, LatencyPredictor] = {}
+
+    def evaluate(self, arch: Architecture, context: MetricContext) -> float:
+        spec = context.spec
+        if spec.name not in self._predictors:
+            kind, device = str(self.settings["kind"]), str(self.settings["device"])
+            self._predictors[spec.name] = load_predictor(spec, kind, device, _threads_option(self))
+        return float(self._predictors[spec.name].predict([arch])[0])
