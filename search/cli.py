@@ -94,18 +94,263 @@ def sample_command(
         print(arch.to_json())
 
 
+@app.command("metrics")
+def metrics_command() -> None:
+    """Every registered metric: name, direction, unit, cost class, options."""
+    from rich.table import Table
+
+    from supernas.predictors.base import get_metric, metric_names
+
+    table = Table("name", "direction", "unit", "cost", "tasks", "options", "description")
+    for name in metric_names():
+        m = get_metric(name)
+        tasks = "all" if len(m.tasks) == 3 else ", ".join(m.tasks)
+        options = ", ".join(f"{k}={v}" for k, v in m.options.items())
+        table.add_row(name, m.direction, m.unit, m.cost.value, tasks, options, m.description)
+    _console().print(table)
+
+
+def _parse_options(pairs: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs, values parsed as YAML scalars (numbers stay numbers)."""
+    import yaml
+
+    from supernas.spaces.errors import SpecError
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--option {pair!r}: expected KEY=VALUE")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+@app.command("score")
+def score_command(
+    space: SpaceArg,
+    arch: Annotated[str, typer.Option(help="architecture: JSON file, inline JSON, or - for stdin")],
+    metrics: Annotated[str, typer.Option(help="comma-separated metric names (see `supernas metrics`)")] = "params,flops,hidden_cov",
+    option: Annotated[list[str], typer.Option("--option", help="metric option KEY=VALUE, given to every metric that takes it")] = [],
+    seed: Annotated[int, typer.Option(help="seed of the supernet initialisation and calibration batch")] = 0,
+    supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory (default: seeded random init)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
+) -> None:
+    """Score one architecture with any metrics."""
+    from supernas.predictors.base import MetricContext, get_metric
+    from supernas.spaces import Supernet, get_space
+
+    spec = get_space(space)
+    chosen = _read_arch(spec, arch)
+    options = _parse_options(option)
+    context = MetricContext(spec, seed=seed, supernet_factory=(lambda: Supernet.load(supernet)) if supernet else None)
+    values = {}
+    for name in [m.strip() for m in metrics.split(",") if m.strip()]:
+        metric = get_metric(name)
+        metric = get_metric(name, **{k: v for k, v in options.items() if k in metric.options})
+        metric.check_applicable(spec)
+        values[name] = (metric.evaluate(chosen, context), metric.unit)
+    if as_json:
+        print(json.dumps({"arch_id": chosen.arch_id, **{k: v for k, (v, _) in values.items()}}))
+        return
+    print(f"arch {chosen.arch_id} ({spec.name})")
+    for name, (value, unit) in values.items():
+        print(f"  {name:<24} {value:.6g} {unit}")
+
+
+@app.command("calibrate")
+def calibrate_command(
+    space: SpaceArg,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    n: Annotated[int, typer.Option("-n", min=4, help="subnets to measure")] = 200,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1,
+    seq_len: Annotated[int, typer.Option(min=1)] = 64,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads (default: torch's)")] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet (median kept)")] = 10,
+    seed: int = 0,
+) -> None:
+    """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
+    from supernas.predictors.latency import calibrate, format_report
+    from supernas.spaces import get_space
+
+    report = calibrate(get_space(space), n, device=device, batch_size=batch_size, seq_len=seq_len, seed=seed,
+                       threads=threads, repeats=repeats)
+    print(format_report(report))
+
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: SUPERNAS_DB, else SQLite in SUPERNAS_HOME)")]
+JobArg = Annotated[str, typer.Argument(help="job id or name")]
+
+
+def _job_key(job: str) -> int | str:
+    return int(job) if job.isdigit() else job
+
+
+def _front_table(store, job, limit: int | None = None):
+    from rich.table import Table
+
+    from supernas.spaces import Architecture
+
+    spec = job.spec
+    metrics = [o["metric"] for o in spec["objectives"]] + [c["metric"] for c in spec.get("constraints", []) if c["metric"] not in {o["metric"] for o in spec["objectives"]}]
+    table = Table("trial", "arch_id", *metrics, "depth", "embed", title=f"Pareto front of job {job.id} ({job.name})")
+    front = sorted(store.front(job.id), key=lambda t: t.values[metrics[0]])
+    for t in front[:limit]:
+        arch = Architecture.from_json(t.arch_json)
+        table.add_row(str(t.number), t.arch_id, *(f"{t.values[m]:.5g}" for m in metrics), str(arch.depth), str(arch.embed_dim))
+    return table
+
+
+@app.command("run")
+def run_command(
+    job_file: Annotated[Path, typer.Argument(help="job spec (YAML or JSON)")],
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers (default: the spec's)")] = None,
+    db: DbOption = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Run a search job to its budget; prints the job id."""
+    from supernas.search.jobspec import load_job_spec
+    from supernas.search.runner import create_job, spec_with_workers
+    from supernas.search.store import open_store
+
+    spec = spec_with_workers(load_job_spec(job_file), workers)
+    store = open_store(db)
+    job_id = create_job(store, spec)
+    print(f"job {job_id} ({spec.name}): {spec.strategy.name} on {spec.space}, {spec.workers} workers, store {store.url_display}")
+    _execute(store, job_id, spec, ray_address, progress)
+
+
+@app.command("resume")
+def resume_command(
+    job: JobArg,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers (default: the spec's)")] = None,
+    db: DbOption = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Continue a stopped or crashed job: finished trials are kept, nothing is evaluated twice."""
+    from supernas.search.runner import spec_with_workers, stored_spec
+    from supernas.search.store import open_store
+
+    store = open_store(db)
+    record = store.get_job(_job_key(job))
+    spec = spec_with_workers(stored_spec(store, record.id), workers)
+    print(f"resuming job {record.id} ({record.name}) at {record.n_complete + record.n_infeasible + record.n_failed} evaluated trials")
+    _execute(store, record.id, spec, ray_address, progress)
+
+
+def _execute(store, job_id: int, spec, ray_address: str | None, progress: bool) -> None:
+    from supernas.search.runner import execute
+
+    try:
+        execute(store, job_id, spec, spec.workers, ray_address, progress)
+    except KeyboardInterrupt:
+        print(f"stopped job {job_id}; finished trials are stored. Continue with: supernas resume {job_id}", file=sys.stderr)
+        raise SystemExit(130) from None
+    job = store.get_job(job_id)
+    hv = "-" if job.hypervolume is None else f"{job.hypervolume:.6g}"
+    _console().print(_front_table(store, job, limit=20))
+    print(f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, {job.n_failed} failed; hypervolume {hv}")
+
+
+@app.command("jobs")
+def jobs_command(db: DbOption = None) -> None:
+    """Every job: id, name, space, status, trials done/budget, hypervolume."""
+    from rich.table import Table
+
+    from supernas.search.store import open_store
+
+    table = Table("id", "name", "space", "status", "trials", "front", "hypervolume", "created")
+    store = open_store(db)
+    for job in store.list_jobs():
+        done = job.n_complete + job.n_infeasible + job.n_failed
+        hv = "-" if job.hypervolume is None else f"{job.hypervolume:.5g}"
+        table.add_row(str(job.id), job.name, job.space, job.status, f"{done}/{job.budget_trials or '-'}",
+                      str(store.count_trials(job.id, ["complete"]) and len(store.front(job.id))), hv, f"{job.created_at:%Y-%m-%d %H:%M}")
+    _console().print(table)
+
+
+@app.command("show")
+def show_command(job: JobArg, db: DbOption = None) -> None:
+    """A job's spec, progress and Pareto front."""
+    import yaml
+
+    from supernas.search.store import open_store
+
+    store = open_store(db)
+    record = store.get_job(_job_key(job))
+    done = record.n_complete + record.n_infeasible + record.n_failed
+    hv = "-" if record.hypervolume is None else f"{record.hypervolume:.6g}"
+    print(f"job {record.id} ({record.name}) - {record.status}")
+    print(f"trials: {done}/{record.budget_trials or '-'} evaluated ({record.n_complete} complete, {record.n_infeasible} infeasible, "
+          f"{record.n_failed} failed, {record.n_running} running, {record.n_queued} queued); hypervolume {hv}")
+    if record.error:
+        print(f"error: {record.error}")
+    print("spec:")
+    print("  " + yaml.safe_dump(record.spec, sort_keys=False).replace("\n", "\n  ").rstrip())
+    _console().print(_front_table(store, record))
+
+
+@app.command("pareto")
+def pareto_command(
+    job: JobArg,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or table")] = "table",
+    db: DbOption = None,
+) -> None:
+    """A job's Pareto front with each point's metrics and architecture."""
+    import csv
+
+    from supernas.search.store import open_store
+    from supernas.spaces.errors import SpecError
+
+    if fmt not in ("csv", "json", "table"):
+        raise SpecError(f"--format {fmt!r} is not supported (allowed: csv, json, table)")
+    store = open_store(db)
+    record = store.get_job(_job_key(job))
+    front = store.front(record.id)
+    if fmt == "table":
+        _console().print(_front_table(store, record))
+        return
+    rows = [{"trial": t.number, "arch_id": t.arch_id, **t.values, "architecture": json.loads(t.arch_json)} for t in front]
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    metrics = sorted({k for t in front for k in t.values})
+    writer = csv.DictWriter(sys.stdout, fieldnames=["trial", "arch_id", *metrics, "architecture"])
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "architecture": json.dumps(row["architecture"], separators=(",", ":"))})
+
+
 @app.command("extract")
 def extract_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="checkpoint directory to write")],
+    job: Annotated[Optional[str], typer.Argument(help="job id or name (then TRIAL is required)")] = None,
+    trial: Annotated[Optional[int], typer.Argument(help="trial number within the job")] = None,
+    db: DbOption = None,
     space: Annotated[Optional[str], typer.Option(help="space name or spec file")] = None,
     arch: Annotated[Optional[str], typer.Option(help="architecture: JSON file, inline JSON, or - for stdin")] = None,
     supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory (default: seeded random init)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the random initialisation when no --supernet is given")] = 0,
 ) -> None:
-    """Write a standalone subnet checkpoint (config.json + model.safetensors)."""
+    """Write a standalone subnet checkpoint (config.json + model.safetensors).
+
+    Either JOB TRIAL (a trial of a stored job, with the job's supernet weights) or --space/--arch.
+    """
     from supernas.spaces import Supernet, extract, get_space, parameter_count, save_subnet
     from supernas.spaces.errors import SpecError
 
+    if job is not None:
+        if trial is None:
+            raise SpecError("extract JOB needs TRIAL (a trial number; see `supernas show JOB`)")
+        from supernas.search.store import open_store
+
+        store = open_store(db)
+        record = store.get_job(_job_key(job))
+        found = store.get_trial(record.id, trial)
+        arch, space = found.arch_json, record.spec["space"]
+        supernet = Path(record.spec["supernet"]) if record.spec.get("supernet") else supernet
+        seed = record.spec.get("seed", seed)
     if arch is None:
         raise SpecError("extract needs --arch (a JSON file, inline JSON or -)")
     if supernet is not None:
@@ -119,6 +364,8 @@ def extract_command(
     chosen = _read_arch(net.spec, arch)
     model = extract(net, chosen)
     save_subnet(model, output)
+    if job is not None:
+        store.record_checkpoint(record.id, found.id, str(output.resolve()))
     print(f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, weights: {net.provenance})")
 
 

@@ -1,0 +1,171 @@
+"""The controller: runs one job to its budget, keeping every worker busy.
+
+    Strategy.ask -> dedupe by arch_id against the store -> Store.add_trials (queued)
+    EvaluatorPool.submit -> Store.mark_running
+    outcome -> Store.finish_trial (Pareto front and hypervolume updated in the same transaction)
+            -> Strategy.tell
+
+The store is the source of truth, so the controller can die at any moment: ``resume`` re-queues the
+trials that were running, rebuilds the strategy from the finished ones and carries on.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from supernas.spaces import Architecture, get_space, sample
+
+from .jobspec import JobSpec, objective_directions
+from .pareto import minimization_vector
+from .strategies import Strategy, make_strategy
+
+FINISHED = ["complete", "infeasible", "failed"]
+MAX_ASK_ROUNDS = 20  # proposals that are all duplicates this many times in a row -> random samples
+
+
+@dataclass
+class Progress:
+    """What a progress display needs after each finished trial."""
+
+    evaluated: int
+    budget: int | None
+    front_size: int
+    hypervolume: float | None
+
+
+class Controller:
+    def __init__(self, store, job_id: int, spec: JobSpec, pool, on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.store, self.job_id, self.spec, self.pool = store, job_id, spec, pool
+        self.space = get_space(spec.space)
+        self.objectives = objective_directions(spec)
+        self.on_progress = on_progress or (lambda p: None)
+        self.rng = random.Random(spec.seed + 1)
+        self.strategy: Strategy = make_strategy(self.space, self.objectives, spec.strategy, spec.seed, spec.constraints)
+        self.inflight: dict[int, Architecture] = {}  # trial id -> architecture
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self) -> None:
+        """Evaluate until the budget is spent. KeyboardInterrupt leaves the job 'stopped' and resumable."""
+        self.store.requeue_running(self.job_id)
+        self._replay_finished_trials()
+        self.store.set_job_status(self.job_id, "running")
+        started = time.monotonic()
+        try:
+            while True:
+                out_of_time = self.spec.budget.wall_time_s is not None and time.monotonic() - started >= self.spec.budget.wall_time_s
+                if not out_of_time:
+                    self._fill_workers()
+                if not self.inflight:
+                    break
+                for outcome in self.pool.wait(timeout=1.0):
+                    self._record(outcome)
+        except KeyboardInterrupt:
+            self._requeue_inflight()
+            self.store.set_job_status(self.job_id, "stopped")
+            raise
+        except BaseException as e:
+            self._requeue_inflight()
+            self.store.set_job_status(self.job_id, "failed", error=f"{type(e).__name__}: {e}"[:2000])
+            raise
+        self.store.set_job_status(self.job_id, "completed")
+
+    def _remaining(self) -> float:
+        budget = self.spec.budget.trials
+        if budget is None:
+            return float("inf")
+        return budget - self.store.count_trials(self.job_id, FINISHED) - len(self.inflight)
+
+    def _fill_workers(self) -> None:
+        while self.pool.free_slots() and self._remaining() > 0:
+            trial = self._next_trial()
+            worker = self.pool.submit(trial.id, trial.arch_json)
+            self.store.mark_running(trial.id, worker)
+            self.inflight[trial.id] = Architecture.from_json(trial.arch_json)
+
+    def _next_trial(self):
+        """A queued trial (re-queued after a fault or a crash) or a new proposal from the strategy."""
+        queued = [t for t in self.store.trials(self.job_id, states=["queued"]) if t.id not in self.inflight]
+        if queued:
+            return queued[0]
+        for _ in range(MAX_ASK_ROUNDS):
+            new = self._add_new(self.strategy.ask(1))
+            if new:
+                return new[0]
+        return self._add_new([sample(self.space, self.rng) for _ in range(MAX_ASK_ROUNDS)])[0]
+
+    def _add_new(self, archs: list[Architecture]) -> list:
+        """Store the architectures this job has not seen; answer the others from the store."""
+        fresh = []
+        for arch in archs:
+            known = self.store.find_trial(self.job_id, arch.arch_id)
+            if known is None:
+                fresh.append(arch)
+            elif known.state in FINISHED:
+                self.strategy.tell(arch, known.values if known.state != "failed" else None, self._violation(known.values))
+        unique = {a.arch_id: a for a in fresh}
+        return self.store.add_trials(self.job_id, [(i, a.to_json()) for i, a in unique.items()])
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _record(self, outcome) -> None:
+        arch = self.inflight.pop(outcome.key)
+        if outcome.worker_lost:
+            self.store.requeue(outcome.key)
+            return
+        if outcome.values is None:
+            self.store.fail_trial(outcome.key, outcome.error)
+            self.strategy.tell(arch, None, 0.0)
+        else:
+            violation = self._violation(outcome.values)
+            self._ensure_reference(outcome.values, violation)
+            self.store.finish_trial(outcome.key, outcome.values, violation == 0.0, self.objectives)
+            self.strategy.tell(arch, outcome.values, violation)
+        self._report()
+
+    def _violation(self, values: dict[str, float] | None) -> float:
+        if not values:
+            return 0.0
+        return sum(c.violation(values[c.metric]) for c in self.spec.constraints)
+
+    def _ensure_reference(self, values: dict[str, float], violation: float) -> None:
+        """Fix the hypervolume reference point once, so the history is comparable and monotone.
+
+        The job's ``reference`` if given; otherwise, once ``min(10, budget)`` feasible trials exist, their
+        worst value per objective plus 10 % of the observed range (or of the value, if the range is 0).
+        """
+        job = self.store.get_job(self.job_id)
+        if job.reference is not None or violation > 0:
+            return
+        if self.spec.reference is not None:
+            ref = minimization_vector(dict(zip([n for n, _ in self.objectives], self.spec.reference)), self.objectives)
+            self.store.set_reference(self.job_id, ref)
+            return
+        feasible = [t.values for t in self.store.trials(self.job_id, states=["complete"])] + [values]
+        if len(feasible) < min(10, self.spec.budget.trials or 10):
+            return
+        points = np.array([minimization_vector(v, self.objectives) for v in feasible])
+        worst, span = points.max(axis=0), points.max(axis=0) - points.min(axis=0)
+        margin = np.where(span > 0, 0.1 * span, 0.1 * np.abs(worst) + 1e-12)
+        self.store.set_reference(self.job_id, [float(x) for x in worst + margin])
+
+    def _replay_finished_trials(self) -> None:
+        for trial in self.store.trials(self.job_id, states=FINISHED):
+            values = trial.values if trial.state != "failed" else None
+            self.strategy.tell(Architecture.from_json(trial.arch_json), values, self._violation(values))
+
+    def _requeue_inflight(self) -> None:
+        for trial_id in list(self.inflight):
+            self.store.requeue(trial_id)
+        self.inflight.clear()
+
+    def _report(self) -> None:
+        job = self.store.get_job(self.job_id)
+        evaluated = job.n_complete + job.n_infeasible + job.n_failed
+        front = len(self.store.front(self.job_id))
+        self.on_progress(Progress(evaluated, self.spec.budget.trials, front, job.hypervolume))

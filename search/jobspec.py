@@ -1,0 +1,169 @@
+"""JobSpec: a search job as a user writes it (YAML or JSON), validated with one-line errors.
+
+    name: gpt-tiny-latency
+    space: gpt-tiny                # built-in name or spec file
+    objectives:                    # 2 or 3 registered metrics
+      - metric: hidden_cov
+      - metric: latency_ms
+        options: {batch_size: 1, seq_len: 64}
+    constraints:                   # infeasible trials are stored and marked, never dropped
+      - {metric: latency_ms, max: 20}
+    strategy: nsga2                # random | nsga2 | tpe | motpe | predictor (or a mapping with settings)
+    budget: {trials: 100}          # and/or wall_time_s
+    seed: 0
+    workers: 2
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from supernas.spaces.errors import SpecError, SupernasError, pydantic_message
+from supernas.spaces.spec import read_structured_file
+
+Direction = Literal["minimize", "maximize"]
+STRATEGIES = ("random", "nsga2", "tpe", "motpe", "predictor")
+
+
+class MetricUse(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str
+    options: dict[str, object] = Field(default_factory=dict)
+
+
+class Objective(MetricUse):
+    direction: Direction | None = None  # default: the metric's own direction
+
+
+class Constraint(MetricUse):
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Constraint:
+        if self.max is None and self.min is None:
+            raise ValueError(f"constraint on '{self.metric}' needs max or min")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"constraint on '{self.metric}' has min {self.min} > max {self.max}")
+        return self
+
+    def violation(self, value: float) -> float:
+        """How far ``value`` is outside the bounds (0 when it satisfies them)."""
+        over = value - self.max if self.max is not None else 0.0
+        under = self.min - value if self.min is not None else 0.0
+        return max(over, under, 0.0)
+
+
+class StrategySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["random", "nsga2", "tpe", "motpe", "predictor"]
+    population: int = Field(default=16, ge=2, description="nsga2 population; predictor's surrogate NSGA-II uses 4x")
+    initial: int = Field(default=16, ge=2, description="random trials before a model-based strategy takes over")
+    generations: int = Field(default=40, ge=1, description="predictor: NSGA-II generations on the surrogate per round")
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trials: int | None = Field(default=None, gt=0)
+    wall_time_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Budget:
+        if self.trials is None and self.wall_time_s is None:
+            raise ValueError("budget needs trials or wall_time_s")
+        return self
+
+
+class CalibrationBatch(BaseModel):
+    """The fixed batch proxies see (random inputs of the space's task, seeded by the job seed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(default=4, ge=2, le=256)
+    seq_len: int = Field(default=32, ge=2, le=4096)
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    space: str
+    supernet: str | None = None
+    objectives: list[Objective] = Field(min_length=2, max_length=3)
+    constraints: list[Constraint] = Field(default_factory=list)
+    strategy: StrategySpec = StrategySpec(name="nsga2")
+    budget: Budget
+    seed: int = 0
+    workers: int = Field(default=2, ge=1, le=256)
+    batch: CalibrationBatch = CalibrationBatch()
+    reference: list[float] | None = Field(default=None, description="hypervolume reference point, in objective units")
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _strategy_by_name(cls, v: object) -> object:
+        return {"name": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobSpec:
+        names = [o.metric for o in self.objectives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"objectives repeat a metric: {names}")
+        if self.reference is not None and len(self.reference) != len(self.objectives):
+            raise ValueError(f"reference has {len(self.reference)} values for {len(self.objectives)} objectives")
+        return self
+
+    def metric_uses(self) -> dict[str, dict[str, object]]:
+        """Every metric the job evaluates (objectives and constraints) with its options."""
+        uses: dict[str, dict[str, object]] = {}
+        for use in [*self.objectives, *self.constraints]:
+            if use.metric in uses and uses[use.metric] != use.options and use.options:
+                raise SpecError(f"metric '{use.metric}' is used with two different option sets: {uses[use.metric]} and {use.options}")
+            uses[use.metric] = uses.get(use.metric) or use.options
+        return uses
+
+
+def validate_job(data: object, where: str) -> JobSpec:
+    """Validate parsed data as a job spec, including its space and every metric it names."""
+    from supernas.predictors.base import get_metric
+    from supernas.spaces import get_space
+
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: a job spec must be a mapping, got {type(data).__name__}")
+    try:
+        job = JobSpec.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(pydantic_message(e, where)) from None
+    try:
+        space = get_space(job.space)
+    except SupernasError as e:
+        raise SpecError(f"{where}: field 'space': {e}") from None
+    uses = [(f"objectives[{i}]", u) for i, u in enumerate(job.objectives)]
+    uses += [(f"constraints[{i}]", u) for i, u in enumerate(job.constraints)]
+    for field, use in uses:
+        try:
+            get_metric(use.metric, **use.options).check_applicable(space)
+        except SupernasError as e:
+            raise SpecError(f"{where}: field '{field}': {e}") from None
+    try:
+        job.metric_uses()
+    except SpecError as e:
+        raise SpecError(f"{where}: {e}") from None
+    return job
+
+
+def load_job_spec(path: str | Path) -> JobSpec:
+    path = Path(path)
+    return validate_job(read_structured_file(path), str(path))
+
+
+def objective_directions(job: JobSpec) -> list[tuple[str, Direction]]:
+    """(metric, direction) per objective, filling in each metric's own direction."""
+    from supernas.predictors.base import get_metric
+
+    return [(o.metric, o.direction or get_metric(o.metric, **o.options).direction) for o in job.objectives]

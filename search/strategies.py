@@ -1,0 +1,205 @@
+"""Strategies: propose architectures from the trials evaluated so far.
+
+Life cycle (the controller drives it): ``ask(n)`` returns up to n architectures to evaluate; each
+evaluated architecture comes back through ``tell(arch, values, violation)`` with its metric values
+(``None`` when evaluation failed) and its total constraint violation (0 when feasible). ``tell`` also
+accepts architectures the strategy never proposed: that is how a resumed job rebuilds a strategy's
+state from the trials already in the store. Strategies never see the database.
+
+- ``random``: uniform samples (``spaces.sample``).
+- ``nsga2``, ``tpe``/``motpe``: Optuna's samplers through ask/tell on an in-memory study; constraint
+  violations reach them as Optuna trial constraints.
+- ``predictor``: a LINAS-style loop: fit cheap surrogates on the evaluated trials, run NSGA-II on the
+  surrogates for ``generations`` x ``4 * population`` predictions, propose the best unevaluated ones.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from supernas.spaces import Architecture, SpaceSpec, crossover, mutate, sample
+
+from .jobspec import Direction, StrategySpec
+from .pareto import crowding_distance, non_dominated_sort
+
+
+class Strategy(ABC):
+    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int) -> None:
+        self.spec, self.objectives, self.settings, self.seed = spec, objectives, settings, seed
+        self.rng = random.Random(seed)
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Architecture]: ...
+
+    @abstractmethod
+    def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None: ...
+
+
+class RandomStrategy(Strategy):
+    def ask(self, n: int) -> list[Architecture]:
+        return [sample(self.spec, self.rng) for _ in range(n)]
+
+    def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
+        pass
+
+
+class OptunaStrategy(Strategy):
+    """NSGA-II or (multi-objective) TPE from Optuna, driven through ask/tell."""
+
+    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int) -> None:
+        import optuna
+
+        from .encoding import ArchEncoding
+
+        super().__init__(spec, objectives, settings, seed)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        if settings.name == "nsga2":
+            sampler = optuna.samplers.NSGAIISampler(population_size=settings.population, seed=seed)
+        else:
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings.initial, multivariate=True)
+        self.study = optuna.create_study(directions=[d for _, d in objectives], sampler=sampler)
+        self.encoding = ArchEncoding(spec)
+        self.pending: dict[str, list] = {}  # arch_id -> asked Optuna trials not yet told
+
+    def ask(self, n: int) -> list[Architecture]:
+        archs = []
+        for _ in range(n):
+            trial = self.study.ask()
+            arch = self.encoding.suggest(trial)
+            self.pending.setdefault(arch.arch_id, []).append(trial)
+            archs.append(arch)
+        return archs
+
+    def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
+        import optuna
+
+        objective_values = None if values is None else [values[name] for name, _ in self.objectives]
+        state = optuna.trial.TrialState.FAIL if values is None else optuna.trial.TrialState.COMPLETE
+        trials = self.pending.pop(arch.arch_id, [])
+        if not trials:
+            self.study.add_trial(
+                optuna.trial.create_trial(
+                    params=self.encoding.encode(arch), distributions=self.encoding.distributions(),
+                    values=objective_values, state=state, constraints={"violation": violation},
+                )
+            )
+        for trial in trials:
+            trial.set_constraint("violation", violation)
+            self.study.tell(trial, objective_values, state=state)
+
+
+class PredictorStrategy(Strategy):
+    """LINAS-style surrogate-assisted search (Cummings et al. 2022).
+
+    Each round: fit one gradient-boosted regressor per objective and per constrained metric on the
+    evaluated trials' architecture features; evolve a population of ``4 * population`` on the surrogate
+    predictions with NSGA-II (crossover + mutation from ``spaces``, non-dominated sorting and crowding
+    distance, predicted constraint violations as a penalty) for ``generations`` generations; propose
+    the best-ranked architectures not yet evaluated.
+    """
+
+    PENALTY = 1e6
+
+    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
+                 constraints: list | None = None) -> None:
+        super().__init__(spec, objectives, settings, seed)
+        self.constraints = constraints or []
+        self.observed: dict[str, tuple[Architecture, dict[str, float]]] = {}
+        self.asked: set[str] = set()
+
+    def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
+        if values is not None:
+            self.observed[arch.arch_id] = (arch, values)
+
+    def ask(self, n: int) -> list[Architecture]:
+        if len(self.observed) < self.settings.initial:
+            proposals = [sample(self.spec, self.rng) for _ in range(n)]
+        else:
+            proposals = self._evolve_on_surrogate(n)
+        self.asked.update(a.arch_id for a in proposals)
+        return proposals
+
+    def _features(self, archs: list[Architecture]) -> np.ndarray:
+        from supernas.predictors.latency import Workload, arch_features
+
+        workload = Workload(batch_size=1, seq_len=min(64, self.spec.seq_len))
+        return np.array([list(arch_features(self.spec, a, workload).values()) for a in archs], dtype=float)
+
+    def _fit(self) -> callable:
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        archs = [a for a, _ in self.observed.values()]
+        x = self._features(archs)
+        targets = [name for name, _ in self.objectives] + [c.metric for c in self.constraints]
+        models = {}
+        for name in dict.fromkeys(targets):
+            y = np.array([v[name] for _, v in self.observed.values()], dtype=float)
+            models[name] = GradientBoostingRegressor(n_estimators=150, max_depth=3, learning_rate=0.1, random_state=self.seed).fit(x, y)
+
+        def predict(candidates: list[Architecture]) -> np.ndarray:
+            feats = self._features(candidates)
+            predicted = {name: model.predict(feats) for name, model in models.items()}
+            scores = np.stack([predicted[n] if d == "minimize" else -predicted[n] for n, d in self.objectives], axis=1)
+            penalty = sum(np.array([c.violation(v) for v in predicted[c.metric]]) for c in self.constraints)
+            return scores + self.PENALTY * np.asarray(penalty)[:, None] if self.constraints else scores
+
+        return predict
+
+    def _select(self, population: list[Architecture], scores: np.ndarray, k: int) -> list[int]:
+        """Indices of the k best by non-dominated rank, then crowding distance."""
+        chosen: list[int] = []
+        for front in non_dominated_sort(scores):
+            if len(chosen) + len(front) <= k:
+                chosen += list(front)
+            else:
+                crowd = crowding_distance(scores[front])
+                chosen += [front[i] for i in np.argsort(-crowd)[: k - len(chosen)]]
+                break
+        return chosen
+
+    def _evolve_on_surrogate(self, n: int) -> list[Architecture]:
+        predict = self._fit()
+        size = 4 * self.settings.population
+        observed = [a for a, _ in self.observed.values()]
+        population = observed[:]
+        while len(population) < size:
+            population.append(sample(self.spec, self.rng))
+        scores = predict(population)
+        keep = self._select(population, scores, size)
+        population, scores = [population[i] for i in keep], scores[keep]
+        for _ in range(self.settings.generations):
+            children = [
+                mutate(self.spec, crossover(self.spec, *self.rng.sample(population, 2), self.rng), self.rng, prob=0.15)
+                for _ in range(size)
+            ]
+            union = population + children
+            union_scores = np.vstack([scores, predict(children)])
+            keep = self._select(union, union_scores, size)
+            population, scores = [union[i] for i in keep], union_scores[keep]
+        seen = set(self.observed) | self.asked
+        order = self._select(population, scores, len(population))
+        proposals, ids = [], set()
+        for i in order:
+            arch = population[i]
+            if arch.arch_id not in seen and arch.arch_id not in ids:
+                proposals.append(arch)
+                ids.add(arch.arch_id)
+            if len(proposals) == n:
+                break
+        while len(proposals) < n:
+            proposals.append(sample(self.spec, self.rng))
+        return proposals
+
+
+def make_strategy(spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
+                  constraints: list | None = None) -> Strategy:
+    if settings.name == "random":
+        return RandomStrategy(spec, objectives, settings, seed)
+    if settings.name == "predictor":
+        return PredictorStrategy(spec, objectives, settings, seed, constraints)
+    return OptunaStrategy(spec, objectives, settings, seed)

@@ -1,0 +1,36 @@
+"""Connecting to Ray: a local instance by default, or an existing cluster by address."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from supernas.spaces.errors import SupernasError
+
+
+class ClusterError(SupernasError):
+    """Ray could not be started or reached."""
+
+
+def connect(address: str | None = None, workers: int = 1) -> None:
+    """Start local Ray sized for ``workers`` actors, or join the cluster at ``address`` ("auto" or host:port)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=max(workers, os.cpu_count() or 1), **options)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = f"the Ray cluster at '{address}'" if address else "a local Ray instance"
+        raise ClusterError(f"could not connect to {where}: {' '.join(str(e).split())[:200]}") from None
+
+
+def disconnect() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

@@ -1,0 +1,55 @@
+"""The evaluator: builds a supernet and the job's metrics once, then scores one architecture per call.
+
+Plain Python class; ``pool.EvaluatorPool`` runs it as a Ray actor. It receives only JSON-able data
+(the space spec, metric names and options, the architecture's canonical JSON), never ORM objects.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+
+import torch
+
+from supernas.predictors.base import MetricContext, get_metric
+from supernas.spaces import Architecture, Supernet, check
+from supernas.spaces.inputs import random_batch
+from supernas.spaces.spec import parse_spec
+
+
+class Evaluator:
+    def __init__(
+        self,
+        space: dict,
+        metrics: dict[str, dict],
+        batch_size: int,
+        seq_len: int,
+        seed: int,
+        supernet_dir: str | None = None,
+        threads: int = 1,
+    ) -> None:
+        torch.set_num_threads(threads)
+        self.spec = parse_spec(space, "job space")
+        factory = (lambda: Supernet.load(supernet_dir)) if supernet_dir else None
+        batch = random_batch(self.spec, batch_size, seq_len, seed)
+        self.context = MetricContext(self.spec, batch=batch, seed=seed, supernet_factory=factory)
+        self.metrics = {name: get_metric(name, **options) for name, options in metrics.items()}
+        self.context.supernet.eval()  # built once, here, and reused for every candidate
+
+    def evaluate(self, arch_json: str) -> dict[str, float]:
+        arch = check(self.spec, Architecture.from_json(arch_json))
+        values = {}
+        for name, metric in self.metrics.items():
+            value = float(metric.evaluate(arch, self.context))
+            if not math.isfinite(value):
+                raise ValueError(f"metric '{name}' gave {value} for arch {arch.arch_id}")
+            values[name] = value
+        return values
+
+    def where(self) -> str:
+        """host:pid@node, to record which worker (and which Ray node) evaluated a trial."""
+        import ray
+
+        node = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else "local"
+        return f"{socket.gethostname()}:{os.getpid()}@{node}"
