@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 
 from supernas.spaces.errors import SupernasError
 
@@ -18,6 +19,8 @@ def connect(address: str | None = None, workers: int = 1) -> None:
 
     if ray.is_initialized():
         return
+    if address and address != "auto":
+        _check_reachable(address)
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     try:
         if address:
@@ -27,6 +30,17 @@ def connect(address: str | None = None, workers: int = 1) -> None:
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at '{address}'" if address else "a local Ray instance"
         raise ClusterError(f"could not connect to {where}: {' '.join(str(e).split())[:200]}") from None
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast: Ray itself retries an unreachable head for minutes before it gives up."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"Ray address '{address}' is not 'auto' or host:port")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ClusterError(f"could not connect to the Ray cluster at '{address}': {e.strerror or e}") from None
 
 
 def disconnect() -> None:

@@ -1,0 +1,115 @@
+"""Search jobs end to end on real Ray workers and a real database (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from supernas.search.jobspec import load_job_spec
+from supernas.search.runner import create_job, execute
+from supernas.search.store import open_store
+from supernas.workers.cluster import connect, disconnect
+
+from .jobs_helpers import FINISHED, assert_consistent, write_job
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    connect(None, workers=2)
+    yield
+    disconnect()
+
+
+def test_two_objective_job_on_two_workers(local_ray, tmp_path, store_url):
+    job_file = write_job(tmp_path)
+    spec = load_job_spec(job_file)
+    store = open_store(store_url)
+    job_id = create_job(store, spec)
+    execute(store, job_id, spec, workers=2, ray_address=None, progress=False)
+    assert_consistent(store, job_id, job_file, budget=16)
+    workers = {t.worker for t in store.trials(job_id)}
+    assert len(workers) == 2  # both actors did work
+    infeasible = [t for t in store.trials(job_id) if t.state == "infeasible"]
+    assert all(t.values["flops"] > 3.0e6 for t in infeasible)  # stored and marked, not dropped
+
+
+def _kill_a_busy_worker(store_url: str, job_id: int, killed: list, stop: threading.Event) -> None:
+    store = open_store(store_url)
+    while not stop.is_set():
+        running = [t for t in store.trials(job_id, states=["running"]) if t.worker]
+        if running and store.count_trials(job_id, FINISHED) >= 3:
+            pid = int(running[0].worker.split(":")[1].split("@")[0])
+            os.kill(pid, signal.SIGKILL)
+            killed.append((running[0].id, running[0].worker))
+            return
+        time.sleep(0.05)
+
+
+def test_killed_worker_trial_is_requeued_on_another(local_ray, tmp_path, store_url):
+    slow = [{"metric": "hidden_cov"}, {"metric": "latency_ms", "options": {"repeats": 30, "seq_len": 64}}]
+    job_file = write_job(tmp_path, objectives=slow, constraints=[], budget={"trials": 12})
+    spec = load_job_spec(job_file)
+    store = open_store(store_url)
+    job_id = create_job(store, spec)
+    killed, stop = [], threading.Event()
+    killer = threading.Thread(target=_kill_a_busy_worker, args=(store_url, job_id, killed, stop))
+    killer.start()
+    try:
+        execute(store, job_id, spec, workers=2, ray_address=None, progress=False)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "a worker was killed mid-trial"
+    trial_id, dead_worker = killed[0]
+    redone = next(t for t in store.trials(job_id) if t.id == trial_id)
+    assert redone.state == "complete" and redone.worker != dead_worker
+    assert_consistent(store, job_id, job_file, budget=12)
+
+
+def _kill_ray_session_of(driver_pid: int) -> None:
+    """Kill the processes of the local Ray instance a (dead) driver started: their command lines name it."""
+    marker = f"_{driver_pid}/"
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
+            except OSError:
+                continue
+            if "session_" in cmdline and marker in cmdline:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def test_sigkilled_controller_then_resume(tmp_path, store_url):
+    job_file = write_job(tmp_path, budget={"trials": 14})
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = subprocess.Popen(["supernas", "run", job_file, "--db", store_url, "--no-progress"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    store = open_store(store_url)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        jobs = store.list_jobs()
+        if jobs and store.count_trials(jobs[0].id, FINISHED) >= 5:
+            break
+        assert run.poll() is None, run.stdout.read()
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGKILL)  # the controller, at once
+    run.wait()
+    _kill_ray_session_of(run.pid)  # and the local Ray it started, which runs in sessions of its own
+    job_id = store.list_jobs()[0].id
+    before = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
+    assert 5 <= len(before) < 14
+
+    resumed = subprocess.run(["supernas", "resume", str(job_id), "--db", store_url, "--no-progress"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
+    assert all(after[i] == before[i] for i in before)  # nothing finished was lost or re-run
+    assert_consistent(store, job_id, job_file, budget=14)

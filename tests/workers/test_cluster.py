@@ -1,0 +1,42 @@
+"""A job on a multi-node Ray cluster (ray.cluster_utils.Cluster: real raylets, one per node)."""
+
+from __future__ import annotations
+
+import pytest
+
+from supernas.search.jobspec import load_job_spec
+from supernas.search.runner import create_job, execute
+from supernas.search.store import open_store
+from supernas.workers.cluster import ClusterError, connect, disconnect
+
+from ..search.jobs_helpers import assert_consistent, write_job
+
+
+@pytest.fixture
+def two_node_cluster():
+    from ray.cluster_utils import Cluster
+
+    disconnect()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    yield cluster
+    disconnect()
+    cluster.shutdown()
+
+
+def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
+    job_file = write_job(tmp_path, budget={"trials": 10})
+    spec = load_job_spec(job_file)
+    store = open_store(f"sqlite:///{tmp_path / 'cluster.db'}")
+    job_id = create_job(store, spec)
+    execute(store, job_id, spec, workers=2, ray_address=two_node_cluster.address, progress=False)
+    assert_consistent(store, job_id, job_file, budget=10)
+    nodes = {t.worker.split("@")[1] for t in store.trials(job_id)}
+    assert len(nodes) == 2  # one CPU per node, one actor per CPU: both nodes evaluated trials
+
+
+def test_unreachable_cluster_is_a_clear_error():
+    disconnect()
+    with pytest.raises(ClusterError, match="could not connect to the Ray cluster at '127.0.0.1:1'"):
+        connect("127.0.0.1:1")
