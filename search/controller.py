@@ -39,8 +39,17 @@ class Progress:
 
 
 class Controller:
-    def __init__(self, store, job_id: int, spec: JobSpec, pool, on_progress: Callable[[Progress], None] | None = None) -> None:
+    def __init__(
+        self,
+        store,
+        job_id: int,
+        spec: JobSpec,
+        pool,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
         self.store, self.job_id, self.spec, self.pool = store, job_id, spec, pool
+        self.should_stop = should_stop or (lambda: False)
         self.space = get_space(spec.space)
         self.objectives = objective_directions(spec)
         self.on_progress = on_progress or (lambda p: None)
@@ -51,13 +60,21 @@ class Controller:
     # ------------------------------------------------------------------ main loop
 
     def run(self) -> None:
-        """Evaluate until the budget is spent. KeyboardInterrupt leaves the job 'stopped' and resumable."""
+        """Evaluate until the budget is spent.
+
+        KeyboardInterrupt, or ``should_stop()`` turning true (a cancel from the web service), leaves the
+        job 'stopped' and resumable: in-flight trials go back to the queue.
+        """
         self.store.requeue_running(self.job_id)
         self._replay_finished_trials()
         self.store.set_job_status(self.job_id, "running")
         started = time.monotonic()
         try:
             while True:
+                if self.should_stop():
+                    self._requeue_inflight()
+                    self.store.set_job_status(self.job_id, "stopped")
+                    return
                 out_of_time = self.spec.budget.wall_time_s is not None and time.monotonic() - started >= self.spec.budget.wall_time_s
                 if not out_of_time:
                     self._fill_workers()

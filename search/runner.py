@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from supernas.spaces import get_space
 
@@ -27,7 +26,7 @@ def evaluator_args(spec: JobSpec) -> dict:
 def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Iterator:
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=initial, unit="trial", disable=not enabled, dynamic_ncols=True)
+    bar = tqdm(total=total, initial=initial, unit="trial", disable=None if enabled else True, dynamic_ncols=True)
 
     def update(p: Progress) -> None:
         bar.n = p.evaluated
@@ -41,8 +40,16 @@ def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Iterator
         bar.close()
 
 
-def execute(store, job_id: int, spec: JobSpec, workers: int, ray_address: str | None, progress: bool) -> None:
-    """Run (or continue) the job on a pool of ``workers`` Ray actors until its budget is spent."""
+def execute(
+    store,
+    job_id: int,
+    spec: JobSpec,
+    workers: int,
+    ray_address: str | None,
+    progress: bool,
+    should_stop: Callable[[], bool] | None = None,
+) -> None:
+    """Run (or continue) the job on a pool of ``workers`` Ray actors until its budget is spent or it is stopped."""
     from supernas.workers.cluster import connect
     from supernas.workers.pool import EvaluatorPool
 
@@ -51,7 +58,7 @@ def execute(store, job_id: int, spec: JobSpec, workers: int, ray_address: str | 
     done = store.count_trials(job_id, ["complete", "infeasible", "failed"])
     try:
         with progress_bar(spec.budget.trials, progress, initial=done) as update:
-            Controller(store, job_id, spec, pool, on_progress=update).run()
+            Controller(store, job_id, spec, pool, on_progress=update, should_stop=should_stop).run()
     finally:
         pool.shutdown()
 
@@ -68,7 +75,3 @@ def stored_spec(store, job_id: int) -> JobSpec:
 
 def spec_with_workers(spec: JobSpec, workers: int | None) -> JobSpec:
     return spec if workers is None else spec.model_copy(update={"workers": workers})
-
-
-def spec_json(spec: JobSpec) -> str:
-    return json.dumps(spec.model_dump(mode="json"), indent=2)
