@@ -18,6 +18,9 @@ supernet inside ``supernet.active(arch)``, never building a model, and the two a
   logits otherwise, on the context's fixed batch. No proxy draws random numbers, so the same
   architecture, weights and batch give the same value.
 - Samples: each sequence (or image) of the batch is one sample, as each image is in the papers.
+- Direction: every proxy is maximized, as in its paper: more gradient signal (synflow, snip, grad_norm,
+  fisher, zico), inputs told further apart (naswot's log-det), less correlated samples (jacov and
+  hidden_cov, whose score peaks when every eigenvalue of the correlation matrix is 1).
 
 Quantization: in the supernet, gradients reach the full-precision weights through the straight-through
 estimator; an extracted model stores 4/8/16-bit weights as buffers, which have no gradient, so the two
@@ -27,7 +30,6 @@ agree only where weights are 32-bit.
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -77,10 +79,10 @@ def _own_slices(module: nn.Module) -> list[tuple[str, Index]]:
     return [(name, (...,)) for name, _ in module.named_parameters(recurse=False)]
 
 
-def active_slices(module: nn.Module, prefix: str = "") -> list[tuple[str, Index]]:
+def _active_slices(module: nn.Module, prefix: str = "") -> list[tuple[str, Index]]:
     """(qualified parameter name, index) of every parameter slice the current architecture uses."""
     own = [(prefix + name, index) for name, index in _own_slices(module)]
-    return own + [item for name, child in _active_children(module) for item in active_slices(child, f"{prefix}{name}.")]
+    return own + [item for name, child in _active_children(module) for item in _active_slices(child, f"{prefix}{name}.")]
 
 
 def _leaf_weights(model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
@@ -95,6 +97,13 @@ def _forward(model: nn.Module, weights: dict[str, torch.Tensor], batch: Batch) -
     return functional_call(model, weights, (batch.inputs, batch.padding))
 
 
+def _real_tokens(batch: Batch, like: torch.Tensor) -> torch.Tensor:
+    """(B, T, 1) 1.0 at real tokens, to leave padding out of sums and per-sample vectors."""
+    if batch.padding is None:
+        return torch.ones(*like.shape[:2], 1, dtype=like.dtype, device=like.device)
+    return batch.padding[..., None].to(like.dtype)
+
+
 def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     """Next-token cross-entropy over real tokens (causal LM, logits (B, T, V)) or class cross-entropy."""
     if logits.dim() == 2:
@@ -104,6 +113,9 @@ def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
 
 
 def _output_sum(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Sum of the outputs (at real tokens, for a causal LM)."""
+    if logits.dim() == 3:
+        return (logits * _real_tokens(batch, logits)).sum()
     return logits.sum()
 
 
@@ -119,9 +131,9 @@ def weight_grads(
     ``transform`` replaces every weight for the pass (synflow's |theta|); the weight returned is the
     transformed one. The model's parameters and their ``.grad`` are left untouched.
     """
-    slices = active_slices(model)
+    slices = _active_slices(model)
     weights = _leaf_weights(model, transform)
-    names = list(dict.fromkeys(name for name, _ in slices))
+    names = [name for name, _ in slices]  # each parameter once
     found = torch.autograd.grad(objective(_forward(model, weights, batch), batch), [weights[n] for n in names], allow_unused=True)
     grads = {n: torch.zeros_like(weights[n]) if g is None else g for n, g in zip(names, found)}
     return [(weights[n].detach()[index], grads[n][index]) for n, index in slices]
@@ -146,16 +158,11 @@ def _ffns(model: nn.Module) -> list[FeedForward]:
     return [m for m in model.modules() if isinstance(m, FeedForward)]
 
 
-def _real_tokens(batch: Batch, like: torch.Tensor) -> torch.Tensor:
-    """(B, T, 1) 1.0 at real tokens, to zero the padding out of per-sample vectors."""
-    if batch.padding is None:
-        return torch.ones(*like.shape[:2], 1, dtype=like.dtype, device=like.device)
-    return batch.padding[..., None].to(like.dtype)
-
-
 def _ffn_codes(ffn: FeedForward, x: torch.Tensor) -> torch.Tensor:
     """(B, T, units) booleans: an FFN hidden unit fires for a token (pre-activation > 0, the same as
-    GELU/ReLU output > 0). In an MoE layer, units of experts a token is not routed to count as silent."""
+    GELU/ReLU output > 0). In an MoE layer, units of experts a token is not routed to count as silent.
+    (Under 8/16-bit activation fake-quant an expert scales only its routed tokens; here all tokens share
+    the layer's scale, so MoE codes can differ in rare near-zero units.)"""
     experts = list(ffn.experts)[: ffn.n_experts]
     codes = [expert.fc1(x) > 0 for expert in experts]
     if ffn.n_experts > 1:  # the routing of ops.mixture_of_experts
@@ -199,7 +206,7 @@ def snip(model: nn.Module, batch: Batch) -> float:
 def grad_norm(model: nn.Module, batch: Batch) -> float:
     """Gradient norm (Abdelfattah et al. 2021): score = ||dL/dtheta||_2 over all active weights together
     (their code sums per-layer norms instead; one global norm does not depend on how layers are cut)."""
-    return math.sqrt(sum(float(g.double().pow(2).sum()) for _, g in weight_grads(model, batch)))
+    return math.sqrt(sum(float(g.pow(2).sum(dtype=torch.float64)) for _, g in weight_grads(model, batch)))
 
 
 @torch.enable_grad()
@@ -232,7 +239,7 @@ def naswot(model: nn.Module, batch: Batch) -> float:
     codes: list[torch.Tensor] = []
     with _hooked(_ffns(model), lambda ffn, args: codes.append(_ffn_codes(ffn, args[0])), pre=True):
         model(batch.inputs, batch.padding)
-    c = torch.cat([code.double() for code in codes], dim=-1)  # (B, T, N_A / T)
+    c = torch.cat([code.double() for code in codes], dim=-1)  # (B, T, hidden units of all blocks)
     keep = _real_tokens(batch, c)
     on, off = (c * keep).flatten(1), ((1 - c) * keep).flatten(1)
     return float(torch.linalg.slogdet(on @ on.T + off @ off.T).logabsdet)
@@ -254,7 +261,7 @@ def jacov(model: nn.Module, batch: Batch) -> float:
 
     with _hooked([model.blocks[0]], leaf_input, pre=True):
         out = model(batch.inputs, batch.padding)
-    (jacobian,) = torch.autograd.grad(out.sum(), inputs)
+    (jacobian,) = torch.autograd.grad(_output_sum(out, batch), inputs)
     return _correlation_score(jacobian * _real_tokens(batch, jacobian))
 
 
@@ -266,14 +273,14 @@ def hidden_cov(model: nn.Module, batch: Batch) -> float:
         score = -sum_i [log(lambda_i + k) + 1/(lambda_i + k)],  k = 1e-5,
 
     lambda_i the eigenvalues of the correlation matrix, across the batch's samples, of the final layer's
-    hidden states (each sample's (T, C) states flattened, padding zeroed). The paper takes the RNN's final
-    hidden state; the transformer's is the output of ``encode``.
+    hidden states (each sample's (T, C) states flattened, padding zeroed). The paper scores an RNN's
+    hidden states; a transformer's final hidden states are the output of ``encode``.
     """
     hidden = model.encode(batch.inputs, batch.padding)
     return _correlation_score(hidden * _real_tokens(batch, hidden))
 
 
-def split_batch(batch: Batch, parts: int) -> list[Batch]:
+def _split_batch(batch: Batch, parts: int) -> list[Batch]:
     """``parts`` mini-batches of (nearly) equal size along the batch dimension."""
     chunks = [t.tensor_split(parts) if t is not None else [None] * parts for t in (batch.inputs, batch.targets, batch.padding)]
     return [Batch(*fields) for fields in zip(*chunks)]
@@ -288,13 +295,14 @@ def zico(model: nn.Module, batch: Batch, parts: int = 2) -> float:
     the reference code, weights whose gradient does not vary (std = 0) are left out, and so is a layer
     whose sum is 0. Each parameter tensor (weight, bias, norm, embedding) counts as a layer.
     """
-    per_part = [[g.double() for _, g in weight_grads(model, part)] for part in split_batch(batch, parts)]
+    per_part = [[g for _, g in weight_grads(model, part)] for part in _split_batch(batch, parts)]
     score = 0.0
     for grads in zip(*per_part):
-        g = torch.stack(grads)
-        std = g.std(dim=0, correction=0)
+        g = torch.stack(grads).flatten(1)
+        g = g[:, g.ne(0).any(dim=0)]  # weights no part moves have std 0 (most rows of a large embedding)
+        std = (g - g.mean(dim=0)).pow(2).mean(dim=0).sqrt()  # population std; Tensor.std is slow over 2 rows
         varies = std != 0
-        total = float((g.abs().mean(dim=0)[varies] / std[varies]).sum())
+        total = float((g.abs().mean(dim=0)[varies] / std[varies]).sum(dtype=torch.float64))
         score += math.log(total) if total > 0 else 0.0
     return score
 
@@ -312,9 +320,10 @@ class _Proxy(Metric):
     direction = "maximize"
     unit = "score"
     cost = CostClass.proxy
+    proxy: Callable[[nn.Module, Batch], float]  # the function above, as a staticmethod
 
-    @abstractmethod
-    def score(self, model: nn.Module, batch: Batch) -> float: ...
+    def score(self, model: nn.Module, batch: Batch) -> float:
+        return self.proxy(model, batch)
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         self.check_applicable(context.spec)
@@ -328,9 +337,7 @@ class Synflow(_Proxy):
     __doc__ = synflow.__doc__
     name = "synflow"
     description = "SynFlow: sum |theta * dR/dtheta| with |theta| weights (Tanaka et al. 2020)"
-
-    def score(self, model: nn.Module, batch: Batch) -> float:
-        return synflow(model, batch)
+    proxy = staticmethod(synflow)
 
 
 @register
@@ -338,9 +345,7 @@ class Snip(_Proxy):
     __doc__ = snip.__doc__
     name = "snip"
     description = "SNIP: sum |theta * dL/dtheta| (Lee et al. 2019)"
-
-    def score(self, model: nn.Module, batch: Batch) -> float:
-        return snip(model, batch)
+    proxy = staticmethod(snip)
 
 
 @register
@@ -348,9 +353,7 @@ class GradNorm(_Proxy):
     __doc__ = grad_norm.__doc__
     name = "grad_norm"
     description = "L2 norm of the loss gradient (Abdelfattah et al. 2021)"
-
-    def score(self, model: nn.Module, batch: Batch) -> float:
-        return grad_norm(model, batch)
+    proxy = staticmethod(grad_norm)
 
 
 @register
@@ -358,9 +361,7 @@ class Fisher(_Proxy):
     __doc__ = fisher.__doc__
     name = "fisher"
     description = "Fisher saliency of the FFN outputs (Turner et al. 2020)"
-
-    def score(self, model: nn.Module, batch: Batch) -> float:
-        return fisher(model, batch)
+    proxy = staticmethod(fisher)
 
 
 @register
@@ -369,9 +370,7 @@ class Naswot(_Proxy):
     name = "naswot"
     unit = "log-det"
     description = "log-det of the FFN activation-code kernel (Mellor et al. 2021)"
-
-    def score(self, model: nn.Module, batch: Batch) -> float:
-        return naswot(model, batch)
+    proxy = staticmethod(naswot)
 
 
 @register
@@ -379,9 +378,7 @@ class Jacov(_Proxy):
     __doc__ = jacov.__doc__
     name = "jacov"
     description = "Jacobian covariance score (Mellor et al. 2021, v1)"
-
-    def score(self, model: nn.Module, batch: Batch) -> float:
-        return jacov(model, batch)
+    proxy = staticmethod(jacov)
 
 
 @register
@@ -389,22 +386,20 @@ class HiddenCov(_Proxy):
     __doc__ = hidden_cov.__doc__
     name = "hidden_cov"
     description = "correlation score of the final hidden states (Serianni & Kalita 2023)"
-
-    def score(self, model: nn.Module, batch: Batch) -> float:
-        return hidden_cov(model, batch)
+    proxy = staticmethod(hidden_cov)
 
 
 @register
 class Zico(_Proxy):
     __doc__ = zico.__doc__
     name = "zico"
-    description = "inverse coefficient of variation of gradients (Li et al. 2023)"
+    description = "inverse coefficient of variation of gradients over mini-batches (Li et al. 2023)"
     options = {"parts": 2}
 
     def score(self, model: nn.Module, batch: Batch) -> float:
-        parts = self.settings["parts"]
-        if not isinstance(parts, int) or not 2 <= parts <= batch.inputs.shape[0]:
-            raise SpecError(f"metric 'zico': option 'parts' = {parts!r}, needs an integer from 2 to the batch size {batch.inputs.shape[0]}")
+        parts, size = self.settings["parts"], batch.inputs.shape[0]
+        if not isinstance(parts, int) or not 2 <= parts <= size:
+            raise SpecError(f"metric 'zico': option 'parts' = {parts!r}, needs an integer from 2 to the batch size {size}")
         return zico(model, batch, parts)
 
 

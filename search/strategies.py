@@ -100,7 +100,8 @@ class PredictorStrategy(Strategy):
     evaluated trials' architecture features; evolve a population of ``4 * population`` on the surrogate
     predictions with NSGA-II (crossover + mutation from ``spaces``, non-dominated sorting and crowding
     distance, predicted constraint violations as a penalty) for ``generations`` generations; propose
-    the best-ranked architectures not yet evaluated.
+    the best-ranked architectures not yet evaluated. A round yields ``population`` proposals, handed
+    out by ``ask`` until they run out, so the surrogates are refit once per round, not once per trial.
     """
 
     PENALTY = 1e6
@@ -111,16 +112,23 @@ class PredictorStrategy(Strategy):
         self.constraints = constraints or []
         self.observed: dict[str, tuple[Architecture, dict[str, float]]] = {}
         self.asked: set[str] = set()
+        self.queue: list[Architecture] = []
 
     def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
         if values is not None:
             self.observed[arch.arch_id] = (arch, values)
 
     def ask(self, n: int) -> list[Architecture]:
-        if len(self.observed) < self.settings.initial:
-            proposals = [sample(self.spec, self.rng) for _ in range(n)]
-        else:
-            proposals = self._evolve_on_surrogate(n)
+        proposals = []
+        while len(proposals) < n:
+            if len(self.observed) < self.settings.initial:
+                proposals.append(sample(self.spec, self.rng))
+                continue
+            if not self.queue:
+                self.queue = self._evolve_on_surrogate(self.settings.population)
+            arch = self.queue.pop(0)
+            if arch.arch_id not in self.observed:
+                proposals.append(arch)
         self.asked.update(a.arch_id for a in proposals)
         return proposals
 

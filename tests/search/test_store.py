@@ -1,0 +1,368 @@
+"""The store on SQLite and on a real PostgreSQL server: the same tests, both backends."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from supernas.search import store as store_module
+from supernas.search.pareto import dominates, hypervolume, minimization_vector
+from supernas.search.store import SchemaRow, Store, StoreError, TrialRecord, make_engine, open_store
+from supernas.spaces.errors import NotFoundError
+
+TWO = [("loss", "minimize"), ("latency", "minimize")]
+THREE = [("loss", "minimize"), ("accuracy", "maximize"), ("params", "minimize")]
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with open_store(store_url) as opened:
+        yield opened
+
+
+def new_job(store: Store, name: str = "job", budget: int | None = 100) -> int:
+    return store.create_job(name, "gpt-tiny", {"name": name, "objectives": [{"metric": "loss"}]}, budget).id
+
+
+def archs(*ids: str) -> list[tuple[str, str]]:
+    return [(arch_id, f'{{"id": "{arch_id}"}}') for arch_id in ids]
+
+
+def schema_versions(url: str) -> list[int]:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        versions = list(connection.scalars(select(SchemaRow.version)))
+    engine.dispose()
+    return versions
+
+
+def brute_force_front(trials: list[TrialRecord], objectives) -> set[int]:
+    """Ids of the complete trials that no other complete trial dominates."""
+    complete = [t for t in trials if t.state == "complete"]
+    points = [minimization_vector(t.values, objectives) for t in complete]
+    return {t.id for t, p in zip(complete, points) if not any(dominates(q, p) for q in points)}
+
+
+# ------------------------------------------------------------------------------------------ schema
+
+
+def test_schema_version_is_1_and_reopening_keeps_data(store_url):
+    with open_store(store_url) as first:
+        job_id = new_job(first)
+        first.add_trials(job_id, archs("a", "b"))
+    assert schema_versions(store_url) == [1]
+    with open_store(store_url) as again:
+        job = again.get_job(job_id)
+        assert (job.name, job.n_queued, job.spec["name"]) == ("job", 2, "job")
+    assert schema_versions(store_url) == [1]
+
+
+def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, monkeypatch):
+    open_store(store_url).close()
+    applied = []
+
+    def migration(version: int):
+        def apply(connection) -> None:
+            applied.append(version)
+            connection.execute(text(f"CREATE TABLE supernas_probe_{version} (x INTEGER)"))
+        return apply
+
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(store_module, "MIGRATIONS", {2: migration(2), 3: migration(3)})
+    open_store(store_url).close()
+    open_store(store_url).close()
+    assert applied == [2, 3]
+    assert schema_versions(store_url) == [3]
+    engine = make_engine(store_url)
+    with engine.connect() as connection:
+        assert {"supernas_probe_2", "supernas_probe_3"} <= set(inspect(connection).get_table_names())
+    engine.dispose()
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
+    with pytest.raises(StoreError, match="schema version 3; this supernas knows versions up to 1"):
+        open_store(store_url)
+
+
+# ------------------------------------------------------------------------------------------ jobs
+
+
+def test_jobs_by_id_and_newest_by_name(store):
+    first, second = new_job(store, "same"), new_job(store, "same")
+    assert store.get_job("same").id == second
+    assert store.get_job(first).id == first
+    assert [j.id for j in store.list_jobs()] == [first, second]
+    store.set_job_status(first, "failed", error="boom")
+    job = store.get_job(first)
+    assert (job.status, job.error, job.hypervolume, job.reference) == ("failed", "boom", None, None)
+    assert job.updated_at >= job.created_at
+
+
+def test_unknown_job_raises_not_found(store):
+    with pytest.raises(NotFoundError, match=r"no job '42' in "):
+        store.get_job(42)
+    with pytest.raises(NotFoundError, match=r"no job 'nope' in "):
+        store.get_job("nope")
+    with pytest.raises(NotFoundError):
+        store.add_trials(42, archs("a"))
+
+
+def test_reference_is_fixed_once(store):
+    job_id = new_job(store)
+    assert store.set_reference(job_id, [1.0, 2.0]) == [1.0, 2.0]
+    assert store.set_reference(job_id, [5.0, 5.0]) == [1.0, 2.0]
+    assert store.get_job(job_id).reference == [1.0, 2.0]
+
+
+# ------------------------------------------------------------------------------------------ trials
+
+
+def test_add_trials_dedupes_arch_ids_and_continues_numbers(store):
+    job_id, other = new_job(store), new_job(store, "other")
+    added = store.add_trials(job_id, archs("a", "b", "a"))
+    assert [(t.number, t.arch_id, t.state) for t in added] == [(0, "a", "queued"), (1, "b", "queued")]
+    added = store.add_trials(job_id, archs("b", "c", "d"))
+    assert [(t.number, t.arch_id) for t in added] == [(2, "c"), (3, "d")]
+    assert store.add_trials(job_id, archs("a", "d")) == []
+    assert store.count_trials(job_id) == 4
+    assert [t.number for t in store.add_trials(other, archs("a"))] == [0]  # numbering is per job
+    assert store.find_trial(job_id, "b").number == 1
+    assert store.find_trial(job_id, "zzz") is None
+
+
+def test_get_trial_by_number_or_arch_id(store):
+    job_id = new_job(store)
+    store.add_trials(job_id, archs("a", "b"))
+    assert store.get_trial(job_id, 1).arch_id == "b"
+    assert store.get_trial(job_id, "a").number == 0
+    with pytest.raises(NotFoundError, match="job .* has no trial number 5 .its trials are numbered 0 to 1."):
+        store.get_trial(job_id, 5)
+    with pytest.raises(NotFoundError, match="no trial with arch_id 'zzz'"):
+        store.get_trial(job_id, "zzz")
+
+
+def test_life_cycle_and_requeue_running(store):
+    job_id = new_job(store)
+    a, b, c = store.add_trials(job_id, archs("a", "b", "c"))
+    store.mark_running(a.id, "w0")
+    store.mark_running(b.id, "w1")
+    store.mark_running(c.id, "w2")
+    store.fail_trial(c.id, "out of memory")
+    job = store.get_job(job_id)
+    assert (job.n_running, job.n_failed, job.n_queued) == (2, 1, 0)
+    failed = store.get_trial(job_id, 2)
+    assert (failed.state, failed.error, failed.worker) == ("failed", "out of memory", "w2")
+    assert failed.duration_s is not None and failed.duration_s >= 0
+
+    assert store.requeue_running(job_id) == 2
+    queued = store.trials(job_id, states=["queued"])
+    assert [(t.arch_id, t.worker, t.started_at) for t in queued] == [("a", None, None), ("b", None, None)]
+    assert store.requeue_running(job_id) == 0
+    with pytest.raises(ValueError, match="is failed; expected queued"):
+        store.mark_running(c.id, "w3")
+    with pytest.raises(NotFoundError):
+        store.mark_running(10**6, "w")
+
+
+def test_finished_trials_are_final(store):
+    job_id = new_job(store)
+    (trial,) = store.add_trials(job_id, archs("a"))
+    store.mark_running(trial.id, "w0")
+    store.finish_trial(trial.id, {"loss": 1.0, "latency": 2.0}, True, TWO)
+    for change in (lambda: store.requeue(trial.id), lambda: store.fail_trial(trial.id, "x"),
+                   lambda: store.finish_trial(trial.id, {"loss": 0.0, "latency": 0.0}, True, TWO)):
+        with pytest.raises(ValueError, match="is complete"):
+            change()
+    stored = store.get_trial(job_id, 0)
+    assert (stored.state, stored.on_front, stored.worker) == ("complete", True, "w0")
+    assert stored.values == {"loss": 1.0, "latency": 2.0}
+    assert stored.duration_s == pytest.approx((stored.finished_at - stored.started_at).total_seconds())
+
+
+def test_infeasible_trials_are_stored_and_never_on_the_front(store):
+    job_id = new_job(store)
+    good, cheater = store.add_trials(job_id, archs("good", "cheater"))
+    store.finish_trial(good.id, {"loss": 3.0, "latency": 3.0}, True, TWO)
+    store.finish_trial(cheater.id, {"loss": 0.0, "latency": 0.0}, False, TWO)  # dominates, but violates a constraint
+    assert [t.arch_id for t in store.front(job_id)] == ["good"]
+    stored = store.get_trial(job_id, "cheater")
+    assert (stored.state, stored.values, stored.on_front) == ("infeasible", {"loss": 0.0, "latency": 0.0}, False)
+
+
+def test_a_feasible_trial_needs_every_objective(store):
+    job_id = new_job(store)
+    (trial,) = store.add_trials(job_id, archs("a"))
+    with pytest.raises(ValueError, match="no finite value for objective.* latency"):
+        store.finish_trial(trial.id, {"loss": 1.0}, True, TWO)
+    assert store.get_trial(job_id, 0).state == "queued"  # the whole transaction rolled back
+
+
+@pytest.mark.parametrize("objectives", [TWO, THREE], ids=["2-objectives", "3-objectives-one-maximized"])
+def test_front_and_hypervolume_after_every_trial(store, objectives):
+    rng = np.random.default_rng(len(objectives))
+    job_id = new_job(store)
+    reference = [8.0, 8.0] if objectives is TWO else [8.0, 0.0, 8.0]  # minimization form: accuracy > 0 counts
+    store.set_reference(job_id, reference)
+    trials = store.add_trials(job_id, archs(*(f"arch{i}" for i in range(60))))
+    feasible_at = []  # trials evaluated when each feasible trial finished
+    for n, trial in enumerate(trials, start=1):
+        store.mark_running(trial.id, "w0")
+        outcome = rng.random()
+        if outcome < 0.05:
+            store.fail_trial(trial.id, "boom")
+            continue
+        values = {name: float(rng.integers(0, 8)) for name, _ in objectives}  # small integers: many ties
+        store.finish_trial(trial.id, values, outcome > 0.25, objectives)
+        feasible_at += [n] if outcome > 0.25 else []
+        stored = store.trials(job_id)
+        assert {t.id for t in store.front(job_id)} == brute_force_front(stored, objectives)
+        assert all(t.state == "complete" for t in stored if t.on_front)
+
+    history = store.hypervolume_history(job_id)
+    volumes = [hv for _, hv in history]
+    assert [n for n, _ in history] == feasible_at
+    assert all(b >= a for a, b in zip(volumes, volumes[1:]))
+    front = np.array([minimization_vector(t.values, objectives) for t in store.front(job_id)])
+    assert volumes[-1] == hypervolume(front, reference) > 0
+    assert store.get_job(job_id).hypervolume == volumes[-1]
+
+    incremental = [t.id for t in store.front(job_id)]
+    assert [t.id for t in store.rebuild_front(job_id, objectives)] == incremental
+    assert [t.id for t in store.front(job_id)] == incremental
+
+
+def test_no_hypervolume_history_before_a_reference_is_fixed(store):
+    job_id = new_job(store)
+    a, b = store.add_trials(job_id, archs("a", "b"))
+    store.finish_trial(a.id, {"loss": 1.0, "latency": 1.0}, True, TWO)
+    store.set_reference(job_id, [2.0, 2.0])
+    store.finish_trial(b.id, {"loss": 0.5, "latency": 1.5}, True, TWO)
+    assert store.hypervolume_history(job_id) == [(2, 1.0 + 0.25)]
+
+
+def test_trials_filters_and_orders(store):
+    job_id = new_job(store)
+    trials = store.add_trials(job_id, archs("a", "b", "c", "d"))
+    for trial, loss in zip(trials[:3], [2.0, 1.0, 3.0]):
+        store.finish_trial(trial.id, {"loss": loss, "latency": 1.0}, True, TWO)
+    assert [t.arch_id for t in store.trials(job_id, order_by="loss")] == ["b", "a", "c", "d"]
+    assert [t.arch_id for t in store.trials(job_id, order_by="loss", descending=True)] == ["c", "a", "b", "d"]
+    assert [t.arch_id for t in store.trials(job_id, order_by="loss", limit=2, offset=1)] == ["a", "c"]
+    assert [t.number for t in store.trials(job_id, descending=True, limit=2)] == [3, 2]
+    assert [t.arch_id for t in store.trials(job_id, on_front=True)] == ["b"]
+    assert [t.arch_id for t in store.trials(job_id, on_front=False, states=["complete"])] == ["a", "c"]
+    assert store.count_trials(job_id, ["queued"]) == 1
+    with pytest.raises(ValueError, match="unknown trial state.* done"):
+        store.trials(job_id, states=["done"])
+
+
+def test_artifacts_are_recorded(store):
+    job_id = new_job(store)
+    (trial,) = store.add_trials(job_id, archs("a"))
+    store.record_checkpoint(job_id, trial.id, "/tmp/subnet")
+    store.record_predictor("gpt-tiny", "latency", "abc123", "/tmp/p.json", {"rmse": 0.5})
+    with pytest.raises(IntegrityError):  # foreign keys are enforced on SQLite too
+        store.record_checkpoint(job_id, 10**6, "/tmp/nowhere")
+    engine = make_engine(store.url_display)  # the test databases have no password, so nothing is masked
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT path FROM supernas_checkpoints")).scalar_one() == "/tmp/subnet"
+        assert connection.execute(text("SELECT report_json FROM supernas_predictors")).scalar_one() == '{"rmse": 0.5}'
+    engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------ opening
+
+
+def test_url_resolution_default_env_and_argument(tmp_path, monkeypatch, isolated_home):
+    monkeypatch.delenv("SUPERNAS_DB", raising=False)
+    with open_store() as default:
+        assert default.url_display == f"sqlite:///{isolated_home / 'supernas.db'}"
+    from_env = f"sqlite:///{tmp_path / 'env.db'}"
+    monkeypatch.setenv("SUPERNAS_DB", from_env)
+    with open_store() as chosen:
+        assert chosen.url_display == from_env
+    explicit = f"sqlite:///{tmp_path / 'explicit.db'}"
+    with open_store(explicit) as chosen:
+        assert chosen.url_display == explicit
+
+
+@pytest.mark.parametrize("url", ["nosuchdriver://x", "not a url at all", "postgresql://u:pw@host:notaport/db"])
+def test_bad_urls_raise_one_line_store_errors(url):
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    message = str(caught.value)
+    assert message.startswith("cannot open database ") and "\n" not in message
+    assert ":pw@" not in message
+
+
+def test_unreachable_postgres_names_the_url_without_its_password():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    with pytest.raises(StoreError) as caught:
+        open_store(f"postgresql://postgres:s3cret-pw@127.0.0.1:{port}/supernas")
+    message = str(caught.value)
+    assert message.startswith(f"cannot open database postgresql://postgres:***@127.0.0.1:{port}/supernas: ")
+    assert "\n" not in message and "s3cret" not in message
+
+
+# ------------------------------------------------------------------------------------------ concurrency
+
+
+def test_sqlite_readers_and_writers_work_at_once(tmp_path):
+    path = tmp_path / "shared.db"
+    reader, *writers = stores = [open_store(f"sqlite:///{path}") for _ in range(3)]
+    jobs = [new_job(writer, f"job{i}") for i, writer in enumerate(writers)]
+    errors: list[Exception] = []
+    writing = threading.Event()
+
+    def write(store: Store, job_id: int) -> None:  # two writers on one file: they queue (busy_timeout)
+        for i, trial in enumerate(store.add_trials(job_id, archs(*(f"a{i}" for i in range(30))))):
+            store.mark_running(trial.id, "w0")
+            store.finish_trial(trial.id, {"loss": float(i % 7), "latency": float(-i % 5)}, True, TWO)
+
+    def read() -> None:  # a dashboard reading while they write (WAL)
+        while writing.is_set():
+            for job_id in jobs:
+                reader.get_job(job_id), reader.front(job_id), reader.trials(job_id, states=["complete"])
+
+    def guarded(work: Callable[..., None], *args: object) -> None:
+        try:
+            work(*args)
+        except Exception as e:  # a thread's exception would otherwise vanish
+            errors.append(e)
+
+    writing.set()
+    threads = [threading.Thread(target=guarded, args=(write, store, job_id)) for store, job_id in zip(writers, jobs)]
+    threads.append(threading.Thread(target=guarded, args=(read,)))
+    for thread in threads:
+        thread.start()
+    for thread in threads[:-1]:
+        thread.join()
+    writing.clear()
+    threads[-1].join()
+    assert errors == []
+    assert [reader.get_job(job_id).n_complete for job_id in jobs] == [30, 30]
+
+    # A reader in the middle of a transaction keeps its snapshot and does not hold the writer up.
+    raw = sqlite3.connect(path, isolation_level=None)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    count = "SELECT count(*) FROM supernas_trials"
+    raw.execute("BEGIN")
+    before = raw.execute(count).fetchone()[0]
+    started = time.monotonic()
+    writers[0].add_trials(jobs[0], archs("late"))
+    assert time.monotonic() - started < 5
+    assert raw.execute(count).fetchone()[0] == before
+    raw.execute("COMMIT")
+    assert raw.execute(count).fetchone()[0] == before + 1
+    raw.close()
+    for store in stores:
+        store.close()
