@@ -113,3 +113,21 @@ def test_sigkilled_controller_then_resume(tmp_path, store_url):
     after = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
     assert all(after[i] == before[i] for i in before)  # nothing finished was lost or re-run
     assert_consistent(store, job_id, job_file, budget=14)
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    url = f"sqlite:///{tmp_path / 'interrupt.db'}"
+    job_file = write_job(tmp_path, budget={"trials": 40})
+    run = subprocess.Popen(["supernas", "run", job_file, "--db", url, "--no-progress"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = open_store(url)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (store.list_jobs() and store.count_trials(1, FINISHED) >= 3):
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130
+    assert "supernas resume 1" in err and "Traceback" not in err
+    job = store.get_job(1)
+    assert job.status == "stopped" and job.n_running == 0
+    assert 3 <= store.count_trials(1, FINISHED) < 40
