@@ -97,11 +97,12 @@ def sample_command(
 @app.command("metrics")
 def metrics_command() -> None:
     """Every registered metric: name, direction, unit, cost class, options."""
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from supernas.predictors.base import get_metric, metric_names
 
-    table = Table("name", "direction", "unit", "cost", "tasks", "options", "description")
+    table = Table("direction", "unit", "cost", "tasks", "options", "description")
+    table.columns.insert(0, Column("name", no_wrap=True))
     for name in metric_names():
         m = get_metric(name)
         tasks = "all" if len(m.tasks) == 3 else ", ".join(m.tasks)

@@ -1,0 +1,67 @@
+"""The predictors' commands as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from supernas.predictors.base import metric_names
+from supernas.spaces import get_space, sample_many
+from supernas.spaces.analytic import count_params
+
+
+def supernas(*args: str, home) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SUPERNAS_HOME": str(home)}
+    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_metrics_lists_every_registered_metric(tmp_path):
+    done = supernas("metrics", home=tmp_path)
+    assert done.returncode == 0
+    for name in metric_names():
+        assert name in done.stdout
+
+
+def test_score_matches_the_library(tmp_path):
+    arch = sample_many(get_space("gpt-tiny"), 1, seed=2)[0]
+    (tmp_path / "arch.json").write_text(arch.to_json())
+    done = supernas("score", "gpt-tiny", "--arch", str(tmp_path / "arch.json"), "--metrics", "params,hidden_cov", "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    values = json.loads(done.stdout)
+    assert values["arch_id"] == arch.arch_id and values["params"] == count_params(get_space("gpt-tiny"), arch)
+    again = json.loads(supernas("score", "gpt-tiny", "--arch", arch.to_json(), "--metrics", "hidden_cov", "--json", home=tmp_path).stdout)
+    assert again["hidden_cov"] == values["hidden_cov"]  # deterministic for the same seed
+
+
+def test_calibrate_then_predicted_latency(tmp_path):
+    done = supernas("calibrate", "gpt-tiny", "-n", "10", "--repeats", "2", "--threads", "1", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "MAPE" in done.stdout and "Spearman" in done.stdout
+    arch = sample_many(get_space("gpt-tiny"), 1, seed=3)[0]
+    scored = supernas("score", "gpt-tiny", "--arch", arch.to_json(), "--metrics", "latency_predicted_ms",
+                      "--option", "threads=1", "--json", home=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["latency_predicted_ms"] > 0
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["score", "gpt-tiny", "--arch", "{}", "--metrics", "nope"], "unknown metric 'nope'"),
+        (["score", "bert-mini", "--arch", "-", "--metrics", "decoder_params"], None),
+        (["score", "gpt-tiny", "--arch", "{}", "--metrics", "latency_predicted_ms"], None),
+        (["calibrate", "gpt-tiny", "--device", "cuda", "-n", "8"], "cuda"),
+        (["calibrate", "gpt-tiny", "--device", "tpu", "-n", "8"], "tpu"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, args, needle):
+    arch = sample_many(get_space(args[1]), 1, seed=0)[0].to_json()
+    args = [arch if a in ("{}", "-") else a for a in args]
+    done = supernas(*args, home=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    if needle:
+        assert needle in done.stderr
