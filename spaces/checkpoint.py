@@ -19,7 +19,7 @@ from .architecture import Architecture, check
 from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
 from .errors import NotFoundError, SpecError
 from .model import Transformer
-from .spec import SpaceSpec, parse_spec
+from .spec import SpaceSpec, parse_spec, read_structured_file
 from .subnet import DenseLeaves, QuantLinear, parameter_count
 from .supernet import Supernet
 
@@ -88,12 +88,9 @@ def read_subnet_config(directory: str | Path) -> tuple[SpaceSpec, Architecture, 
     path = directory / CONFIG
     if not path.is_file():
         raise NotFoundError(f"{directory}: not a subnet checkpoint (no {CONFIG})")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise SpecError(f"{path}: not valid JSON: {e}") from None
-    if config.get("format") != FORMAT:
-        raise SpecError(f"{path}: field 'format' = {config.get('format')!r}, expected '{FORMAT}'")
+    config = read_structured_file(path)
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise SpecError(f"{path}: not a supernas subnet config (expected field 'format' = '{FORMAT}')")
     spec = parse_spec(config.get("space"), f"{path}: space")
     arch = check(spec, Architecture.from_data(config.get("architecture"), f"{path}: architecture"))
     return spec, arch, config

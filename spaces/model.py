@@ -23,7 +23,7 @@ from torch import nn
 
 from . import ops
 from .architecture import Architecture, LayerArch
-from .spec import AttentionType, SpaceSpec
+from .spec import SpaceSpec
 
 
 class Leaves(Protocol):

@@ -21,7 +21,7 @@ from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves
 from .errors import NotFoundError, SpecError
 from .model import Transformer
 from .pretrained import LoadReport, load_into
-from .spec import SpaceSpec, parse_spec
+from .spec import SpaceSpec, parse_spec, read_structured_file
 
 SUPERNET_CONFIG = "supernet.json"
 SUPERNET_WEIGHTS = "supernet.safetensors"
@@ -81,10 +81,9 @@ class Supernet(Transformer):
         config_path = directory / SUPERNET_CONFIG
         if not config_path.is_file():
             raise NotFoundError(f"{directory}: not a supernet directory (no {SUPERNET_CONFIG})")
-        try:
-            config = json.loads(config_path.read_text())
-        except json.JSONDecodeError as e:
-            raise SpecError(f"{config_path}: not valid JSON: {e}") from None
+        config = read_structured_file(config_path)
+        if not isinstance(config, dict):
+            raise SpecError(f"{config_path}: a supernet config must be a JSON object")
         supernet = cls(parse_spec(config.get("space"), f"{config_path}: space"))
         supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
         supernet.provenance = f"{config.get('provenance', 'unknown')} (loaded from {directory.name})"

@@ -8,7 +8,6 @@ import json
 import subprocess
 
 import pytest
-import torch
 
 from supernas.search.store import open_store
 from supernas.spaces import Architecture, load_subnet
