@@ -1,19 +1,27 @@
 """Latency: timed on a device, or predicted by models calibrated on that device.
 
 Timing is the median of ``repeats`` runs after ``warmup`` runs, in inference mode with a fixed thread
-count, so one slow run on a small shared machine does not move it. Timing a subnet needs it extracted
-and run; a search scores thousands, so :func:`calibrate` times a sample once per (space, device) and
-fits two predictors, saved under ``supernas_home()/predictors`` and reused on the same machine:
+count. The clock is wall time by default; ``clock="cpu"`` reads the thread's CPU time, which equals the
+uncontended latency when the model runs on one thread (the only setting it is allowed with) and does
+not count time other processes hold the core: on a shared 2-core VM, wall times of one model varied
+2-3x with the neighbours' load while its CPU time stayed within a few percent.
+
+Timing a subnet means extracting and running it, and a search scores thousands, so :func:`calibrate`
+times a sample once per (space, workload, machine) and fits two predictors, saved under
+``supernas_home()/predictors`` and reused on the same machine:
 
 - ``lut``: nn-Meter's kernel lookup table. A forward pass is the embedding-and-head part plus, per
   layer, an attention part (norm, projections, attention, residual) and an FFN part (norm, experts,
-  residual). Each distinct part is timed once, standalone on random weights, and a subnet is predicted
+  residual). Each distinct part is timed standalone on random weights, and a subnet is predicted
   as the sum of its parts, corrected by a linear fit (scale, offset) on the measured subnets for what
   the sum misses (the glue between parts, cache effects).
-- ``regressor``: gradient-boosted trees on architecture features (:func:`arch_features`), fitted on
-  the log of the measured latency so that errors are relative.
+- ``regressor``: gradient-boosted trees on architecture features (:func:`arch_features`), boosted
+  from a ridge regression. Latency is close to additive over layers: with a hundred or so timed
+  subnets trees alone cannot learn that sum (they reached ~70 % within ±10 % on gpt-tiny where the
+  linear start reaches ~90 %), so the trees only fit what the linear model leaves.
 
-Predictions are for the batch shape and thread count the predictor was calibrated with.
+Predictions are for the workload (batch shape, threads, clock) the predictor was calibrated with;
+its files are keyed by a hash of that workload and of the device's fingerprint.
 """
 
 from __future__ import annotations
@@ -28,13 +36,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, Literal, NamedTuple
 
 import joblib
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from supernas.spaces import Architecture, AttentionType, LayerArch, SpaceSpec, Supernet, extract, sample_many
@@ -51,6 +62,9 @@ from .base import CostClass, Metric, MetricContext, register
 from .costs import attention_macs, forward_macs, int_option, peak_activation_bytes, sequence_length
 
 # ---------------------------------------------------------------- timing
+
+Clock = Literal["wall", "cpu"]
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
 @dataclass(frozen=True)
@@ -96,10 +110,20 @@ def fixed_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def check_clock(clock: str, device: torch.device, threads: int | None) -> Callable[[], float]:
+    """The clock function; CPU time is a latency only for one thread on the CPU."""
+    if clock not in CLOCKS:
+        raise SpecError(f"unknown clock '{clock}' ({allowed(CLOCKS)})")
+    if clock == "cpu" and (device.type != "cpu" or threads != 1):
+        raise SpecError("clock 'cpu' (thread CPU time) needs device cpu and threads 1; use clock 'wall' otherwise")
+    return CLOCKS[clock]
+
+
 def time_callable(
-    run: Callable[[], object], device: torch.device, warmup: int, repeats: int, threads: int | None
+    run: Callable[[], object], device: torch.device, warmup: int, repeats: int, threads: int | None, clock: Clock = "wall"
 ) -> LatencyStats:
     """Time ``run`` after ``warmup`` untimed calls; CUDA work is synchronized before each clock read."""
+    now = check_clock(clock, device, threads)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     times = []
     with torch.inference_mode(), fixed_threads(threads):
@@ -107,10 +131,10 @@ def time_callable(
             run()
         sync()
         for _ in range(repeats):
-            start = time.perf_counter()
+            start = now()
             run()
             sync()
-            times.append((time.perf_counter() - start) * 1e3)
+            times.append((now() - start) * 1e3)
     p10, q1, median, q3, p90 = np.percentile(times, [10, 25, 50, 75, 90])
     return LatencyStats(float(median), float(p10), float(p90), float(q3 - q1), repeats)
 
@@ -122,6 +146,7 @@ def measure_latency(
     repeats: int = 10,
     device: str = "cpu",
     threads: int | None = None,
+    clock: Clock = "wall",
 ) -> LatencyStats:
     """Forward-pass latency of ``model`` on ``inputs`` (both moved to ``device``, the model in place)."""
     if repeats < 1 or warmup < 0:
@@ -129,29 +154,10 @@ def measure_latency(
     target = resolve_device(device)
     model = model.to(target).eval()
     inputs = inputs.to(target)
-    return time_callable(lambda: model(inputs), target, warmup, repeats, threads)
+    return time_callable(lambda: model(inputs), target, warmup, repeats, threads, clock)
 
 
-@dataclass(frozen=True)
-class Workload:
-    """What a latency is measured on: batch shape, device, threads and timing effort."""
-
-    batch_size: int = 1
-    seq_len: int = 64
-    device: str = "cpu"
-    threads: int | None = None
-    warmup: int = 3
-    repeats: int = 10
-
-
-def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, seed: int = 0) -> LatencyStats:
-    """Extract ``arch`` from ``supernet`` and time it on a random batch of the workload's shape."""
-    w = workload
-    inputs = random_batch(supernet.spec, w.batch_size, w.seq_len, seed).inputs
-    return measure_latency(extract(supernet, arch), inputs, w.warmup, w.repeats, w.device, w.threads)
-
-
-# ---------------------------------------------------------------- device fingerprint and files
+# ---------------------------------------------------------------- device fingerprint, workloads and files
 
 
 def _cpu_model() -> str:
@@ -181,12 +187,55 @@ def fingerprint_hash(fingerprint: dict) -> str:
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def predictor_path(space: str, fp_hash: str, kind: str) -> Path:
-    """``supernas_home()/predictors/{space}-{fingerprint hash}-{kind}{suffix}``; kind 'report' is JSON."""
+@dataclass(frozen=True)
+class Workload:
+    """What a latency is measured on: batch shape, device, threads, clock and timing effort."""
+
+    batch_size: int = 1
+    seq_len: int = 64
+    device: str = "cpu"
+    threads: int | None = None
+    clock: Clock = "wall"
+    warmup: int = 3
+    repeats: int = 10
+
+    def key(self) -> str:
+        """Short hash of the device's fingerprint and of what the latency means (not of the effort)."""
+        measured = {"batch_size": self.batch_size, "seq_len": self.seq_len, "clock": self.clock}
+        return fingerprint_hash({**device_fingerprint(self.device, self.threads), **measured})
+
+
+def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, seed: int = 0) -> LatencyStats:
+    """Extract ``arch`` from ``supernet`` and time it on a random batch of the workload's shape.
+
+    Extraction runs with the workload's threads too: on a loaded 2-core machine two threads spin on
+    each other and extract several times slower.
+    """
+    w = workload
+    inputs = random_batch(supernet.spec, w.batch_size, w.seq_len, seed).inputs
+    with fixed_threads(w.threads):
+        model = extract(supernet, arch)
+    return measure_latency(model, inputs, w.warmup, w.repeats, w.device, w.threads, w.clock)
+
+
+def subnet_latencies(
+    supernet: Supernet, archs: Sequence[Architecture], workload: Workload, rounds: int, seed: int = 0
+) -> np.ndarray:
+    """Median latency (ms) of each subnet over ``rounds`` passes through all of them.
+
+    A shared VM's speed drifts over minutes with its neighbours' load; passes spread each subnet's
+    runs over the whole measurement, so the drift hits every subnet alike instead of some more.
+    """
+    passes = [[subnet_latency(supernet, arch, workload, seed).median_ms for arch in archs] for _ in range(rounds)]
+    return np.median(passes, axis=0)
+
+
+def predictor_path(space: str, workload: Workload, kind: str) -> Path:
+    """``supernas_home()/predictors/{space}-{workload key}-{kind}{suffix}``; kind 'report' is JSON."""
     suffix = PREDICTORS[kind].suffix if kind in PREDICTORS else ".json"
     folder = supernas_home() / "predictors"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{space}-{fp_hash}-{kind}{suffix}"
+    return folder / f"{space}-{workload.key()}-{kind}{suffix}"
 
 
 # ---------------------------------------------------------------- predictors
@@ -228,7 +277,10 @@ class Kernel(NamedTuple):
         if self.layer is None:
             return f"{self.part}|{self.embed}"
         x = self.layer
-        shape = (x.attention.value, x.heads, x.kv_heads, x.window) if self.part == "attention" else (x.ffn_dim, x.experts, x.top_k)
+        if self.part == "attention":
+            shape = (x.attention.value, x.heads, x.kv_heads, x.window)
+        else:
+            shape = (x.ffn_dim, x.experts, x.top_k)
         return "|".join(map(str, (self.part, self.embed, *shape, f"w{x.weight_bits}a{x.act_bits}")))
 
 
@@ -281,19 +333,34 @@ class LookupTablePredictor(LatencyPredictor):
     suffix = ".json"
 
     def __init__(
-        self, spec: SpaceSpec, workload: Workload, table: dict[str, float] | None = None, scale: float = 1.0, offset: float = 0.0
+        self,
+        spec: SpaceSpec,
+        workload: Workload,
+        table: dict[str, float] | None = None,
+        scale: float = 1.0,
+        offset: float = 0.0,
     ) -> None:
         super().__init__(spec, workload)
         self.table = dict(table or {})
         self.scale, self.offset = scale, offset
 
-    def profile(self, kernels: Iterable[Kernel]) -> None:
-        """Time every kernel not yet in the table (on this machine: the table is only valid here)."""
+    def profile(self, kernels: Iterable[Kernel], rounds: int = 1) -> None:
+        """Time every kernel not yet in the table (on this machine: the table is only valid here).
+
+        With several rounds each kernel's entry is the median over passes through all of them.
+        """
+        missing = list({k.key: k for k in kernels if k.key not in self.table}.values())
+        if not missing:
+            return
         device, w = resolve_device(self.workload.device), self.workload
-        for kernel in kernels:
-            if kernel.key not in self.table:
-                run = kernel_runner(self.spec, kernel, w, device)
-                self.table[kernel.key] = time_callable(run, device, w.warmup, w.repeats, w.threads).median_ms
+
+        def once(kernel: Kernel) -> float:
+            run = kernel_runner(self.spec, kernel, w, device)
+            return time_callable(run, device, w.warmup, w.repeats, w.threads, w.clock).median_ms
+
+        with fixed_threads(w.threads):
+            passes = [[once(k) for k in missing] for _ in range(rounds)]
+        self.table.update(zip((k.key for k in missing), np.median(passes, axis=0).tolist()))
 
     def kernel_sum(self, archs: Sequence[Architecture]) -> np.ndarray:
         """Uncorrected prediction: the sum of each architecture's kernel times."""
@@ -376,19 +443,20 @@ class RegressorPredictor(LatencyPredictor):
         return np.array([list(arch_features(self.spec, arch, self.workload).values()) for arch in archs], dtype=float)
 
     def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> RegressorPredictor:
+        linear = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
         self.model = GradientBoostingRegressor(
-            n_estimators=400, learning_rate=0.05, max_depth=3, subsample=0.8, random_state=0
-        ).fit(self.features(archs), np.log(np.asarray(latencies, dtype=float)))
+            init=linear, n_estimators=100, learning_rate=0.05, max_depth=2, subsample=0.8, random_state=0
+        ).fit(self.features(archs), np.asarray(latencies, dtype=float))
         return self
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
         if self.model is None:
             raise RuntimeError("RegressorPredictor.predict before fit")
-        return np.exp(self.model.predict(self.features(archs)))
+        return self.model.predict(self.features(archs))
 
     def save(self, path: Path) -> Path:
-        data = {"kind": self.kind, "space": self.spec.model_dump(mode="json"), "workload": asdict(self.workload), "model": self.model}
-        joblib.dump(data, path)
+        space, workload = self.spec.model_dump(mode="json"), asdict(self.workload)
+        joblib.dump({"kind": self.kind, "space": space, "workload": workload, "model": self.model}, path)
         return path
 
     @classmethod
@@ -420,6 +488,8 @@ def score(predicted: np.ndarray, measured: np.ndarray) -> PredictorScore:
 
 @dataclass(frozen=True)
 class CalibrationReport:
+    """Held-out scores of both predictors; ``fingerprint_hash`` is the workload key in the file names."""
+
     space: str
     fingerprint: dict
     fingerprint_hash: str
@@ -445,8 +515,9 @@ def format_report(report: CalibrationReport) -> str:
     """The report as a small text table, best predictor marked."""
     w = report.workload
     lines = [
-        f"space {report.space} on {report.fingerprint['hardware']} ({w.device}, {report.fingerprint['threads']} threads), "
-        f"batch {w.batch_size} x {w.seq_len} tokens; {report.n_train} subnets fitted, {report.n_heldout} held out",
+        f"space {report.space} on {report.fingerprint['hardware']} ({w.device}, {report.fingerprint['threads']} threads, "
+        f"{w.clock} clock), batch {w.batch_size} x {w.seq_len} tokens; "
+        f"{report.n_train} subnets fitted, {report.n_heldout} held out",
         f"{'predictor':<12}{'MAPE %':>9}{'within ±10%':>13}{'Spearman':>10}",
     ]
     for kind, s in report.scores.items():
@@ -464,66 +535,81 @@ def calibrate(
     seed: int = 0,
     holdout: float = 0.3,
     threads: int | None = None,
+    clock: Clock = "wall",
     warmup: int = 3,
     repeats: int = 10,
+    rounds: int = 2,
 ) -> CalibrationReport:
     """Time ``n`` random subnets, fit both predictors on part, score them on the rest, save them all.
 
-    The lookup table is profiled for every kernel of the space, so the saved predictor never needs to
-    time anything later.
+    Subnets and kernels are each timed in ``rounds`` passes (see :func:`subnet_latencies`). The lookup
+    table is profiled for every kernel of the space, so the saved predictor never times anything later.
     """
     n_heldout = round(n * holdout)
     if not 2 <= n_heldout <= n - 2:
-        raise SpecError(f"calibrate needs at least 2 subnets to fit and 2 to hold out; n={n}, holdout={holdout} gives {n_heldout} held out")
-    workload = Workload(batch_size, seq_len, device, threads, warmup, repeats)
-    fingerprint = device_fingerprint(device, threads)
+        raise SpecError(
+            f"calibrate needs at least 2 subnets to fit and 2 to hold out; n={n}, holdout={holdout} gives {n_heldout} held out"
+        )
+    workload = Workload(batch_size, seq_len, device, threads, clock, warmup, repeats)
+    check_clock(clock, resolve_device(device), threads)
     archs = sample_many(spec, n, seed)
     supernet = Supernet(spec, seed=seed)
-    measured = np.array([subnet_latency(supernet, arch, workload, seed).median_ms for arch in archs])
+    measured = subnet_latencies(supernet, archs, workload, rounds, seed)
     order = np.random.default_rng(seed).permutation(n)
     held, fitted = order[:n_heldout], order[n_heldout:]
     lut = LookupTablePredictor(spec, workload)
-    lut.profile(space_kernels(spec))
-    fp_hash, scores, files = fingerprint_hash(fingerprint), {}, []
+    lut.profile(space_kernels(spec), rounds)
+    scores, files = {}, []
     for predictor in (lut, RegressorPredictor(spec, workload)):
         predictor.fit([archs[i] for i in fitted], measured[fitted])
         scores[predictor.kind] = score(predictor.predict([archs[i] for i in held]), measured[held])
-        files.append(str(predictor.save(predictor_path(spec.name, fp_hash, predictor.kind))))
-    best = min(scores, key=lambda kind: scores[kind].mape)
-    report_file = predictor_path(spec.name, fp_hash, "report")
-    report = CalibrationReport(spec.name, fingerprint, fp_hash, workload, len(fitted), n_heldout, scores, best, files + [str(report_file)])
+        files.append(str(predictor.save(predictor_path(spec.name, workload, predictor.kind))))
+    report_file = predictor_path(spec.name, workload, "report")
+    report = CalibrationReport(
+        spec.name, device_fingerprint(device, threads), workload.key(), workload, len(fitted), n_heldout, scores,
+        min(scores, key=lambda kind: scores[kind].mape), files + [str(report_file)],
+    )
     report.save(report_file)
     return report
 
 
-def load_predictor(spec: SpaceSpec, kind: str = "best", device: str = "cpu", threads: int | None = None) -> LatencyPredictor:
-    """The predictor calibrated for ``spec`` on this machine; 'best' is the lower held-out MAPE."""
+def load_predictor(spec: SpaceSpec, workload: Workload, kind: str = "best") -> LatencyPredictor:
+    """The predictor calibrated for ``spec`` and ``workload`` on this machine; 'best': lower held-out MAPE."""
     if kind != "best" and kind not in PREDICTORS:
         raise SpecError(f"unknown latency predictor kind '{kind}' ({allowed(['best', *PREDICTORS])})")
-    fp_hash = fingerprint_hash(device_fingerprint(device, threads))
-    report_file = predictor_path(spec.name, fp_hash, "report")
+    w = workload
+    check_clock(w.clock, resolve_device(w.device), w.threads)
+    report_file = predictor_path(spec.name, workload, "report")
     if not report_file.is_file():
         raise NotFoundError(
-            f"no latency predictor calibrated for space '{spec.name}' on this machine "
-            f"(device {device}, {threads or torch.get_num_threads()} threads, fingerprint {fp_hash}); "
-            f"run `supernas calibrate {spec.name} --device {device}` first"
+            f"no latency predictor calibrated for space '{spec.name}' on this machine for device {w.device}, "
+            f"{w.threads or torch.get_num_threads()} threads, {w.clock} clock, batch {w.batch_size} x {w.seq_len} tokens "
+            f"(key {w.key()}); run `supernas calibrate {spec.name} --device {w.device}` first"
         )
     if kind == "best":
         kind = CalibrationReport.load(report_file).best
-    predictor = PREDICTORS[kind].load(predictor_path(spec.name, fp_hash, kind))
+    predictor = PREDICTORS[kind].load(predictor_path(spec.name, workload, kind))
     if predictor.spec != spec:
         raise SpecError(
             f"the latency predictors for space '{spec.name}' were calibrated on a different definition of it; "
-            f"run `supernas calibrate {spec.name} --device {device}` again"
+            f"run `supernas calibrate {spec.name} --device {w.device}` again"
         )
     return predictor
 
 
 # ---------------------------------------------------------------- metrics
 
+WORKLOAD_OPTIONS: dict[str, object] = {"batch_size": 1, "seq_len": 64, "device": "cpu", "threads": None, "clock": "wall"}
 
-def _threads_option(metric: Metric) -> int | None:
-    return None if metric.settings["threads"] is None else int_option(metric, "threads")
+
+def workload_option(metric: Metric) -> Workload:
+    """The workload a latency metric's options describe (timing effort only for metrics that time)."""
+    s, effort = metric.settings, {}
+    if "repeats" in s:
+        effort = {"warmup": int_option(metric, "warmup", minimum=0), "repeats": int_option(metric, "repeats")}
+    threads = None if s["threads"] is None else int_option(metric, "threads")
+    shape = int_option(metric, "batch_size"), int_option(metric, "seq_len")
+    return Workload(*shape, str(s["device"]), threads, s["clock"], **effort)
 
 
 @register
@@ -533,16 +619,10 @@ class LatencyMeasured(Metric):
     unit = "ms"
     cost = CostClass.measured
     description = "median forward-pass time of the extracted subnet on a device"
-    options: ClassVar[dict[str, object]] = {
-        "batch_size": 1, "seq_len": 64, "warmup": 3, "repeats": 10, "device": "cpu", "threads": None,
-    }
+    options: ClassVar[dict[str, object]] = {**WORKLOAD_OPTIONS, "warmup": 3, "repeats": 10}
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
-        workload = Workload(
-            int_option(self, "batch_size"), int_option(self, "seq_len"), str(self.settings["device"]),
-            _threads_option(self), int_option(self, "warmup", minimum=0), int_option(self, "repeats"),
-        )
-        return subnet_latency(context.supernet, arch, workload, context.seed).median_ms
+        return subnet_latency(context.supernet, arch, workload_option(self), context.seed).median_ms
 
 
 @register
@@ -551,8 +631,8 @@ class LatencyPredicted(Metric):
     direction = "minimize"
     unit = "ms"
     cost = CostClass.predicted
-    description = "latency from the predictor calibrated on this machine (`supernas calibrate`)"
-    options: ClassVar[dict[str, object]] = {"kind": "best", "device": "cpu", "threads": None}
+    description = "latency_ms as predicted by the predictor calibrated on this machine (`supernas calibrate`)"
+    options: ClassVar[dict[str, object]] = {**WORKLOAD_OPTIONS, "kind": "best"}
 
     def __init__(self, **options: object) -> None:
         super().__init__(**options)
@@ -561,6 +641,5 @@ class LatencyPredicted(Metric):
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         spec = context.spec
         if spec.name not in self._predictors:
-            kind, device = str(self.settings["kind"]), str(self.settings["device"])
-            self._predictors[spec.name] = load_predictor(spec, kind, device, _threads_option(self))
+            self._predictors[spec.name] = load_predictor(spec, workload_option(self), str(self.settings["kind"]))
         return float(self._predictors[spec.name].predict([arch])[0])

@@ -1,0 +1,115 @@
+"""Latency timing, predictors and calibration. Nothing here asserts how fast anything runs."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from supernas.predictors import latency
+from supernas.predictors.base import REGISTRY, MetricContext
+from supernas.predictors.costs import flops_per_token
+from supernas.spaces import NotFoundError, SpecError, Supernet, extract, get_space, sample_many, smallest
+from supernas.spaces.inputs import random_batch
+
+QUICK = latency.Workload(batch_size=1, seq_len=16, warmup=1, repeats=3, threads=1)
+
+
+@pytest.fixture(scope="module")
+def gpt_tiny():
+    spec = get_space("gpt-tiny")
+    return spec, Supernet(spec, seed=0)
+
+
+def test_measure_latency_gives_ordered_positive_stats(gpt_tiny):
+    spec, supernet = gpt_tiny
+    threads = torch.get_num_threads()
+    model = extract(supernet, smallest(spec))
+    stats = latency.measure_latency(model, random_batch(spec, 1, 16).inputs, warmup=1, repeats=7, threads=1)
+    assert 0 < stats.p10 <= stats.median_ms <= stats.p90 and stats.iqr >= 0 and stats.runs == 7
+    assert torch.get_num_threads() == threads  # the thread setting is restored
+
+
+def test_absent_or_unknown_device_is_a_clear_error(gpt_tiny):
+    spec, supernet = gpt_tiny
+    model, inputs = extract(supernet, smallest(spec)), random_batch(spec, 1, 8).inputs
+    with pytest.raises(NotFoundError, match="device 'cuda:99' is not available on this machine"):
+        latency.measure_latency(model, inputs, device="cuda:99")
+    with pytest.raises(SpecError, match="unknown device 'abacus'"):
+        latency.measure_latency(model, inputs, device="abacus")
+
+
+def test_cpu_clock_needs_one_thread(gpt_tiny):
+    spec, supernet = gpt_tiny
+    model, inputs = extract(supernet, smallest(spec)), random_batch(spec, 1, 8).inputs
+    assert latency.measure_latency(model, inputs, warmup=0, repeats=2, threads=1, clock="cpu").median_ms > 0
+    with pytest.raises(SpecError, match="clock 'cpu' .* needs device cpu and threads 1"):
+        latency.measure_latency(model, inputs, threads=2, clock="cpu")
+    with pytest.raises(SpecError, match="unknown clock 'sundial'"):
+        latency.measure_latency(model, inputs, clock="sundial")
+
+
+def test_latency_metric_times_the_extracted_subnet(gpt_tiny):
+    spec, supernet = gpt_tiny
+    context = MetricContext(spec)
+    context.supernet = supernet
+    options = dict(seq_len=16, warmup=1, repeats=3, threads=1)
+    assert REGISTRY["latency_ms"](**options).evaluate(smallest(spec), context) > 0
+    with pytest.raises(SpecError, match="option 'repeats' = 0"):
+        REGISTRY["latency_ms"](repeats=0).evaluate(smallest(spec), context)
+
+
+def test_fingerprint_names_the_machine_and_threads():
+    one, two = latency.device_fingerprint("cpu", 1), latency.device_fingerprint("cpu", 2)
+    assert one["device"] == "cpu" and one["threads"] == 1 and one["torch"] == torch.__version__ and one["hardware"]
+    assert latency.fingerprint_hash(one) == latency.fingerprint_hash(dict(one))
+    assert latency.fingerprint_hash(one) != latency.fingerprint_hash(two)
+    # predictor files are keyed by what the latency means, not by how hard it was timed
+    assert QUICK.key() == latency.Workload(1, 16, threads=1, warmup=5, repeats=50).key()
+    assert QUICK.key() != latency.Workload(1, 32, threads=1).key() != latency.Workload(1, 32, threads=1, clock="cpu").key()
+
+
+def test_every_kernel_of_an_architecture_is_in_the_space_table():
+    spec = get_space("gpt-tiny")
+    keys = {k.key for k in latency.space_kernels(spec)}
+    assert len(keys) == len(latency.space_kernels(spec))
+    assert all(k.key in keys for arch in sample_many(spec, 20, seed=1) for k in latency.arch_kernels(arch))
+
+
+@pytest.mark.parametrize("kind", ["lut", "regressor"])
+def test_predictor_save_load_round_trip(tmp_path, kind):
+    spec = get_space("gpt-tiny")
+    archs = sample_many(spec, 12, seed=3)
+    targets = [1 + flops_per_token(spec, a, 16) / 1e6 for a in archs]  # any positive target will do
+    predictor = latency.PREDICTORS[kind](spec, QUICK).fit(archs[:8], targets[:8])
+    before = predictor.predict(archs)
+    loaded = latency.PREDICTORS[kind].load(predictor.save(tmp_path / f"p{predictor.suffix}"))
+    assert np.array_equal(loaded.predict(archs), before)
+    assert loaded.spec == spec and loaded.workload == QUICK
+
+
+def test_predicted_latency_needs_calibration_first():
+    with pytest.raises(NotFoundError, match="run `supernas calibrate gpt-tiny --device cpu` first"):
+        REGISTRY["latency_predicted_ms"]().evaluate(smallest(get_space("gpt-tiny")), MetricContext(get_space("gpt-tiny")))
+
+
+def test_calibrate_reports_and_saves_predictors(isolated_home):
+    spec = get_space("gpt-tiny")
+    report = latency.calibrate(spec, 16, seq_len=16, seed=1, holdout=0.3, threads=1, clock="cpu", warmup=1, repeats=2, rounds=1)
+    assert (report.n_train, report.n_heldout) == (11, 5)
+    assert set(report.scores) == {"lut", "regressor"} and report.best in report.scores
+    for s in report.scores.values():
+        assert all(math.isfinite(v) for v in (s.mape, s.within_10, s.spearman))
+    for file in report.files:
+        assert Path(file).is_file() and Path(file).parent == isolated_home / "predictors"
+    assert "MAPE" in latency.format_report(report)
+    arch, context, workload = smallest(spec), MetricContext(spec), dict(seq_len=16, threads=1, clock="cpu")
+    for kind in ("best", "lut", "regressor"):
+        assert REGISTRY["latency_predicted_ms"](kind=kind, **workload).evaluate(arch, context) > 0
+    with pytest.raises(SpecError, match="unknown latency predictor kind 'oracle'"):
+        REGISTRY["latency_predicted_ms"](kind="oracle", **workload).evaluate(arch, context)
+    with pytest.raises(NotFoundError, match="batch 1 x 32 tokens"):  # calibrated for 16 tokens only
+        REGISTRY["latency_predicted_ms"](**{**workload, "seq_len": 32}).evaluate(arch, context)
+    with pytest.raises(SpecError, match="n=3"):
+        latency.calibrate(spec, 3)
