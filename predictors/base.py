@@ -44,6 +44,7 @@ class MetricContext:
 
     spec: SpaceSpec
     batch: Batch | None = None
+    heldout: list[Batch] | None = None  # labeled held-out batches for one-shot metrics (val_loss, val_accuracy)
     device: str = "cpu"
     seed: int = 0
     supernet_factory: object = None  # callable returning a Supernet; default: random init with ``seed``

@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -43,6 +42,7 @@ from supernas.spaces.analytic import count_non_embedding_params
 from supernas.spaces.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch
+from supernas.spaces.losses import task_loss
 from supernas.spaces.model import FeedForward, Transformer
 
 from .base import CostClass, Metric, MetricContext, register
@@ -102,14 +102,6 @@ def _real_tokens(batch: Batch, like: torch.Tensor) -> torch.Tensor:
     if batch.padding is None:
         return torch.ones(*like.shape[:2], 1, dtype=like.dtype, device=like.device)
     return batch.padding[..., None].to(like.dtype)
-
-
-def task_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Next-token cross-entropy over real tokens (causal LM, logits (B, T, V)) or class cross-entropy."""
-    if logits.dim() == 2:
-        return F.cross_entropy(logits, batch.targets)
-    losses = F.cross_entropy(logits.flatten(0, 1), batch.targets.flatten(), reduction="none")
-    return losses.mean() if batch.padding is None else losses[batch.padding.flatten().bool()].mean()
 
 
 def _output_sum(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -310,10 +302,6 @@ def zico(model: nn.Module, batch: Batch, parts: int = 2) -> float:
 # ---------------------------------------------------------------- metrics
 
 
-def _on_device(batch: Batch, device: str) -> Batch:
-    return Batch(*(t.to(device) if t is not None else None for t in (batch.inputs, batch.targets, batch.padding)))
-
-
 class _Proxy(Metric):
     """A proxy computed through the weight-sharing supernet with the architecture active."""
 
@@ -329,7 +317,7 @@ class _Proxy(Metric):
         self.check_applicable(context.spec)
         supernet = context.supernet
         with supernet.active(arch):
-            return self.score(supernet, _on_device(context.batch, context.device))
+            return self.score(supernet, context.batch.to(context.device))
 
 
 @register

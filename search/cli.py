@@ -163,10 +163,13 @@ def calibrate_command(
     space: SpaceArg,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     n: Annotated[int, typer.Option("-n", min=4, help="subnets to measure")] = 200,
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.95, help="share of the subnets held out for scoring")] = 0.3,
     batch_size: Annotated[int, typer.Option(min=1)] = 1,
     seq_len: Annotated[int, typer.Option(min=1)] = 64,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads (default: torch's)")] = None,
+    clock: Annotated[str, typer.Option(help="wall, or cpu (thread CPU time; steadier on a busy machine, needs --threads 1)")] = "wall",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet (median kept)")] = 10,
+    rounds: Annotated[int, typer.Option(min=1, help="passes over all subnets, spread in time against drift")] = 2,
     seed: int = 0,
 ) -> None:
     """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
@@ -174,7 +177,7 @@ def calibrate_command(
     from supernas.spaces import get_space
 
     report = calibrate(get_space(space), n, device=device, batch_size=batch_size, seq_len=seq_len, seed=seed,
-                       threads=threads, repeats=repeats)
+                       holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds)
     print(format_report(report))
 
 
@@ -344,14 +347,13 @@ def extract_command(
     if job is not None:
         if trial is None:
             raise SpecError("extract JOB needs TRIAL (a trial number; see `supernas show JOB`)")
+        from supernas.search.checkpoints import extract_trial
         from supernas.search.store import open_store
+        from supernas.spaces.checkpoint import read_subnet_config
 
-        store = open_store(db)
-        record = store.get_job(_job_key(job))
-        found = store.get_trial(record.id, trial)
-        arch, space = found.arch_json, record.spec["space"]
-        supernet = Path(record.spec["supernet"]) if record.spec.get("supernet") else supernet
-        seed = record.spec.get("seed", seed)
+        _, chosen, config = read_subnet_config(extract_trial(open_store(db), _job_key(job), trial, output, supernet))
+        print(f"wrote {output} (arch {chosen.arch_id}, {config['parameters']:,} parameters, weights: {config['weights']})")
+        return
     if arch is None:
         raise SpecError("extract needs --arch (a JSON file, inline JSON or -)")
     if supernet is not None:
@@ -365,9 +367,155 @@ def extract_command(
     chosen = _read_arch(net.spec, arch)
     model = extract(net, chosen)
     save_subnet(model, output)
-    if job is not None:
-        store.record_checkpoint(record.id, found.id, str(output.resolve()))
     print(f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, weights: {net.provenance})")
+
+
+@app.command("train")
+def train_command(
+    space: SpaceArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write (checkpoints go there too)")],
+    data: Annotated[Optional[Path], typer.Option(help="text file to train on, read as bytes (default: the Python stdlib sources)")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")] = 2000,
+    lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")] = 3e-3,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    seq_len: Annotated[int, typer.Option(min=1)] = 64,
+    sandwich_k: Annotated[int, typer.Option(min=0, help="random subnets per step besides the largest and smallest")] = 2,
+    distill: Annotated[bool, typer.Option(help="in-place distillation from the largest subnet")] = True,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="steps between checkpoints")] = 200,
+    resume: Annotated[bool, typer.Option(help="continue from the checkpoint in --output")] = False,
+    seed: Annotated[int, typer.Option(help="initialisation, batches and sampled subnets")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads; tiny models train fastest on one, above all on a busy machine")] = 1,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Train a byte-level LM supernet (sandwich rule, in-place distillation); prints held-out losses at the end."""
+    import torch
+
+    from supernas.predictors.oneshot import heldout_loss
+    from supernas.spaces import Supernet, get_space, largest, smallest
+    from supernas.spaces.data import heldout_batches, load_text
+    from supernas.spaces.training import train_supernet
+
+    torch.set_num_threads(threads)
+    spec = get_space(space)
+    text = load_text(data)
+    net = Supernet(spec, seed=seed)
+    train_supernet(net, text, steps, lr=lr, batch_size=batch_size, seq_len=seq_len, sandwich_k=sandwich_k, distill=distill,
+                   checkpoint_dir=output, resume=resume, progress=progress, seed=seed, checkpoint_every=checkpoint_every)
+    heldout = heldout_batches(text.heldout, seq_len, batch_size, n_batches=16)
+    print(f"wrote {output} ({net.provenance})")
+    for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
+        print(f"held-out loss, {name} subnet: {heldout_loss(net, arch, heldout):.4f} nats/byte")
+
+
+TokenOption = Annotated[Optional[str], typer.Option(envvar="SUPERNAS_TOKEN", show_envvar=True,
+                                                    help="bearer token for submit/cancel/resume/extract")]
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="address to listen on; beyond loopback only with a token")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    db: DbOption = None,
+    token: TokenOption = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers per job (default: each spec's)")] = None,
+) -> None:
+    """Web dashboard and REST API (OpenAPI at /docs); runs submitted jobs one at a time."""
+    import uvicorn
+
+    from supernas.dashboard import Settings, create_app
+    from supernas.dashboard.security import check_exposure
+
+    check_exposure(host, token)
+    app = create_app(Settings(db_url=db, token=token or None, workers=workers))
+    shown = f"[{host}]" if ":" in host else host
+    auth = "token required to change things" if token else "no token: loopback only"
+    print(f"supernas dashboard on http://{shown}:{port} (store {app.state.store.url_display}; {auth})", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@app.command("submit")
+def submit_command(
+    job_file: Annotated[Path, typer.Argument(help="job spec (YAML or JSON)")],
+    server: Annotated[str, typer.Option(help="URL of a `supernas serve`")] = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+) -> None:
+    """Queue a job on a server; prints the job's id and page."""
+    import urllib.error
+    import urllib.request
+
+    from supernas.spaces.errors import NotFoundError, SupernasError
+
+    if not job_file.is_file():
+        raise NotFoundError(f"{job_file}: no such file")
+    headers = {"Content-Type": "application/json" if job_file.suffix == ".json" else "application/x-yaml"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    base = server.rstrip("/")
+    request = urllib.request.Request(f"{base}/api/jobs", data=job_file.read_bytes(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            job = json.load(response)
+    except urllib.error.HTTPError as e:
+        detail = e.read().decode(errors="replace")
+        try:
+            detail = json.loads(detail)["detail"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        raise SupernasError(f"{server} refused the job ({e.code}): {detail}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise SupernasError(f"cannot reach {server}: {getattr(e, 'reason', e)}") from None
+    print(f"job {job['id']} ({job['name']}) {job['status']}: {base}/jobs/{job['id']}")
+
+
+@app.command("from-pretrained")
+def from_pretrained_command(
+    space: SpaceArg,
+    weights: Annotated[Path, typer.Option(help="dense checkpoint (.safetensors or torch state_dict; supernas, GPT-2 or BERT names)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write")],
+    reorder: Annotated[bool, typer.Option(help="sort heads and FFN neurons by importance so first-k subnets keep the best")] = True,
+) -> None:
+    """Build a supernet whose largest subnet is a pretrained model (e.g. MiniLM-L6 into bert-mini)."""
+    from supernas.spaces import get_space
+    from supernas.spaces.importance import from_pretrained
+
+    net, report = from_pretrained(get_space(space), weights, reorder=reorder)
+    net.save(output)
+    print(report.summary())
+    for label, names in (("kept their values", report.missing), ("shape mismatches", report.shape_mismatch), ("unused", report.unexpected)):
+        if names:
+            print(f"  {label}: {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}")
+    print(f"wrote {output} ({net.provenance})")
+
+
+@app.command("proxies-report")
+def proxies_report_command(
+    space: SpaceArg,
+    supernet: Annotated[Path, typer.Option(help="trained supernet directory (see `supernas train`)")],
+    n: Annotated[int, typer.Option("-n", min=3, help="random subnets to score")] = 60,
+    seed: Annotated[int, typer.Option(help="which subnets, and the proxies' batch")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
+) -> None:
+    """Spearman and Kendall tau of every zero-cost proxy (and #params, the baseline) against one-shot val_loss."""
+    import dataclasses
+
+    import torch
+
+    from supernas.predictors.correlation import format_agreement, rank_agreement
+    from supernas.spaces import Supernet, get_space
+    from supernas.spaces.errors import SpecError
+
+    torch.set_num_threads(threads)
+    net = Supernet.load(supernet)
+    if get_space(space).name != net.spec.name:
+        raise SpecError(f"space {space} does not match the supernet's space '{net.spec.name}'")
+    rows, _ = rank_agreement(net, n, seed)
+    if as_json:
+        print(json.dumps({"space": net.spec.name, "n": n, "seed": seed, "weights": net.provenance,
+                          "rows": [dataclasses.asdict(r) for r in rows]}))
+    else:
+        print(f"{net.spec.name}: {net.provenance}")
+        print(format_agreement(rows, n))
 
 
 def main() -> None:

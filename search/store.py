@@ -584,6 +584,67 @@ class Store:
             row = PredictorRow(space=space, kind=kind, fingerprint=fingerprint, path=path, report_json=json.dumps(report))
             session.add(row)
 
+    # ------------------------------------------------------------------------------------ bulk import
+
+    def import_trials(
+        self,
+        job_id: int,
+        trials: Sequence[tuple[str, str, dict[str, float] | None, bool]],
+        objectives: Sequence[tuple[str, str]],
+    ) -> int:
+        """Append evaluated trials in one transaction: ``(arch_id, arch_json, values, feasible)`` each,
+        ``values`` None for a failed one; returns how many were added.
+
+        The stored state ends as if each trial had been added and finished one by one, in order
+        (numbers, ``on_front``, one hypervolume point per feasible trial when the job has a reference),
+        at a fraction of the cost: for trials scored elsewhere, and for benchmarks of big jobs.
+        Architectures the job already has are skipped.
+        """
+        with self._write() as session:
+            job = self._lock_job(session, job_id)
+            known = set(session.scalars(select(TrialRow.arch_id).where(TrialRow.job_id == job_id)))
+            new = list({arch_id: (arch_id, arch_json, values, feasible)
+                        for arch_id, arch_json, values, feasible in trials if arch_id not in known}.values())
+            last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.job_id == job_id))
+            evaluated = session.scalar(select(func.count()).where(TrialRow.job_id == job_id, TrialRow.state.in_(EVALUATED)))
+            old_front = list(session.scalars(select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.on_front.is_(True))))
+            # the front as it grows: a (points, keys) pair; a key is a row id of an old trial or ("new", index)
+            points = np.array([_objective_vector(row, objectives) for row in old_front]).reshape(len(old_front), len(objectives))
+            keys: list[object] = [row.id for row in old_front]
+            reference = None if job.reference_json is None else json.loads(job.reference_json)
+            now, first = _now(), 0 if last is None else last + 1
+            rows, volumes, volume = [], [], None
+            for i, (arch_id, arch_json, values, feasible) in enumerate(new):
+                state = "failed" if values is None else "complete" if feasible else "infeasible"
+                rows.append(dict(
+                    job_id=job_id, number=first + i, arch_id=arch_id, arch_json=arch_json, state=state,
+                    values_json=None if values is None else json.dumps({k: float(v) for k, v in values.items()}),
+                    error="imported as failed" if values is None else None, on_front=False,
+                    created_at=now, started_at=now, finished_at=now, duration_s=0.0,
+                ))
+                if state != "complete":
+                    continue
+                point = np.array(minimization_vector(values, objectives))
+                if not np.any(np.all(points <= point, axis=1) & np.any(points < point, axis=1)):
+                    kept = ~(np.all(point <= points, axis=1) & np.any(point < points, axis=1))
+                    points = np.vstack([points[kept], point])
+                    keys = [key for key, keep in zip(keys, kept) if keep] + [("new", i)]
+                    volume = None
+                if reference is not None:
+                    volume = hypervolume(points, reference) if volume is None else volume
+                    volumes.append(dict(job_id=job_id, n_evaluated=evaluated + i + 1, hypervolume=volume, recorded_at=now))
+            for key in keys:
+                if isinstance(key, tuple):
+                    rows[key[1]]["on_front"] = True
+            dropped = [row.id for row in old_front if row.id not in keys]
+            if dropped:
+                session.execute(update(TrialRow).where(TrialRow.id.in_(dropped)).values(on_front=False))
+            if rows:
+                session.execute(TrialRow.__table__.insert(), rows)
+            if volumes:
+                session.execute(HypervolumeRow.__table__.insert(), volumes)
+            return len(rows)
+
 
 def _in_states(query: Select, states: Sequence[str] | None) -> Select:
     """``query`` restricted to trials in ``states`` (all trials when None); an unknown state is a caller bug."""

@@ -15,6 +15,9 @@ class Batch:
     targets: torch.Tensor  # next tokens (B, T) for a causal LM, class ids (B,) otherwise
     padding: torch.Tensor | None = None  # (B, T) True at real tokens
 
+    def to(self, device: str | torch.device) -> Batch:
+        return Batch(*(t.to(device) if t is not None else None for t in (self.inputs, self.targets, self.padding)))
+
 
 def random_batch(spec: SpaceSpec, batch_size: int = 4, seq_len: int | None = None, seed: int = 0) -> Batch:
     """A random batch of the task's shape; the same seed gives the same tensors."""
