@@ -1,0 +1,99 @@
+"""One-shot metrics: held-out quality of a subnet with the weights it inherits from a trained supernet.
+
+Computed through the weight-sharing supernet with the architecture active (no extraction), in eval mode
+without gradients; the held-out batches are fixed, so the same weights give the same value. A causal
+LM is scored on the Python stdlib's held-out files by default (``spaces.data``; bytes, so nats/byte).
+A classifier has no text the project could label, so its held-out batches must come from the caller
+(``MetricContext.heldout``); a synthetic labeled set would only measure noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from supernas.spaces import Architecture, Supernet
+from supernas.spaces.data import heldout_batches, stdlib_text
+from supernas.spaces.errors import SpecError
+from supernas.spaces.inputs import Batch
+from supernas.spaces.losses import counted_targets, task_loss
+
+from .base import CostClass, Metric, MetricContext, register
+
+Score = Callable[[torch.Tensor, Batch], torch.Tensor]  # (logits, batch) -> mean over the batch's targets
+
+
+def _accuracy(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    return (logits.argmax(dim=-1) == batch.targets).float().mean()
+
+
+@torch.no_grad()
+def heldout_score(supernet: Supernet, arch: Architecture, batches: list[Batch], score: Score) -> float:
+    """Mean of ``score`` over every target of ``batches`` (batches weighted by their target counts)."""
+    was_training = supernet.training
+    supernet.eval()
+    total, count = 0.0, 0
+    device = next(supernet.parameters()).device
+    try:
+        with supernet.active(arch):
+            for batch in batches:
+                batch = batch.to(device)
+                n = counted_targets(batch)
+                total += float(score(supernet(batch.inputs, batch.padding), batch)) * n
+                count += n
+    finally:
+        supernet.train(was_training)
+    return total / count
+
+
+def heldout_loss(supernet: Supernet, arch: Architecture, batches: list[Batch]) -> float:
+    """Mean cross-entropy per target (per byte for the byte-level LMs)."""
+    return heldout_score(supernet, arch, batches, task_loss)
+
+
+class _OneShot(Metric):
+    cost = CostClass.one_shot
+    options = {"seq_len": 64, "batch_size": 8, "batches": 16}  # the default causal-LM held-out set (seq_len capped at the space's)
+    score: Score
+
+    def heldout(self, context: MetricContext) -> list[Batch]:
+        """The context's held-out batches; for a causal LM the stdlib held-out text when it has none."""
+        if context.heldout is not None:
+            return context.heldout
+        if context.spec.task == "causal_lm" and context.spec.vocab_size == 256:
+            o = self.settings
+            seq_len = min(o["seq_len"], context.spec.max_seq_len)
+            context.heldout = heldout_batches(stdlib_text().heldout, seq_len, o["batch_size"], o["batches"])
+            return context.heldout
+        raise SpecError(
+            f"metric '{self.name}' needs held-out labeled batches for space '{context.spec.name}' "
+            f"(task {context.spec.task}): set MetricContext.heldout; supernas only makes byte-level LM text"
+        )
+
+    def evaluate(self, arch: Architecture, context: MetricContext) -> float:
+        self.check_applicable(context.spec)
+        return heldout_score(context.supernet, arch, self.heldout(context), type(self).score)
+
+
+@register
+class ValLoss(_OneShot):
+    """Held-out cross-entropy with inherited weights: the quality objective of one-shot NAS."""
+
+    name = "val_loss"
+    direction = "minimize"
+    unit = "nats/target"
+    description = "held-out cross-entropy through the trained supernet (stdlib text for byte-level LMs)"
+    score = staticmethod(task_loss)
+
+
+@register
+class ValAccuracy(_OneShot):
+    """Held-out classification accuracy with inherited weights."""
+
+    name = "val_accuracy"
+    direction = "maximize"
+    unit = "fraction"
+    tasks = ("encoder_classification", "vision")
+    description = "held-out accuracy through the trained supernet (held-out batches from the caller)"
+    score = staticmethod(_accuracy)

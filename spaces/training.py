@@ -1,0 +1,178 @@
+"""Supernet training: the sandwich rule with in-place distillation (Yu et al. 2020, BigNAS).
+
+Every step runs the largest subnet, the smallest and ``sandwich_k`` random ones on one batch and
+accumulates their gradients before a single AdamW step. The largest learns from the labels; with
+``distill`` the others learn from the largest's detached soft predictions (KL), which trains small
+subnets towards what the shared weights can express and keeps them from pulling the large ones apart.
+Quantized layers train through the straight-through fake-quant already in the forward pass.
+
+Resumable bit for bit: the batch and the random subnets of step ``s`` depend only on ``(seed, s)``, and
+the learning rate only on ``s``, so a checkpoint (weights, AdamW state, step) is all the state there is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from tqdm import tqdm
+
+from .architecture import Architecture, largest, sample, smallest
+from .data import TextData, batch_at
+from .errors import NotFoundError, SpecError
+from .losses import distill_loss, task_loss
+from .supernet import SUPERNET_WEIGHTS, Supernet
+
+TRAINER_STATE = "trainer.pt"
+GRAD_CLIP = 1.0
+MIN_LR_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the result of a run; a resumed run must match it exactly."""
+
+    steps: int
+    lr: float
+    batch_size: int
+    seq_len: int
+    sandwich_k: int
+    distill: bool
+    seed: int
+    weight_decay: float
+    warmup: int
+    data: str  # the corpus's description: resuming on other text would be another run
+
+
+@dataclass
+class TrainResult:
+    steps_done: int
+    losses: list[float]  # largest subnet's label loss per step run in this call
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``MIN_LR_FRACTION`` of the peak at the last step."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(config.steps - config.warmup, 1)
+    return config.lr * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def sandwich(supernet: Supernet, config: TrainConfig, step: int) -> list[Architecture]:
+    """Largest, smallest, then ``sandwich_k`` random subnets: a function of (seed, step) only."""
+    rng = random.Random(config.seed * 1_000_003 + step)
+    spec = supernet.spec
+    return [largest(spec), smallest(spec)] + [sample(spec, rng) for _ in range(config.sandwich_k)]
+
+
+def train_step(supernet: Supernet, optimizer: torch.optim.Optimizer, data: TextData, config: TrainConfig, step: int) -> float:
+    """One sandwich step; returns the largest subnet's label loss."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(config, step)
+    batch = batch_at(data.train, step, config.seq_len, config.batch_size, config.seed)
+    optimizer.zero_grad(set_to_none=True)
+    teacher, loss_largest = None, 0.0
+    for i, arch in enumerate(sandwich(supernet, config, step)):
+        with supernet.active(arch):
+            logits = supernet(batch.inputs)
+        if i == 0 or not config.distill:
+            loss = task_loss(logits, batch)
+        else:
+            loss = distill_loss(logits, teacher)
+        if i == 0:
+            teacher, loss_largest = logits.detach(), float(loss.detach())
+        loss.backward()
+    torch.nn.utils.clip_grad_norm_(supernet.parameters(), GRAD_CLIP)
+    optimizer.step()
+    return loss_largest
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: TrainConfig, step: int, directory: Path) -> None:
+    """Supernet directory plus ``trainer.pt`` (AdamW state, steps done, config, weights' SHA-256),
+    written last and atomically: a crash while saving leaves weights that do not match the state, which
+    ``resume`` detects instead of silently mixing two steps."""
+    supernet.save(directory)
+    state = {"step": step, "config": asdict(config), "optimizer": optimizer.state_dict(), "weights_sha256": _digest(directory / SUPERNET_WEIGHTS)}
+    tmp = directory / (TRAINER_STATE + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(directory / TRAINER_STATE)
+
+
+def _restore(supernet: Supernet, optimizer: torch.optim.Optimizer, config: TrainConfig, directory: Path) -> int:
+    path = directory / TRAINER_STATE
+    if not path.is_file():
+        raise NotFoundError(f"--resume: {directory} has no {TRAINER_STATE} (not a training checkpoint)")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["config"] != asdict(config):
+        changed = sorted(k for k in state["config"] if state["config"][k] != asdict(config).get(k))
+        raise SpecError(f"--resume: {directory} was trained with different settings ({', '.join(changed)}); use the same ones")
+    if _digest(directory / SUPERNET_WEIGHTS) != state["weights_sha256"]:
+        raise SpecError(f"--resume: {directory}/{SUPERNET_WEIGHTS} does not match {TRAINER_STATE} (interrupted while saving); start again")
+    supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["step"])
+
+
+def train_supernet(
+    supernet: Supernet,
+    data: TextData,
+    steps: int,
+    lr: float = 3e-3,
+    batch_size: int = 16,
+    seq_len: int = 64,
+    sandwich_k: int = 2,
+    distill: bool = True,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    seed: int = 0,
+    checkpoint_every: int = 200,
+    weight_decay: float = 0.01,
+    warmup: int | None = None,
+    until: int | None = None,
+) -> TrainResult:
+    """Train ``supernet`` in place for ``steps`` steps in all (a resumed run continues to the same total).
+
+    Checkpoints go to ``checkpoint_dir`` every ``checkpoint_every`` steps and where the call stops.
+    ``until`` stops after that many steps of the schedule (time-sliced or preemptible training: a later
+    ``resume`` finishes the same run, identical to one that never stopped).
+    """
+    spec = supernet.spec
+    if spec.task != "causal_lm" or spec.vocab_size != 256:
+        raise SpecError(f"training on text needs a byte-level causal LM space (vocab 256); '{spec.name}' is {spec.task}")
+    if seq_len > spec.max_seq_len:
+        raise SpecError(f"--seq-len {seq_len} exceeds the space's max_seq_len {spec.max_seq_len}")
+    if resume and checkpoint_dir is None:
+        raise SpecError("--resume needs a checkpoint directory (-o)")
+    config = TrainConfig(steps, lr, batch_size, seq_len, sandwich_k, distill, seed, weight_decay,
+                         warmup if warmup is not None else min(100, steps // 10), data.source)
+    optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
+    directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    start = _restore(supernet, optimizer, config, directory) if resume else 0
+
+    def provenance(done: int) -> str:
+        return f"trained {done}/{steps} steps on {data.source} (sandwich k={sandwich_k}, distill={distill}, seed {seed})"
+
+    if start:
+        supernet.provenance = provenance(start)
+    supernet.train()
+    losses = []
+    stop = steps if until is None else min(until, steps)
+    bar = tqdm(range(start, stop), initial=start, total=steps, disable=not progress, desc=f"train {spec.name}")
+    for step in bar:
+        losses.append(train_step(supernet, optimizer, data, config, step))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{learning_rate(config, step):.2e}")
+        supernet.provenance = provenance(step + 1)
+        if directory is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == stop):
+            save_checkpoint(supernet, optimizer, config, step + 1, directory)
+    supernet.eval()
+    return TrainResult(max(stop, start), losses)

