@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +11,12 @@ def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "supernas-home"
     monkeypatch.setenv("SUPERNAS_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """Tiny models on a 2-core machine: intra-op threads only add overhead (and stall under load)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

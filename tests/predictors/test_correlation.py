@@ -13,13 +13,6 @@ from supernas.spaces import Supernet, sample_many
 from ..spaces.test_training import TINY_BYTES
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_rank_agreement_matches_scipy_on_metric_values():
     net = Supernet(TINY_BYTES, seed=4)

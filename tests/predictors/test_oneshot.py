@@ -21,13 +21,6 @@ TINY_ENCODER = parse_spec(
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _by_hand_loss(model: torch.nn.Module, batches: list[Batch]) -> float:
     total, count = 0.0, 0

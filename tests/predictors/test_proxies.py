@@ -24,14 +24,6 @@ from supernas.spaces.spec import SpaceSpec, parse_spec
 PROXIES = ["synflow", "snip", "grad_norm", "fisher", "naswot", "jacov", "hidden_cov", "zico"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall when another process holds a core)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def full_precision(spec: SpaceSpec) -> SpaceSpec:
     """The space with quantization off, so an extracted model keeps every weight as a parameter."""

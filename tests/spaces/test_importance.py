@@ -37,13 +37,6 @@ SENTENCES = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def wordpiece(text: str, vocab: dict[str, int]) -> list[int]:
     """Uncased BERT tokenization for plain ASCII text: split words and punctuation, greedy longest match."""
