@@ -1,0 +1,106 @@
+"""/api/jobs: submit, list, inspect, cancel and resume jobs; their Pareto front, hypervolume history
+and chart data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from supernas.search.runner import create_job
+
+from ..archview import DIMENSIONS, arch_view
+from ..convert import job_out, objectives_of, trial_out
+from ..deps import Authorized, CacheDep, JobId, RunnerDep, SettingsDep, StoreDep
+from ..models import HypervolumePoint, JobOut, PlotData, TrialOut
+from ..security import read_limited
+from ..submission import MAX_SPEC_BYTES, read_submission
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+SPEC_BODY = {
+    "required": True,
+    "description": f"a job spec, as in `supernas run JOB.yaml` (at most {MAX_SPEC_BYTES // 1024} KiB)",
+    "content": {
+        "application/x-yaml": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "object"}},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    body: bytes
+    content_type: str
+
+
+async def spec_upload(request: Request) -> Upload:
+    """The raw body, read here (async) so the route itself can run in the thread pool."""
+    return Upload(await read_limited(request, MAX_SPEC_BYTES), request.headers.get("content-type", ""))
+
+
+@router.post(
+    "", status_code=201, dependencies=Authorized, openapi_extra={"requestBody": SPEC_BODY},
+    responses={413: {"description": "spec too large"}, 422: {"description": "invalid spec; the message names the field"}},
+)
+def submit_job(upload: Annotated[Upload, Depends(spec_upload)], store: StoreDep, runner: RunnerDep, settings: SettingsDep) -> JobOut:
+    """Queue a job; the server runs its jobs one at a time, oldest first."""
+    spec = read_submission(upload.body, upload.content_type, settings.home)
+    job_id = create_job(store, spec)
+    runner.notify()
+    return job_out(store.get_job(job_id))
+
+
+@router.get("")
+def list_jobs(store: StoreDep) -> list[JobOut]:
+    """Every job, oldest first."""
+    return [job_out(job) for job in store.list_jobs()]
+
+
+@router.get("/{job_id}")
+def get_job(job_id: JobId, store: StoreDep) -> JobOut:
+    return job_out(store.get_job(job_id))
+
+
+@router.post("/{job_id}/cancel", dependencies=Authorized, responses={409: {"description": "not queued or running here"}})
+def cancel_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
+    """Stop a queued or running job; finished trials are kept and ``resume`` continues it."""
+    if not runner.cancel(job_id):
+        status = store.get_job(job_id).status
+        raise HTTPException(409, f"job {job_id} is {status}: only jobs queued or running on this server can be cancelled")
+    return job_out(store.get_job(job_id))
+
+
+@router.post("/{job_id}/resume", dependencies=Authorized, responses={409: {"description": "not stopped or failed"}})
+def resume_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
+    """Queue a stopped or failed job again; it continues from its finished trials."""
+    if not runner.resume(job_id):
+        status = store.get_job(job_id).status
+        raise HTTPException(409, f"job {job_id} is {status}: only stopped or failed jobs can be resumed")
+    return job_out(store.get_job(job_id))
+
+
+@router.get("/{job_id}/front")
+def get_front(job_id: JobId, store: StoreDep) -> list[TrialOut]:
+    """The Pareto front: complete trials no other complete trial dominates, by number."""
+    store.get_job(job_id)
+    return [trial_out(t, True, arch_view(t.arch_json)) for t in store.front(job_id)]
+
+
+@router.get("/{job_id}/hypervolume")
+def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[HypervolumePoint]:
+    """Hypervolume over evaluated trials: each point where it changed, and the latest."""
+    store.get_job(job_id)
+    with cache.fresh(job_id) as data:
+        return data.history
+
+
+@router.get("/{job_id}/plot")
+def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep) -> PlotData:
+    """Chart data: every front trial; dominated and infeasible ones thinned evenly above a few thousand."""
+    objectives = objectives_of(store.get_job(job_id))
+    with cache.fresh(job_id) as data:
+        front, dominated, infeasible, n_dominated, n_infeasible = data.point_sets([o.metric for o in objectives])
+    return PlotData(objectives=objectives, dimensions=list(DIMENSIONS), front=front, dominated=dominated,
+                    infeasible=infeasible, dominated_total=n_dominated, infeasible_total=n_infeasible)

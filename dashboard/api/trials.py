@@ -1,0 +1,75 @@
+"""/api/jobs/{job_id}/trials: the trials table, one trial, and its checkpoint as a zip."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from supernas.search.checkpoints import extract_trial
+from supernas.spaces import get_space
+
+from ..archview import arch_view
+from ..convert import job_out, trial_detail, trial_out
+from ..deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
+from ..models import TrialDetail, TrialPage, TrialState
+
+router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"])
+
+_extracting = threading.Lock()  # one extraction at a time: each holds a whole supernet in memory
+
+
+@router.get("")
+def list_trials(
+    job_id: JobId,
+    store: StoreDep,
+    cache: CacheDep,
+    state: Annotated[list[TrialState] | None, Query(description="keep trials in these states")] = None,
+    on_front: Annotated[bool | None, Query(description="keep only trials on (true) or off (false) the front")] = None,
+    sort: Annotated[str, Query(description="'number' or one of the job's metrics")] = "number",
+    order: Literal["asc", "desc"] = "asc",
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> TrialPage:
+    """A page of the job's trials, filtered and sorted; trials without the sort metric come last."""
+    metrics = job_out(store.get_job(job_id)).metrics
+    if sort != "number" and sort not in metrics:
+        raise HTTPException(422, f"sort '{sort}' is not 'number' or a metric of job {job_id} ({', '.join(metrics)})")
+    with cache.fresh(job_id) as data:
+        rows = data.select(state, on_front, sort, order == "desc")
+        items = [trial_out(t, t.number in data.front, data.view(t)) for t in rows[offset : offset + limit]]
+    return TrialPage(total=len(rows), offset=offset, limit=limit, items=items)
+
+
+@router.get("/{number}")
+def get_trial(job_id: JobId, number: TrialNumber, store: StoreDep) -> TrialDetail:
+    """One trial: its metrics, its architecture layer by layer, and its space's largest values."""
+    job = store.get_job(job_id)
+    trial = store.get_trial(job_id, number)
+    return trial_detail(job_id, trial, arch_view(trial.arch_json), get_space(job.space))
+
+
+@router.post(
+    "/{number}/extract", dependencies=Authorized, response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "config.json + model.safetensors"}},
+)
+def extract_checkpoint(job_id: JobId, number: TrialNumber, store: StoreDep, settings: SettingsDep) -> FileResponse:
+    """Build the trial's standalone checkpoint (as `supernas extract JOB TRIAL`; kept under the
+    server's home in checkpoints/) and send it as a zip."""
+    job = store.get_job(job_id)
+    with _extracting:
+        folder = extract_trial(store, job_id, number, settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}")
+        with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
+            with zipfile.ZipFile(handle, "w") as archive:  # stored: safetensors barely compress
+                for file in sorted(folder.iterdir()):
+                    archive.write(file, file.name)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name)
+    return FileResponse(handle.name, media_type="application/zip", filename=f"{name}-trial-{number}.zip",
+                        background=BackgroundTask(Path(handle.name).unlink))

@@ -1,0 +1,65 @@
+"""The application factory: store, job runner and trial cache on ``app.state``; the API routers, the
+pages and their static files; user mistakes (``SupernasError``) as 404/422 answers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from supernas.search.store import open_store
+from supernas.spaces.errors import NotFoundError, SupernasError
+
+from .api import jobs, spaces, trials
+from .jobdata import JobDataCache
+from .pages import render
+from .pages import router as pages_router
+from .runner import JobRunner
+from .security import LoopbackHostOnly, SecurityHeaders
+from .settings import Settings
+
+DESCRIPTION = """Neural architecture search jobs: submit a spec, follow its Pareto front and hypervolume,
+inspect trials, download subnet checkpoints. Routes that change state or return checkpoints need
+`Authorization: Bearer <token>` when the server has a token."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for ``settings``; the store opens now (a bad URL fails before serving), the job
+    runner starts and stops with the server."""
+    settings = settings or Settings()
+    store = open_store(settings.db_url)
+    runner = JobRunner(store, settings.workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(runner.close)
+            store.close()
+
+    app = FastAPI(title="supernas", version=version("supernas"), description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings, app.state.store, app.state.runner, app.state.cache = settings, store, runner, JobDataCache(store)
+    for router in (jobs.router, trials.router, spaces.router, pages_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_exception_handler(SupernasError, _user_error)
+    app.add_middleware(SecurityHeaders)
+    if not settings.token:
+        app.add_middleware(LoopbackHostOnly)
+    return app
+
+
+def _user_error(request: Request, error: Exception) -> Response:
+    """A user's mistake: 404 for a missing thing, else 422; JSON under /api, a page elsewhere."""
+    status = 404 if isinstance(error, NotFoundError) else 422
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": str(error)}, status)
+    return render(request, "error.html", status_code=status, title="Not found" if status == 404 else "Error", message=str(error))

@@ -1,0 +1,46 @@
+"""Architectures as the pages show them: one line for tables, a few lines for chart hovers, and the
+numeric dimensions of the parallel-coordinates plot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import fmean
+
+from supernas.spaces import Architecture
+
+ATTENTION_SHORT = {"mha": "mha", "gqa": "gqa", "linear": "lin", "sliding_window": "swa"}
+DIMENSIONS = ("depth", "embed", "mean heads", "mean FFN", "mean experts", "mean weight bits")
+
+
+@dataclass(frozen=True)
+class ArchView:
+    line: str  # "depth 3 · embed 96 · mha/swa/swa"
+    hover: str  # several lines joined by <br> (plotly hover text)
+    dims: tuple[float, ...]  # DIMENSIONS, in that order
+
+
+def _per_layer(values: list[object]) -> str:
+    return "/".join(str(v) for v in values)
+
+
+def arch_view(arch_json: str) -> ArchView:
+    """The view of a stored architecture (canonical JSON, so it always parses)."""
+    arch = Architecture.from_json(arch_json)
+    layers = arch.layers
+    attention = _per_layer([ATTENTION_SHORT[layer.attention.value] for layer in layers])
+    heads = _per_layer([layer.heads if layer.kv_heads == layer.heads else f"{layer.heads}:{layer.kv_heads}" for layer in layers])
+    experts = _per_layer([layer.experts if layer.experts == 1 else f"{layer.experts}k{layer.top_k}" for layer in layers])
+    head = f"depth {arch.depth} · embed {arch.embed_dim}"
+    hover = "<br>".join([
+        head,
+        f"attention {attention}",
+        f"heads {heads} · FFN {_per_layer([layer.ffn_dim for layer in layers])}",
+        f"experts {experts}",
+        f"bits w{_per_layer([layer.weight_bits for layer in layers])} a{_per_layer([layer.act_bits for layer in layers])}",
+    ])
+    dims = (
+        float(arch.depth), float(arch.embed_dim), fmean(layer.heads for layer in layers),
+        fmean(layer.ffn_dim for layer in layers), fmean(layer.experts for layer in layers),
+        fmean(layer.weight_bits for layer in layers),
+    )
+    return ArchView(f"{head} · {attention}", hover, dims)

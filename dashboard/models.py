@@ -1,0 +1,110 @@
+"""The API's response models: what clients can rely on, and what /docs shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+JobStatus = Literal["queued", "running", "stopped", "completed", "failed"]
+TrialState = Literal["queued", "running", "complete", "failed", "infeasible"]
+
+
+class Objective(BaseModel):
+    metric: str
+    direction: Literal["minimize", "maximize"]
+
+
+class JobOut(BaseModel):
+    id: int
+    name: str
+    space: str
+    status: JobStatus
+    error: str | None
+    budget_trials: int | None
+    evaluated: int = Field(description="finished trials: complete + infeasible + failed")
+    complete: int
+    infeasible: int
+    failed: int
+    running: int
+    queued: int
+    hypervolume: float | None = Field(description="latest (= best: the history never decreases)")
+    objectives: list[Objective]
+    metrics: list[str] = Field(description="every metric the job measures: objectives, then constraint-only ones")
+    spec: dict
+    created_at: datetime
+    updated_at: datetime
+
+
+class TrialOut(BaseModel):
+    number: int
+    arch_id: str
+    state: TrialState
+    values: dict[str, float] | None
+    on_front: bool
+    summary: str = Field(description="depth, embedding width and attention type per layer")
+    worker: str | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+
+
+class SpaceLimits(BaseModel):
+    """The largest value of each elastic dimension, to draw an architecture to the space's scale."""
+
+    depth: int
+    embed_dim: int
+    heads: int
+    ffn_dim: int
+    experts: int
+    weight_bits: int
+
+
+class TrialDetail(TrialOut):
+    job_id: int
+    architecture: dict
+    limits: SpaceLimits
+
+
+class TrialPage(BaseModel):
+    total: int = Field(description="trials matching the filters")
+    offset: int
+    limit: int
+    items: list[TrialOut]
+
+
+class HypervolumePoint(BaseModel):
+    evaluated: int
+    hypervolume: float
+
+
+class PointSet(BaseModel):
+    """Trials as columns: ``values[i]`` is objective i and ``dims[j]`` dimension j, one entry per trial."""
+
+    numbers: list[int]
+    values: list[list[float]]
+    dims: list[list[float]]
+    hover: list[str]
+
+
+class PlotData(BaseModel):
+    """What the job page charts. Dominated and infeasible trials are thinned evenly (every k-th by
+    number) above a cap; the totals say how many there are."""
+
+    objectives: list[Objective]
+    dimensions: list[str]
+    front: PointSet
+    dominated: PointSet
+    infeasible: PointSet
+    dominated_total: int
+    infeasible_total: int
+
+
+class SpaceOut(BaseModel):
+    name: str
+    task: str
+    description: str
+    log10_subnets: float
+    limits: SpaceLimits

@@ -1,0 +1,128 @@
+// Trial page: the architecture layer by layer, its metrics, its place on the job's front, and the
+// "Extract checkpoint" download.
+"use strict";
+
+(() => {
+  const { el, fmt, json, api } = supernas;
+  const jobId = document.body.dataset.jobId;
+  const number = Number(document.body.dataset.trial);
+  const $ = (id) => document.getElementById(id);
+  const ATTENTION = { mha: "MHA", gqa: "GQA", linear: "linear", sliding_window: "sliding window" };
+
+  function meter(value, max, color, text = value) {
+    const fill = el("div", { class: "fill" });
+    fill.style.width = `${Math.max(4, (100 * value) / max).toFixed(1)}%`;
+    fill.style.background = color;
+    return el("div", { class: "meter" }, el("div", { class: "track" }, fill), el("span", { class: "label" }, text));
+  }
+
+  function bits(kind, value, max) {
+    const chip = el("span", { class: "bits", title: `${kind === "w" ? "weight" : "activation"} bits` }, `${kind}${value}`);
+    const strength = 0.15 + 0.6 * (value / Math.max(max, 32));
+    chip.style.background = `rgba(47, 111, 219, ${strength.toFixed(2)})`;
+    chip.style.color = strength > 0.45 ? "#fff" : "#1d2330";
+    return chip;
+  }
+
+  function experts(layer) {
+    const boxes = Array.from({ length: layer.experts }, (_, i) => el("i", { class: i < layer.top_k ? "active" : null }));
+    const note = layer.experts === 1 ? "dense" : `top-${layer.top_k} of ${layer.experts}`;
+    return el("span", { class: "experts", title: note }, ...boxes, el("em", {}, note));
+  }
+
+  function attention(layer) {
+    let text = ATTENTION[layer.attention];
+    if (layer.attention === "gqa") text += ` ${layer.heads}:${layer.kv_heads}`;
+    if (layer.attention === "sliding_window") text += ` w${layer.window}`;
+    return el("span", { class: `attn ${layer.attention}` }, text);
+  }
+
+  // One row per layer: attention type, heads, FFN width, experts and bits, drawn to the space's scale.
+  function drawArchitecture(trial) {
+    const arch = trial.architecture;
+    const limits = trial.limits;
+    const rows = arch.layers.map((layer, i) => el("tr", { "data-layer": i },
+      el("td", {}, `L${i}`),
+      el("td", {}, attention(layer)),
+      el("td", {}, meter(layer.heads, limits.heads, "#7a4fc9")),
+      el("td", {}, meter(layer.ffn_dim, limits.ffn_dim, "#2e9e5b")),
+      el("td", {}, experts(layer)),
+      el("td", {}, bits("w", layer.weight_bits, limits.weight_bits), bits("a", layer.act_bits, 32))));
+    $("arch").replaceChildren(
+      el("div", { class: "embed" },
+        el("strong", {}, `${arch.layers.length} of ${limits.depth} layers`),
+        el("span", { class: "muted" }, "embedding width"),
+        meter(arch.embed_dim, limits.embed_dim, "#2f6fdb", `${arch.embed_dim}`)),
+      el("table", {},
+        el("thead", {}, el("tr", {}, ...["layer", "attention", "heads", "FFN width", "experts", "bits"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...rows)),
+      el("div", { class: "legend" },
+        ...Object.entries(ATTENTION).map(([key, name]) => el("span", { class: `attn ${key}` }, name)),
+        el("span", {}, `bars: share of the space's largest (heads ${limits.heads}, FFN ${limits.ffn_dim}, embedding ${limits.embed_dim})`)));
+  }
+
+  function drawMetrics(trial, job) {
+    const items = job.metrics.flatMap((m) => [el("dt", {}, m), el("dd", {}, fmt(trial.values ? trial.values[m] : null))]);
+    if (trial.duration_s !== null) items.push(el("dt", {}, "evaluation"), el("dd", {}, `${trial.duration_s.toFixed(2)} s on ${trial.worker}`));
+    if (trial.error) items.push(el("dt", {}, "error"), el("dd", { class: "error" }, trial.error));
+    $("metrics").replaceChildren(...items);
+    $("trial-meta").textContent = trial.summary;
+  }
+
+  // The job's front (first two objectives) with this trial marked.
+  function drawFront(plot, trial) {
+    const traces = charts.frontTraces(plot, 0, 1);
+    if (trial.values) {
+      traces.push({
+        type: "scattergl",
+        mode: "markers",
+        name: `trial ${trial.number}`,
+        x: [trial.values[plot.objectives[0].metric]],
+        y: [trial.values[plot.objectives[1].metric]],
+        customdata: [trial.number],
+        hoverinfo: "skip",
+        marker: { symbol: "star", size: 20, color: "#1d2330", line: { color: "#fff", width: 1.5 } },
+      });
+    }
+    const layout = charts.frontLayout(plot.objectives, 0, 1);
+    Plotly.react("front", traces, layout, charts.CONFIG).then(() => {
+      charts.onPointClick($("front"), (_, n) => `/jobs/${jobId}/trials/${n}`);
+    });
+  }
+
+  async function extract() {
+    const status = $("extract-status");
+    const button = $("extract");
+    button.disabled = true;
+    status.className = "note";
+    status.textContent = "Building the checkpoint…";
+    try {
+      const response = await api(`/api/jobs/${jobId}/trials/${number}/extract`, { method: "POST" });
+      const blob = await response.blob();
+      const match = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+      const name = match ? match[1] : `trial-${number}.zip`;
+      const link = el("a", { href: URL.createObjectURL(blob), download: name });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      status.textContent = `Downloaded ${name} (${(blob.size / 1e6).toFixed(1)} MB): config.json + model.safetensors.`;
+    } catch (error) {
+      status.className = "note error";
+      status.textContent = `Extract failed (${error.status}): ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  }
+  $("extract").addEventListener("click", extract);
+
+  (async () => {
+    const [trial, job, plot] = await Promise.all([
+      json(`/api/jobs/${jobId}/trials/${number}`), json(`/api/jobs/${jobId}`), json(`/api/jobs/${jobId}/plot`),
+    ]);
+    drawArchitecture(trial);
+    drawMetrics(trial, job);
+    drawFront(plot, trial);
+    document.body.dataset.loaded = "true";
+  })();
+})();
