@@ -177,8 +177,8 @@ class Controller:
             self.strategy.tell(Architecture.from_json(trial.arch_json), values, self._violation(values))
 
     def _requeue_inflight(self) -> None:
-        for trial_id in list(self.inflight):
-            self.store.requeue(trial_id)
+        """Back to the queue: every running trial of the job, also one interrupted between submit and bookkeeping."""
+        self.store.requeue_running(self.job_id)
         self.inflight.clear()
 
     def _report(self) -> None:
