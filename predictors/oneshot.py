@@ -1,8 +1,10 @@
 """One-shot metrics: held-out quality of a subnet with the weights it inherits from a trained supernet.
 
 Computed through the weight-sharing supernet with the architecture active (no extraction), in eval mode
-without gradients; the held-out batches are fixed, so the same weights give the same value. A causal
-LM is scored on the Python stdlib's held-out files by default (``spaces.data``; bytes, so nats/byte).
+without gradients; the held-out batches are fixed, so the same weights give the same value. A byte-level
+causal LM is scored on the held-out part of the text its supernet was trained on (saved with it by
+``supernas train``, so a supernet trained on ``--data corpus.txt`` is scored on that corpus's tail), and
+on the Python stdlib's held-out files when it has none (``spaces.data``; bytes, so nats/byte).
 A classifier has no text the project could label, so its held-out batches must come from the caller
 (``MetricContext.heldout``); a synthetic labeled set would only measure noise.
 """
@@ -58,13 +60,15 @@ class _OneShot(Metric):
     score: Score
 
     def heldout(self, context: MetricContext) -> list[Batch]:
-        """The context's held-out batches; for a causal LM the stdlib held-out text when it has none."""
+        """The context's held-out batches; for a byte-level LM without them, the supernet's held-out text
+        (the stdlib's when it was not trained on text)."""
         if context.heldout is not None:
             return context.heldout
         if context.spec.task == "causal_lm" and context.spec.vocab_size == 256:
             o = self.settings
             seq_len = min(o["seq_len"], context.spec.max_seq_len)
-            context.heldout = heldout_batches(stdlib_text().heldout, seq_len, o["batch_size"], o["batches"])
+            text = context.supernet.heldout_text
+            context.heldout = heldout_batches(stdlib_text().heldout if text is None else text, seq_len, o["batch_size"], o["batches"])
             return context.heldout
         raise SpecError(
             f"metric '{self.name}' needs held-out labeled batches for space '{context.spec.name}' "
@@ -83,7 +87,7 @@ class ValLoss(_OneShot):
     name = "val_loss"
     direction = "minimize"
     unit = "nats/target"
-    description = "held-out cross-entropy through the trained supernet (stdlib text for byte-level LMs)"
+    description = "held-out cross-entropy through the trained supernet (byte-level LMs: its training text's held-out part)"
     score = staticmethod(task_loss)
 
 

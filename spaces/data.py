@@ -59,7 +59,7 @@ def stdlib_text(max_bytes: int = STDLIB_BYTES, heldout_every: int = HELDOUT_EVER
         (heldout if held else train).extend(text)
         (heldout_files if held else train_files).append(path.name)
     return TextData(
-        _tokens(train), _tokens(heldout), f"python {sys.version_info.major}.{sys.version_info.minor} stdlib sources, {total:,} bytes",
+        byte_tokens(train), byte_tokens(heldout), f"python {sys.version_info.major}.{sys.version_info.minor} stdlib sources, {total:,} bytes",
         tuple(train_files), tuple(heldout_files),
     )
 
@@ -71,7 +71,7 @@ def text_file(path: str | Path, heldout_fraction: float = FILE_HELDOUT_FRACTION)
         raise NotFoundError(f"--data {path}: no such file")
     data = path.read_bytes()
     cut = int(len(data) * (1 - heldout_fraction))
-    return TextData(_tokens(data[:cut]), _tokens(data[cut:]), f"{path.name}, {len(data):,} bytes", (path.name,), (path.name,))
+    return TextData(byte_tokens(data[:cut]), byte_tokens(data[cut:]), f"{path.name}, {len(data):,} bytes", (path.name,), (path.name,))
 
 
 def load_text(path: str | Path | None) -> TextData:
@@ -79,7 +79,8 @@ def load_text(path: str | Path | None) -> TextData:
     return stdlib_text() if path is None else text_file(path)
 
 
-def _tokens(data: bytes | bytearray) -> torch.Tensor:
+def byte_tokens(data: bytes | bytearray) -> torch.Tensor:
+    """Bytes as a uint8 token tensor (empty input gives an empty tensor, which ``torch.frombuffer`` refuses)."""
     return torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)
 
 

@@ -1,8 +1,9 @@
 """The weight-sharing supernet: the transformer at its largest, with elastic leaves.
 
 ``activate(arch)`` switches the supernet, in place, to compute exactly the subnet ``arch``; ``active(arch)``
-does so for a ``with`` block. Saved as a directory: ``supernet.json`` (spec, provenance) and
-``supernet.safetensors``.
+does so for a ``with`` block. Saved as a directory: ``supernet.json`` (spec, provenance, the text it was
+trained on) and ``supernet.safetensors``, plus ``heldout.bin`` once trained on text: the held-out bytes of
+that text, so one-shot metrics score a supernet on the text it learned, wherever it is loaded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .architecture import Architecture, check, largest
+from .data import byte_tokens
 from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves
 from .errors import NotFoundError, SpecError
 from .model import Transformer
@@ -25,6 +27,7 @@ from .spec import SpaceSpec, parse_spec, read_structured_file
 
 SUPERNET_CONFIG = "supernet.json"
 SUPERNET_WEIGHTS = "supernet.safetensors"
+SUPERNET_HELDOUT = "heldout.bin"
 
 
 class Supernet(Transformer):
@@ -34,6 +37,8 @@ class Supernet(Transformer):
             super().__init__(spec, largest(spec), ElasticLeaves())
         self.arch = largest(spec)
         self.provenance = f"random initialisation, seed {seed}"
+        self.trained_on: str | None = None  # description of the training text (``TextData.source``)
+        self.heldout_text: torch.Tensor | None = None  # its held-out bytes (uint8), kept with the weights
 
     def activate(self, arch: Architecture) -> None:
         check(self.spec, arch)
@@ -70,21 +75,35 @@ class Supernet(Transformer):
             "supernas_version": version("supernas"),
             "provenance": self.provenance,
             "space": self.spec.model_dump(mode="json"),
+            "trained_on": self.trained_on,
         }
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
+        if self.heldout_text is not None:
+            (directory / SUPERNET_HELDOUT).write_bytes(self.heldout_text.numpy().tobytes())
         (directory / SUPERNET_CONFIG).write_text(json.dumps(config, indent=2))
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> Supernet:
         directory = Path(directory)
-        config_path = directory / SUPERNET_CONFIG
-        if not config_path.is_file():
-            raise NotFoundError(f"{directory}: not a supernet directory (no {SUPERNET_CONFIG})")
-        config = read_structured_file(config_path)
-        if not isinstance(config, dict):
-            raise SpecError(f"{config_path}: a supernet config must be a JSON object")
-        supernet = cls(parse_spec(config.get("space"), f"{config_path}: space"))
+        config, spec = read_supernet_config(directory)
+        supernet = cls(spec)
         supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
         supernet.provenance = f"{config.get('provenance', 'unknown')} (loaded from {directory.name})"
+        supernet.trained_on = config.get("trained_on")
+        heldout = directory / SUPERNET_HELDOUT
+        if heldout.is_file():
+            supernet.heldout_text = byte_tokens(heldout.read_bytes())
         return supernet
+
+
+def read_supernet_config(directory: str | Path) -> tuple[dict, SpaceSpec]:
+    """A saved supernet's config and space, without its weights (cheap enough to validate a job spec)."""
+    directory = Path(directory)
+    config_path = directory / SUPERNET_CONFIG
+    if not config_path.is_file():
+        raise NotFoundError(f"{directory}: not a supernet directory (no {SUPERNET_CONFIG})")
+    config = read_structured_file(config_path)
+    if not isinstance(config, dict):
+        raise SpecError(f"{config_path}: a supernet config must be a JSON object")
+    return config, parse_spec(config.get("space"), f"{config_path}: space")

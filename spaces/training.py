@@ -12,6 +12,7 @@ the learning rate only on ``s``, so a checkpoint (weights, AdamW state, step) is
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import random
@@ -63,6 +64,11 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def default_warmup(steps: int) -> int:
+    """A tenth of the run, at most 100 steps."""
+    return min(100, steps // 10)
+
+
 def sandwich(supernet: Supernet, config: TrainConfig, step: int) -> list[Architecture]:
     """Largest, smallest, then ``sandwich_k`` random subnets: a function of (seed, step) only."""
     rng = random.Random(config.seed * 1_000_003 + step)
@@ -70,14 +76,17 @@ def sandwich(supernet: Supernet, config: TrainConfig, step: int) -> list[Archite
     return [largest(spec), smallest(spec)] + [sample(spec, rng) for _ in range(config.sandwich_k)]
 
 
-def train_step(supernet: Supernet, optimizer: torch.optim.Optimizer, data: TextData, config: TrainConfig, step: int) -> float:
-    """One sandwich step; returns the largest subnet's label loss."""
+def train_step(
+    supernet: Supernet, optimizer: torch.optim.Optimizer, data: TextData, config: TrainConfig, step: int, archs: list[Architecture]
+) -> float:
+    """One step over ``archs`` on one batch (a sandwich, or a single subnet when fine-tuning): the first
+    learns from the labels, the others from it when distilling; returns the first's label loss."""
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(config, step)
     batch = batch_at(data.train, step, config.seq_len, config.batch_size, config.seed)
     optimizer.zero_grad(set_to_none=True)
     teacher, loss_largest = None, 0.0
-    for i, arch in enumerate(sandwich(supernet, config, step)):
+    for i, arch in enumerate(archs):
         with supernet.active(arch):
             logits = supernet(batch.inputs)
         if i == 0 or not config.distill:
@@ -154,7 +163,7 @@ def train_supernet(
     if resume and checkpoint_dir is None:
         raise SpecError("--resume needs a checkpoint directory (-o)")
     config = TrainConfig(steps, lr, batch_size, seq_len, sandwich_k, distill, seed, weight_decay,
-                         warmup if warmup is not None else min(100, steps // 10), data.source)
+                         warmup if warmup is not None else default_warmup(steps), data.source)
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
     start = _restore(supernet, optimizer, config, directory) if resume else 0
@@ -164,15 +173,49 @@ def train_supernet(
 
     if start:
         supernet.provenance = provenance(start)
+    supernet.trained_on, supernet.heldout_text = data.source, data.heldout  # saved with it: val_loss scores this text
     supernet.train()
     losses = []
     stop = steps if until is None else min(until, steps)
     bar = tqdm(range(start, stop), initial=start, total=steps, disable=not progress, desc=f"train {spec.name}")
     for step in bar:
-        losses.append(train_step(supernet, optimizer, data, config, step))
+        losses.append(train_step(supernet, optimizer, data, config, step, sandwich(supernet, config, step)))
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{learning_rate(config, step):.2e}")
         supernet.provenance = provenance(step + 1)
         if directory is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == stop):
             save_checkpoint(supernet, optimizer, config, step + 1, directory)
     supernet.eval()
     return TrainResult(max(stop, start), losses)
+
+
+def finetune(
+    supernet: Supernet,
+    arch: Architecture,
+    data: TextData,
+    steps: int,
+    lr: float = 1e-3,
+    batch_size: int = 16,
+    seq_len: int = 64,
+    seed: int = 0,
+    weight_decay: float = 0.01,
+) -> Supernet:
+    """Standalone fine-tuning of one subnet: a copy of ``supernet`` with only ``arch`` active, trained alone
+    on its labels for ``steps`` steps (fresh AdamW, the same warm-up/cosine schedule and batches of
+    ``(seed, step)`` for every subnet). ``supernet`` itself is left untouched.
+
+    Why a supernet copy rather than the extracted model: an extracted subnet stores quantized weights as
+    integer buffers (an inference artifact, not trainable), while the copy with ``arch`` active computes
+    the same outputs and trains them through the same straight-through fake-quant as supernet training.
+    Only ``arch``'s slices of the shared tensors receive gradients; the rest of the copy is never read, so
+    it is exactly the subnet trained on its own, and its ``val_loss`` is measured as the one-shot one is.
+    """
+    model = copy.deepcopy(supernet)
+    model.activate(arch)
+    config = TrainConfig(steps, lr, batch_size, min(seq_len, supernet.spec.max_seq_len), 0, False, seed, weight_decay,
+                         default_warmup(steps), data.source)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    model.train()
+    for step in range(steps):
+        train_step(model, optimizer, data, config, step, [arch])
+    model.eval()
+    return model

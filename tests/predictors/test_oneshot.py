@@ -8,10 +8,13 @@ import torch.nn.functional as F
 
 from supernas.predictors.base import MetricContext, get_metric
 from supernas.spaces import Supernet, extract, get_space, largest, sample_many, smallest
-from supernas.spaces.data import heldout_batches, stdlib_text
+from supernas.spaces.data import heldout_batches, stdlib_text, text_file
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch
 from supernas.spaces.spec import parse_spec
+from supernas.spaces.training import train_supernet
+
+from ..spaces.test_training import TINY_BYTES, corpus_file
 
 TINY_ENCODER = parse_spec(
     {"name": "tiny-encoder", "task": "encoder_classification", "vocab_size": 11, "type_vocab_size": 2,
@@ -89,3 +92,17 @@ def test_metric_registry_lists_one_shot_metrics():
     for name, direction in (("val_loss", "minimize"), ("val_accuracy", "maximize")):
         metric = get_metric(name)
         assert metric.direction == direction and metric.cost.value == "one_shot"
+
+
+def test_val_loss_of_a_supernet_trained_on_a_corpus_scores_that_corpus(tmp_path):
+    text = text_file(corpus_file(tmp_path))
+    train_supernet(Supernet(TINY_BYTES, seed=0), text, steps=3, batch_size=2, seq_len=16, checkpoint_dir=tmp_path / "net", progress=False)
+    loaded = Supernet.load(tmp_path / "net")
+    options = dict(batches=2, batch_size=4, seq_len=16)
+    context = MetricContext(TINY_BYTES, supernet_factory=lambda: Supernet.load(tmp_path / "net"))
+    corpus = heldout_batches(text.heldout, seq_len=16, batch_size=4, n_batches=2)
+    for arch in (largest(TINY_BYTES), smallest(TINY_BYTES)):
+        value = get_metric("val_loss", **options).evaluate(arch, context)
+        assert value == pytest.approx(_by_hand_loss(extract(loaded, arch), corpus), abs=1e-5)
+    assert all(torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets) for a, b in zip(context.heldout, corpus))
+    assert bytes(context.heldout[0].inputs[0].tolist()).decode() in "the cat sat on the mat. " * 2  # the corpus, not the stdlib

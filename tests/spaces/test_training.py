@@ -11,7 +11,7 @@ from supernas.spaces import Supernet, get_space, largest, smallest
 from supernas.spaces.data import batch_at, heldout_batches, stdlib_text, text_file
 from supernas.spaces.errors import NotFoundError, SpecError
 from supernas.spaces.spec import parse_spec
-from supernas.spaces.training import TRAINER_STATE, TrainConfig, learning_rate, sandwich, train_supernet
+from supernas.spaces.training import TRAINER_STATE, TrainConfig, finetune, learning_rate, sandwich, train_supernet
 
 # A byte-level space small enough for several training runs in a test, still with every kind of choice
 # that changes training (depth, width, heads, GQA, MoE, quantization).
@@ -131,3 +131,41 @@ def test_resume_refuses_other_settings(tmp_path):
 def test_training_needs_a_byte_level_lm():
     with pytest.raises(SpecError, match="byte-level"):
         train_supernet(Supernet(get_space("vit-tiny")), stdlib_text(), steps=1, progress=False)
+
+
+# ---------------------------------------------------------------- standalone fine-tuning
+
+
+def corpus_file(directory, repeats: int = 1000):
+    """A small, very learnable corpus unlike Python source (a user's ``--data``)."""
+    path = directory / "corpus.txt"
+    path.write_text("the cat sat on the mat. " * repeats)
+    return path
+
+
+def test_finetune_trains_only_that_subnet_on_a_copy(tmp_path):
+    net = Supernet(TINY_BYTES, seed=1)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    text = text_file(corpus_file(tmp_path))
+    arch = smallest(TINY_BYTES)  # depth 1, one expert
+    heldout = heldout_batches(text.heldout, seq_len=16, batch_size=4, n_batches=2)
+    tuned = finetune(net, arch, text, steps=6, lr=1e-2, batch_size=4, seq_len=16, seed=3)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # the supernet is untouched
+    assert tuned.arch == arch and not tuned.training
+    tuned_state = tuned.state_dict()
+    unused = [k for k in before if k.startswith(("blocks.1.", "blocks.0.ffn.experts.1."))]
+    assert unused and all(torch.equal(before[k], tuned_state[k]) for k in unused)  # only the subnet's weights train
+    assert not torch.equal(before["blocks.0.attn.q.weight"], tuned_state["blocks.0.attn.q.weight"])
+    assert heldout_loss(tuned, arch, heldout) < heldout_loss(net, arch, heldout) - 0.1
+    again = finetune(net, arch, text, steps=6, lr=1e-2, batch_size=4, seq_len=16, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(tuned_state.values(), again.state_dict().values()))  # deterministic
+
+
+def test_trained_supernet_keeps_the_heldout_part_of_its_corpus(tmp_path):
+    text = text_file(corpus_file(tmp_path))
+    net = Supernet(TINY_BYTES, seed=0)
+    train_supernet(net, text, steps=2, batch_size=2, seq_len=16, checkpoint_dir=tmp_path / "net", progress=False)
+    loaded = Supernet.load(tmp_path / "net")
+    assert loaded.trained_on == text.source == "corpus.txt, 24,000 bytes"
+    assert torch.equal(loaded.heldout_text, text.heldout)
+    assert Supernet(TINY_BYTES).heldout_text is None
