@@ -492,16 +492,21 @@ def proxies_report_command(
     space: SpaceArg,
     supernet: Annotated[Path, typer.Option(help="trained supernet directory (see `supernas train`)")],
     n: Annotated[int, typer.Option("-n", min=3, help="random subnets to score")] = 60,
-    seed: Annotated[int, typer.Option(help="which subnets, and the proxies' batch")] = 0,
+    seed: Annotated[int, typer.Option(help="which subnets, the proxies' batch and the fine-tuning batches")] = 0,
+    data: Annotated[Optional[Path], typer.Option(help="the text the supernet was trained on (default: the Python stdlib sources)")] = None,
+    finetune_steps: Annotated[int, typer.Option(min=0, help="standalone fine-tuning steps per subnet before the second val_loss (0: one-shot only)")] = 30,
+    finetune_lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate of the fine-tuning")] = 1e-3,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads")] = 1,
+    progress: Annotated[bool, typer.Option(help="show a progress bar while fine-tuning")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
 ) -> None:
-    """Spearman and Kendall tau of every zero-cost proxy (and #params, the baseline) against one-shot val_loss."""
+    """Spearman and Kendall tau of every zero-cost proxy, #params (the baseline) and their cross-validated
+    combination against one-shot val_loss and val_loss after short standalone fine-tuning."""
     import dataclasses
 
     import torch
 
-    from supernas.predictors.correlation import format_agreement, rank_agreement
+    from supernas.predictors.correlation import Finetuning, format_agreement, rank_agreement, training_text
     from supernas.spaces import Supernet, get_space
     from supernas.spaces.errors import SpecError
 
@@ -509,13 +514,15 @@ def proxies_report_command(
     net = Supernet.load(supernet)
     if get_space(space).name != net.spec.name:
         raise SpecError(f"space {space} does not match the supernet's space '{net.spec.name}'")
-    rows, _ = rank_agreement(net, n, seed)
+    tuning = Finetuning(finetune_steps, finetune_lr) if finetune_steps else None
+    rows, _ = rank_agreement(net, n, seed, text=training_text(net, data), finetuning=tuning, progress=progress)
     if as_json:
         print(json.dumps({"space": net.spec.name, "n": n, "seed": seed, "weights": net.provenance,
+                          "finetuning": dataclasses.asdict(tuning) if tuning else None,
                           "rows": [dataclasses.asdict(r) for r in rows]}))
     else:
         print(f"{net.spec.name}: {net.provenance}")
-        print(format_agreement(rows, n))
+        print(format_agreement(rows, n, tuning))
 
 
 def main() -> None:
