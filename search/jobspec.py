@@ -2,6 +2,7 @@
 
     name: gpt-tiny-latency
     space: gpt-tiny                # built-in name or spec file
+    supernet: trained/             # optional saved supernet (``supernas train``): the weights metrics see
     objectives:                    # 2 or 3 registered metrics
       - metric: hidden_cov
       - metric: latency_ms
@@ -154,7 +155,21 @@ def validate_job(data: object, where: str) -> JobSpec:
         job.metric_uses()
     except SpecError as e:
         raise SpecError(f"{where}: {e}") from None
-    return job
+    return job if job.supernet is None else _with_supernet(job, space, where)
+
+
+def _with_supernet(job: JobSpec, space, where: str) -> JobSpec:
+    """Check the job's supernet directory (exists, trained for the job's space) and make its path
+    absolute, so Ray workers, ``resume`` and ``extract`` find the same weights from any directory."""
+    from supernas.spaces.supernet import read_supernet_config
+
+    try:
+        _, trained = read_supernet_config(job.supernet)
+    except SupernasError as e:
+        raise SpecError(f"{where}: field 'supernet': {e}") from None
+    if trained != space:
+        raise SpecError(f"{where}: field 'supernet' = '{job.supernet}': its space '{trained.name}' is not the job's space '{job.space}'")
+    return job.model_copy(update={"supernet": str(Path(job.supernet).resolve())})
 
 
 def load_job_spec(path: str | Path) -> JobSpec:
