@@ -21,6 +21,7 @@ class Linear:
     in_features: int
     bias: bool
     weight_bits: int = 32
+    group_size: int | None = None
 
     @property
     def params(self) -> int:
@@ -29,15 +30,15 @@ class Linear:
     @property
     def bytes(self) -> int:
         bias = FP32 * self.out_features if self.bias else 0
-        return weight_storage_bytes(self.out_features, self.in_features, self.weight_bits) + bias
+        return weight_storage_bytes(self.out_features, self.in_features, self.weight_bits, self.group_size) + bias
 
 
 def layer_linears(spec: SpaceSpec, embed: int, layer: LayerArch) -> list[Linear]:
     """Every linear of one block: q, k, v, o, then each expert's fc1/fc2, then the router."""
-    hd, b, wb = spec.head_dim, spec.bias, layer.weight_bits
+    hd, b, wb, g = spec.head_dim, spec.bias, layer.weight_bits, spec.weight_group_size
     q, kv = layer.heads * hd, layer.kv_heads * hd
-    out = [Linear(q, embed, b, wb), Linear(kv, embed, b, wb), Linear(kv, embed, b, wb), Linear(embed, q, b, wb)]
-    out += [Linear(layer.ffn_dim, embed, b, wb), Linear(embed, layer.ffn_dim, b, wb)] * layer.experts
+    out = [Linear(q, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(embed, q, b, wb, g)]
+    out += [Linear(layer.ffn_dim, embed, b, wb, g), Linear(embed, layer.ffn_dim, b, wb, g)] * layer.experts
     if layer.experts > 1:
         out.append(Linear(layer.experts, embed, False))
     return out

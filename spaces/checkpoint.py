@@ -20,7 +20,7 @@ from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
 from .errors import NotFoundError, SpecError
 from .model import Transformer
 from .spec import SpaceSpec, parse_spec, read_structured_file
-from .subnet import DenseLeaves, QuantLinear, parameter_count
+from .subnet import DenseLeaves, QuantLinear, check_backend, parameter_count
 from .supernet import Supernet
 
 CONFIG = "config.json"
@@ -29,9 +29,12 @@ FORMAT = "supernas-subnet"
 
 
 @torch.no_grad()
-def extract(supernet: Supernet, arch: Architecture) -> Transformer:
-    """A standalone dense model holding exactly the weights ``arch`` uses in ``supernet``."""
-    model = Transformer(supernet.spec, check(supernet.spec, arch), DenseLeaves())
+def extract(supernet: Supernet, arch: Architecture, backend: str = "torch") -> Transformer:
+    """A standalone dense model holding exactly the weights ``arch`` uses in ``supernet``.
+
+    ``backend`` is how its integer layers compute (see :mod:`supernas.spaces.subnet`).
+    """
+    model = Transformer(supernet.spec, check(supernet.spec, arch), DenseLeaves(backend))
     with supernet.active(arch):
         for name, dense in model.named_modules():
             if isinstance(dense, QuantLinear):
@@ -53,11 +56,16 @@ def extract(supernet: Supernet, arch: Architecture) -> Transformer:
     return model.eval()
 
 
-def quantization_summary(arch: Architecture) -> list[dict]:
-    """Per layer: weight storage and activation fake-quant, as written into config.json."""
-    storage = {32: "float32", 16: "float16", 8: "int8 + fp32 row scales", 4: "int4 packed 2/byte + fp32 row scales"}
+def quantization_summary(spec: SpaceSpec, arch: Architecture) -> list[dict]:
+    """Per layer: weight storage, scale group size and activation fake-quant, as written into config.json."""
+    g = spec.weight_group_size
+    scales = "fp32 row scales" if g is None else f"fp32 scales per {g} columns"
+    storage = {32: "float32", 16: "float16", 8: f"int8 + {scales}", 4: f"int4 packed 2/byte + {scales}"}
     return [
-        {"layer": i, "weight_bits": layer.weight_bits, "act_bits": layer.act_bits, "weight_storage": storage[layer.weight_bits]}
+        {
+            "layer": i, "weight_bits": layer.weight_bits, "act_bits": layer.act_bits,
+            "weight_group_size": g if layer.weight_bits in (4, 8) else None, "weight_storage": storage[layer.weight_bits],
+        }
         for i, layer in enumerate(arch.layers)
     ]
 
@@ -75,7 +83,7 @@ def save_subnet(model: Transformer, directory: str | Path) -> Path:
         "arch_id": arch.arch_id,
         "parameters": parameter_count(model),
         "dtype": "float32",
-        "quantization": quantization_summary(arch),
+        "quantization": quantization_summary(model.spec, arch),
         "weights": getattr(model, "provenance", "unknown"),
     }
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, directory / WEIGHTS)
@@ -96,14 +104,18 @@ def read_subnet_config(directory: str | Path) -> tuple[SpaceSpec, Architecture, 
     return spec, arch, config
 
 
-def load_subnet(directory: str | Path) -> Transformer:
-    """Rebuild a subnet from its checkpoint directory, without the supernet."""
+def load_subnet(directory: str | Path, backend: str = "torch") -> Transformer:
+    """Rebuild a subnet from its checkpoint directory, without the supernet.
+
+    ``backend="triton"`` runs its integer layers with the fused dequantize-matmul kernels.
+    """
+    check_backend(backend)
     directory = Path(directory)
     spec, arch, config = read_subnet_config(directory)
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise NotFoundError(f"{directory}: checkpoint has no {WEIGHTS}")
-    model = Transformer(spec, arch, DenseLeaves())
+    model = Transformer(spec, arch, DenseLeaves(backend))
     model.load_state_dict(load_file(weights))
     model.arch = arch
     model.provenance = config.get("weights", "unknown")

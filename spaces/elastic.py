@@ -18,8 +18,9 @@ from .quant import fake_quant_activation, fake_quant_weight
 class ElasticLinear(nn.Module):
     """Linear layer over the first ``out`` rows and first ``in`` columns of its full weight."""
 
-    def __init__(self, in_max: int, out_max: int, bias: bool) -> None:
+    def __init__(self, in_max: int, out_max: int, bias: bool, group_size: int | None = None) -> None:
         super().__init__()
+        self.group_size = group_size
         self.weight = nn.Parameter(torch.empty(out_max, in_max))
         self.bias = nn.Parameter(torch.zeros(out_max)) if bias else None
         self.set_active(out_max, in_max)
@@ -36,7 +37,7 @@ class ElasticLinear(nn.Module):
         return None if self.bias is None else self.bias[: self.out_features]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = fake_quant_weight(self.active_weight(), self.weight_bits)
+        w = fake_quant_weight(self.active_weight(), self.weight_bits, self.group_size)
         return F.linear(fake_quant_activation(x, self.act_bits), w, self.active_bias())
 
 
@@ -75,8 +76,10 @@ class ElasticEmbedding(nn.Module):
 class ElasticLeaves:
     """Leaves factory for the supernet: every leaf at its largest size, randomly initialised (GPT-2 style)."""
 
-    def linear(self, in_features: int, out_features: int, bias: bool, weight_bits: int, act_bits: int) -> ElasticLinear:
-        layer = ElasticLinear(in_features, out_features, bias)
+    def linear(
+        self, in_features: int, out_features: int, bias: bool, weight_bits: int, act_bits: int, group_size: int | None = None
+    ) -> ElasticLinear:
+        layer = ElasticLinear(in_features, out_features, bias, group_size)
         nn.init.normal_(layer.weight, std=0.02)
         return layer
 

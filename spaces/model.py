@@ -29,16 +29,19 @@ from .spec import SpaceSpec
 class Leaves(Protocol):
     """Makes the weight-holding modules of a model."""
 
-    def linear(self, in_features: int, out_features: int, bias: bool, weight_bits: int, act_bits: int) -> nn.Module: ...
+    def linear(
+        self, in_features: int, out_features: int, bias: bool, weight_bits: int, act_bits: int, group_size: int | None = None
+    ) -> nn.Module: ...
 
     def norm(self, width: int, eps: float) -> nn.Module: ...
 
     def embedding(self, rows: int, width: int) -> nn.Module: ...
 
 
-def _add_linears(module: nn.Module, shapes: dict[str, tuple[int, int]], bias: bool, layer: LayerArch, leaves: Leaves) -> None:
+def _add_linears(module: nn.Module, shapes: dict[str, tuple[int, int]], spec: SpaceSpec, layer: LayerArch, leaves: Leaves) -> None:
     for name, (out_features, in_features) in shapes.items():
-        setattr(module, name, leaves.linear(in_features, out_features, bias, layer.weight_bits, layer.act_bits))
+        linear = leaves.linear(in_features, out_features, spec.bias, layer.weight_bits, layer.act_bits, spec.weight_group_size)
+        setattr(module, name, linear)
 
 
 def _resize_linears(module: nn.Module, shapes: dict[str, tuple[int, int]], layer: LayerArch) -> None:
@@ -50,7 +53,7 @@ class Attention(nn.Module):
     def __init__(self, spec: SpaceSpec, embed: int, layer: LayerArch, leaves: Leaves) -> None:
         super().__init__()
         self.head_dim, self.causal = spec.head_dim, spec.causal
-        _add_linears(self, self.shapes(embed, layer), spec.bias, layer, leaves)
+        _add_linears(self, self.shapes(embed, layer), spec, layer, leaves)
         self.configure(embed, layer)
 
     def shapes(self, embed: int, layer: LayerArch) -> dict[str, tuple[int, int]]:
@@ -76,7 +79,7 @@ class Expert(nn.Module):
 
     def __init__(self, spec: SpaceSpec, embed: int, layer: LayerArch, leaves: Leaves) -> None:
         super().__init__()
-        _add_linears(self, self.shapes(embed, layer), spec.bias, layer, leaves)
+        _add_linears(self, self.shapes(embed, layer), spec, layer, leaves)
         self.act = ops.ACTIVATIONS[spec.activation]
 
     @staticmethod

@@ -1,6 +1,8 @@
 """Quantization: fake-quant for search, real integer storage for checkpoints.
 
-Weights: symmetric, per output channel (one fp32 scale per row), integers in [-(2^(b-1)-1), 2^(b-1)-1].
+Weights: symmetric, per output channel (one fp32 scale per row) or, with a group size g, per group of g
+consecutive input columns of a row (scales of shape (out, ceil(in / g)); the last group of a row whose
+width is not a multiple of g is shorter); integers in [-(2^(b-1)-1), 2^(b-1)-1].
 Activations: symmetric, per tensor, scale from the current tensor's max (dynamic).
 16 bits means fp16 rounding; 32 bits means no quantization.
 The supernet (fake-quant) and an extracted checkpoint (integers + scales) go through ``quantize_weight``
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 _MIN_SCALE = 1e-12
 
@@ -34,34 +37,52 @@ def qmax(bits: int) -> int:
 
 @dataclass(frozen=True)
 class QuantizedWeight:
-    """Integer weight (int8, values in the b-bit range) with one fp32 scale per output row."""
+    """Integer weight (int8, values in the b-bit range) with fp32 scales per row or per group of columns."""
 
     values: torch.Tensor  # (out, in) int8
-    scale: torch.Tensor  # (out, 1) float32
+    scale: torch.Tensor  # (out, 1) or (out, ceil(in / group_size)) float32
     bits: int
+    group_size: int | None = None
 
 
-def quantize_weight(w: torch.Tensor, bits: int) -> QuantizedWeight:
+def scale_columns(in_features: int, group_size: int | None) -> int:
+    """Scales per row: 1 per channel, else one per group of ``group_size`` input columns."""
+    return 1 if group_size is None else -(-in_features // group_size)
+
+
+def expand_scale(scale: torch.Tensor, group_size: int | None, in_features: int) -> torch.Tensor:
+    """Scales broadcastable against an (out, in) weight: per-row scales as they are, group scales repeated."""
+    if group_size is None:
+        return scale
+    return scale.repeat_interleave(group_size, dim=1)[:, :in_features]
+
+
+def quantize_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -> QuantizedWeight:
     w = w.detach().float()
     limit = qmax(bits)
-    scale = (w.abs().amax(dim=1, keepdim=True) / limit).clamp_min(_MIN_SCALE)
-    values = torch.round(w / scale).clamp_(-limit, limit).to(torch.int8)
-    return QuantizedWeight(values, scale, bits)
+    if group_size is None:
+        absmax = w.abs().amax(dim=1, keepdim=True)
+    else:  # zero padding to whole groups leaves every group's absmax unchanged
+        padded = F.pad(w.abs(), (0, -w.shape[1] % group_size))
+        absmax = padded.view(w.shape[0], -1, group_size).amax(dim=2)
+    scale = (absmax / limit).clamp_min(_MIN_SCALE)
+    values = torch.round(w / expand_scale(scale, group_size, w.shape[1])).clamp_(-limit, limit).to(torch.int8)
+    return QuantizedWeight(values, scale, bits, group_size)
 
 
-def dequantize(values: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return values.float() * scale
+def dequantize(values: torch.Tensor, scale: torch.Tensor, group_size: int | None = None) -> torch.Tensor:
+    return values.float() * expand_scale(scale, group_size, values.shape[1])
 
 
-def fake_quant_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
+def fake_quant_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -> torch.Tensor:
     """The weight a layer with ``bits`` weight bits computes with; differentiable through STE."""
     if bits == 32:
         return w
     if bits == 16:
         rounded = w.detach().half().float()
     else:
-        q = quantize_weight(w, bits)
-        rounded = dequantize(q.values, q.scale)
+        q = quantize_weight(w, bits, group_size)
+        rounded = dequantize(q.values, q.scale, group_size)
     return _StraightThrough.apply(w, rounded)
 
 
@@ -95,11 +116,11 @@ def unpack_int4(packed: torch.Tensor, cols: int) -> torch.Tensor:
     return torch.stack([low, high], dim=2).reshape(packed.shape[0], -1)[:, :cols].contiguous()
 
 
-def weight_storage_bytes(out_features: int, in_features: int, bits: int) -> int:
+def weight_storage_bytes(out_features: int, in_features: int, bits: int, group_size: int | None = None) -> int:
     """Bytes a checkpoint spends on one linear weight (without bias) at ``bits``."""
     if bits == 32:
         return 4 * out_features * in_features
     if bits == 16:
         return 2 * out_features * in_features
     per_row = in_features if bits == 8 else (in_features + 1) // 2
-    return out_features * per_row + 4 * out_features  # integers + fp32 scales
+    return out_features * (per_row + 4 * scale_columns(in_features, group_size))  # integers + fp32 scales

@@ -5,7 +5,9 @@ A spec is pure data (YAML or JSON on disk, a pydantic model in memory). It fixes
 elastic dimension. Global choices: depth (the first k layers are active) and embedding width (the first
 k channels, MatFormer-style nesting). Per-layer choices: attention type, heads, GQA key/value heads,
 sliding windows, FFN width, mixture-of-experts (experts, top-k) and the quantization policy
-(weight bits, activation bits). ``experts == 1`` means a dense FFN.
+(weight bits, activation bits). ``experts == 1`` means a dense FFN. ``weight_group_size`` fixes how
+integer weights are scaled in every layer: one scale per output row (null) or per group of that many
+input columns.
 """
 
 from __future__ import annotations
@@ -136,6 +138,9 @@ class SpaceSpec(BaseModel):
     depth: list[int]
     embed_dim: list[int]
     layer: LayerChoices
+    weight_group_size: int | None = Field(
+        default=None, gt=0, description="integer weights: one scale per this many input columns; null = one per row"
+    )
     norm: Literal["pre", "post"] = "pre"
     norm_eps: float = Field(default=1e-5, gt=0)
     activation: Literal["gelu", "gelu_tanh", "relu"] = "gelu"
