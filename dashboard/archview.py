@@ -9,7 +9,7 @@ from statistics import fmean
 from supernas.spaces import Architecture
 
 ATTENTION_SHORT = {"mha": "mha", "gqa": "gqa", "linear": "lin", "sliding_window": "swa"}
-DIMENSIONS = ("depth", "embed", "mean heads", "mean FFN", "mean experts", "mean weight bits")
+DIMENSIONS = ("depth", "embed", "avg heads", "avg FFN", "avg experts", "avg w-bits")  # per-layer ones averaged
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -23,17 +22,13 @@ from sqlalchemy import text
 
 from supernas.search.store import make_engine
 
+from ..processes import free_port
+
 
 def _postgres_bindir() -> Path | None:
     """The newest ``/usr/lib/postgresql/<version>/bin`` that has both initdb and pg_ctl."""
     found = [Path(p).parent for p in glob("/usr/lib/postgresql/*/bin/initdb") if Path(p).with_name("pg_ctl").exists()]
     return max(found, key=lambda p: int(p.parent.name), default=None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(program: Path, *args: str | Path) -> None:
@@ -64,7 +59,7 @@ def postgres_url() -> Iterator[str]:
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         pytest.skip("running as root needs runuser to start PostgreSQL as the postgres user")
     root = Path(tempfile.mkdtemp(prefix="supernas-pg-"))  # under /tmp, so the postgres user can reach it
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     speed = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, root, ignore_errors=True)

@@ -16,6 +16,7 @@ from supernas.search.runner import create_job, execute
 from supernas.search.store import open_store
 from supernas.workers.cluster import connect, disconnect
 
+from ..processes import kill_ray_session_of
 from .jobs_helpers import FINISHED, assert_consistent, write_job
 
 
@@ -74,22 +75,6 @@ def test_killed_worker_is_replaced_and_its_trial_redone(local_ray, tmp_path, sto
     assert_consistent(store, job_id, job_file, budget=12)  # its in-flight trial was re-queued: budget exact, no duplicates
 
 
-def _kill_ray_session_of(driver_pid: int) -> None:
-    """Kill the processes of the local Ray instance a (dead) driver started: their command lines name it."""
-    marker = f"_{driver_pid}/"
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
-            except OSError:
-                continue
-            if "session_" in cmdline and marker in cmdline:
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-
 def test_sigkilled_controller_then_resume(tmp_path, store_url):
     job_file = write_job(tmp_path, budget={"trials": 14})
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -105,7 +90,7 @@ def test_sigkilled_controller_then_resume(tmp_path, store_url):
         time.sleep(0.1)
     os.killpg(run.pid, signal.SIGKILL)  # the controller, at once
     run.wait()
-    _kill_ray_session_of(run.pid)  # and the local Ray it started, which runs in sessions of its own
+    kill_ray_session_of(run.pid)  # and the local Ray it started, which runs in sessions of its own
     job_id = store.list_jobs()[0].id
     before = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
     assert 5 <= len(before) < 14

@@ -1,0 +1,16 @@
+"""One server with one finished job, shared by the read-only API tests of a module."""
+
+from __future__ import annotations
+
+import pytest
+
+from .server import serving, small_job
+
+
+@pytest.fixture(scope="module")
+def finished_server(tmp_path_factory):
+    """A server whose job 1 (``small_job()``) has finished."""
+    with serving(tmp_path_factory.mktemp("server-home")) as server:
+        job = server.submit(small_job())
+        assert server.wait(job["id"])["status"] == "completed", server.log()
+        yield server

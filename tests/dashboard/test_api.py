@@ -1,0 +1,182 @@
+"""The REST API of a real server on loopback, over a real SQLite file, after a real job ran."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+import torch
+import yaml
+
+from supernas.search.jobspec import JobSpec, objective_directions
+from supernas.search.pareto import minimization_vector
+from supernas.search.store import open_store
+from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
+from supernas.spaces.inputs import random_batch
+
+from ..search.jobs_helpers import brute_force_front
+from .server import small_job
+
+
+def all_trials(client, job_id: int, **params: object) -> list[dict]:
+    """Every trial matching ``params``, read page by page (5 a page, to exercise paging)."""
+    items, offset = [], 0
+    while True:
+        page = client.get(f"/api/jobs/{job_id}/trials", params={**params, "offset": offset, "limit": 5}).json()
+        items += page["items"]
+        offset += 5
+        if offset >= page["total"]:
+            assert len(items) == page["total"]
+            return items
+
+
+def test_job_counts_match_the_store(finished_server):
+    with finished_server.client() as c:
+        jobs = c.get("/api/jobs").json()
+        job = c.get("/api/jobs/1").json()
+    assert [j["id"] for j in jobs] == [1] and jobs[0] == job
+    with open_store(finished_server.db_url) as store:
+        record = store.get_job(1)
+        trials = store.trials(1)
+    assert job["status"] == "completed" and job["evaluated"] == 16 == job["budget_trials"]
+    assert job["complete"] == sum(t.state == "complete" for t in trials) == record.n_complete
+    assert job["infeasible"] == sum(t.state == "infeasible" for t in trials) > 0  # the FLOPs cap bites
+    assert job["objectives"] == [{"metric": "hidden_cov", "direction": "maximize"}, {"metric": "flops", "direction": "minimize"}]
+    assert job["hypervolume"] == pytest.approx(record.hypervolume)
+
+
+def test_front_is_the_non_dominated_filter_of_the_trials(finished_server):
+    with finished_server.client() as c:
+        front = c.get("/api/jobs/1/front").json()
+        trials = all_trials(c, 1)
+        spec = JobSpec.model_validate(c.get("/api/jobs/1").json()["spec"])
+
+    class Row:  # what brute_force_front reads of a trial
+        def __init__(self, t: dict) -> None:
+            self.id, self.state, self.values = t["number"], t["state"], t["values"]
+
+    expected = brute_force_front([Row(t) for t in trials], objective_directions(spec))
+    assert expected and {t["number"] for t in front} == expected
+    assert {t["number"] for t in trials if t["on_front"]} == expected
+    assert [t["number"] for t in trials] == list(range(16))
+
+
+def test_trials_sort_filter_and_page(finished_server):
+    with finished_server.client() as c:
+        by_flops = all_trials(c, 1, sort="flops", order="desc")
+        infeasible = all_trials(c, 1, state="infeasible")
+        on_front = all_trials(c, 1, on_front="true")
+        first = c.get("/api/jobs/1/trials", params={"limit": 3, "offset": 2}).json()
+        bad_sort = c.get("/api/jobs/1/trials", params={"sort": "accuracy"})
+        bad_limit = c.get("/api/jobs/1/trials", params={"limit": 0})
+    flops = [t["values"]["flops"] for t in by_flops]
+    assert flops == sorted(flops, reverse=True)
+    assert infeasible and all(t["state"] == "infeasible" and t["values"]["flops"] > 1.2e6 for t in infeasible)
+    assert on_front and all(t["on_front"] and t["state"] == "complete" for t in on_front)
+    assert [t["number"] for t in first["items"]] == [2, 3, 4] and first["total"] == 16
+    assert bad_sort.status_code == 422 and "accuracy" in bad_sort.json()["detail"]
+    assert bad_limit.status_code == 422
+
+
+def test_hypervolume_history_never_decreases(finished_server):
+    with finished_server.client() as c:
+        history = c.get("/api/jobs/1/hypervolume").json()
+        job = c.get("/api/jobs/1").json()
+    volumes = [p["hypervolume"] for p in history]
+    assert volumes and all(b >= a for a, b in zip(volumes, volumes[1:]))
+    assert volumes[-1] == pytest.approx(job["hypervolume"])
+    assert history[-1]["evaluated"] <= 16
+
+
+def test_plot_data_holds_every_front_point(finished_server):
+    with finished_server.client() as c:
+        plot = c.get("/api/jobs/1/plot").json()
+        front = c.get("/api/jobs/1/front").json()
+        job = c.get("/api/jobs/1").json()
+    assert plot["front"]["numbers"] == [t["number"] for t in front]
+    assert plot["front"]["values"][1] == [t["values"]["flops"] for t in front]
+    assert plot["dominated_total"] == job["complete"] - len(front) == len(plot["dominated"]["numbers"])
+    assert plot["infeasible_total"] == job["infeasible"]
+
+
+def test_trial_detail_is_the_stored_architecture(finished_server):
+    with finished_server.client() as c:
+        detail = c.get("/api/jobs/1/trials/3").json()
+    arch = parse_architecture(get_space("gpt-tiny"), json.dumps(detail["architecture"]), "trial 3")
+    assert arch.arch_id == detail["arch_id"] and detail["number"] == 3 and detail["job_id"] == 1
+    assert detail["limits"]["depth"] == max(get_space("gpt-tiny").depth)
+
+
+def test_extract_serves_a_checkpoint_of_the_trials_subnet(finished_server, tmp_path):
+    with finished_server.client() as c:
+        number = c.get("/api/jobs/1/front").json()[0]["number"]
+        response = c.post(f"/api/jobs/1/trials/{number}/extract")
+        detail = c.get(f"/api/jobs/1/trials/{number}").json()
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]
+        archive.extractall(tmp_path)
+    model = load_subnet(tmp_path).eval()
+    space = get_space("gpt-tiny")
+    arch = parse_architecture(space, json.dumps(detail["architecture"]), "trial")
+    supernet, batch = Supernet(space, seed=0).eval(), random_batch(space, batch_size=2, seq_len=16, seed=3)
+    with torch.no_grad(), supernet.active(arch):
+        expected = supernet(batch.inputs)
+    with torch.no_grad():
+        assert torch.equal(model(batch.inputs), expected)  # the job's weights: seeded init, seed 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "words"),
+    [
+        ("name: [unclosed", "application/x-yaml", 422, ["not valid YAML"]),
+        ("{not json", "application/json", 422, ["not valid JSON"]),
+        ("- a\n- list\n", "application/x-yaml", 422, ["must be a mapping"]),
+        (yaml.safe_dump(small_job(objectives=[{"metric": "happiness"}, {"metric": "flops"}])), "application/x-yaml", 422, ["happiness", "objectives"]),
+        (yaml.safe_dump(small_job(budget={"trials": -3})), "application/x-yaml", 422, ["budget", "-3"]),
+        (yaml.safe_dump(small_job(colour="blue")), "application/x-yaml", 422, ["colour"]),
+        (yaml.safe_dump(small_job(space="../../outside.yaml")), "application/x-yaml", 422, ["space", "inside the server's supernas home"]),
+        ("a: &x [1]\nb: *x\n", "application/x-yaml", 422, ["aliases"]),
+        ("name: " + "x" * 70_000, "application/x-yaml", 413, ["exceeds the limit"]),
+    ],
+)
+def test_bad_submissions_are_refused_naming_the_problem(finished_server, body, content_type, status, words):
+    with finished_server.client() as c:
+        response = c.post("/api/jobs", content=body.encode(), headers={"Content-Type": content_type})
+        jobs = c.get("/api/jobs").json()
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert all(w in detail for w in words), detail
+    assert "\n" not in detail and "Traceback" not in detail
+    assert [j["id"] for j in jobs] == [1]  # nothing stored
+
+
+def test_missing_things_are_404(finished_server):
+    with finished_server.client() as c:
+        assert c.get("/api/jobs/99").status_code == 404
+        assert "99" in c.get("/api/jobs/99").json()["detail"]
+        assert c.get("/api/jobs/1/trials/99").status_code == 404
+        assert c.post("/api/jobs/1/trials/99/extract").status_code == 404
+        assert c.get("/jobs/99").status_code == 404 and "text/html" in c.get("/jobs/99").headers["content-type"]
+        assert c.get("/api/spaces/nope").status_code == 404
+
+
+def test_finished_job_can_be_neither_cancelled_nor_resumed(finished_server):
+    with finished_server.client() as c:
+        cancel, resume = c.post("/api/jobs/1/cancel"), c.post("/api/jobs/1/resume")
+        status = c.get("/api/jobs/1").json()["status"]
+    assert cancel.status_code == resume.status_code == 409
+    assert "completed" in cancel.json()["detail"] and status == "completed"
+
+
+def test_pages_and_local_plotly_are_served(finished_server):
+    with finished_server.client() as c:
+        pages = [c.get(path) for path in ("/", "/jobs/1", "/jobs/1/trials/0", "/compare?jobs=1,1")]
+        plotly = c.get("/vendor/plotly.min.js")
+        schema = c.get("/openapi.json").json()
+    assert all(p.status_code == 200 and "text/html" in p.headers["content-type"] for p in pages)
+    assert all("cdn" not in p.text.lower() for p in pages)
+    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000 and b"plotly" in plotly.content[:2000].lower()
+    assert {"/api/jobs", "/api/jobs/{job_id}/front", "/api/jobs/{job_id}/trials/{number}/extract"} <= set(schema["paths"])

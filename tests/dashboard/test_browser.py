@@ -1,0 +1,119 @@
+"""The dashboard as a person uses it, in a real Chromium (Debian's, driven by Playwright): submit a
+job from the form, watch it finish, read the Pareto chart's own data, click a front point, extract
+its checkpoint and load it. Screenshots of each page land in test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from supernas.spaces import Supernet, get_space, load_subnet
+from supernas.spaces.checkpoint import read_subnet_config
+from supernas.spaces.inputs import random_batch
+
+from .server import serving, small_job
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        missing = "Debian's chromium is not installed: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def shoot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def front_trace(page) -> dict:
+    """The chart's own front trace as plotly holds it: numbers and the pixel position of each point."""
+    return page.evaluate("""() => {
+        const gd = document.getElementById("front");
+        const index = gd.data.findIndex((t) => t.name.startsWith("Pareto front"));
+        const trace = gd.data[index], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const box = gd.getBoundingClientRect();
+        return {
+            numbers: trace.customdata,
+            pixels: trace.x.map((x, i) => [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(trace.y[i])]),
+        };
+    }""")
+
+
+def test_submit_watch_click_and_extract(page, tmp_path):
+    with serving(tmp_path / "home") as server:
+        page.goto(server.url + "/")
+        page.fill("#spec", yaml.safe_dump(small_job(budget={"trials": -1})))
+        page.click("#submit")
+        page.wait_for_selector("#submit-feedback.error")
+        assert "budget" in page.inner_text("#submit-feedback")  # the mistake is named next to the form
+        with server.client() as c:
+            assert c.get("/api/jobs").json() == []
+
+        page.fill("#spec", yaml.safe_dump(small_job(name="from-the-browser")))
+        page.click("#submit")
+        page.click("#submitted-job")
+        page.wait_for_url(f"{server.url}/jobs/1")
+        page.wait_for_function("document.getElementById('job-status').textContent === 'completed'", timeout=300_000)
+        with server.client() as c:
+            front = c.get("/api/jobs/1/front").json()
+        page.wait_for_function(f"document.getElementById('front').data?.some((t) => t.name === 'Pareto front ({len(front)})')")
+        shown = front_trace(page)
+        assert sorted(shown["numbers"]) == sorted(t["number"] for t in front)
+        assert page.locator("#trials tbody tr").count() == 16
+        shoot(page, "job")
+
+        number = shown["numbers"][0]
+        x, y = shown["pixels"][0]
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        page.wait_for_url(f"{server.url}/jobs/1/trials/{number}")
+        page.wait_for_selector("body[data-loaded='true']")
+        shoot(page, "trial")
+        with page.expect_download() as download_info:
+            page.click("#extract")
+        archive = tmp_path / "checkpoint.zip"
+        download_info.value.save_as(archive)
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp_path / "checkpoint")
+        model = load_subnet(tmp_path / "checkpoint").eval()
+        _, arch, _ = read_subnet_config(tmp_path / "checkpoint")
+        with server.client() as c:
+            assert arch.arch_id == c.get(f"/api/jobs/1/trials/{number}").json()["arch_id"]
+
+        space = get_space("gpt-tiny")
+        supernet, batch = Supernet(space, seed=0).eval(), random_batch(space, batch_size=1, seq_len=16)
+        with torch.no_grad(), supernet.active(arch):
+            assert torch.equal(model(batch.inputs), supernet(batch.inputs))
+
+        page.goto(server.url + "/")
+        page.wait_for_selector("tr[data-job='1']")
+        shoot(page, "jobs")

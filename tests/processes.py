@@ -1,0 +1,31 @@
+"""Helpers for tests that start real processes: free loopback ports, and cleaning up after a driver
+that was killed before it could stop the local Ray it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_ray_session_of(driver_pid: int) -> None:
+    """Kill the processes of the local Ray instance a (dead) driver started: their command lines name it."""
+    marker = f"_{driver_pid}/"
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
+            except OSError:
+                continue
+            if "session_" in cmdline and marker in cmdline:
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
