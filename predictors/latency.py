@@ -20,8 +20,14 @@ times a sample once per (space, workload, machine) and fits two predictors, save
   subnets trees alone cannot learn that sum (they reached ~70 % within ±10 % on gpt-tiny where the
   linear start reaches ~90 %), so the trees only fit what the linear model leaves.
 
-Predictions are for the workload (batch shape, threads, clock) the predictor was calibrated with;
-its files are keyed by a hash of that workload and of the device's fingerprint.
+Predictions are for the workload (batch shape, threads, clock, backend) the predictor was calibrated
+with; its files are keyed by a hash of that workload and of the device's fingerprint.
+
+``backend`` is how the subnet's integer (4/8-bit) layers run: ``torch`` (dequantize, then matmul) or
+``triton`` (the fused kernels of :mod:`supernas.spaces.kernels`), so a search can weigh quantization
+policies by what the kernels really cost. ``triton`` times real kernels on a CUDA device only: on the
+CPU they run in Triton's interpreter, which is correct but orders of magnitude slower and says nothing
+about deployed speed.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from supernas.spaces.inputs import random_batch
 from supernas.spaces.model import Attention, FeedForward, Transformer
 from supernas.spaces.paths import supernas_home
 from supernas.spaces.spec import ACT_BITS, WEIGHT_BITS, parse_spec
-from supernas.spaces.subnet import DenseLeaves, QuantLinear
+from supernas.spaces.subnet import DenseLeaves, QuantLinear, check_backend
 
 from .base import CostClass, Metric, MetricContext, register
 from .costs import attention_macs, forward_macs, int_option, peak_activation_bytes, sequence_length
@@ -189,7 +195,7 @@ def fingerprint_hash(fingerprint: dict) -> str:
 
 @dataclass(frozen=True)
 class Workload:
-    """What a latency is measured on: batch shape, device, threads, clock and timing effort."""
+    """What a latency is measured on: batch shape, device, threads, clock, timing effort and backend."""
 
     batch_size: int = 1
     seq_len: int = 64
@@ -198,15 +204,24 @@ class Workload:
     clock: Clock = "wall"
     warmup: int = 3
     repeats: int = 10
+    backend: str = "torch"
+
+    def __post_init__(self) -> None:
+        check_backend(self.backend)
 
     def key(self) -> str:
-        """Short hash of the device's fingerprint and of what the latency means (not of the effort)."""
+        """Short hash of the device's fingerprint and of what the latency means (not of the effort).
+
+        The default backend adds nothing, so predictors calibrated before backends existed keep their key.
+        """
         measured = {"batch_size": self.batch_size, "seq_len": self.seq_len, "clock": self.clock}
+        if self.backend != "torch":
+            measured["backend"] = self.backend
         return fingerprint_hash({**device_fingerprint(self.device, self.threads), **measured})
 
 
 def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, seed: int = 0) -> LatencyStats:
-    """Extract ``arch`` from ``supernet`` and time it on a random batch of the workload's shape.
+    """Extract ``arch`` from ``supernet`` with the workload's backend and time it on a random batch of its shape.
 
     Extraction runs with the workload's threads too: on a loaded 2-core machine two threads spin on
     each other and extract several times slower.
@@ -214,7 +229,7 @@ def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, s
     w = workload
     inputs = random_batch(supernet.spec, w.batch_size, w.seq_len, seed).inputs
     with fixed_threads(w.threads):
-        model = extract(supernet, arch)
+        model = extract(supernet, arch, w.backend)
     return measure_latency(model, inputs, w.warmup, w.repeats, w.device, w.threads, w.clock)
 
 
@@ -314,17 +329,18 @@ def _random_weights(module: nn.Module, seed: int = 0) -> nn.Module:
 def kernel_runner(spec: SpaceSpec, kernel: Kernel, workload: Workload, device: torch.device) -> Callable[[], object]:
     """A closure computing ``kernel`` once on random weights and inputs of the workload's shape."""
     w, e = workload, kernel.embed
+    leaves = DenseLeaves(w.backend)
     if kernel.part == "base":
         empty = Architecture(space=spec.name, embed_dim=e, layers=())
-        model = _random_weights(Transformer(spec, empty, DenseLeaves())).to(device)
+        model = _random_weights(Transformer(spec, empty, leaves)).to(device)
         inputs = random_batch(spec, w.batch_size, w.seq_len).inputs.to(device)
         return lambda: model(inputs)
     x = torch.randn(w.batch_size, sequence_length(spec, w.seq_len), e, generator=torch.Generator().manual_seed(0)).to(device)
     norm = nn.LayerNorm(e, eps=spec.norm_eps).to(device)
     if kernel.part == "attention":
-        attn = _random_weights(Attention(spec, e, kernel.layer, DenseLeaves())).to(device)
+        attn = _random_weights(Attention(spec, e, kernel.layer, leaves)).to(device)
         return lambda: x + attn(norm(x), None)
-    ffn = _random_weights(FeedForward(spec, e, kernel.layer, DenseLeaves())).to(device)
+    ffn = _random_weights(FeedForward(spec, e, kernel.layer, leaves)).to(device)
     return lambda: x + ffn(norm(x))
 
 
@@ -517,7 +533,7 @@ def format_report(report: CalibrationReport) -> str:
     lines = [
         f"space {report.space} on {report.fingerprint['hardware']} ({w.device}, {report.fingerprint['threads']} threads, "
         f"{w.clock} clock), batch {w.batch_size} x {w.seq_len} tokens; "
-        f"{report.n_train} subnets fitted, {report.n_heldout} held out",
+        f"{w.backend} backend; {report.n_train} subnets fitted, {report.n_heldout} held out",
         f"{'predictor':<12}{'MAPE %':>9}{'within ±10%':>13}{'Spearman':>10}",
     ]
     for kind, s in report.scores.items():
@@ -539,6 +555,7 @@ def calibrate(
     warmup: int = 3,
     repeats: int = 10,
     rounds: int = 2,
+    backend: str = "torch",
 ) -> CalibrationReport:
     """Time ``n`` random subnets, fit both predictors on part, score them on the rest, save them all.
 
@@ -550,7 +567,7 @@ def calibrate(
         raise SpecError(
             f"calibrate needs at least 2 subnets to fit and 2 to hold out; n={n}, holdout={holdout} gives {n_heldout} held out"
         )
-    workload = Workload(batch_size, seq_len, device, threads, clock, warmup, repeats)
+    workload = Workload(batch_size, seq_len, device, threads, clock, warmup, repeats, backend)
     check_clock(clock, resolve_device(device), threads)
     archs = sample_many(spec, n, seed)
     supernet = Supernet(spec, seed=seed)
@@ -599,7 +616,9 @@ def load_predictor(spec: SpaceSpec, workload: Workload, kind: str = "best") -> L
 
 # ---------------------------------------------------------------- metrics
 
-WORKLOAD_OPTIONS: dict[str, object] = {"batch_size": 1, "seq_len": 64, "device": "cpu", "threads": None, "clock": "wall"}
+WORKLOAD_OPTIONS: dict[str, object] = {
+    "batch_size": 1, "seq_len": 64, "device": "cpu", "threads": None, "clock": "wall", "backend": "torch",
+}
 
 
 def workload_option(metric: Metric) -> Workload:
@@ -609,7 +628,10 @@ def workload_option(metric: Metric) -> Workload:
         effort = {"warmup": int_option(metric, "warmup", minimum=0), "repeats": int_option(metric, "repeats")}
     threads = None if s["threads"] is None else int_option(metric, "threads")
     shape = int_option(metric, "batch_size"), int_option(metric, "seq_len")
-    return Workload(*shape, str(s["device"]), threads, s["clock"], **effort)
+    try:
+        return Workload(*shape, str(s["device"]), threads, s["clock"], backend=str(s["backend"]), **effort)
+    except SpecError as e:
+        raise SpecError(f"metric '{metric.name}': {e}") from None
 
 
 @register

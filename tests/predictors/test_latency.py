@@ -14,6 +14,7 @@ from supernas.spaces import NotFoundError, SpecError, Supernet, extract, get_spa
 from supernas.spaces.inputs import random_batch
 
 QUICK = latency.Workload(batch_size=1, seq_len=16, warmup=1, repeats=3, threads=1)
+KERNEL_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # CPU tensors need the interpreter (no CUDA)
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +114,35 @@ def test_calibrate_reports_and_saves_predictors(isolated_home):
         REGISTRY["latency_predicted_ms"](**{**workload, "seq_len": 32}).evaluate(arch, context)
     with pytest.raises(SpecError, match="n=3"):
         latency.calibrate(spec, 3)
+
+
+def test_latency_on_the_triton_backend_times_the_kernels(gpt_tiny):
+    """Without CUDA the kernels run in Triton's interpreter (slow, so one tiny timed run); with CUDA, on the GPU."""
+    spec, supernet = gpt_tiny
+    arch = smallest(spec)  # 4-bit weights, 8-bit activations: every linear of a block runs a kernel
+    assert {(x.weight_bits, x.act_bits) for x in arch.layers} == {(4, 8)}
+    context = MetricContext(spec)
+    context.supernet = supernet
+    options = dict(seq_len=8, warmup=0, repeats=1, threads=1, device=KERNEL_DEVICE, backend="triton")
+    assert REGISTRY["latency_ms"](**options).evaluate(arch, context) > 0
+    assert latency.Workload(1, 8, threads=1, backend="triton").key() != latency.Workload(1, 8, threads=1).key()
+
+
+@pytest.mark.parametrize("part", ["attention", "ffn"])
+def test_lookup_table_kernels_run_on_the_workload_backend(part):
+    spec = get_space("gpt-tiny")
+    kernel = next(k for k in latency.space_kernels(spec) if k.part == part and k.layer.weight_bits == 8 and k.layer.act_bits == 8)
+    workloads = {backend: latency.Workload(2, 8, KERNEL_DEVICE, backend=backend) for backend in ("torch", "triton")}
+    runs = {b: latency.kernel_runner(spec, kernel, w, torch.device(KERNEL_DEVICE)) for b, w in workloads.items()}
+    with torch.no_grad():
+        torch.testing.assert_close(runs["triton"](), runs["torch"](), rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_backend_is_a_one_line_error(gpt_tiny):
+    spec, _ = gpt_tiny
+    message = r"^metric '{}': unknown backend 'tensorrt' \(allowed: torch, triton\)$"
+    for name in ("latency_ms", "latency_predicted_ms"):
+        with pytest.raises(SpecError, match=message.format(name)):
+            REGISTRY[name](backend="tensorrt").evaluate(smallest(spec), MetricContext(spec))
+    with pytest.raises(SpecError, match=r"^unknown backend 'tensorrt' \(allowed: torch, triton\)$"):
+        latency.Workload(backend="tensorrt")
