@@ -10,7 +10,7 @@ import torch
 
 from supernas.spaces import Supernet, largest
 
-from .spaces.test_training import TINY_BYTES
+from .spaces.test_training import TINY_BYTES, corpus_file
 
 
 def supernas(*args: str) -> subprocess.CompletedProcess:
@@ -45,3 +45,24 @@ def test_from_pretrained_writes_a_loadable_supernet(tmp_path):
     assert "sorted by weight-norm importance" in net.provenance and net.arch == largest(net.spec)
     missing = supernas("from-pretrained", "bert-mini", "--weights", str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "x"))
     assert missing.returncode == 2 and "no such weight file" in missing.stderr
+
+
+def test_proxies_report_with_finetuning_on_a_corpus_trained_supernet(tmp_path):
+    spec_file = tmp_path / "tiny.json"
+    spec_file.write_text(json.dumps(TINY_BYTES.model_dump(mode="json")))
+    corpus, net = str(corpus_file(tmp_path)), str(tmp_path / "net")
+    trained = supernas("train", str(spec_file), "--data", corpus, "--steps", "3", "--batch-size", "2", "--seq-len", "8", "-o", net, "--no-progress")
+    assert trained.returncode == 0, trained.stderr
+    common = ["proxies-report", str(spec_file), "--supernet", net, "--data", corpus, "-n", "4", "--no-progress"]
+    report = supernas(*common, "--finetune-steps", "2", "--json")
+    assert report.returncode == 0, report.stderr
+    result = json.loads(report.stdout)
+    rows = {r["metric"]: r for r in result["rows"]}
+    assert result["finetuning"]["steps"] == 2 and "trained 3/3 steps on corpus.txt" in result["weights"]
+    assert rows["val_loss"]["spearman"] is None and rows["val_loss"]["finetuned_spearman"] is not None
+    assert {"params", "synflow", "hidden_cov", "ridge(ranks), LOO"} <= set(rows)
+    assert all(r["finetuned_kendall"] is not None for r in rows.values())
+    one_shot = supernas(*common, "--finetune-steps", "0")
+    assert one_shot.returncode == 0 and "fine-tuning" not in one_shot.stdout and "rho tuned" not in one_shot.stdout
+    other_text = supernas(*common[:4], "-n", "4")  # no --data: the stdlib, which this supernet never saw
+    assert other_text.returncode == 2 and other_text.stderr.count("\n") == 1 and "trained on corpus.txt" in other_text.stderr
