@@ -37,5 +37,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 Authorized = [Depends(require_token)]
 
 MAX_ID = 2**31 - 1  # ids and numbers are 32-bit on PostgreSQL: larger ones cannot exist
-JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="job id")]
-TrialNumber = Annotated[int, Path(ge=0, le=MAX_ID, description="trial number within the job")]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="job id", examples=[1])]
+TrialNumber = Annotated[int, Path(ge=0, le=MAX_ID, description="trial number within the job", examples=[0])]

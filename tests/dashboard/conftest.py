@@ -1,4 +1,4 @@
-"""One server with one finished job, shared by the read-only API tests of a module."""
+"""One server with one finished job, shared by the tests that only read from it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from .server import serving, small_job
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def finished_server(tmp_path_factory):
     """A server whose job 1 (``small_job()``) has finished."""
     with serving(tmp_path_factory.mktemp("server-home")) as server:
