@@ -34,7 +34,7 @@ import triton  # noqa: E402  (after choosing the interpreter, which triton reads
 import triton.language as tl  # noqa: E402
 from triton.runtime.interpreter import InterpretedFunction  # noqa: E402
 
-_ROUND = 12582912.0  # 1.5 * 2**23: (v + _ROUND) - _ROUND rounds an fp32 |v| < 2**22 half to even, as torch.round
+_ROUND = tl.constexpr(12582912.0)  # 1.5 * 2**23: (v + _ROUND) - _ROUND rounds fp32 |v| < 2**22 half to even, as torch.round
 
 
 @triton.jit
@@ -125,8 +125,8 @@ def _configs(shapes: list[tuple[int, int, int, int, int]]) -> list[triton.Config
 @functools.cache
 def _tuned(decode: bool):
     """The matmul autotuned over tile shapes on the GPU: narrow-N, deep-K tiles for M <= 16, square ones above."""
-    if decode:
-        shapes = [(16, bn, bk, 4, stages) for bn in (16, 32, 64, 128) for bk in (64, 128, 256) for stages in (3, 5)]
+    if decode:  # weight tiles of at most 8192 values keep the pipelined buffers within Hopper's shared memory
+        shapes = [(16, bn, bk, 4, s) for bn in (16, 32, 64, 128) for bk in (64, 128, 256) for s in (3, 4) if bn * bk <= 8192]
     else:
         shapes = [(64, 64, 64, 4, 4), (64, 128, 64, 4, 4), (128, 64, 64, 4, 4), (128, 128, 64, 8, 3),
                   (128, 256, 64, 8, 3), (64, 64, 128, 4, 3), (128, 128, 32, 4, 4)]  # fmt: skip
