@@ -15,6 +15,10 @@ Activations are fp16; ``--act-bits 8`` adds the fused per-tensor activation fake
 ``fake_quant_activation`` before the matmul). Nothing is asserted; figures are printed.
 
     python benchmarks/quant_kernels.py [--bits 4 8] [--group-size 128] [--act-bits 8] [--tokens 1 512]
+                                       [--shape 4096 11008 ...]  (other layers instead of gpt2-small's)
+
+gpt2-small's layers are small: an fp16 768x768 weight streams from HBM in well under a microsecond, so
+at M=1 a kernel's fixed latency weighs as much as its traffic; ``--shape`` shows larger layers.
 
 Needs a CUDA GPU; without one it says so and exits 0 (the kernels' correctness is tested on the CPU in
 Triton's interpreter by tests/spaces/test_kernels.py).
@@ -78,6 +82,7 @@ def main() -> int:
     parser.add_argument("--group-size", type=int, default=None, help="scales per this many input columns (default: per row)")
     parser.add_argument("--act-bits", type=int, default=16, choices=[8, 16], help="8: fuse activation fake-quant")
     parser.add_argument("--tokens", type=int, nargs="+", default=[1, 512], help="rows of the input (1 = decode)")
+    parser.add_argument("--shape", type=int, nargs=2, action="append", metavar=("IN", "OUT"), help="a layer to time (repeatable)")
     parser.add_argument("--peak-gbps", type=float, default=None, help="peak DRAM bandwidth (default: from the driver)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
@@ -88,13 +93,15 @@ def main() -> int:
 
     peak = args.peak_gbps or triton.testing.get_dram_gbps()
     group = f"group {args.group_size}" if args.group_size else "per-row scales"
-    print(f"{torch.cuda.get_device_name()}, peak DRAM {peak:.0f} GB/s; fp16 activations, a{args.act_bits}, {group}")
+    act = ", fake-quantized to 8 bits" if args.act_bits == 8 else ""
+    print(f"{torch.cuda.get_device_name()}, peak DRAM {peak:.0f} GB/s; fp16 activations{act}; {group}")
     print(f"{'layer':<10}{'in x out':>12}{'M':>5}{'W':>4}{'fp16 us':>10}{'deq+mm us':>11}{'triton us':>11}"
           f"{'vs fp16':>9}{'vs deq+mm':>11}{'GB/s':>8}{'% peak':>8}{'rel err':>10}")
+    layers = {f"layer {i}": tuple(shape) for i, shape in enumerate(args.shape)} if args.shape else GPT2_SMALL
     decode_speedups: dict[int, list[float]] = {bits: [] for bits in args.bits}
     for bits in args.bits:
         for tokens in args.tokens:
-            for name, (in_f, out_f) in GPT2_SMALL.items():
+            for name, (in_f, out_f) in layers.items():
                 r = compare(in_f, out_f, tokens, bits, args.group_size, args.act_bits)
                 gbps = r["bytes"] / (r["triton"] * 1e-3) / 1e9
                 vs_fp16 = r["fp16"] / r["triton"]
