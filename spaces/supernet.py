@@ -80,6 +80,8 @@ class Supernet(Transformer):
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
         if self.heldout_text is not None:
             (directory / SUPERNET_HELDOUT).write_bytes(self.heldout_text.numpy().tobytes())
+        else:  # never leave another supernet's text behind in a reused directory
+            (directory / SUPERNET_HELDOUT).unlink(missing_ok=True)
         (directory / SUPERNET_CONFIG).write_text(json.dumps(config, indent=2))
         return directory
 
