@@ -1,0 +1,186 @@
+"""Dashboard reads on a big job: how long the Pareto API call and the job page's data load take on a
+job with 50,000 stored trials, against recomputing the front from the stored trials on each request
+(what optuna-dashboard does, in O(n^2)), measured in the same run.
+
+The job is gpt-tiny with two analytic objectives (decoder parameters up, FLOPs down) and a FLOPs cap,
+so its 50,000 distinct random architectures have real values, a real front and infeasible trials;
+they are stored with ``Store.import_trials`` into a fresh SQLite file, then a real ``supernas serve``
+answers over loopback HTTP. "Cold" is the first request, sent as soon as the server answers (it reads
+the newest jobs into its trial cache as it starts, so that request may wait for the read); "warm" is
+the median of later ones. With Debian's chromium installed it also times the
+job page in a headless browser until its charts and table are drawn. Prints figures, asserts nothing.
+
+    python benchmarks/dashboard.py [--trials 50000] [--repeats 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from supernas.predictors.base import MetricContext, get_metric
+from supernas.search.jobspec import JobSpec, objective_directions
+from supernas.search.pareto import minimization_vector
+from supernas.search.runner import create_job
+from supernas.search.store import open_store
+from supernas.spaces import get_space, sample_many
+
+FLOPS_CAP = 1.5e6
+JOB = {
+    "name": "dashboard-benchmark",
+    "space": "gpt-tiny",
+    "objectives": [{"metric": "decoder_params"}, {"metric": "flops"}],
+    "constraints": [{"metric": "flops", "max": FLOPS_CAP}],
+    "strategy": "random",
+}
+
+
+def build_store(url: str, n: int) -> int:
+    """A completed job with ``n`` distinct random architectures scored by the analytic metrics."""
+    space = get_space("gpt-tiny")
+    spec = JobSpec.model_validate({**JOB, "budget": {"trials": n}})
+    objectives = objective_directions(spec)
+    context = MetricContext(space)
+    metrics = [get_metric(name) for name, _ in objectives]
+    archs = sample_many(space, n, seed=0)
+    values = [{m.name: float(m.evaluate(a, context)) for m in metrics} for a in archs]
+    points = np.array([minimization_vector(v, objectives) for v in values])
+    with open_store(url) as store:
+        job_id = create_job(store, spec)
+        store.set_reference(job_id, points.max(axis=0) + 0.1 * np.ptp(points, axis=0))
+        rows = [(a.arch_id, a.to_json(), v, v["flops"] <= FLOPS_CAP) for a, v in zip(archs, values)]
+        for start in range(0, n, 10_000):
+            store.import_trials(job_id, rows[start : start + 10_000], objectives)
+        store.set_job_status(job_id, "completed")
+    return job_id
+
+
+def front_by_pairs(points: np.ndarray, block: int = 2048) -> np.ndarray:
+    """Indices of the non-dominated points by comparing every pair (blocked to bound memory)."""
+    dominated = np.zeros(len(points), dtype=bool)
+    for start in range(0, len(points), block):
+        p = points[start : start + block, None, :]
+        dominated[start : start + block] = (np.all(points[None] <= p, axis=2) & np.any(points[None] < p, axis=2)).any(axis=1)
+    return np.flatnonzero(~dominated)
+
+
+def recompute_front(url: str, job_id: int) -> int:
+    """The baseline: read every trial, then filter the complete ones pairwise."""
+    with open_store(url) as store:
+        spec = JobSpec.model_validate(store.get_job(job_id).spec)
+        trials = [t for t in store.trials(job_id) if t.state == "complete"]
+    points = np.array([minimization_vector(t.values, objective_directions(spec)) for t in trials])
+    return len(front_by_pairs(points))
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1e3
+
+
+def page_data(client: httpx.Client, job_id: int) -> None:
+    """What the job page fetches: the job, then its plot data and hypervolume, then the first table page."""
+    for path in (f"/api/jobs/{job_id}", f"/api/jobs/{job_id}/plot", f"/api/jobs/{job_id}/hypervolume",
+                 f"/api/jobs/{job_id}/trials?sort=number&order=asc&offset=0&limit=50"):
+        client.get(path).raise_for_status()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    supernas = str(Path(sys.executable).with_name("supernas"))
+    process = subprocess.Popen([supernas, "serve", "--port", str(port), "--db", url], env={**os.environ, "SUPERNAS_HOME": str(home)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/api/spaces", timeout=5).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def browser_page_ms(base: str, job_id: int, repeats: int) -> list[tuple[float, float]] | None:
+    """Per load of the job page in Chromium: milliseconds from navigation to the page's own marks for
+    "front, hypervolume and table drawn" and "every chart drawn" (None without Debian's chromium)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        return None
+    from playwright.sync_api import sync_playwright
+
+    marks = "['supernas:loaded', 'supernas:charts'].map((name) => performance.getEntriesByName(name)[0].startTime)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        times = []
+        for _ in range(repeats):
+            page.goto(f"{base}/jobs/{job_id}")
+            page.wait_for_selector("body[data-charts]", timeout=120_000)
+            times.append(tuple(page.evaluate(marks)))
+        browser.close()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'supernas.db'}"
+        start = time.perf_counter()
+        job_id = build_store(url, args.trials)
+        print(f"stored {args.trials} trials in {time.perf_counter() - start:.1f} s")
+        base_ms = timed(lambda: recompute_front(url, job_id))
+        process, base = start_server(url, Path(tmp))
+        try:
+            with httpx.Client(base_url=base, timeout=300) as client:
+                job = client.get(f"/api/jobs/{job_id}").json()
+                front_cold = timed(lambda: client.get(f"/api/jobs/{job_id}/front").raise_for_status())
+                page_cold = timed(lambda: page_data(client, job_id))
+                front_warm = [timed(lambda: client.get(f"/api/jobs/{job_id}/front").raise_for_status()) for _ in range(args.repeats)]
+                page_warm = [timed(lambda: page_data(client, job_id)) for _ in range(args.repeats)]
+                front = client.get(f"/api/jobs/{job_id}/front").json()
+                plot = client.get(f"/api/jobs/{job_id}/plot").json()
+            browser = browser_page_ms(base, job_id, max(3, args.repeats // 3))
+        finally:
+            process.terminate()
+            process.wait(60)
+    shown = len(plot["front"]["numbers"]) + len(plot["dominated"]["numbers"]) + len(plot["infeasible"]["numbers"])
+    print(f"job: {job['complete']} complete, {job['infeasible']} infeasible; front {len(front)} trials; "
+          f"chart points sent {shown} of {job['evaluated']}")
+    rows = [
+        ("baseline: read all trials + O(n^2) front", base_ms, base_ms),
+        ("GET /front", front_cold, statistics.median(front_warm)),
+        ("job page data (job, plot, hypervolume, 50 rows)", page_cold, statistics.median(page_warm)),
+    ]
+    if browser:
+        for i, what in enumerate(("front, hypervolume, table", "every chart")):
+            rows.append((f"job page in Chromium: {what} drawn", browser[0][i], statistics.median(t[i] for t in browser[1:])))
+    print(f"\n{'':<50} {'cold ms':>9} {'warm ms':>9} {'baseline / warm':>16}")
+    for name, cold, warm in rows:
+        print(f"{name:<50} {cold:>9.1f} {warm:>9.1f} {base_ms / warm:>15.1f}x")
+    print("\ntarget: GET /front and the job page's data load < 300 ms each")
+
+
+if __name__ == "__main__":
+    main()
