@@ -4,6 +4,7 @@ pages and their static files; user mistakes (``SupernasError``) as 404/422 answe
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.token:
         app.add_middleware(LoopbackHostOnly)
     return app
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The bound server socket. Bound before the app starts, so a taken port is one clear line
+    rather than uvicorn's error after the job runner has already started."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    except OSError as e:
+        raise SupernasError(f"cannot listen on {host}:{port}: {e.strerror or e} (another server there? choose another --port)") from None
+    return listener
+
+
+def serve(app: FastAPI, listener: socket.socket) -> None:
+    """Serve ``app`` on ``listener`` until Ctrl-C or SIGTERM, then shut down gracefully and return."""
+    import uvicorn
+
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn shuts down, then raises the captured Ctrl-C again
+        pass
 
 
 def _warm(store: Store, cache: JobDataCache, newest: int = 4) -> None:

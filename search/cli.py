@@ -420,17 +420,17 @@ def serve_command(
     workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers per job (default: each spec's)")] = None,
 ) -> None:
     """Web dashboard and REST API (OpenAPI at /docs); runs submitted jobs one at a time."""
-    import uvicorn
-
     from supernas.dashboard import Settings, create_app
+    from supernas.dashboard.app import listen, serve
     from supernas.dashboard.security import check_exposure
 
     check_exposure(host, token)
+    listener = listen(host, port)
     app = create_app(Settings(db_url=db, token=token or None, workers=workers))
     shown = f"[{host}]" if ":" in host else host
     auth = "token required to change things" if token else "no token: loopback only"
     print(f"supernas dashboard on http://{shown}:{port} (store {app.state.store.url_display}; {auth})", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    serve(app, listener)
 
 
 @app.command("submit")

@@ -115,8 +115,10 @@
       text: "no hypervolume yet: the reference point is fixed once 10 feasible trials exist",
       showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#6b7385" },
     }];
+    const shown = history.length > 0; // no axes around the empty chart's note
     const layout = charts.layout({
-      xaxis: charts.axis("evaluated trials"), yaxis: charts.axis("hypervolume"), showlegend: false, annotations: empty,
+      xaxis: { ...charts.axis("evaluated trials"), visible: shown }, yaxis: { ...charts.axis("hypervolume"), visible: shown },
+      showlegend: false, annotations: empty,
     });
     Plotly.react("hypervolume", [trace], layout, charts.CONFIG);
   }

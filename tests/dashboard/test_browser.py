@@ -117,3 +117,33 @@ def test_submit_watch_click_and_extract(page, tmp_path):
         page.goto(server.url + "/")
         page.wait_for_selector("tr[data-job='1']")
         shoot(page, "jobs")
+
+
+def test_three_objectives_in_3d_and_two_jobs_compared(page, tmp_path):
+    three = small_job(name="three", budget={"trials": 10},
+                      objectives=[{"metric": "hidden_cov"}, {"metric": "flops"}, {"metric": "params"}])
+    with serving(tmp_path / "home") as server:
+        ids = [server.submit(job)["id"] for job in (three, small_job(name="two", budget={"trials": 10}))]
+        for job_id in ids:
+            server.wait(job_id)
+        with server.client() as c:
+            fronts = [c.get(f"/api/jobs/{job_id}/front").json() for job_id in ids]
+
+        page.goto(f"{server.url}/jobs/{ids[0]}")
+        page.wait_for_selector("body[data-charts]")
+        traces = page.evaluate("document.getElementById('front').data.map((t) => [t.type, t.name, t.customdata.length])")
+        assert [t[0] for t in traces] == ["scatter3d"] * 3
+        assert traces[2] == ["scatter3d", f"Pareto front ({len(fronts[0])})", len(fronts[0])]
+        shoot(page, "job-3d")
+        page.uncheck("#three-d")  # back to 2D: the first two objectives
+        page.wait_for_function("document.getElementById('front').data[0].type === 'scattergl'")
+
+        page.goto(f"{server.url}/")
+        for job_id in ids:
+            page.check(f"tr[data-job='{job_id}'] input[type=checkbox]")
+        page.click("#compare")
+        page.wait_for_url(f"{server.url}/compare?jobs={ids[0]},{ids[1]}")
+        page.wait_for_function("document.getElementById('front').data?.length === 2")
+        shown = page.evaluate("document.getElementById('front').data.map((t) => [t.meta, t.customdata.length])")
+        assert shown == [[ids[0], len(fronts[0])], [ids[1], len(fronts[1])]]
+        shoot(page, "compare")

@@ -84,3 +84,11 @@ def test_loopback_server_refuses_other_hosts_and_sites(finished_server):
     assert rebound.status_code == 421
     assert cross_site.status_code == 403 and "cross-site" in cross_site.json()["detail"]
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_a_taken_port_is_one_line_and_starts_nothing(finished_server, tmp_path):
+    port = finished_server.url.rsplit(":", 1)[1]
+    result = subprocess.run([SUPERNAS, "serve", "--port", port, "--db", f"sqlite:///{tmp_path / 'x.db'}"],
+                            capture_output=True, text=True, timeout=60, env={**NO_TOKEN_ENV, "SUPERNAS_HOME": str(tmp_path)})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another server there? choose another --port)\n"
