@@ -170,6 +170,7 @@ def calibrate_command(
     clock: Annotated[str, typer.Option(help="wall, or cpu (thread CPU time; steadier on a busy machine, needs --threads 1)")] = "wall",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet (median kept)")] = 10,
     rounds: Annotated[int, typer.Option(min=1, help="passes over all subnets, spread in time against drift")] = 2,
+    backend: Annotated[str, typer.Option(help="torch, or triton (fused int4/int8 kernels; on CPU an interpreter, for checks only)")] = "torch",
     seed: int = 0,
 ) -> None:
     """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
@@ -177,7 +178,7 @@ def calibrate_command(
     from supernas.spaces import get_space
 
     report = calibrate(get_space(space), n, device=device, batch_size=batch_size, seq_len=seq_len, seed=seed,
-                       holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds)
+                       holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds, backend=backend)
     print(format_report(report))
 
 
