@@ -34,6 +34,13 @@ import triton  # noqa: E402  (after choosing the interpreter, which triton reads
 import triton.language as tl  # noqa: E402
 from triton.runtime.interpreter import InterpretedFunction  # noqa: E402
 
+if triton.knobs.runtime.interpret and not isinstance(tl.max, InterpretedFunction):
+    # triton's own library functions were defined when it was first imported, before interpreter mode
+    raise SpecError(
+        "the triton backend without CUDA needs Triton's interpreter, but Triton was imported before it was "
+        "chosen (torch.utils.flop_counter and torch.compile import it): set TRITON_INTERPRET=1 before starting Python"
+    )
+
 _ROUND = tl.constexpr(12582912.0)  # 1.5 * 2**23: (v + _ROUND) - _ROUND rounds fp32 |v| < 2**22 half to even, as torch.round
 
 
