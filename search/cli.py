@@ -381,14 +381,14 @@ def train_command(
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     seq_len: Annotated[int, typer.Option(min=1)] = 64,
     sandwich_k: Annotated[int, typer.Option(min=0, help="random subnets per step besides the largest and smallest")] = 2,
-    distill: Annotated[bool, typer.Option(help="in-place distillation from the largest subnet")] = True,
+    distill: Annotated[bool, typer.Option(help="in-place distillation from the largest subnet (off: on short runs it trains worse, see README)")] = False,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="steps between checkpoints")] = 200,
     resume: Annotated[bool, typer.Option(help="continue from the checkpoint in --output")] = False,
     seed: Annotated[int, typer.Option(help="initialisation, batches and sampled subnets")] = 0,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads; tiny models train fastest on one, above all on a busy machine")] = 1,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Train a byte-level LM supernet (sandwich rule, in-place distillation); prints held-out losses at the end."""
+    """Train a byte-level LM supernet (sandwich rule, optional in-place distillation); prints held-out losses at the end."""
     import torch
 
     from supernas.predictors.oneshot import heldout_loss

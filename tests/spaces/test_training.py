@@ -98,7 +98,7 @@ def test_short_training_lowers_heldout_loss_of_largest_and_smallest():
 
 def _train(directory, resume=False, until=None, lr=1e-2, init_seed=3):
     net = Supernet(TINY_BYTES, seed=init_seed)
-    result = train_supernet(net, stdlib_text(), steps=8, lr=lr, batch_size=2, seq_len=16, sandwich_k=2, checkpoint_dir=directory,
+    result = train_supernet(net, stdlib_text(), steps=8, lr=lr, batch_size=2, seq_len=16, sandwich_k=2, distill=True, checkpoint_dir=directory,
                             resume=resume, progress=False, seed=5, checkpoint_every=3, until=until)
     return net, result
 
