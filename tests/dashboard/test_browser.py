@@ -14,7 +14,6 @@ import torch
 import yaml
 
 from supernas.spaces import Supernet, get_space, load_subnet
-from supernas.spaces.checkpoint import read_subnet_config
 from supernas.spaces.inputs import random_batch
 
 from .server import serving, small_job
@@ -105,13 +104,12 @@ def test_submit_watch_click_and_extract(page, tmp_path):
         with zipfile.ZipFile(archive) as z:
             z.extractall(tmp_path / "checkpoint")
         model = load_subnet(tmp_path / "checkpoint").eval()
-        _, arch, _ = read_subnet_config(tmp_path / "checkpoint")
         with server.client() as c:
-            assert arch.arch_id == c.get(f"/api/jobs/1/trials/{number}").json()["arch_id"]
+            assert model.arch.arch_id == c.get(f"/api/jobs/1/trials/{number}").json()["arch_id"]
 
         space = get_space("gpt-tiny")
         supernet, batch = Supernet(space, seed=0).eval(), random_batch(space, batch_size=1, seq_len=16)
-        with torch.no_grad(), supernet.active(arch):
+        with torch.no_grad(), supernet.active(model.arch):
             assert torch.equal(model(batch.inputs), supernet(batch.inputs))
 
         page.goto(server.url + "/")
