@@ -100,6 +100,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.experts = nn.ModuleList(Expert(spec, embed, layer, leaves) for _ in range(layer.experts))
         self.router = leaves.linear(embed, layer.experts, False, 32, 32) if layer.experts > 1 else None
+        self.static_routing = False  # True: every expert runs on every token (for static graphs such as ONNX)
         self.configure(embed, layer)
 
     def configure(self, embed: int, layer: LayerArch) -> None:
@@ -114,7 +115,8 @@ class FeedForward(nn.Module):
             return self.experts[0](x)
         flat = x.reshape(-1, x.shape[-1])  # (B*T, C)
         experts = list(self.experts)[: self.n_experts]
-        return ops.mixture_of_experts(flat, self.router(flat), self.top_k, experts).view_as(x)
+        route = ops.mixture_of_experts_dense if self.static_routing else ops.mixture_of_experts
+        return route(flat, self.router(flat), self.top_k, experts).view_as(x)
 
 
 class Block(nn.Module):

@@ -117,6 +117,20 @@ def mixture_of_experts(
     return out
 
 
+def mixture_of_experts_dense(
+    x: torch.Tensor, router_logits: torch.Tensor, top_k: int, experts: Sequence[Callable[[torch.Tensor], torch.Tensor]]
+) -> torch.Tensor:
+    """:func:`mixture_of_experts` without data-dependent shapes: every expert sees every token and
+    unchosen experts get gate 0. Equal to float rounding; what a static graph (ONNX) can express.
+    """
+    weights, chosen = torch.topk(router_logits, top_k, dim=-1)  # (N, k)
+    gates = torch.zeros_like(router_logits).scatter(1, chosen, torch.softmax(weights, dim=-1))  # (N, E)
+    out = torch.zeros_like(x)
+    for e, expert in enumerate(experts):
+        out = out + expert(x) * gates[:, e : e + 1]
+    return out
+
+
 def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
     """(B, C, H, W) -> (B, H/p * W/p, C*p*p), patches in row-major order."""
     b, c, _, _ = images.shape

@@ -86,14 +86,21 @@ def fake_quant_weight(w: torch.Tensor, bits: int, group_size: int | None = None)
     return _StraightThrough.apply(w, rounded)
 
 
-def fake_quant_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
+def round_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """The activation a layer with ``bits`` activation bits sees; plain tensor ops (exportable, no STE)."""
     if bits == 32:
         return x
     if bits == 16:
-        return _StraightThrough.apply(x, x.detach().half().float())
+        return x.half().float()
     limit = qmax(bits)
-    scale = (x.detach().abs().amax() / limit).clamp_min(_MIN_SCALE)
-    return _StraightThrough.apply(x, torch.round(x.detach() / scale).clamp_(-limit, limit) * scale)
+    scale = (x.abs().amax() / limit).clamp_min(_MIN_SCALE)
+    return torch.round(x / scale).clamp(-limit, limit) * scale
+
+
+def fake_quant_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
+    if bits == 32:
+        return x
+    return _StraightThrough.apply(x, round_activation(x.detach(), bits))
 
 
 def pack_int4(values: torch.Tensor) -> torch.Tensor:
