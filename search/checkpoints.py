@@ -4,24 +4,46 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supernas.spaces import Supernet, extract, get_space, parse_architecture, save_subnet
+from supernas.spaces import Supernet, Transformer, extract, get_space, parse_architecture, save_subnet
+from supernas.spaces.errors import SpecError
+from supernas.spaces.export import ExportResult, check_format, check_output_directory, export_subnet
 
 
-def extract_trial(store, job: int | str, trial_number: int, out_dir: str | Path, supernet: str | Path | None = None) -> Path:
-    """Write the subnet checkpoint of a job's trial to ``out_dir`` and record it in the store.
+def trial_subnet(store, job: int | str, trial_number: int, supernet: str | Path | None = None) -> tuple[int, int, Transformer]:
+    """(job id, trial id, the trial's extracted subnet) with the weights the job's metrics saw.
 
-    The weights are those the job's metrics saw: its spec's ``supernet`` directory, else ``supernet``
-    (a caller's choice, used only when the spec names none), else the supernet's random initialisation
-    seeded with the job's seed. ``job`` is an id or a name.
+    Those are the job spec's ``supernet`` directory, else ``supernet`` (a caller's choice, used only
+    when the spec names none), else the supernet's random initialisation seeded with the job's seed.
+    ``job`` is an id or a name. A failed trial is refused: whatever made it fail is still there.
     """
     record = store.get_job(job)
     trial = store.get_trial(record.id, trial_number)
+    if trial.state == "failed":
+        raise SpecError(f"trial {trial.number} of job {record.id} failed ({trial.error or 'no error recorded'}); choose another trial")
     weights = record.spec.get("supernet") or supernet
     if weights:
         net = Supernet.load(weights)
     else:
         net = Supernet(get_space(record.spec["space"]), seed=record.spec.get("seed", 0))
     arch = parse_architecture(net.spec, trial.arch_json, f"trial {trial.number} of job {record.id}")
-    out = save_subnet(extract(net, arch), out_dir)
-    store.record_checkpoint(record.id, trial.id, str(out.resolve()))
+    return record.id, trial.id, extract(net, arch)
+
+
+def extract_trial(store, job: int | str, trial_number: int, out_dir: str | Path, supernet: str | Path | None = None) -> Path:
+    """Write the subnet checkpoint of a job's trial to ``out_dir`` and record it in the store."""
+    job_id, trial_id, model = trial_subnet(store, job, trial_number, supernet)
+    out = save_subnet(model, out_dir)
+    store.record_checkpoint(job_id, trial_id, str(out.resolve()))
     return out
+
+
+def export_trial(
+    store, job: int | str, trial_number: int, out_dir: str | Path, fmt: str, supernet: str | Path | None = None
+) -> ExportResult:
+    """Export a job's trial in ``fmt`` (see :mod:`supernas.spaces.export`) to a new ``out_dir``; recorded like a checkpoint."""
+    check_format(fmt)
+    check_output_directory(Path(out_dir))  # before the supernet is built
+    job_id, trial_id, model = trial_subnet(store, job, trial_number, supernet)
+    result = export_subnet(model, out_dir, fmt)
+    store.record_checkpoint(job_id, trial_id, str(result.directory.resolve()))
+    return result

@@ -170,7 +170,10 @@ def calibrate_command(
     clock: Annotated[str, typer.Option(help="wall, or cpu (thread CPU time; steadier on a busy machine, needs --threads 1)")] = "wall",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet (median kept)")] = 10,
     rounds: Annotated[int, typer.Option(min=1, help="passes over all subnets, spread in time against drift")] = 2,
-    backend: Annotated[str, typer.Option(help="torch, or triton (fused int4/int8 kernels; on CPU an interpreter, for checks only)")] = "torch",
+    backend: Annotated[str, typer.Option(help="torch; triton (fused int4/int8 kernels; on CPU an interpreter, for checks only); "
+                                              "or onnxruntime (each subnet exported to ONNX and run in ONNX Runtime, device cpu)")] = "torch",
+    graph_optimization: Annotated[str, typer.Option(help="ONNX Runtime graph optimization level for --backend onnxruntime: "
+                                                         "disable, basic, extended or all")] = "all",
     seed: int = 0,
 ) -> None:
     """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
@@ -178,7 +181,8 @@ def calibrate_command(
     from supernas.spaces import get_space
 
     report = calibrate(get_space(space), n, device=device, batch_size=batch_size, seq_len=seq_len, seed=seed,
-                       holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds, backend=backend)
+                       holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds, backend=backend,
+                       graph_optimization=graph_optimization)
     print(format_report(report))
 
 
@@ -369,6 +373,41 @@ def extract_command(
     model = extract(net, chosen)
     save_subnet(model, output)
     print(f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, weights: {net.provenance})")
+
+
+@app.command("export")
+def export_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="new (or empty) directory to write")],
+    job: Annotated[Optional[str], typer.Argument(help="job id or name (then TRIAL is required)")] = None,
+    trial: Annotated[Optional[int], typer.Argument(help="trial number within the job")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="onnx (ONNX Runtime and others) | hf (Hugging Face transformers) | supernas")] = "onnx",
+    checkpoint: Annotated[Optional[Path], typer.Option(help="an extracted subnet checkpoint directory to export instead of JOB TRIAL")] = None,
+    db: DbOption = None,
+    supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")] = None,
+) -> None:
+    """Export a subnet for deployment, then load it in that format's runtime and compare outputs.
+
+    Either JOB TRIAL (a trial of a stored job) or --checkpoint DIR (from `supernas extract`).
+    """
+    from supernas.spaces.errors import SpecError
+    from supernas.spaces.export import check_format, check_output_directory, export_checkpoint
+
+    check_format(fmt)
+    check_output_directory(output)
+    if checkpoint is not None:
+        if job is not None:
+            raise SpecError("export takes JOB TRIAL or --checkpoint DIR, not both")
+        result = export_checkpoint(checkpoint, output, fmt)
+    elif job is None or trial is None:
+        raise SpecError("export needs JOB TRIAL (see `supernas show JOB`) or --checkpoint DIR")
+    else:
+        from supernas.search.checkpoints import export_trial
+        from supernas.search.store import open_store
+
+        result = export_trial(open_store(db), _job_key(job), trial, output, fmt, supernet)
+    files = ", ".join(sorted(f.name for f in result.directory.iterdir()))
+    print(f"wrote {result.directory} ({fmt}: {files}; {result.bytes / 1e6:.2f} MB)")
+    print(result.check)
 
 
 @app.command("train")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 import threading
 import zipfile
@@ -13,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from supernas.search.checkpoints import extract_trial
+from supernas.search.checkpoints import export_trial, extract_trial
 from supernas.spaces import get_space
 
 from ..archview import arch_view
@@ -23,6 +24,7 @@ from ..models import TrialDetail, TrialPage, TrialState
 
 router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"])
 
+ExportFormat = Literal["supernas", "onnx", "hf"]
 _extracting = threading.Lock()  # one extraction at a time: each holds a whole supernet in memory
 
 
@@ -58,18 +60,28 @@ def get_trial(job_id: JobId, number: TrialNumber, store: StoreDep) -> TrialDetai
 
 @router.post(
     "/{number}/extract", dependencies=Authorized, response_class=FileResponse,
-    responses={200: {"content": {"application/zip": {}}, "description": "config.json + model.safetensors"}},
+    responses={200: {"content": {"application/zip": {}}, "description": "the subnet in the chosen format, zipped"}},
 )
-def extract_checkpoint(job_id: JobId, number: TrialNumber, store: StoreDep, settings: SettingsDep) -> FileResponse:
-    """Build the trial's standalone checkpoint (as `supernas extract JOB TRIAL`; kept under the
-    server's home in checkpoints/) and send it as a zip."""
+def extract_checkpoint(
+    job_id: JobId, number: TrialNumber, store: StoreDep, settings: SettingsDep,
+    format: Annotated[ExportFormat, Query(description="supernas (config.json + model.safetensors) | onnx (model.onnx) | hf (Hugging Face)")] = "supernas",
+) -> FileResponse:
+    """Build the trial's standalone model (as `supernas extract JOB TRIAL`, or `supernas export JOB TRIAL
+    --format F`; kept under the server's home in checkpoints/) and send it as a zip."""
     job = store.get_job(job_id)
     with _extracting:
-        folder = extract_trial(store, job_id, number, settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}")
+        folder = settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}"
+        if format == "supernas":
+            extract_trial(store, job_id, number, folder)
+        else:
+            folder = folder.with_name(f"{folder.name}-{format}")
+            shutil.rmtree(folder, ignore_errors=True)  # the server's own copy of an earlier export
+            export_trial(store, job_id, number, folder, format)
         with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
-            with zipfile.ZipFile(handle, "w") as archive:  # stored: safetensors barely compress
+            with zipfile.ZipFile(handle, "w") as archive:  # stored: weights barely compress
                 for file in sorted(folder.iterdir()):
                     archive.write(file, file.name)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name)
-    return FileResponse(handle.name, media_type="application/zip", filename=f"{name}-trial-{number}.zip",
+    suffix = "" if format == "supernas" else f"-{format}"
+    return FileResponse(handle.name, media_type="application/zip", filename=f"{name}-trial-{number}{suffix}.zip",
                         background=BackgroundTask(Path(handle.name).unlink))

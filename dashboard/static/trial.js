@@ -95,9 +95,10 @@
     const button = $("extract");
     button.disabled = true;
     status.className = "note";
-    status.textContent = "Building the checkpoint…";
+    const format = $("export-format").value;
+    status.textContent = format === "supernas" ? "Building the checkpoint…" : `Exporting (${format}) and checking it in its runtime…`;
     try {
-      const response = await api(`/api/jobs/${jobId}/trials/${number}/extract`, { method: "POST" });
+      const response = await api(`/api/jobs/${jobId}/trials/${number}/extract?format=${format}`, { method: "POST" });
       const blob = await response.blob();
       const match = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
       const name = match ? match[1] : `trial-${number}.zip`;
@@ -106,7 +107,8 @@
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-      status.textContent = `Downloaded ${name} (${(blob.size / 1e6).toFixed(1)} MB): config.json + model.safetensors.`;
+      const contents = { supernas: "config.json + model.safetensors", onnx: "model.onnx", hf: "a Hugging Face model directory" };
+      status.textContent = `Downloaded ${name} (${(blob.size / 1e6).toFixed(1)} MB): ${contents[format]}.`;
     } catch (error) {
       status.className = "note error";
       status.textContent = `Extract failed (${error.status}): ${error.message}`;

@@ -93,3 +93,70 @@ def test_bad_job_file_is_one_line_and_stores_nothing(tmp_path):
     assert supernas("run", str(tmp_path / "absent.yaml"), "--db", url).returncode == 2
     assert open_store(url).list_jobs() == []
     assert supernas("run", str(bad), "--db", "nosuchdriver://x").returncode == 2
+
+
+def test_export_a_trial_as_onnx_runs_in_onnx_runtime(finished_job, tmp_path):
+    import numpy as np
+
+    from supernas.spaces.onnx_export import example_inputs, runtime_session, torch_outputs
+
+    url, _ = finished_job
+    trial = open_store(url).front(1)[0]
+    done = supernas("export", "1", str(trial.number), "--format", "onnx", "-o", str(tmp_path / "onnx"), "--db", url)
+    assert done.returncode == 0, done.stderr
+    assert "ONNX Runtime ran it" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["model.onnx"]
+    supernas("extract", "1", str(trial.number), "-o", str(tmp_path / "ckpt"), "--db", url)
+    model = load_subnet(tmp_path / "ckpt")
+    again = supernas("export", "--checkpoint", str(tmp_path / "ckpt"), "--format", "onnx", "-o", str(tmp_path / "onnx2"))
+    assert again.returncode == 0, again.stderr
+    inputs = example_inputs(model.spec, 1, 8)
+    a = runtime_session(tmp_path / "onnx" / "model.onnx").run(None, inputs)[0]
+    b = runtime_session(tmp_path / "onnx2" / "model.onnx").run(None, inputs)[0]
+    assert np.array_equal(a, b)  # the job's trial and its extracted checkpoint export the same model
+    assert a.shape == torch_outputs(model, inputs)[0].shape == (1, 8, 256)
+
+
+def test_export_refuses_a_failed_trial(finished_job, tmp_path):
+    import shutil
+
+    url, _ = finished_job
+    copy = tmp_path / "copy.db"
+    shutil.copy(url.removeprefix("sqlite:///"), copy)
+    store = open_store(f"sqlite:///{copy}")
+    arch = Architecture.model_validate(json.loads(store.get_trial(1, 0).arch_json))
+    changed = arch.model_copy(update={"embed_dim": 64 if arch.embed_dim != 64 else 96})
+    (added,) = store.add_trials(1, [(changed.arch_id, changed.to_json())])
+    store.fail_trial(added.id, "RuntimeError: out of memory")
+    done = supernas("export", "1", str(added.number), "--format", "onnx", "-o", str(tmp_path / "x"), "--db", f"sqlite:///{copy}")
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert f"trial {added.number} of job 1 failed (RuntimeError: out of memory)" in done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["export", "1", "0", "--format", "tflite", "-o", "x"], "unknown export format 'tflite' (allowed: supernas, onnx, hf)"),
+        (["export", "1", "0", "--format", "hf", "-o", "x"], "use --format onnx"),  # gpt-tiny rounds activations
+        (["export", "1", "-o", "x"], "export needs JOB TRIAL"),
+        (["export", "1", "9999", "-o", "x"], "9999"),
+        (["export", "--checkpoint", "nowhere", "-o", "x"], "nowhere"),
+    ],
+)
+def test_export_errors_are_one_line(finished_job, tmp_path, monkeypatch, args, needle):
+    url, _ = finished_job
+    monkeypatch.chdir(tmp_path)
+    done = supernas(*args, "--db", url)
+    assert done.returncode == 2 and needle in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_export_into_a_non_empty_directory_is_refused(finished_job, tmp_path):
+    url, _ = finished_job
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    done = supernas("export", "1", "0", "--format", "onnx", "-o", str(tmp_path / "out"), "--db", url)
+    assert done.returncode == 2 and "exists and is not empty" in done.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
