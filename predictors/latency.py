@@ -23,11 +23,14 @@ times a sample once per (space, workload, machine) and fits two predictors, save
 Predictions are for the workload (batch shape, threads, clock, backend) the predictor was calibrated
 with; its files are keyed by a hash of that workload and of the device's fingerprint.
 
-``backend`` is how the subnet's integer (4/8-bit) layers run: ``torch`` (dequantize, then matmul) or
-``triton`` (the fused kernels of :mod:`supernas.spaces.kernels`), so a search can weigh quantization
-policies by what the kernels really cost. ``triton`` times real kernels on a CUDA device only: on the
-CPU they run in Triton's interpreter, which is correct but orders of magnitude slower and says nothing
-about deployed speed.
+``backend`` is what runs the subnet (see :mod:`.runtimes`): ``torch`` (eager; integer layers dequantize,
+then matmul), ``triton`` (the fused kernels of :mod:`supernas.spaces.kernels`), so a search can weigh
+quantization policies by what the kernels really cost, or ``onnxruntime`` (the subnet exported to ONNX and
+run in ONNX Runtime on the CPU, with a graph optimization level), so it can rank subnets by what the
+deployment runtime costs. ``triton`` times real kernels on a CUDA device only: on the CPU they run in
+Triton's interpreter, which is correct but orders of magnitude slower and says nothing about deployed
+speed. The lookup table times each part in the workload's backend (for ``onnxruntime``: each part
+exported on its own), so it works per backend as the measured latency does.
 """
 
 from __future__ import annotations
@@ -62,10 +65,12 @@ from supernas.spaces.inputs import random_batch
 from supernas.spaces.model import Attention, FeedForward, Transformer
 from supernas.spaces.paths import supernas_home
 from supernas.spaces.spec import ACT_BITS, WEIGHT_BITS, parse_spec
-from supernas.spaces.subnet import DenseLeaves, QuantLinear, check_backend
+from supernas.spaces.subnet import DenseLeaves, QuantLinear
 
+from . import runtimes
 from .base import CostClass, Metric, MetricContext, register
 from .costs import attention_macs, forward_macs, int_option, peak_activation_bytes, sequence_length
+from .runtimes import DEFAULT_GRAPH_OPTIMIZATION, ONNXRUNTIME
 
 # ---------------------------------------------------------------- timing
 
@@ -116,11 +121,12 @@ def fixed_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def check_clock(clock: str, device: torch.device, threads: int | None) -> Callable[[], float]:
+def check_clock(clock: str, device: torch.device | str, threads: int | None) -> Callable[[], float]:
     """The clock function; CPU time is a latency only for one thread on the CPU."""
     if clock not in CLOCKS:
         raise SpecError(f"unknown clock '{clock}' ({allowed(CLOCKS)})")
-    if clock == "cpu" and (device.type != "cpu" or threads != 1):
+    device_type = device.type if isinstance(device, torch.device) else str(device).split(":")[0]
+    if clock == "cpu" and (device_type != "cpu" or threads != 1):
         raise SpecError("clock 'cpu' (thread CPU time) needs device cpu and threads 1; use clock 'wall' otherwise")
     return CLOCKS[clock]
 
@@ -195,7 +201,10 @@ def fingerprint_hash(fingerprint: dict) -> str:
 
 @dataclass(frozen=True)
 class Workload:
-    """What a latency is measured on: batch shape, device, threads, clock, timing effort and backend."""
+    """What a latency is measured on: batch shape, device, threads, clock, timing effort and backend.
+
+    ``graph_optimization`` is ONNX Runtime's level (disable, basic, extended, all) for backend onnxruntime.
+    """
 
     batch_size: int = 1
     seq_len: int = 64
@@ -205,32 +214,52 @@ class Workload:
     warmup: int = 3
     repeats: int = 10
     backend: str = "torch"
+    graph_optimization: str = DEFAULT_GRAPH_OPTIMIZATION
 
     def __post_init__(self) -> None:
-        check_backend(self.backend)
+        runtimes.check_latency_backend(self.backend, self.device, self.graph_optimization)
+        check_clock(self.clock, self.device, self.threads)
+
+    def fingerprint(self) -> dict:
+        """The device's fingerprint, with the ONNX Runtime version, level and threads for that backend."""
+        runtime = runtimes.runtime_fingerprint(self.backend, self.threads, self.graph_optimization)
+        return {**device_fingerprint(self.device, self.threads), **runtime}
 
     def key(self) -> str:
-        """Short hash of the device's fingerprint and of what the latency means (not of the effort).
+        """Short hash of the fingerprint and of what the latency means (not of the effort).
 
         The default backend adds nothing, so predictors calibrated before backends existed keep their key.
         """
         measured = {"batch_size": self.batch_size, "seq_len": self.seq_len, "clock": self.clock}
         if self.backend != "torch":
             measured["backend"] = self.backend
-        return fingerprint_hash({**device_fingerprint(self.device, self.threads), **measured})
+        return fingerprint_hash({**self.fingerprint(), **measured})
+
+    def threads_label(self) -> str:
+        """The threads the latency runs on, for messages."""
+        if self.threads is None and self.backend == ONNXRUNTIME:
+            return "ONNX Runtime's default"
+        return str(self.threads or torch.get_num_threads())
 
 
 def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, seed: int = 0) -> LatencyStats:
     """Extract ``arch`` from ``supernet`` with the workload's backend and time it on a random batch of its shape.
 
     Extraction runs with the workload's threads too: on a loaded 2-core machine two threads spin on
-    each other and extract several times slower.
+    each other and extract several times slower. For backend onnxruntime the subnet is exported and
+    timed in an ONNX Runtime session (see :mod:`.runtimes`); only the session's runs are timed.
     """
     w = workload
     inputs = random_batch(supernet.spec, w.batch_size, w.seq_len, seed).inputs
     with fixed_threads(w.threads):
-        model = extract(supernet, arch, w.backend)
-    return measure_latency(model, inputs, w.warmup, w.repeats, w.device, w.threads, w.clock)
+        model = extract(supernet, arch, runtimes.leaf_backend(w.backend))
+        if w.backend == ONNXRUNTIME:
+            run = runtimes.subnet_runner(model, inputs, w.threads, w.graph_optimization)
+    if w.backend != ONNXRUNTIME:
+        return measure_latency(model, inputs, w.warmup, w.repeats, w.device, w.threads, w.clock)
+    if w.repeats < 1 or w.warmup < 0:
+        raise SpecError(f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={w.repeats}, warmup={w.warmup}")
+    return time_callable(run, resolve_device(w.device), w.warmup, w.repeats, w.threads, w.clock)
 
 
 def subnet_latencies(
@@ -326,22 +355,44 @@ def _random_weights(module: nn.Module, seed: int = 0) -> nn.Module:
     return module.eval()
 
 
-def kernel_runner(spec: SpaceSpec, kernel: Kernel, workload: Workload, device: torch.device) -> Callable[[], object]:
-    """A closure computing ``kernel`` once on random weights and inputs of the workload's shape."""
+class _Residual(nn.Module):
+    """``x + part(norm(x))``: an attention or FFN part as a pre-norm block runs it, a module of one input."""
+
+    def __init__(self, norm: nn.Module, part: nn.Module) -> None:
+        super().__init__()
+        self.norm, self.part = norm, part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm(x)
+        return x + (self.part(h, None) if isinstance(self.part, Attention) else self.part(h))
+
+
+def kernel_module(spec: SpaceSpec, kernel: Kernel, workload: Workload) -> tuple[nn.Module, torch.Tensor]:
+    """``kernel`` as a module on random weights (leaves of the workload's backend), and its input.
+
+    'base' is a transformer without layers on token ids (or images); the other parts take hidden states.
+    """
     w, e = workload, kernel.embed
-    leaves = DenseLeaves(w.backend)
+    leaves = DenseLeaves(runtimes.leaf_backend(w.backend))
     if kernel.part == "base":
         empty = Architecture(space=spec.name, embed_dim=e, layers=())
-        model = _random_weights(Transformer(spec, empty, leaves)).to(device)
-        inputs = random_batch(spec, w.batch_size, w.seq_len).inputs.to(device)
-        return lambda: model(inputs)
-    x = torch.randn(w.batch_size, sequence_length(spec, w.seq_len), e, generator=torch.Generator().manual_seed(0)).to(device)
-    norm = nn.LayerNorm(e, eps=spec.norm_eps).to(device)
-    if kernel.part == "attention":
-        attn = _random_weights(Attention(spec, e, kernel.layer, leaves)).to(device)
-        return lambda: x + attn(norm(x), None)
-    ffn = _random_weights(FeedForward(spec, e, kernel.layer, leaves)).to(device)
-    return lambda: x + ffn(norm(x))
+        return _random_weights(Transformer(spec, empty, leaves)), random_batch(spec, w.batch_size, w.seq_len).inputs
+    x = torch.randn(w.batch_size, sequence_length(spec, w.seq_len), e, generator=torch.Generator().manual_seed(0))
+    part = (Attention if kernel.part == "attention" else FeedForward)(spec, e, kernel.layer, leaves)
+    return _Residual(nn.LayerNorm(e, eps=spec.norm_eps), _random_weights(part)).eval(), x
+
+
+def kernel_runner(spec: SpaceSpec, kernel: Kernel, workload: Workload, device: torch.device) -> Callable[[], object]:
+    """A closure computing ``kernel`` once on random weights and inputs of the workload's shape.
+
+    For backend onnxruntime the part is exported on its own and run in its own session.
+    """
+    module, inputs = kernel_module(spec, kernel, workload)
+    if workload.backend == ONNXRUNTIME:
+        name = ("pixel_values" if spec.task == "vision" else "input_ids") if kernel.part == "base" else "x"
+        return runtimes.part_runner(module, name, inputs, workload.threads, workload.graph_optimization)
+    module, inputs = module.to(device), inputs.to(device)
+    return lambda: module(inputs)
 
 
 class LookupTablePredictor(LatencyPredictor):
@@ -527,13 +578,20 @@ class CalibrationReport:
         return cls(**{**data, "workload": Workload(**data["workload"]), "scores": scores})
 
 
+def _backend_label(report: CalibrationReport) -> str:
+    w = report.workload
+    if w.backend != ONNXRUNTIME:
+        return w.backend
+    return f"onnxruntime {report.fingerprint.get('onnxruntime', '')} (graph optimization {w.graph_optimization})"
+
+
 def format_report(report: CalibrationReport) -> str:
     """The report as a small text table, best predictor marked."""
     w = report.workload
     lines = [
         f"space {report.space} on {report.fingerprint['hardware']} ({w.device}, {report.fingerprint['threads']} threads, "
-        f"{w.clock} clock), batch {w.batch_size} x {w.seq_len} tokens; "
-        f"{w.backend} backend; {report.n_train} subnets fitted, {report.n_heldout} held out",
+        f"{w.clock} clock), batch {w.batch_size} x {w.seq_len} tokens; {_backend_label(report)} backend; "
+        f"{report.n_train} subnets fitted, {report.n_heldout} held out",
         f"{'predictor':<12}{'MAPE %':>9}{'within ±10%':>13}{'Spearman':>10}",
     ]
     for kind, s in report.scores.items():
@@ -556,6 +614,7 @@ def calibrate(
     repeats: int = 10,
     rounds: int = 2,
     backend: str = "torch",
+    graph_optimization: str = DEFAULT_GRAPH_OPTIMIZATION,
 ) -> CalibrationReport:
     """Time ``n`` random subnets, fit both predictors on part, score them on the rest, save them all.
 
@@ -567,7 +626,7 @@ def calibrate(
         raise SpecError(
             f"calibrate needs at least 2 subnets to fit and 2 to hold out; n={n}, holdout={holdout} gives {n_heldout} held out"
         )
-    workload = Workload(batch_size, seq_len, device, threads, clock, warmup, repeats, backend)
+    workload = Workload(batch_size, seq_len, device, threads, clock, warmup, repeats, backend, graph_optimization)
     check_clock(clock, resolve_device(device), threads)
     archs = sample_many(spec, n, seed)
     supernet = Supernet(spec, seed=seed)
@@ -583,11 +642,25 @@ def calibrate(
         files.append(str(predictor.save(predictor_path(spec.name, workload, predictor.kind))))
     report_file = predictor_path(spec.name, workload, "report")
     report = CalibrationReport(
-        spec.name, device_fingerprint(device, threads), workload.key(), workload, len(fitted), n_heldout, scores,
+        spec.name, workload.fingerprint(), workload.key(), workload, len(fitted), n_heldout, scores,
         min(scores, key=lambda kind: scores[kind].mape), files + [str(report_file)],
     )
     report.save(report_file)
     return report
+
+
+def calibrate_command(space: str, w: Workload) -> str:
+    """The ``supernas calibrate`` command line that calibrates for ``w`` (options other than defaults)."""
+    args = [f"supernas calibrate {space} --device {w.device}"]
+    defaults = Workload()
+    for option, value, default in [
+        ("threads", w.threads, None), ("clock", w.clock, "wall"), ("batch-size", w.batch_size, defaults.batch_size),
+        ("seq-len", w.seq_len, defaults.seq_len), ("backend", w.backend, "torch"),
+        ("graph-optimization", w.graph_optimization, DEFAULT_GRAPH_OPTIMIZATION),
+    ]:
+        if value != default:
+            args.append(f"--{option} {value}")
+    return " ".join(args)
 
 
 def load_predictor(spec: SpaceSpec, workload: Workload, kind: str = "best") -> LatencyPredictor:
@@ -600,8 +673,8 @@ def load_predictor(spec: SpaceSpec, workload: Workload, kind: str = "best") -> L
     if not report_file.is_file():
         raise NotFoundError(
             f"no latency predictor calibrated for space '{spec.name}' on this machine for device {w.device}, "
-            f"{w.threads or torch.get_num_threads()} threads, {w.clock} clock, batch {w.batch_size} x {w.seq_len} tokens "
-            f"(key {w.key()}); run `supernas calibrate {spec.name} --device {w.device}` first"
+            f"{w.threads_label()} threads, {w.clock} clock, batch {w.batch_size} x {w.seq_len} tokens, {w.backend} backend "
+            f"(key {w.key()}); run `{calibrate_command(spec.name, w)}` first"
         )
     if kind == "best":
         kind = CalibrationReport.load(report_file).best
@@ -609,7 +682,7 @@ def load_predictor(spec: SpaceSpec, workload: Workload, kind: str = "best") -> L
     if predictor.spec != spec:
         raise SpecError(
             f"the latency predictors for space '{spec.name}' were calibrated on a different definition of it; "
-            f"run `supernas calibrate {spec.name} --device {w.device}` again"
+            f"run `{calibrate_command(spec.name, w)}` again"
         )
     return predictor
 
@@ -618,6 +691,7 @@ def load_predictor(spec: SpaceSpec, workload: Workload, kind: str = "best") -> L
 
 WORKLOAD_OPTIONS: dict[str, object] = {
     "batch_size": 1, "seq_len": 64, "device": "cpu", "threads": None, "clock": "wall", "backend": "torch",
+    "graph_optimization": DEFAULT_GRAPH_OPTIMIZATION,
 }
 
 
@@ -629,13 +703,24 @@ def workload_option(metric: Metric) -> Workload:
     threads = None if s["threads"] is None else int_option(metric, "threads")
     shape = int_option(metric, "batch_size"), int_option(metric, "seq_len")
     try:
-        return Workload(*shape, str(s["device"]), threads, s["clock"], backend=str(s["backend"]), **effort)
+        return Workload(
+            *shape, str(s["device"]), threads, s["clock"], backend=str(s["backend"]),
+            graph_optimization=str(s["graph_optimization"]), **effort,
+        )
     except SpecError as e:
         raise SpecError(f"metric '{metric.name}': {e}") from None
 
 
+class _WorkloadMetric(Metric):
+    """A latency metric: its workload options are checked with the job spec, before any trial runs."""
+
+    def check_applicable(self, spec: SpaceSpec) -> None:
+        super().check_applicable(spec)
+        workload_option(self)
+
+
 @register
-class LatencyMeasured(Metric):
+class LatencyMeasured(_WorkloadMetric):
     name = "latency_ms"
     direction = "minimize"
     unit = "ms"
@@ -648,7 +733,7 @@ class LatencyMeasured(Metric):
 
 
 @register
-class LatencyPredicted(Metric):
+class LatencyPredicted(_WorkloadMetric):
     name = "latency_predicted_ms"
     direction = "minimize"
     unit = "ms"

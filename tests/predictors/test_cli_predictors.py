@@ -55,7 +55,10 @@ def test_calibrate_then_predicted_latency(tmp_path):
         (["score", "gpt-tiny", "--arch", "{}", "--metrics", "latency_predicted_ms"], None),
         (["calibrate", "gpt-tiny", "--device", "cuda", "-n", "8"], "cuda"),
         (["calibrate", "gpt-tiny", "--device", "tpu", "-n", "8"], "tpu"),
-        (["calibrate", "gpt-tiny", "--backend", "cuda-graphs", "-n", "8"], "unknown backend 'cuda-graphs' (allowed: torch, triton)"),
+        (["calibrate", "gpt-tiny", "--backend", "cuda-graphs", "-n", "8"], "unknown backend 'cuda-graphs' (allowed: torch, triton, onnxruntime)"),
+        (["calibrate", "gpt-tiny", "--backend", "onnxruntime", "--graph-optimization", "max", "-n", "8"],
+         "unknown ONNX Runtime graph optimization 'max' (allowed: disable, basic, extended, all)"),
+        (["calibrate", "gpt-tiny", "--backend", "onnxruntime", "--device", "cuda", "-n", "8"], "backend onnxruntime runs on device cpu only"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, needle):

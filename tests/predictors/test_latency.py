@@ -140,9 +140,9 @@ def test_lookup_table_kernels_run_on_the_workload_backend(part):
 
 def test_unknown_backend_is_a_one_line_error(gpt_tiny):
     spec, _ = gpt_tiny
-    message = r"^metric '{}': unknown backend 'tensorrt' \(allowed: torch, triton\)$"
+    message = r"^metric '{}': unknown backend 'tensorrt' \(allowed: torch, triton, onnxruntime\)$"
     for name in ("latency_ms", "latency_predicted_ms"):
         with pytest.raises(SpecError, match=message.format(name)):
             REGISTRY[name](backend="tensorrt").evaluate(smallest(spec), MetricContext(spec))
-    with pytest.raises(SpecError, match=r"^unknown backend 'tensorrt' \(allowed: torch, triton\)$"):
+    with pytest.raises(SpecError, match=r"^unknown backend 'tensorrt' \(allowed: torch, triton, onnxruntime\)$"):
         latency.Workload(backend="tensorrt")
