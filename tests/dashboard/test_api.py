@@ -128,6 +128,35 @@ def test_extract_serves_a_checkpoint_of_the_trials_subnet(finished_server, tmp_p
         assert torch.equal(model(batch.inputs), expected)  # the job's weights: seeded init, seed 0
 
 
+def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_path):
+    import numpy as np
+
+    from supernas.spaces.onnx_export import example_inputs, runtime_session, torch_outputs
+
+    with finished_server.client() as c:
+        number = c.get("/api/jobs/1/front").json()[0]["number"]
+        response = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "onnx"})
+        again = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "onnx"})  # replaces the server's copy
+        refused = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "hf"})
+        unknown = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "tflite"})
+        checkpoint = c.post(f"/api/jobs/1/trials/{number}/extract")
+    assert response.status_code == again.status_code == 200 and response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"].endswith(f'-trial-{number}-onnx.zip"')
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert archive.namelist() == ["model.onnx"]
+        archive.extractall(tmp_path / "onnx")
+    with zipfile.ZipFile(io.BytesIO(checkpoint.content)) as archive:
+        archive.extractall(tmp_path / "ckpt")
+    model = load_subnet(tmp_path / "ckpt")
+    inputs = example_inputs(model.spec, 1, 12)
+    (logits,) = runtime_session(tmp_path / "onnx" / "model.onnx").run(None, inputs)
+    (expected,) = torch_outputs(model, inputs)
+    assert logits.shape == expected.shape == (1, 12, 256)
+    assert np.abs(logits - expected).max() < 0.1 * np.abs(expected).max()  # per-tensor activation rounding may flip
+    assert refused.status_code == 422 and "use --format onnx" in refused.json()["detail"]
+    assert unknown.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "words"),
     [

@@ -112,6 +112,14 @@ def test_submit_watch_click_and_extract(page, tmp_path):
         with torch.no_grad(), supernet.active(model.arch):
             assert torch.equal(model(batch.inputs), supernet(batch.inputs))
 
+        page.select_option("#export-format", "onnx")
+        with page.expect_download() as download_info:
+            page.click("#extract")
+        download_info.value.save_as(tmp_path / "onnx.zip")
+        with zipfile.ZipFile(tmp_path / "onnx.zip") as z:
+            assert z.namelist() == ["model.onnx"]
+        page.wait_for_selector("#extract-status:has-text('model.onnx')")
+
         page.goto(server.url + "/")
         page.wait_for_selector("tr[data-job='1']")
         shoot(page, "jobs")
