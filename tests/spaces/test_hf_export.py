@@ -23,6 +23,8 @@ from supernas.spaces import Architecture, LayerArch, SpaceSpec, SpecError, Super
 from supernas.spaces.hf_export import CLASSIFIER_WEIGHTS, hf_unsupported_reason, save_hf
 from supernas.spaces.ops import mean_pool
 
+from .helpers import padded_token_batch
+
 TOLERANCE = 1e-5
 
 
@@ -134,14 +136,7 @@ def test_bert_export_equals_transformers(supernets, tmp_path, case):
     hf, info = transformers.AutoModel.from_pretrained(tmp_path, output_loading_info=True)
     assert_loaded_completely(info)
     assert type(hf).__name__ == "BertModel"
-    g = torch.Generator().manual_seed(6)
-    ids = torch.randint(0, spec.vocab_size, (3, 20), generator=g)
-    mask = torch.ones_like(ids)
-    mask[1, 13:] = 0  # padded rows of different lengths
-    mask[2, 5:] = 0
-    token_types = torch.zeros_like(ids)
-    token_types[:, 8:] = 1
-    token_types[2, 3:] = 1
+    ids, mask, token_types = padded_token_batch(spec, seed=6)
     padding = mask.bool()
     with torch.no_grad():
         out = hf.eval()(input_ids=ids, attention_mask=mask, token_type_ids=token_types)

@@ -12,13 +12,16 @@ transformers is a dev dependency: imported plainly, so a missing install fails h
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import torch
 import transformers
 
 from supernas.spaces import Supernet, get_space, largest
 
-from .helpers import without_quantization
+from .helpers import padded_token_batch, without_quantization
 
 TOLERANCE = 1e-4  # fp32, same arithmetic up to operation order
 CAUGHT = 1e-3  # a changed bias must move the outputs by at least this much
@@ -31,6 +34,19 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
         for name, p in model.named_parameters():
             is_norm_weight = name.endswith("weight") and p.dim() == 1
             p.copy_(torch.randn(p.shape, generator=g) * (0.1 if is_norm_weight else 0.05) + (1.0 if is_norm_weight else 0.0))
+
+
+@contextmanager
+def zeroed(tensor: torch.Tensor) -> Iterator[None]:
+    """The tensor set to zero in place for the block, restored after."""
+    saved = tensor.detach().clone()
+    with torch.no_grad():
+        tensor.zero_()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            tensor.copy_(saved)
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -106,14 +122,8 @@ def test_gpt2_comparison_catches_a_changed_bias(gpt2, parameter):
         target = p[2 * hf.config.n_embd :]
     else:
         target = p
-    saved = target.detach().clone()
-    with torch.no_grad():
-        target.zero_()
-    try:
+    with zeroed(target):
         theirs, ours = gpt2_logits(hf, supernet, ids)
-    finally:
-        with torch.no_grad():
-            target.copy_(saved)
     diff = max_diff(ours, theirs)
     print(f"gpt2-small logits with {parameter} zeroed in transformers only: max diff = {diff:.2e}")
     assert diff > CAUGHT
@@ -152,14 +162,7 @@ def bert(tmp_path_factory):
     supernet = Supernet(spec, seed=0).eval()
     report = supernet.load_weights(path)
     supernet.activate(arch)
-    g = torch.Generator().manual_seed(4)
-    ids = torch.randint(0, spec.vocab_size, (3, 20), generator=g)
-    mask = torch.ones_like(ids)
-    mask[1, 13:] = 0  # padded rows of different lengths
-    mask[2, 5:] = 0
-    token_types = torch.zeros_like(ids)
-    token_types[:, 8:] = 1
-    token_types[2, 3:] = 1
+    ids, mask, token_types = padded_token_batch(spec, seed=4)
     return hf, supernet, report, (ids, mask, token_types)
 
 
@@ -201,15 +204,8 @@ def test_bert_hidden_states_equal_transformers(bert):
 )
 def test_bert_comparison_catches_a_changed_bias(bert, parameter):
     hf, supernet, _, batch = bert
-    p = hf.get_parameter(parameter)
-    saved = p.detach().clone()
-    with torch.no_grad():
-        p.zero_()
-    try:
+    with zeroed(hf.get_parameter(parameter)):
         theirs, ours = bert_hidden(hf, supernet, batch)
-    finally:
-        with torch.no_grad():
-            p.copy_(saved)
     diff = max_diff(ours, theirs)
     print(f"bert-mini last_hidden_state with {parameter} zeroed in transformers only: max diff = {diff:.2e}")
     assert diff > CAUGHT
