@@ -38,6 +38,7 @@ class Supernet(Transformer):
         self.arch = largest(spec)
         self.provenance = f"random initialisation, seed {seed}"
         self.trained_on: str | None = None  # description of the training text (``TextData.source``)
+        self.directory: Path | None = None  # the directory it was loaded from, if any
         self.heldout_text: torch.Tensor | None = None  # its held-out bytes (uint8), kept with the weights
 
     def activate(self, arch: Architecture) -> None:
@@ -93,6 +94,7 @@ class Supernet(Transformer):
         supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
         supernet.provenance = f"{config.get('provenance', 'unknown')} (loaded from {directory.name})"
         supernet.trained_on = config.get("trained_on")
+        supernet.directory = directory  # where files kept beside the weights (a parent model) are found
         heldout = directory / SUPERNET_HELDOUT
         if heldout.is_file():
             supernet.heldout_text = byte_tokens(heldout.read_bytes())
