@@ -2,12 +2,16 @@
 
 ``extract`` copies the active weights of a supernet into a dense ``Transformer`` of the subnet's size.
 The checkpoint's config carries the whole space spec, so ``load_subnet`` needs neither the supernet nor
-a built-in space of the same name.
+a built-in space of the same name. ``CheckpointAsSupernet`` presents a loaded checkpoint where code
+expects a supernet, so metrics can re-measure a subnet on the weights a user actually loads.
 """
 
 from __future__ import annotations
 
 import json
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from torch import nn
 
 from .architecture import Architecture, check
 from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
-from .errors import NotFoundError, SpecError
+from .errors import ArchitectureError, NotFoundError, SpecError
 from .model import Transformer
 from .spec import SpaceSpec, parse_spec, read_structured_file
 from .subnet import DenseLeaves, QuantLinear, check_backend, parameter_count
@@ -120,3 +124,76 @@ def load_subnet(directory: str | Path, backend: str = "torch") -> Transformer:
     model.arch = arch
     model.provenance = config.get("weights", "unknown")
     return model.eval()
+
+
+def tensor_bytes_on_disk(path: str | Path) -> int:
+    """Bytes of tensor data in a ``.safetensors`` file: its size less the 8-byte length and the JSON header."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        (header,) = struct.unpack("<Q", handle.read(8))
+    return path.stat().st_size - 8 - header
+
+
+class CheckpointAsSupernet(nn.Module):
+    """A loaded subnet checkpoint standing where a :class:`Supernet` with that one architecture active is expected.
+
+    Code written against the supernet (``with supernet.active(arch):`` then ``supernet(inputs, padding)``,
+    ``encode``, ``blocks``, ``spec``, parameters) runs unchanged on the checkpoint's own weights, which is
+    how a metric re-measures a subnet on what a user loads rather than on the supernet. ``active(arch)``
+    checks that ``arch`` is the checkpoint's architecture and changes nothing; any other architecture is an
+    error, since the checkpoint holds no other weights.
+
+    What a supernet keeps *beside* its weights is not in a subnet checkpoint: the held-out text or task
+    data one-shot metrics score, the directory it was loaded from, and its parent (the dense model
+    fidelity metrics compare with). ``beside`` is the supernet the checkpoint was extracted from, read for
+    those only, never for computing the subnet's outputs.
+    """
+
+    BESIDE = ("heldout_text", "heldout_batches", "heldout_source", "directory", "trained_on")
+
+    def __init__(self, model: Transformer, beside: Supernet | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.spec: SpaceSpec = model.spec
+        self.arch: Architecture = model.arch
+        self.provenance = getattr(model, "provenance", "unknown")
+        for name in self.BESIDE:
+            setattr(self, name, getattr(beside, name, None))
+        self.__dict__["_beside"] = beside  # not a submodule: its parameters are not the checkpoint's
+        self.eval()
+
+    @property
+    def _parent(self) -> tuple[Supernet, Architecture] | None:
+        """The parent of the supernet the checkpoint came from (:func:`supernas.spaces.parent.parent_supernet`
+        reads this), never one made from the checkpoint's own weights."""
+        from .parent import parent_supernet
+
+        beside = self.__dict__["_beside"]
+        return None if beside is None else parent_supernet(beside)
+
+    def activate(self, arch: Architecture) -> None:
+        if arch.arch_id != self.arch.arch_id:
+            raise ArchitectureError(
+                f"this checkpoint holds architecture {self.arch.arch_id} only; cannot activate {arch.arch_id}"
+            )
+
+    @contextmanager
+    def active(self, arch: Architecture) -> Iterator[CheckpointAsSupernet]:
+        self.activate(arch)
+        yield self
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:
+        return self.model(*args, **kwargs)
+
+    def encode(self, *args, **kwargs) -> torch.Tensor:
+        return self.model.encode(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        """Modules and attributes of the loaded model (``blocks``, ``depth``, ``wte``...) as the supernet's own."""
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            model = self.__dict__.get("_modules", {}).get("model")
+            if model is None:
+                raise
+            return getattr(model, name)
