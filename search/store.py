@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 from sqlalchemy import (
-    DateTime, ForeignKey, Index, MetaData, Select, String, Text, UniqueConstraint, create_engine, event, false,
-    func, inspect, select, text, update,
+    BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, Select, String, Table, Text, UniqueConstraint,
+    create_engine, event, false, func, inspect, select, text, update,
 )
 from sqlalchemy.engine import Connection, Engine, Row, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -42,10 +42,11 @@ JOB_STATUSES = ("queued", "running", "stopped", "completed", "failed")
 TRIAL_STATES = ("queued", "running", "complete", "failed", "infeasible")
 EVALUATED = ("complete", "infeasible", "failed")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # MIGRATIONS[v] upgrades a database at version v - 1 to v, inside the opening transaction. A fresh
 # database is created from the models below at SCHEMA_VERSION directly, so version 1 needs no entry.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+# Each migration writes its own frozen DDL (never the current models, which later versions may change).
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}  # filled in below the models
 
 _WRITE = "supernas_write"  # execution option: this transaction will write (BEGIN IMMEDIATE on SQLite)
 _MIGRATION_LOCK = 0x5E9E9A5  # PostgreSQL advisory lock key: one process migrates at a time
@@ -78,6 +79,43 @@ class JobRecord:
     n_queued: int
     n_running: int
     hypervolume: float | None
+
+
+@dataclass(frozen=True)
+class VerifiedValue:
+    """One metric of a trial as searched and as re-measured on its checkpoint (``measured`` None: not
+    re-measured, ``note`` says why). ``deterministic``: the two must agree to float rounding."""
+
+    metric: str
+    searched: float | None
+    measured: float | None
+    method: str
+    deterministic: bool
+    spread: float | None = None  # timed metrics: (p90 - p10) / median of the runs
+    note: str | None = None
+
+    @property
+    def error(self) -> float | None:
+        """Relative error |measured - searched| / |searched| (absolute when searched is 0)."""
+        if self.measured is None or self.searched is None:
+            return None
+        difference = abs(self.measured - self.searched)
+        return difference / abs(self.searched) if self.searched != 0 else difference
+
+
+@dataclass(frozen=True)
+class VerificationRecord:
+    """A trial's checkpoint and its metrics re-measured on it, as stored (one per verification run)."""
+
+    id: int
+    job_id: int
+    trial_id: int
+    trial_number: int
+    checkpoint: str
+    checkpoint_bytes: int  # size of the checkpoint's model.safetensors file
+    machine: dict
+    values: dict[str, VerifiedValue]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -208,6 +246,45 @@ class CheckpointRow(Base):
     trial_id: Mapped[int] = mapped_column(ForeignKey("supernas_trials.id"))
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class VerificationRow(Base):
+    """A trial re-measured on its extracted checkpoint; re-verifying appends a row (the newest counts)."""
+
+    __tablename__ = "supernas_verifications"
+    __table_args__ = (Index("ix_supernas_verifications_job_trial", "job_id", "trial_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("supernas_jobs.id"))
+    trial_id: Mapped[int] = mapped_column(ForeignKey("supernas_trials.id"))
+    checkpoint: Mapped[str] = mapped_column(Text)
+    checkpoint_bytes: Mapped[int] = mapped_column(BigInteger)
+    machine_json: Mapped[str] = mapped_column(Text)
+    values_json: Mapped[str] = mapped_column(Text)  # {metric: {searched, measured, method, deterministic, spread, note}}
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+def _add_verifications(connection: Connection) -> None:
+    """Version 2: the supernas_verifications table, as version 2 defines it."""
+    metadata = MetaData(naming_convention=Base.metadata.naming_convention)
+    Table("supernas_jobs", metadata, Column("id", Integer, primary_key=True))
+    Table("supernas_trials", metadata, Column("id", Integer, primary_key=True))
+    table = Table(
+        "supernas_verifications", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("job_id", Integer, ForeignKey("supernas_jobs.id"), nullable=False),
+        Column("trial_id", Integer, ForeignKey("supernas_trials.id"), nullable=False),
+        Column("checkpoint", Text, nullable=False),
+        Column("checkpoint_bytes", BigInteger, nullable=False),
+        Column("machine_json", Text, nullable=False),
+        Column("values_json", Text, nullable=False),
+        Column("created_at", DateTime, nullable=False),
+        Index("ix_supernas_verifications_job_trial", "job_id", "trial_id"),
+    )
+    table.create(connection)
+
+
+MIGRATIONS[2] = _add_verifications
 
 
 # ---------------------------------------------------------------------------------------------- engine
@@ -579,6 +656,41 @@ class Store:
         with self._write() as session:
             session.add(CheckpointRow(job_id=job_id, trial_id=trial_id, path=path))
 
+    def record_verification(
+        self, job_id: int, trial_id: int, checkpoint: str, checkpoint_bytes: int, machine: dict,
+        values: Sequence[VerifiedValue],
+    ) -> VerificationRecord:
+        """Store a trial's re-measured values beside its searched ones (never over them). Re-verifying
+        a trial appends: :meth:`verifications` returns the newest per trial unless asked for all."""
+        with self._write() as session:
+            number = session.scalar(select(TrialRow.number).where(TrialRow.id == trial_id, TrialRow.job_id == job_id))
+            if number is None:
+                raise NotFoundError(f"job {job_id} has no trial with id {trial_id} in {self.url_display}")
+            row = VerificationRow(
+                job_id=job_id, trial_id=trial_id, checkpoint=checkpoint, checkpoint_bytes=int(checkpoint_bytes),
+                machine_json=json.dumps(machine), values_json=json.dumps({v.metric: _value_data(v) for v in values}),
+            )
+            session.add(row)
+            session.flush()
+            return _verification_record(row, number)
+
+    def verifications(self, job_id: int, trial_numbers: Sequence[int] | None = None, history: bool = False) -> list[VerificationRecord]:
+        """The job's verifications ordered by trial number: the newest of each trial, or every one
+        (oldest first within a trial) with ``history``; only those trials when ``trial_numbers`` is given."""
+        query = (
+            select(VerificationRow, TrialRow.number)
+            .join(TrialRow, TrialRow.id == VerificationRow.trial_id)
+            .where(VerificationRow.job_id == job_id)
+        )
+        if trial_numbers is not None:
+            query = query.where(TrialRow.number.in_(list(trial_numbers)))
+        if not history:
+            newest = select(func.max(VerificationRow.id)).where(VerificationRow.job_id == job_id).group_by(VerificationRow.trial_id)
+            query = query.where(VerificationRow.id.in_(newest))
+        with self._read() as session:
+            rows = session.execute(query.order_by(TrialRow.number, VerificationRow.id)).all()
+            return [_verification_record(row, number) for row, number in rows]
+
     def record_predictor(self, space: str, kind: str, fingerprint: str, path: str, report: dict) -> None:
         """Remember a trained predictor file and its evaluation report."""
         with self._write() as session:
@@ -672,6 +784,22 @@ def _trial_record(row: TrialRow | Row) -> TrialRecord:
         state=row.state, values=None if row.values_json is None else json.loads(row.values_json),
         worker=row.worker, error=row.error, on_front=row.on_front, created_at=row.created_at,
         started_at=row.started_at, finished_at=row.finished_at, duration_s=row.duration_s,
+    )
+
+
+def _value_data(value: VerifiedValue) -> dict:
+    return {
+        "searched": value.searched, "measured": value.measured, "method": value.method,
+        "deterministic": value.deterministic, "spread": value.spread, "note": value.note,
+    }
+
+
+def _verification_record(row: VerificationRow, number: int) -> VerificationRecord:
+    values = {metric: VerifiedValue(metric, **data) for metric, data in json.loads(row.values_json).items()}
+    return VerificationRecord(
+        id=row.id, job_id=row.job_id, trial_id=row.trial_id, trial_number=number, checkpoint=row.checkpoint,
+        checkpoint_bytes=row.checkpoint_bytes, machine=json.loads(row.machine_json), values=values,
+        created_at=row.created_at,
     )
 
 

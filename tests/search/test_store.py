@@ -14,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from supernas.search import store as store_module
 from supernas.search.pareto import dominates, hypervolume, minimization_vector
-from supernas.search.store import SchemaRow, Store, StoreError, TrialRecord, make_engine, open_store
+from supernas.search.store import (
+    SCHEMA_VERSION, SchemaRow, Store, StoreError, TrialRecord, VerifiedValue, make_engine, open_store,
+)
 from supernas.spaces.errors import NotFoundError
 
 TWO = [("loss", "minimize"), ("latency", "minimize")]
@@ -53,20 +55,21 @@ def brute_force_front(trials: list[TrialRecord], objectives) -> set[int]:
 # ------------------------------------------------------------------------------------------ schema
 
 
-def test_schema_version_is_1_and_reopening_keeps_data(store_url):
+def test_schema_version_is_current_and_reopening_keeps_data(store_url):
     with open_store(store_url) as first:
         job_id = new_job(first)
         first.add_trials(job_id, archs("a", "b"))
-    assert schema_versions(store_url) == [1]
+    assert schema_versions(store_url) == [SCHEMA_VERSION] == [2]
     with open_store(store_url) as again:
         job = again.get_job(job_id)
         assert (job.name, job.n_queued, job.spec["name"]) == ("job", 2, "job")
-    assert schema_versions(store_url) == [1]
+    assert schema_versions(store_url) == [SCHEMA_VERSION]
 
 
 def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, monkeypatch):
     open_store(store_url).close()
     applied = []
+    v = SCHEMA_VERSION
 
     def migration(version: int):
         def apply(connection) -> None:
@@ -74,19 +77,56 @@ def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, m
             connection.execute(text(f"CREATE TABLE supernas_probe_{version} (x INTEGER)"))
         return apply
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(store_module, "MIGRATIONS", {2: migration(2), 3: migration(3)})
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", v + 2)
+    monkeypatch.setattr(store_module, "MIGRATIONS", {v + 1: migration(v + 1), v + 2: migration(v + 2)})
     open_store(store_url).close()
     open_store(store_url).close()
-    assert applied == [2, 3]
-    assert schema_versions(store_url) == [3]
+    assert applied == [v + 1, v + 2]
+    assert schema_versions(store_url) == [v + 2]
     engine = make_engine(store_url)
     with engine.connect() as connection:
-        assert {"supernas_probe_2", "supernas_probe_3"} <= set(inspect(connection).get_table_names())
+        assert {f"supernas_probe_{v + 1}", f"supernas_probe_{v + 2}"} <= set(inspect(connection).get_table_names())
     engine.dispose()
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)
-    with pytest.raises(StoreError, match="schema version 3; this supernas knows versions up to 1"):
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", v)
+    with pytest.raises(StoreError, match=f"schema version {v + 2}; this supernas knows versions up to {v}"):
         open_store(store_url)
+
+
+def _table_shape(url: str, table: str) -> tuple:
+    """Columns (name, type family, nullable), indexes and foreign keys of a table, as the database reports them."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        found = inspect(connection)
+        columns = [(c["name"], type(c["type"]).__name__.upper().replace("BIGINT", "BIGINTEGER"), c["nullable"]) for c in found.get_columns(table)]
+        indexes = sorted((i["name"], tuple(i["column_names"])) for i in found.get_indexes(table))
+        keys = sorted((tuple(k["constrained_columns"]), k["referred_table"], tuple(k["referred_columns"])) for k in found.get_foreign_keys(table))
+    engine.dispose()
+    return columns, indexes, keys
+
+
+def test_a_version_1_database_upgrades_in_place(store_url):
+    """A database written by the previous supernas (schema 1: no verifications table) keeps its jobs and
+    trials, gains the table exactly as a fresh database has it, and takes verifications."""
+    with open_store(store_url) as made:
+        job_id = new_job(made)
+        (trial,) = made.add_trials(job_id, archs("a"))
+        made.finish_trial(trial.id, {"loss": 1.0, "latency": 2.0}, True, TWO)
+        fresh_shape = _table_shape(store_url, "supernas_verifications")
+    engine = make_engine(store_url)  # back to version 1, as the previous supernas left it
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE supernas_verifications"))
+        connection.execute(text("UPDATE supernas_schema SET version = 1"))
+    engine.dispose()
+    assert schema_versions(store_url) == [1]
+    with open_store(store_url) as upgraded:
+        assert schema_versions(store_url) == [2]
+        assert upgraded.get_trial(job_id, 0).values == {"loss": 1.0, "latency": 2.0}
+        assert _table_shape(store_url, "supernas_verifications") == fresh_shape
+        value = VerifiedValue("loss", 1.0, 1.0, "the metric on the loaded checkpoint", True)
+        upgraded.record_verification(job_id, trial.id, "/tmp/ckpt", 1234, {"host": "h"}, [value])
+    with open_store(store_url) as reopened:
+        (stored,) = reopened.verifications(job_id)
+        assert (stored.trial_number, stored.checkpoint, stored.checkpoint_bytes, stored.values) == (0, "/tmp/ckpt", 1234, {"loss": value})
 
 
 # ------------------------------------------------------------------------------------------ jobs
@@ -273,6 +313,30 @@ def test_artifacts_are_recorded(store):
         assert connection.execute(text("SELECT path FROM supernas_checkpoints")).scalar_one() == "/tmp/subnet"
         assert connection.execute(text("SELECT report_json FROM supernas_predictors")).scalar_one() == '{"rmse": 0.5}'
     engine.dispose()
+
+
+def test_verifications_are_kept_beside_the_trials_newest_first_shown(store):
+    job_id = new_job(store)
+    a, b = store.add_trials(job_id, archs("a", "b"))
+    for trial in (a, b):
+        store.finish_trial(trial.id, {"loss": 1.0 + trial.number, "latency": 2.0}, True, TWO)
+    old = store.record_verification(job_id, b.id, "/c/b", 10, {"host": "x"}, [
+        VerifiedValue("loss", 2.0, 2.0, "held-out quality on the loaded checkpoint", True),
+        VerifiedValue("latency", 2.0, 3.0, "timed", False, spread=0.1),
+    ])
+    new = store.record_verification(job_id, b.id, "/c/b2", 11, {"host": "y"}, [
+        VerifiedValue("loss", 2.0, 2.0, "held-out quality on the loaded checkpoint", True),
+        VerifiedValue("latency", 2.0, None, "not re-measured", False, note="no device"),
+    ])
+    first = store.record_verification(job_id, a.id, "/c/a", 9, {}, [VerifiedValue("loss", 0.0, 0.0, "m", True)])
+    assert [v.id for v in store.verifications(job_id)] == [first.id, new.id]  # newest per trial, by trial number
+    assert [v.id for v in store.verifications(job_id, history=True)] == [first.id, old.id, new.id]
+    assert store.verifications(job_id, [1]) == [new]
+    assert old.values["latency"].error == pytest.approx(0.5) and new.values["latency"].error is None
+    assert first.values["loss"].error == 0.0  # searched 0: the absolute difference
+    assert store.get_trial(job_id, 1).values == {"loss": 2.0, "latency": 2.0}  # never over the searched values
+    with pytest.raises(NotFoundError, match="has no trial with id"):
+        store.record_verification(job_id, 10**6, "/c", 1, {}, [])
 
 
 # ------------------------------------------------------------------------------------------ opening
