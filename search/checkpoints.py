@@ -8,23 +8,32 @@ from supernas.spaces import Supernet, Transformer, extract, get_space, parse_arc
 from supernas.spaces.errors import SpecError
 from supernas.spaces.export import ExportResult, check_format, check_output_directory, export_subnet
 
+from .store import JobRecord, TrialRecord
 
-def trial_subnet(store, job: int | str, trial_number: int, supernet: str | Path | None = None) -> tuple[int, int, Transformer]:
-    """(job id, trial id, the trial's extracted subnet) with the weights the job's metrics saw.
 
-    Those are the job spec's ``supernet`` directory, else ``supernet`` (a caller's choice, used only
-    when the spec names none), else the supernet's random initialisation seeded with the job's seed.
-    ``job`` is an id or a name. A failed trial is refused: whatever made it fail is still there.
-    """
-    record = store.get_job(job)
-    trial = store.get_trial(record.id, trial_number)
-    if trial.state == "failed":
-        raise SpecError(f"trial {trial.number} of job {record.id} failed ({trial.error or 'no error recorded'}); choose another trial")
+def job_supernet(record: JobRecord, supernet: str | Path | None = None) -> Supernet:
+    """The weights the job's metrics saw: the job spec's ``supernet`` directory, else ``supernet`` (a
+    caller's choice, used only when the spec names none), else the supernet's random initialisation
+    seeded with the job's seed."""
     weights = record.spec.get("supernet") or supernet
     if weights:
-        net = Supernet.load(weights)
-    else:
-        net = Supernet(get_space(record.spec["space"]), seed=record.spec.get("seed", 0))
+        return Supernet.load(weights)
+    return Supernet(get_space(record.spec["space"]), seed=record.spec.get("seed", 0))
+
+
+def check_extractable(record: JobRecord, trial: TrialRecord) -> None:
+    """A failed trial is refused: whatever made it fail is still there."""
+    if trial.state == "failed":
+        raise SpecError(f"trial {trial.number} of job {record.id} failed ({trial.error or 'no error recorded'}); choose another trial")
+
+
+def trial_subnet(store, job: int | str, trial_number: int, supernet: str | Path | None = None) -> tuple[int, int, Transformer]:
+    """(job id, trial id, the trial's extracted subnet) with the weights the job's metrics saw (see
+    :func:`job_supernet`). ``job`` is an id or a name. A failed trial is refused."""
+    record = store.get_job(job)
+    trial = store.get_trial(record.id, trial_number)
+    check_extractable(record, trial)
+    net = job_supernet(record, supernet)
     arch = parse_architecture(net.spec, trial.arch_json, f"trial {trial.number} of job {record.id}")
     return record.id, trial.id, extract(net, arch)
 

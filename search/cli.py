@@ -194,19 +194,53 @@ def _job_key(job: str) -> int | str:
     return int(job) if job.isdigit() else job
 
 
+def _job_metrics(job) -> list[str]:
+    """The job's objectives, then its constraint-only metrics."""
+    spec = job.spec
+    objectives = [o["metric"] for o in spec["objectives"]]
+    return objectives + list(dict.fromkeys(c["metric"] for c in spec.get("constraints", []) if c["metric"] not in objectives))
+
+
 def _front_table(store, job, limit: int | None = None):
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from supernas.spaces import Architecture
 
-    spec = job.spec
-    metrics = [o["metric"] for o in spec["objectives"]] + [c["metric"] for c in spec.get("constraints", []) if c["metric"] not in {o["metric"] for o in spec["objectives"]}]
-    table = Table("trial", "arch_id", *metrics, "depth", "embed", title=f"Pareto front of job {job.id} ({job.name})")
+    from supernas.search.verify import TOLERANCE
+
+    metrics = _job_metrics(job)
+    verified = {v.trial_number: v for v in store.verifications(job.id)}
+    objectives = [o["metric"] for o in job.spec["objectives"]]
+    extra = [Column("verified", no_wrap=True)] if verified else []  # one column, the objectives in order: the table stays narrow
+    caption = (f"verified: {' / '.join(objectives)} re-measured on the trial's checkpoint ('=': equal to the searched value "
+               f"within {TOLERANCE:g}; '-': not verified; see `supernas verify`)") if verified else None
+    table = Table("trial", "arch_id", *metrics, *extra, "depth", "embed", title=f"Pareto front of job {job.id} ({job.name})",
+                  caption=caption)
     front = sorted(store.front(job.id), key=lambda t: t.values[metrics[0]])
     for t in front[:limit]:
         arch = Architecture.from_json(t.arch_json)
-        table.add_row(str(t.number), t.arch_id, *(f"{t.values[m]:.5g}" for m in metrics), str(arch.depth), str(arch.embed_dim))
+        checked = [] if not verified else [
+            "-" if t.number not in verified else " / ".join(_measured(verified[t.number], m) for m in objectives)
+        ]
+        table.add_row(str(t.number), t.arch_id, *(f"{t.values[m]:.5g}" for m in metrics), *checked, str(arch.depth), str(arch.embed_dim))
     return table
+
+
+def _measured(verification, metric: str) -> str:
+    """A verified value for a table cell: '=' when it equals the searched one (within the tolerance),
+    '?' when the metric could not be re-measured."""
+    from supernas.search.verify import TOLERANCE
+
+    if metric not in verification.values:
+        return "-"
+    value = verification.values[metric]
+    if value.measured is None:
+        return "?"
+    return "=" if value.error is not None and value.error <= TOLERANCE else f"{value.measured:.5g}"
+
+
+def _verified_values(verification) -> dict[str, float | None] | None:
+    return None if verification is None else {m: v.measured for m, v in verification.values.items()}
 
 
 @app.command("run")
@@ -298,6 +332,23 @@ def show_command(job: JobArg, db: DbOption = None) -> None:
     print("spec:")
     print("  " + yaml.safe_dump(record.spec, sort_keys=False).replace("\n", "\n  ").rstrip())
     _console().print(_front_table(store, record))
+    _print_verification_summary(store, record)
+
+
+def _print_verification_summary(store, record) -> None:
+    """One line per metric over the verified front trials (or a hint when none is verified)."""
+    from supernas.search.verify import summarize, summary_line
+
+    front = {t.number for t in store.front(record.id)}
+    verified = [v for v in store.verifications(record.id) if v.trial_number in front]
+    if not front:
+        return
+    if not verified:
+        print(f"not verified: `supernas verify {record.id}` re-measures the front on extracted checkpoints")
+        return
+    print(f"verified on checkpoints: {len(verified)} of {len(front)} front trials (relative error |measured - searched| / |searched|)")
+    for summary in summarize(verified, _job_metrics(record)):
+        print(f"  {summary_line(summary)}")
 
 
 @app.command("pareto")
@@ -320,15 +371,20 @@ def pareto_command(
     if fmt == "table":
         _console().print(_front_table(store, record))
         return
-    rows = [{"trial": t.number, "arch_id": t.arch_id, **t.values, "architecture": json.loads(t.arch_json)} for t in front]
+    verified = {v.trial_number: v for v in store.verifications(record.id)}
+    rows = [{"trial": t.number, "arch_id": t.arch_id, **t.values, "verified": _verified_values(verified.get(t.number)),
+             "architecture": json.loads(t.arch_json)} for t in front]
     if fmt == "json":
         print(json.dumps(rows, indent=2))
         return
     metrics = sorted({k for t in front for k in t.values})
-    writer = csv.DictWriter(sys.stdout, fieldnames=["trial", "arch_id", *metrics, "architecture"])
+    checked = [f"{m} (verified)" for m in metrics]
+    writer = csv.DictWriter(sys.stdout, fieldnames=["trial", "arch_id", *metrics, *checked, "architecture"])
     writer.writeheader()
     for row in rows:
-        writer.writerow({**row, "architecture": json.dumps(row["architecture"], separators=(",", ":"))})
+        measured = row.pop("verified") or {}
+        cells = {f"{m} (verified)": "" if measured.get(m) is None else measured[m] for m in metrics}
+        writer.writerow({**row, **cells, "architecture": json.dumps(row["architecture"], separators=(",", ":"))})
 
 
 @app.command("extract")
@@ -373,6 +429,52 @@ def extract_command(
     model = extract(net, chosen)
     save_subnet(model, output)
     print(f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, weights: {net.provenance})")
+
+
+@app.command("verify")
+def verify_command(
+    job: JobArg,
+    trials: Annotated[str, typer.Option(help="front (the Pareto front), all (every trial with values) or trial numbers such as 3,7")] = "front",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="folder for the checkpoints, one trial-N inside per trial "
+                                                                          "(default: SUPERNAS_HOME/checkpoints/job-J)")] = None,
+    db: DbOption = None,
+    supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")] = None,
+) -> None:
+    """Extract the chosen trials, load each checkpoint back and re-measure every metric on it; store and
+    print searched vs measured, and one summary line per metric. Exit 1 if a deterministic value differs."""
+    from rich.table import Table
+
+    from supernas.search.store import open_store
+    from supernas.search.verify import TOLERANCE, parse_trials, signed_error, summarize, summary_line, verify_job
+
+    which = parse_trials(trials)
+    store = open_store(db)
+    record = store.get_job(_job_key(job))
+    console = _console()
+
+    def show(v) -> None:
+        table = Table("metric", "searched", "measured", "error", "how", title=f"trial {v.trial_number}: {v.checkpoint}",
+                      title_justify="left")
+        for value in v.values.values():
+            how = value.method if value.note is None else f"{value.method}: {value.note}"
+            if value.spread is not None:
+                how += f" (runs spread {100 * value.spread:.0f}%)"
+            measured = "-" if value.measured is None else f"{value.measured:.6g}"
+            searched = "-" if value.searched is None else f"{value.searched:.6g}"
+            table.add_row(value.metric, searched, measured, signed_error(value), how)
+        console.print(table)
+
+    records = verify_job(store, record.id, which, output, supernet, on_trial=show)
+    summaries = summarize(records, _job_metrics(record))
+    print(f"summary over {len(records)} trial{'s' if len(records) != 1 else ''} of job {record.id} "
+          "(relative error |measured - searched| / |searched|):")
+    for summary in summaries:
+        print(f"  {summary_line(summary)}")
+    broken = [s for s in summaries if s.mismatches]
+    if broken:
+        names = ", ".join(f"{s.metric} ({s.mismatches})" for s in broken)
+        print(f"error: deterministic values differ from the searched ones by more than {TOLERANCE:g}: {names}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 @app.command("export")

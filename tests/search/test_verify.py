@@ -1,0 +1,233 @@
+"""`supernas verify` on a real finished job: every objective re-measured on the extracted, reloaded
+checkpoint, stored beside the searched value, shown by show/pareto, kept across restarts and resumes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import statistics
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from supernas.predictors.base import get_metric
+from supernas.predictors.latency import subnet_latency, workload_option
+from supernas.predictors.verification import checkpoint_latency
+from supernas.search.store import open_store
+from supernas.search.verify import TOLERANCE
+from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
+from supernas.spaces.checkpoint import WEIGHTS, tensor_bytes_on_disk
+
+from .jobs_helpers import write_job
+
+DETERMINISTIC = ("val_loss", "weight_bytes", "params", "hidden_cov")
+# Latency: one thread and the thread CPU clock, the steadiest setting; on this project's shared 2-core VMs
+# medians of one subnet still vary up to 2-3x with the neighbours' load, so the bound is measured (below).
+LATENCY = {"batch_size": 1, "seq_len": 32, "repeats": 5, "threads": 1, "clock": "cpu"}
+ROUNDS = 6
+
+
+def supernas(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **({"SUPERNAS_HOME": str(home)} if home else {}))
+    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def job_spec(tmp: Path) -> str:
+    """A quality/latency/size search stopped by its wall-time budget, so that `resume` adds trials."""
+    return write_job(
+        tmp,
+        name="verify-job",
+        objectives=[{"metric": "val_loss"}, {"metric": "latency_ms", "options": LATENCY}, {"metric": "weight_bytes"}],
+        constraints=[{"metric": "params", "max": 3.0e6}, {"metric": "hidden_cov", "min": -1.0e9}],
+        strategy={"name": "nsga2", "population": 8},
+        budget={"trials": 200, "wall_time_s": 6},
+        workers=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def verified_job(tmp_path_factory):
+    """A finished job, then `supernas verify 1 --trials front`: (db url, home, job file, verify's output)."""
+    tmp = tmp_path_factory.mktemp("verify-job")
+    home, url, job_file = tmp / "home", f"sqlite:///{tmp / 'jobs.db'}", job_spec(tmp)
+    done = supernas("run", job_file, "--db", url, "--no-progress", home=home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verified = supernas("verify", "1", "--trials", "front", "--db", url, home=home)
+    return url, home, job_file, verified
+
+
+def test_deterministic_objectives_equal_and_latency_within_noise(verified_job):
+    url, _, _, verified = verified_job
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with open_store(url) as store:
+        front = {t.number: t for t in store.front(1)}
+        records = store.verifications(1)
+    assert [r.trial_number for r in records] == sorted(front)
+    for record in records:
+        trial = front[record.trial_number]
+        assert set(record.values) == {"val_loss", "latency_ms", "weight_bytes", "params", "hidden_cov"}
+        for name in DETERMINISTIC:
+            value = record.values[name]
+            assert value.deterministic and value.searched == trial.values[name]
+            assert value.error <= TOLERANCE, (record.trial_number, name, value)
+        latency = record.values["latency_ms"]
+        assert not latency.deterministic and latency.spread is not None and latency.measured > 0
+        assert "timed on the loaded checkpoint" in latency.method and "1 thread, cpu clock" in latency.method
+    out = verified.stdout
+    assert f"summary over {len(records)} trial" in out
+    for name in DETERMINISTIC:
+        assert f"  {name}: mean error " in out and "all equal within 1e-05" in out
+    assert "  latency_ms: mean error " in out and "timing runs spread" in out
+
+
+def test_latency_within_the_measured_noise_of_the_machine(verified_job):
+    """The machine's noise is measured here: each front subnet timed ROUNDS times as the search timed it
+    (extracted from the job's supernet) and as verify times it (its checkpoint, loaded), interleaved so
+    drift hits both; the noise is the largest max/min ratio of one subnet's medians (at least 1.3).
+    The two ways agree within it now; the stored searched and verified medians, taken at other moments
+    (the search in a Ray worker), within it too, with a quarter more for the moments it did not see."""
+    url, _, _, _ = verified_job
+    workload = workload_option(get_metric("latency_ms", **LATENCY))
+    net = Supernet(get_space("gpt-tiny"), seed=0).eval()
+    with open_store(url) as store:
+        records = store.verifications(1)
+        trials = {t.number: t for t in store.front(1)}
+    ratios, now, stored = [], {}, {}
+    for record in records:
+        arch = parse_architecture(net.spec, trials[record.trial_number].arch_json, "front trial")
+        model = load_subnet(record.checkpoint)
+        searched_way, verified_way = [], []
+        for _ in range(ROUNDS):
+            searched_way.append(subnet_latency(net, arch, workload).median_ms)
+            verified_way.append(checkpoint_latency(model, workload).median_ms)
+        ratios.append(max(searched_way + verified_way) / min(searched_way + verified_way))
+        now[record.trial_number] = ratio(statistics.median(verified_way), statistics.median(searched_way))
+        value = record.values["latency_ms"]
+        stored[record.trial_number] = ratio(value.measured, value.searched)
+    noise = max(*ratios, 1.3)
+    report = f"noise x{noise:.2f}; now " + ", ".join(f"{n}: x{r:.2f}" for n, r in now.items()) + "; stored " + \
+        ", ".join(f"{n}: x{r:.2f}" for n, r in stored.items())
+    print(report)
+    assert max(now.values()) <= noise, report
+    assert max(stored.values()) <= 1.25 * noise, report
+
+
+def ratio(a: float, b: float) -> float:
+    """How many times the larger of two positive values is the smaller."""
+    return max(a / b, b / a)
+
+
+def test_checkpoints_are_written_loadable_and_sized_from_disk(verified_job):
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        records = store.verifications(1)
+        front = {t.number: t for t in store.front(1)}
+    for record in records:
+        path = Path(record.checkpoint)
+        assert path == home / "checkpoints" / "job-1" / f"trial-{record.trial_number}"
+        assert load_subnet(path).arch.arch_id == front[record.trial_number].arch_id
+        assert record.checkpoint_bytes == (path / WEIGHTS).stat().st_size
+        assert record.values["weight_bytes"].measured == tensor_bytes_on_disk(path / WEIGHTS) < record.checkpoint_bytes
+        assert record.machine["threads"] == 1 and record.machine["host"]
+
+
+def test_show_and_pareto_show_verified_values(verified_job):
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        records = {r.trial_number: r for r in store.verifications(1)}
+    shown = supernas("show", "1", "--db", url, home=home)
+    assert shown.returncode == 0, shown.stderr
+    assert "verified" in shown.stdout and "= / " in shown.stdout
+    assert f"verified on checkpoints: {len(records)} of {len(records)} front trials" in shown.stdout
+    assert "  latency_ms: mean error" in shown.stdout
+    rows = list(csv.DictReader(io.StringIO(supernas("pareto", "1", "--format", "csv", "--db", url, home=home).stdout)))
+    assert {int(r["trial"]) for r in rows} == set(records)
+    for row in rows:
+        values = records[int(row["trial"])].values
+        assert float(row["latency_ms (verified)"]) == values["latency_ms"].measured
+        assert float(row["val_loss (verified)"]) == values["val_loss"].measured
+    for row in json.loads(supernas("pareto", "1", "--format", "json", "--db", url, home=home).stdout):
+        assert row["verified"] == {m: v.measured for m, v in records[row["trial"]].values.items()}
+
+
+def test_rows_survive_a_restart_and_a_resume(verified_job):
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        before = store.verifications(1)
+        evaluated = store.count_trials(1, ["complete", "infeasible", "failed"])
+    with open_store(url) as reopened:  # a new process would see the same: the store is the source of truth
+        assert reopened.verifications(1) == before
+    resumed = supernas("resume", "1", "--db", url, "--no-progress", home=home)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    with open_store(url) as store:
+        assert store.count_trials(1, ["complete", "infeasible", "failed"]) > evaluated  # the resume searched on
+        assert store.verifications(1, [r.trial_number for r in before]) == before
+        assert store.verifications(1, history=True) == before
+
+
+def test_verifying_again_appends_and_the_newest_is_shown(verified_job, tmp_path):
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        first = store.verifications(1)[0]
+    again = supernas("verify", "1", "--trials", str(first.trial_number), "--db", url, "-o", str(tmp_path / "ckpts"), home=home)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"trial {first.trial_number}: {tmp_path / 'ckpts' / f'trial-{first.trial_number}'}" in again.stdout
+    assert "summary over 1 trial of job 1" in again.stdout
+    with open_store(url) as store:
+        history = store.verifications(1, [first.trial_number], history=True)
+        latest = store.verifications(1, [first.trial_number])
+    assert [h.id for h in history] == [first.id, latest[0].id] and latest[0].id > first.id
+    assert latest[0].checkpoint == str(tmp_path / "ckpts" / f"trial-{first.trial_number}")
+    for name in DETERMINISTIC:
+        assert latest[0].values[name].measured == pytest.approx(first.values[name].measured, rel=TOLERANCE)
+
+
+def test_a_broken_promise_exits_1_and_says_which(verified_job):
+    """A trial whose stored params disagree with its architecture (imported with a wrong value) fails verification."""
+    url, home, job_file, _ = verified_job
+    with open_store(url) as store:
+        trial = store.front(1)[0]
+        spec = store.get_job(1).spec
+        job = store.create_job("tampered", spec["space"], spec, 1)
+        wrong = {**trial.values, "params": trial.values["params"] + 1000}
+        store.import_trials(job.id, [(trial.arch_id, trial.arch_json, wrong, True)], [("val_loss", "minimize"), ("latency_ms", "minimize"), ("weight_bytes", "minimize")])
+    done = supernas("verify", str(job.id), "--db", url, home=home)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "params: mean error" in done.stdout and "1 DIFFER within 1e-05" in done.stdout
+    assert done.stderr.strip() == "error: deterministic values differ from the searched ones by more than 1e-05: params (1)"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--trials", "best"], "--trials 'best': expected front (the Pareto front), all (every trial with values) or trial numbers"),
+        (["--trials", "1,x"], "--trials '1,x': expected"),
+        (["--trials", "9999"], "job 1 has no trial number 9999"),
+    ],
+)
+def test_bad_trials_are_one_line_exit_2(verified_job, args, needle):
+    url, home, _, _ = verified_job
+    done = supernas("verify", "1", *args, "--db", url, home=home)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_failed_trial_and_foreign_output_directory_are_refused(verified_job, tmp_path):
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        (failed,) = store.add_trials(1, [("0123456789ab", "{}")])
+        store.fail_trial(failed.id, "RuntimeError: out of memory")
+        number = store.front(1)[0].number
+    done = supernas("verify", "1", "--trials", str(failed.number), "--db", url, home=home)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        f"error: trial {failed.number} of job 1 failed (RuntimeError: out of memory); choose another trial"
+    )
+    (tmp_path / "out" / f"trial-{number}").mkdir(parents=True)
+    (tmp_path / "out" / f"trial-{number}" / "notes.txt").write_text("mine")
+    done = supernas("verify", "1", "--trials", str(number), "-o", str(tmp_path / "out"), "--db", url, home=home)
+    assert done.returncode == 2 and "is not a checkpoint of arch" in done.stderr
+    assert (tmp_path / "out" / f"trial-{number}" / "notes.txt").read_text() == "mine"
+
