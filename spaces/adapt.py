@@ -5,8 +5,9 @@ Sandwich rule as in supernet training (largest, smallest and ``sandwich_k`` rand
 gradients accumulated into one AdamW step with warm-up and cosine decay), but every subnet learns from
 the frozen parent (:mod:`supernas.spaces.parent`) instead of labels, on the user's unlabeled text:
 
-- pooled: 1 - cosine between the subnet's mean-pooled sentence embedding and the parent's (its first k
-  channels for a subnet of width k: the nesting width slicing assumes);
+- tokens: 1 - cosine between each real token's final hidden state in the subnet and in the parent (the
+  parent's first k channels for a subnet of width k: the nesting width slicing assumes);
+- pooled: the same for the mean-pooled sentence embeddings;
 - relational: mean squared difference between the batch's sentence-similarity matrices of subnet and
   parent, which needs no common width and is what ``similarity_rank`` scores.
 
@@ -63,16 +64,19 @@ def _batch(texts: Texts, config: AdaptConfig, step: int) -> tuple[torch.Tensor, 
     return texts.ids[rows, :width], padding[:, :width]
 
 
-def _embed(net: Supernet, arch: Architecture, ids: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+def _states(net: Supernet, arch: Architecture, ids: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
     with net.active(arch):
-        return mean_pool(net.encode(ids, padding), padding)
+        return net.encode(ids, padding)  # (B, T, width)
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Pooled cosine distance (teacher cut to the student's width) plus the relational term."""
-    pooled = 1 - F.cosine_similarity(student, teacher[:, : student.shape[1]], dim=1).mean()
-    s, t = F.normalize(student, dim=1), F.normalize(teacher, dim=1)
-    return pooled + F.mse_loss(s @ s.T, t @ t.T)
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+    """Token and pooled cosine distances (teacher cut to the student's width) plus the relational term."""
+    width = student.shape[-1]
+    tokens = (1 - F.cosine_similarity(student, teacher[..., :width], dim=-1))[padding].mean()
+    s, t = mean_pool(student, padding), mean_pool(teacher, padding)
+    pooled = 1 - F.cosine_similarity(s, t[:, :width], dim=1).mean()
+    s, t = F.normalize(s, dim=1), F.normalize(t, dim=1)
+    return tokens + pooled + F.mse_loss(s @ s.T, t @ t.T)
 
 
 def adapt_step(
@@ -84,14 +88,14 @@ def adapt_step(
         group["lr"] = learning_rate(config, step)
     ids, padding = _batch(texts, config, step)
     with torch.no_grad():
-        teacher = _embed(*parent, ids, padding)
+        teacher = _states(*parent, ids, padding)
     rng = random.Random(config.seed * 1_000_003 + step)
     spec = supernet.spec
     archs = [largest(spec), smallest(spec)] + [sample(spec, rng) for _ in range(config.sandwich_k)]
     optimizer.zero_grad(set_to_none=True)
     losses = []
     for arch in archs:
-        loss = distillation_loss(_embed(supernet, arch, ids, padding), teacher)
+        loss = distillation_loss(_states(supernet, arch, ids, padding), teacher, padding)
         loss.backward()
         losses.append(float(loss.detach()))
     torch.nn.utils.clip_grad_norm_(supernet.parameters(), GRAD_CLIP)
