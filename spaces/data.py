@@ -68,8 +68,10 @@ def text_file(path: str | Path, heldout_fraction: float = FILE_HELDOUT_FRACTION)
     """Any file, read as bytes; its last ``heldout_fraction`` is held out (one contiguous tail)."""
     path = Path(path)
     if not path.is_file():
-        raise NotFoundError(f"--data {path}: no such file")
+        raise NotFoundError(f"{path}: no such file")
     data = path.read_bytes()
+    if not data:
+        raise SpecError(f"{path}: empty (no text)")
     cut = int(len(data) * (1 - heldout_fraction))
     return TextData(byte_tokens(data[:cut]), byte_tokens(data[cut:]), f"{path.name}, {len(data):,} bytes", (path.name,), (path.name,))
 

@@ -3,7 +3,9 @@
 ``activate(arch)`` switches the supernet, in place, to compute exactly the subnet ``arch``; ``active(arch)``
 does so for a ``with`` block. Saved as a directory: ``supernet.json`` (spec, provenance, the text it was
 trained on) and ``supernet.safetensors``, plus ``heldout.bin`` once trained on text: the held-out bytes of
-that text, so one-shot metrics score a supernet on the text it learned, wherever it is loaded.
+that text, so one-shot metrics score a supernet on the text it learned, wherever it is loaded. A supernet
+given task data (``train --data digits``, ``from-pretrained --data FILE``) keeps that data's held-out
+split instead, as ``heldout.safetensors`` (its tensors) with the data's description in ``supernet.json``.
 """
 
 from __future__ import annotations
@@ -18,16 +20,19 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .architecture import Architecture, check, largest
-from .data import byte_tokens
+from .data import TextData, byte_tokens
 from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves
 from .errors import NotFoundError, SpecError
+from .inputs import Batch
 from .model import Transformer
 from .pretrained import LoadReport, load_into
 from .spec import SpaceSpec, parse_spec, read_structured_file
+from .taskdata import TaskData, TaskSplit, heldout_batches
 
 SUPERNET_CONFIG = "supernet.json"
 SUPERNET_WEIGHTS = "supernet.safetensors"
 SUPERNET_HELDOUT = "heldout.bin"
+SUPERNET_HELDOUT_TASK = "heldout.safetensors"
 
 
 class Supernet(Transformer):
@@ -40,6 +45,31 @@ class Supernet(Transformer):
         self.trained_on: str | None = None  # description of the training text (``TextData.source``)
         self.directory: Path | None = None  # the directory it was loaded from, if any
         self.heldout_text: torch.Tensor | None = None  # its held-out bytes (uint8), kept with the weights
+        self.heldout_task: TaskSplit | None = None  # or its task data's held-out split (``TaskData.heldout``)
+        self.heldout_source: str | None = None  # that task data's description (``TaskData.source``)
+
+    @property
+    def heldout_task(self) -> TaskSplit | None:
+        return self.__dict__.get("_heldout_task")
+
+    @heldout_task.setter
+    def heldout_task(self, split: TaskSplit | None) -> None:
+        self.__dict__["_heldout_task"], self.__dict__["_heldout_batches"] = split, None
+
+    @property
+    def heldout_batches(self) -> list[Batch] | None:
+        """The kept held-out split in its fixed batches (``taskdata.heldout_batches``), made once; None without one.
+        Unlabeled text has no targets."""
+        if self.heldout_task is not None and self.__dict__.get("_heldout_batches") is None:
+            self.__dict__["_heldout_batches"] = heldout_batches(self.heldout_task)
+        return self.__dict__.get("_heldout_batches")
+
+    def keep_heldout(self, data: TextData | TaskData) -> None:
+        """Keep ``data``'s held-out part with the weights (saved with them): one-shot metrics score it."""
+        if isinstance(data, TaskData):
+            self.heldout_text, self.heldout_task, self.heldout_source = None, data.heldout, data.source
+        else:
+            self.heldout_text, self.heldout_task, self.heldout_source = data.heldout, None, None
 
     def activate(self, arch: Architecture) -> None:
         check(self.spec, arch)
@@ -77,12 +107,17 @@ class Supernet(Transformer):
             "provenance": self.provenance,
             "space": self.spec.model_dump(mode="json"),
             "trained_on": self.trained_on,
+            "heldout_data": self.heldout_source if self.heldout_task is not None else None,
         }
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
         if self.heldout_text is not None:
             (directory / SUPERNET_HELDOUT).write_bytes(self.heldout_text.numpy().tobytes())
         else:  # never leave another supernet's text behind in a reused directory
             (directory / SUPERNET_HELDOUT).unlink(missing_ok=True)
+        if self.heldout_task is not None:
+            save_file(self.heldout_task.tensors(), directory / SUPERNET_HELDOUT_TASK)
+        else:
+            (directory / SUPERNET_HELDOUT_TASK).unlink(missing_ok=True)
         (directory / SUPERNET_CONFIG).write_text(json.dumps(config, indent=2))
         return directory
 
@@ -98,6 +133,9 @@ class Supernet(Transformer):
         heldout = directory / SUPERNET_HELDOUT
         if heldout.is_file():
             supernet.heldout_text = byte_tokens(heldout.read_bytes())
+        if (directory / SUPERNET_HELDOUT_TASK).is_file():  # absent in supernets saved before task data
+            supernet.heldout_task = TaskSplit.from_tensors(load_file(directory / SUPERNET_HELDOUT_TASK))
+            supernet.heldout_source = config.get("heldout_data")
         return supernet
 
 

@@ -10,6 +10,9 @@ with distillation vs 2.41 / 2.52 from labels; 600 steps, 2.69 / 2.75 vs 1.97 / 2
 subnet trained alone for 600 steps: 1.84). Blending labels and the teacher (fixed 1:1, or ramped from
 labels to teacher) measured in between (300 steps: 2.52 and 2.49 for the largest).
 Quantized layers train through the straight-through fake-quant already in the forward pass.
+A byte-level LM trains on text (``spaces.data``, next-byte loss); a classification space (encoder or
+vision) on labeled task data (``spaces.taskdata``, class cross-entropy), and keeps that data's held-out
+split with its weights.
 
 Resumable bit for bit: the batch and the random subnets of step ``s`` depend only on ``(seed, s)``, and
 the learning rate only on ``s``, so a checkpoint (weights, AdamW state, step) is all the state there is.
@@ -29,10 +32,16 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from .architecture import Architecture, largest, sample, smallest
+from . import taskdata
 from .data import TextData, batch_at
+from .inputs import Batch
 from .errors import NotFoundError, SpecError
 from .losses import distill_loss, task_loss
+from .spec import SpaceSpec
 from .supernet import SUPERNET_WEIGHTS, Supernet
+from .taskdata import TaskData
+
+Data = TextData | TaskData
 
 TRAINER_STATE = "trainer.pt"
 GRAD_CLIP = 1.0
@@ -46,13 +55,13 @@ class TrainConfig:
     steps: int
     lr: float
     batch_size: int
-    seq_len: int
+    seq_len: int  # byte-level LMs only (task data is cut to the space's sequence length when loaded)
     sandwich_k: int
     distill: bool
     seed: int
     weight_decay: float
     warmup: int
-    data: str  # the corpus's description: resuming on other text would be another run
+    data: str  # the data's description: resuming on other data would be another run
 
 
 @dataclass
@@ -81,19 +90,37 @@ def sandwich(supernet: Supernet, config: TrainConfig, step: int) -> list[Archite
     return [largest(spec), smallest(spec)] + [sample(spec, rng) for _ in range(config.sandwich_k)]
 
 
+def training_batch(data: Data, config: TrainConfig, step: int) -> Batch:
+    """The batch of step ``step``: random byte windows of the text, or random labeled examples."""
+    if isinstance(data, TaskData):
+        return taskdata.batch_at(data.train, step, config.batch_size, config.seed)
+    return batch_at(data.train, step, config.seq_len, config.batch_size, config.seed)
+
+
+def check_trainable(spec: SpaceSpec, data: Data) -> None:
+    """Text for a byte-level LM; labeled task data for a classification space."""
+    if isinstance(data, TextData):
+        if spec.task != "causal_lm" or spec.vocab_size != 256:
+            raise SpecError(f"training on text needs a byte-level causal LM space (vocab 256); '{spec.name}' is {spec.task}")
+    elif spec.task not in ("encoder_classification", "vision") or data.train.labels is None:
+        what = "unlabeled text" if data.train.labels is None else f"{data.kind} data"
+        raise SpecError(f"cannot train space '{spec.name}' ({spec.task}) on {data.source}: {what}; training a classifier needs labels "
+                        "(a .jsonl/.csv file with text and label, a .npz file with images and labels, or digits)")
+
+
 def train_step(
-    supernet: Supernet, optimizer: torch.optim.Optimizer, data: TextData, config: TrainConfig, step: int, archs: list[Architecture]
+    supernet: Supernet, optimizer: torch.optim.Optimizer, data: Data, config: TrainConfig, step: int, archs: list[Architecture]
 ) -> float:
     """One step over ``archs`` on one batch (a sandwich, or a single subnet when fine-tuning): the first
     learns from the labels, the others from it when distilling; returns the first's label loss."""
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(config, step)
-    batch = batch_at(data.train, step, config.seq_len, config.batch_size, config.seed)
+    batch = training_batch(data, config, step)
     optimizer.zero_grad(set_to_none=True)
     teacher, loss_largest = None, 0.0
     for i, arch in enumerate(archs):
         with supernet.active(arch):
-            logits = supernet(batch.inputs)
+            logits = supernet(batch.inputs, batch.padding)
         if i == 0 or not config.distill:
             loss = task_loss(logits, batch)
         else:
@@ -138,7 +165,7 @@ def _restore(supernet: Supernet, optimizer: torch.optim.Optimizer, config: Train
 
 def train_supernet(
     supernet: Supernet,
-    data: TextData,
+    data: Data,
     steps: int,
     lr: float = 3e-3,
     batch_size: int = 16,
@@ -161,13 +188,12 @@ def train_supernet(
     ``resume`` finishes the same run, identical to one that never stopped).
     """
     spec = supernet.spec
-    if spec.task != "causal_lm" or spec.vocab_size != 256:
-        raise SpecError(f"training on text needs a byte-level causal LM space (vocab 256); '{spec.name}' is {spec.task}")
-    if seq_len > spec.max_seq_len:
+    check_trainable(spec, data)
+    if isinstance(data, TextData) and seq_len > spec.max_seq_len:
         raise SpecError(f"--seq-len {seq_len} exceeds the space's max_seq_len {spec.max_seq_len}")
     if resume and checkpoint_dir is None:
         raise SpecError("--resume needs a checkpoint directory (-o)")
-    config = TrainConfig(steps, lr, batch_size, seq_len, sandwich_k, distill, seed, weight_decay,
+    config = TrainConfig(steps, lr, batch_size, seq_len if isinstance(data, TextData) else 0, sandwich_k, distill, seed, weight_decay,
                          warmup if warmup is not None else default_warmup(steps), data.source)
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -178,7 +204,8 @@ def train_supernet(
 
     if start:
         supernet.provenance = provenance(start)
-    supernet.trained_on, supernet.heldout_text = data.source, data.heldout  # saved with it: val_loss scores this text
+    supernet.trained_on = data.source
+    supernet.keep_heldout(data)  # saved with it: val_loss (and val_accuracy) score these held-out examples
     supernet.train()
     losses = []
     stop = steps if until is None else min(until, steps)
@@ -196,7 +223,7 @@ def train_supernet(
 def finetune(
     supernet: Supernet,
     arch: Architecture,
-    data: TextData,
+    data: Data,
     steps: int,
     lr: float = 1e-3,
     batch_size: int = 16,
@@ -214,6 +241,7 @@ def finetune(
     Only ``arch``'s slices of the shared tensors receive gradients; the rest of the copy is never read, so
     it is exactly the subnet trained on its own, and its ``val_loss`` is measured as the one-shot one is.
     """
+    check_trainable(supernet.spec, data)
     model = copy.deepcopy(supernet)
     model.activate(arch)
     config = TrainConfig(steps, lr, batch_size, min(seq_len, supernet.spec.max_seq_len), 0, False, seed, weight_decay,
