@@ -44,15 +44,31 @@ class MetricContext:
 
     spec: SpaceSpec
     batch: Batch | None = None
-    heldout: list[Batch] | None = None  # labeled held-out batches for one-shot metrics (val_loss, val_accuracy)
+    heldout: list[Batch] | None = None  # held-out batches for one-shot metrics (val_loss, val_accuracy, fidelity)
     device: str = "cpu"
     seed: int = 0
     supernet_factory: object = None  # callable returning a Supernet; default: random init with ``seed``
+    data: str | None = None  # a job's ``data`` (built-in name or file): its held-out split becomes ``heldout``
+    heldout_text: torch.Tensor | None = None  # byte-level LMs: held-out bytes to score (a job's ``data`` file's tail)
     _supernet: Supernet | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.batch is None:
             self.batch = random_batch(self.spec, batch_size=4, seq_len=32, seed=self.seed)
+        if self.data is not None and self.heldout is None:
+            self.use_data(self.data)
+
+    def use_data(self, source: str) -> None:
+        """Score one-shot metrics on ``source``'s held-out split (bytes of its tail for a byte-level LM)
+        instead of the data kept with the supernet; every context given the same source scores the same examples."""
+        from supernas.spaces.taskdata import TaskData, heldout_batches, load_data
+
+        data = load_data(source, self.spec)
+        if isinstance(data, TaskData):
+            self.heldout = heldout_batches(data.heldout)
+        else:
+            self.heldout_text = data.heldout
+        self.data = source
 
     @property
     def supernet(self) -> Supernet:

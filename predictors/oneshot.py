@@ -5,8 +5,10 @@ without gradients; the held-out batches are fixed, so the same weights give the 
 causal LM is scored on the held-out part of the text its supernet was trained on (saved with it by
 ``supernas train``, so a supernet trained on ``--data corpus.txt`` is scored on that corpus's tail), and
 on the Python stdlib's held-out files when it has none (``spaces.data``; bytes, so nats/byte).
-A classifier has no text the project could label, so its held-out batches must come from the caller
-(``MetricContext.heldout``); a synthetic labeled set would only measure noise.
+A classifier is scored on labeled task data (``spaces.taskdata``): a job's ``data`` (its held-out split,
+``MetricContext.data``), else the held-out split kept with its supernet (``train --data digits``,
+``from-pretrained --data FILE``); without either there is nothing to score, and a synthetic labeled set
+would only measure noise.
 """
 
 from __future__ import annotations
@@ -54,25 +56,40 @@ def heldout_loss(supernet: Supernet, arch: Architecture, batches: list[Batch]) -
     return heldout_score(supernet, arch, batches, task_loss)
 
 
+def heldout_accuracy(supernet: Supernet, arch: Architecture, batches: list[Batch]) -> float:
+    """Fraction of held-out examples whose most likely class is the label."""
+    return heldout_score(supernet, arch, batches, _accuracy)
+
+
 class _OneShot(Metric):
     cost = CostClass.one_shot
     options = {"seq_len": 64, "batch_size": 8, "batches": 16}  # the default causal-LM held-out set (seq_len capped at the space's)
     score: Score
 
     def heldout(self, context: MetricContext) -> list[Batch]:
-        """The context's held-out batches; for a byte-level LM without them, the supernet's held-out text
-        (the stdlib's when it was not trained on text)."""
-        if context.heldout is not None:
-            return context.heldout
-        if context.spec.task == "causal_lm" and context.spec.vocab_size == 256:
+        """The context's held-out batches; for a byte-level LM without them, the context's held-out text (a
+        job's data), else the supernet's (the stdlib's when it was not trained on text); for a classifier,
+        the labeled held-out split kept with the supernet."""
+        if context.heldout is None:
+            context.heldout = self._default_heldout(context)
+        if any(b.targets is None for b in context.heldout):
+            where = context.data or getattr(context.supernet, "heldout_source", None) or "the held-out data"
+            raise SpecError(f"metric '{self.name}' needs labeled held-out data; {where} has no labels (a .jsonl/.csv file with text and label)")
+        return context.heldout
+
+    def _default_heldout(self, context: MetricContext) -> list[Batch]:
+        spec = context.spec
+        if spec.task == "causal_lm" and spec.vocab_size == 256:
             o = self.settings
-            seq_len = min(o["seq_len"], context.spec.max_seq_len)
-            text = context.supernet.heldout_text
-            context.heldout = heldout_batches(stdlib_text().heldout if text is None else text, seq_len, o["batch_size"], o["batches"])
-            return context.heldout
+            seq_len = min(o["seq_len"], spec.max_seq_len)
+            text = context.heldout_text if context.heldout_text is not None else context.supernet.heldout_text
+            return heldout_batches(stdlib_text().heldout if text is None else text, seq_len, o["batch_size"], o["batches"])
+        stored = context.supernet.heldout_batches
+        if stored is not None:
+            return stored
         raise SpecError(
-            f"metric '{self.name}' needs held-out labeled batches for space '{context.spec.name}' "
-            f"(task {context.spec.task}): set MetricContext.heldout; supernas only makes byte-level LM text"
+            f"metric '{self.name}' needs labeled held-out data for space '{spec.name}' (task {spec.task}): give the job "
+            "'data' (digits, or a .jsonl/.csv/.npz file), or a supernet trained with --data"
         )
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
@@ -99,5 +116,5 @@ class ValAccuracy(_OneShot):
     direction = "maximize"
     unit = "fraction"
     tasks = ("encoder_classification", "vision")
-    description = "held-out accuracy through the trained supernet (held-out batches from the caller)"
+    description = "held-out accuracy through the trained supernet (the job's data, else the data kept with the supernet)"
     score = staticmethod(_accuracy)

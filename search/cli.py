@@ -516,7 +516,8 @@ def export_command(
 def train_command(
     space: SpaceArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write (checkpoints go there too)")],
-    data: Annotated[Optional[Path], typer.Option(help="text file to train on, read as bytes (default: the Python stdlib sources)")] = None,
+    data: Annotated[Optional[str], typer.Option(help="byte-level LMs: a text file, read as bytes (default: the Python stdlib sources); "
+                                                    "classifiers: digits, or a .jsonl/.csv (text, label) or .npz (images, labels) file")] = None,
     steps: Annotated[int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")] = 2000,
     lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")] = 3e-3,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
@@ -529,22 +530,30 @@ def train_command(
     threads: Annotated[int, typer.Option(min=1, help="CPU threads; tiny models train fastest on one, above all on a busy machine")] = 1,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Train a byte-level LM supernet (sandwich rule, optional in-place distillation); prints held-out losses at the end."""
+    """Train a supernet (sandwich rule, optional in-place distillation): a byte-level LM on text, a classifier
+    on labeled data; prints held-out losses (and accuracies) at the end."""
     import torch
 
-    from supernas.predictors.oneshot import heldout_loss
+    from supernas.predictors.oneshot import heldout_accuracy, heldout_loss
     from supernas.spaces import Supernet, get_space, largest, smallest
-    from supernas.spaces.data import heldout_batches, load_text
+    from supernas.spaces.data import heldout_batches
+    from supernas.spaces.taskdata import TaskData, load_data
     from supernas.spaces.training import train_supernet
 
     torch.set_num_threads(threads)
     spec = get_space(space)
-    text = load_text(data)
+    text = load_data(data, spec)  # every mistake in the data is one line here, before anything is written
     net = Supernet(spec, seed=seed)
     train_supernet(net, text, steps, lr=lr, batch_size=batch_size, seq_len=seq_len, sandwich_k=sandwich_k, distill=distill,
                    checkpoint_dir=output, resume=resume, progress=progress, seed=seed, checkpoint_every=checkpoint_every)
-    heldout = heldout_batches(text.heldout, seq_len, batch_size, n_batches=16)
     print(f"wrote {output} ({net.provenance})")
+    if isinstance(text, TaskData):
+        heldout = net.heldout_batches
+        for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
+            print(f"held-out accuracy, {name} subnet: {heldout_accuracy(net, arch, heldout):.4f} "
+                  f"(loss {heldout_loss(net, arch, heldout):.4f} nats/example, {len(text.heldout):,} held-out examples)")
+        return
+    heldout = heldout_batches(text.heldout, seq_len, batch_size, n_batches=16)
     for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
         print(f"held-out loss, {name} subnet: {heldout_loss(net, arch, heldout):.4f} nats/byte")
 
@@ -615,17 +624,26 @@ def from_pretrained_command(
     weights: Annotated[Path, typer.Option(help="dense checkpoint (.safetensors or torch state_dict; supernas, GPT-2 or BERT names)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write")],
     reorder: Annotated[bool, typer.Option(help="sort heads and FFN neurons by importance so first-k subnets keep the best")] = True,
+    data: Annotated[Optional[str], typer.Option(help="data whose held-out split is kept with the supernet for one-shot metrics: a file "
+                                                    "or built-in name (default for WordPiece encoders such as bert-mini: stdlib-prose)")] = None,
 ) -> None:
     """Build a supernet whose largest subnet is a pretrained model (e.g. MiniLM-L6 into bert-mini)."""
     from supernas.spaces import get_space
     from supernas.spaces.importance import from_pretrained
+    from supernas.spaces.taskdata import load_data, pretrained_default_data
 
-    net, report = from_pretrained(get_space(space), weights, reorder=reorder)
+    spec = get_space(space)
+    heldout = load_data(data, spec) if data is not None else pretrained_default_data(spec)  # one line and nothing written if bad
+    net, report = from_pretrained(spec, weights, reorder=reorder)
+    if heldout is not None:
+        net.keep_heldout(heldout)
     net.save(output)
     print(report.summary())
     for label, names in (("kept their values", report.missing), ("shape mismatches", report.shape_mismatch), ("unused", report.unexpected)):
         if names:
             print(f"  {label}: {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}")
+    if heldout is not None:
+        print(f"held-out data kept with it: {heldout.source}")
     print(f"wrote {output} ({net.provenance})")
 
 

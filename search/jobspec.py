@@ -3,6 +3,8 @@
     name: gpt-tiny-latency
     space: gpt-tiny                # built-in name or spec file
     supernet: trained/             # optional saved supernet (``supernas train``): the weights metrics see
+    data: reviews.jsonl            # optional task data (digits, stdlib-prose or a .txt/.jsonl/.csv/.npz
+                                   # file): one-shot metrics score its held-out split
     objectives:                    # 2 or 3 registered metrics
       - metric: hidden_cov
       - metric: latency_ms
@@ -96,6 +98,7 @@ class JobSpec(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     space: str
     supernet: str | None = None
+    data: str | None = Field(default=None, min_length=1, description="task data whose held-out split one-shot metrics score")
     objectives: list[Objective] = Field(min_length=2, max_length=3)
     constraints: list[Constraint] = Field(default_factory=list)
     strategy: StrategySpec = StrategySpec(name="nsga2")
@@ -155,7 +158,21 @@ def validate_job(data: object, where: str) -> JobSpec:
         job.metric_uses()
     except SpecError as e:
         raise SpecError(f"{where}: {e}") from None
+    if job.data is not None:
+        job = _with_data(job, space, where)
     return job if job.supernet is None else _with_supernet(job, space, where)
+
+
+def _with_data(job: JobSpec, space, where: str) -> JobSpec:
+    """Load the job's data once (every mistake in it is a one-line error before anything is stored) and
+    make a file's path absolute, as ``supernet`` is, so every worker splits the same file."""
+    from supernas.spaces.taskdata import BUILTINS, load_data
+
+    try:
+        load_data(job.data, space)
+    except SupernasError as e:
+        raise SpecError(f"{where}: field 'data': {e}") from None
+    return job if job.data in BUILTINS else job.model_copy(update={"data": str(Path(job.data).resolve())})
 
 
 def _with_supernet(job: JobSpec, space, where: str) -> JobSpec:

@@ -19,6 +19,7 @@ def evaluator_args(spec: JobSpec) -> dict:
         seq_len=spec.batch.seq_len,
         seed=spec.seed,
         supernet_dir=spec.supernet,
+        data=spec.data,
     )
 
 

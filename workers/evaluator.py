@@ -1,7 +1,8 @@
 """The evaluator: builds a supernet and the job's metrics once, then scores one architecture per call.
 
 Plain Python class; ``pool.EvaluatorPool`` runs it as a Ray actor. It receives only JSON-able data
-(the space spec, metric names and options, the architecture's canonical JSON), never ORM objects.
+(the space spec, metric names and options, the job's data source, the architecture's canonical JSON),
+never ORM objects.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ class Evaluator:
         seed: int,
         supernet_dir: str | None = None,
         threads: int = 1,
+        data: str | None = None,
     ) -> None:
         torch.set_num_threads(threads)
         self.spec = parse_spec(space, "job space")
         factory = (lambda: Supernet.load(supernet_dir)) if supernet_dir else None
         batch = random_batch(self.spec, batch_size, seq_len, seed)
-        self.context = MetricContext(self.spec, batch=batch, seed=seed, supernet_factory=factory)
+        # a job's data (built-in name or absolute path): every worker splits it the same way, by position
+        self.context = MetricContext(self.spec, batch=batch, seed=seed, supernet_factory=factory, data=data)
         self.metrics = {name: get_metric(name, **options) for name, options in metrics.items()}
         self.context.supernet.eval()  # built once, here, and reused for every candidate
 
