@@ -98,7 +98,7 @@ class CheckpointMeasurer:
         self.model = load_subnet(self.directory)
         self.seed = seed
         # a job's data (its held-out split is what one-shot metrics scored), as the workers' context has it
-        self.context = MetricContext(self.spec, batch=batch, seed=seed, **({"data": data} if data is not None else {}))
+        self.context = MetricContext(self.spec, batch=batch, seed=seed, data=data)
         self.context.supernet = CheckpointAsSupernet(self.model, beside)
 
     def measure(self, name: str, options: dict[str, object]) -> Remeasured:

@@ -121,3 +121,24 @@ def test_fidelity_is_re_measured_against_the_parent_of_the_supernet(tmp_path):
             expected = get_metric(name, sentences=32).evaluate(arch, searched)
             got = measurer.measure(name, {"sentences": 32})
             assert got.deterministic and got.value == pytest.approx(expected, rel=TOLERANCE), (name, got)
+
+
+def test_one_shot_quality_of_a_classifier_on_the_jobs_data_or_the_data_kept_with_its_supernet(tmp_path):
+    """val_loss/val_accuracy on task data: the job's (``data``) or the held-out split kept beside the supernet."""
+    from supernas.spaces.spec import parse_spec
+    from supernas.spaces.taskdata import load_task_data
+
+    vit = get_space("vit-tiny").model_dump(mode="json")
+    spec = parse_spec({**vit, "name": "vit-digits", "depth": [1, 2], "embed_dim": [32, 64],
+                       "layer": {**vit["layer"], "heads": [1, 2], "ffn_dim": [64, 128]}}, "vit-digits")
+    for net, arch, directory in checkpoints(spec, tmp_path, 2):
+        from_job = MetricContext(spec, seed=0, data="digits")
+        from_job.supernet = net
+        measurer = CheckpointMeasurer(directory, seed=0, beside=net, data="digits")
+        kept = Supernet(spec, seed=0).eval()
+        kept.keep_heldout(load_task_data("digits", spec))
+        beside_only = CheckpointMeasurer(directory, seed=0, beside=kept)
+        for name in ("val_loss", "val_accuracy"):
+            expected = get_metric(name).evaluate(arch, from_job)
+            assert measurer.measure(name, {}).value == pytest.approx(expected, rel=TOLERANCE)
+            assert beside_only.measure(name, {}).value == pytest.approx(expected, rel=TOLERANCE)
