@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from supernas.search.jobspec import JobSpec, objective_directions
-from supernas.search.store import JobRecord, TrialRecord
+from supernas.search.store import JobRecord, TrialRecord, VerificationRecord
 from supernas.spaces import SpaceSpec
 
 from .archview import ArchView
-from .models import JobOut, Objective, SpaceLimits, TrialDetail, TrialOut
+from .models import JobOut, Objective, SpaceLimits, TrialDetail, TrialOut, VerificationOut, VerifiedPoints, VerifiedValueOut
 
 
 def objectives_of(job: JobRecord) -> list[Objective]:
@@ -30,11 +30,33 @@ def job_out(job: JobRecord) -> JobOut:
     )
 
 
-def trial_out(trial: TrialRecord, on_front: bool, view: ArchView) -> TrialOut:
+def verification_out(record: VerificationRecord | None) -> VerificationOut | None:
+    if record is None:
+        return None
+    values = {
+        m: VerifiedValueOut(searched=v.searched, measured=v.measured, error=v.error, method=v.method,
+                            deterministic=v.deterministic, spread=v.spread, note=v.note)
+        for m, v in record.values.items()
+    }
+    return VerificationOut(verified_at=record.created_at, checkpoint_bytes=record.checkpoint_bytes,
+                           hardware=record.machine.get("hardware"), values=values)
+
+
+def trial_out(trial: TrialRecord, on_front: bool, view: ArchView, verification: VerificationRecord | None = None) -> TrialOut:
     return TrialOut(
         number=trial.number, arch_id=trial.arch_id, state=trial.state, values=trial.values, on_front=on_front,
         summary=view.line, worker=trial.worker, error=trial.error, started_at=trial.started_at,
-        finished_at=trial.finished_at, duration_s=trial.duration_s,
+        finished_at=trial.finished_at, duration_s=trial.duration_s, verification=verification_out(verification),
+    )
+
+
+def verified_points(records: list[VerificationRecord], front: set[int], metrics: list[str]) -> VerifiedPoints:
+    """The verified front trials' searched and measured objectives, as chart columns."""
+    kept = [r for r in records if r.trial_number in front and all(m in r.values for m in metrics)]
+    return VerifiedPoints(
+        numbers=[r.trial_number for r in kept],
+        searched=[[r.values[m].searched for r in kept] for m in metrics],
+        measured=[[r.values[m].measured for r in kept] for m in metrics],
     )
 
 
@@ -44,8 +66,10 @@ def space_limits(space: SpaceSpec) -> SpaceLimits:
                        ffn_dim=max(c.ffn_dim), experts=max(c.experts), weight_bits=max(c.weight_bits))
 
 
-def trial_detail(job_id: int, trial: TrialRecord, view: ArchView, space: SpaceSpec) -> TrialDetail:
+def trial_detail(
+    job_id: int, trial: TrialRecord, view: ArchView, space: SpaceSpec, verification: VerificationRecord | None = None
+) -> TrialDetail:
     return TrialDetail(
-        **trial_out(trial, trial.on_front, view).model_dump(), job_id=job_id,
+        **trial_out(trial, trial.on_front, view, verification).model_dump(), job_id=job_id,
         architecture=json.loads(trial.arch_json), limits=space_limits(space),
     )

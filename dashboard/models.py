@@ -37,6 +37,27 @@ class JobOut(BaseModel):
     updated_at: datetime
 
 
+class VerifiedValueOut(BaseModel):
+    """One metric as searched and as re-measured on the trial's extracted, reloaded checkpoint."""
+
+    searched: float | None
+    measured: float | None = Field(description="null: not re-measured (note says why)")
+    error: float | None = Field(description="relative error |measured - searched| / |searched|")
+    method: str = Field(description="how it was re-measured")
+    deterministic: bool = Field(description="the two must agree to float rounding (latency is measured: it has noise)")
+    spread: float | None = Field(description="timed metrics: (p90 - p10) / median of the runs")
+    note: str | None
+
+
+class VerificationOut(BaseModel):
+    """The newest verification of a trial (``supernas verify``, or POST .../verify)."""
+
+    verified_at: datetime
+    checkpoint_bytes: int = Field(description="size of the checkpoint's model.safetensors")
+    hardware: str | None = Field(description="where it was re-measured")
+    values: dict[str, VerifiedValueOut]
+
+
 class TrialOut(BaseModel):
     number: int
     arch_id: str
@@ -49,6 +70,7 @@ class TrialOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_s: float | None
+    verification: VerificationOut | None = Field(default=None, description="the newest verification on its checkpoint; null if never verified")
 
 
 class SpaceLimits(BaseModel):
@@ -89,6 +111,15 @@ class PointSet(BaseModel):
     hover: list[str]
 
 
+class VerifiedPoints(BaseModel):
+    """Verified front trials as columns: ``searched[i]`` and ``measured[i]`` are objective i, one entry per
+    trial; a measured entry is null where that objective could not be re-measured."""
+
+    numbers: list[int]
+    searched: list[list[float]]
+    measured: list[list[float | None]]
+
+
 class PlotData(BaseModel):
     """What the job page charts. Dominated and infeasible trials are thinned evenly (every k-th by
     number) above a cap; the totals say how many there are."""
@@ -100,6 +131,7 @@ class PlotData(BaseModel):
     infeasible: PointSet
     dominated_total: int
     infeasible_total: int
+    verified: VerifiedPoints = Field(description="front trials re-measured on their checkpoints (`supernas verify`)")
 
 
 class SpaceOut(BaseModel):

@@ -100,10 +100,13 @@ def verify_job(
     out_dir: str | Path | None = None,
     supernet: str | Path | None = None,
     on_trial: Callable[[VerificationRecord], None] | None = None,
+    replace: bool = False,
 ) -> list[VerificationRecord]:
     """Verify the chosen trials of a job (``front``, ``all`` or trial numbers); returns the stored
     verifications in trial order. Checkpoints go to ``out_dir/trial-N`` (default: under
-    ``SUPERNAS_HOME/checkpoints/job-J``). ``supernet`` is used only for a job whose spec names none."""
+    ``SUPERNAS_HOME/checkpoints/job-J``); a caller's ``out_dir`` must not hold anything else there unless
+    ``replace`` (supernas's own folders, as the default one). ``supernet`` is used only for a job whose
+    spec names none."""
     from supernas.predictors.latency import fixed_threads
     from supernas.predictors.verification import CheckpointMeasurer
     from supernas.spaces.inputs import random_batch
@@ -112,7 +115,7 @@ def verify_job(
     spec = stored_spec(store, record.id)
     trials = choose_trials(store, record, which)
     root = Path(out_dir) if out_dir is not None else default_checkpoint_root(record.id)
-    if out_dir is not None:  # the default folder is supernas's own: an earlier copy is simply replaced
+    if out_dir is not None and not replace:  # the default folder is supernas's own: an earlier copy is replaced
         for trial in trials:
             check_checkpoint_directory(root / f"trial-{trial.number}", trial.arch_id)
     uses = spec.metric_uses()
@@ -125,7 +128,7 @@ def verify_job(
             arch = parse_architecture(net.spec, trial.arch_json, f"trial {trial.number} of job {record.id}")
             directory = save_subnet(extract(net, arch), root / f"trial-{trial.number}")
             store.record_checkpoint(record.id, trial.id, str(directory.resolve()))
-            measurer = CheckpointMeasurer(directory, batch=batch, seed=spec.seed, beside=net, data=getattr(spec, "data", None))
+            measurer = CheckpointMeasurer(directory, batch=batch, seed=spec.seed, beside=net, data=spec.data)
             values = []
             for name, options in uses.items():
                 r = measurer.measure(name, options)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from supernas.search.runner import create_job
 
 from ..archview import DIMENSIONS, arch_view
-from ..convert import job_out, objectives_of, trial_out
+from ..convert import job_out, objectives_of, trial_out, verified_points
 from ..deps import Authorized, CacheDep, JobId, RunnerDep, SettingsDep, StoreDep
 from ..models import HypervolumePoint, JobOut, PlotData, TrialOut
 from ..security import read_limited
@@ -83,9 +83,11 @@ def resume_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
 
 @router.get("/{job_id}/front")
 def get_front(job_id: JobId, store: StoreDep) -> list[TrialOut]:
-    """The Pareto front: complete trials no other complete trial dominates, by number."""
+    """The Pareto front: complete trials no other complete trial dominates, by number (each with its
+    newest verification, if any)."""
     store.get_job(job_id)
-    return [trial_out(t, True, arch_view(t.arch_json)) for t in store.front(job_id)]
+    verified = {v.trial_number: v for v in store.verifications(job_id)}
+    return [trial_out(t, True, arch_view(t.arch_json), verified.get(t.number)) for t in store.front(job_id)]
 
 
 @router.get("/{job_id}/hypervolume")
@@ -98,9 +100,12 @@ def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[Hyp
 
 @router.get("/{job_id}/plot")
 def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep) -> PlotData:
-    """Chart data: every front trial; dominated and infeasible ones thinned evenly above a few thousand."""
+    """Chart data: every front trial; dominated and infeasible ones thinned evenly above a few thousand; the
+    verified front trials' measured objectives."""
     objectives = objectives_of(store.get_job(job_id))
+    metrics = [o.metric for o in objectives]
     with cache.fresh(job_id) as data:
-        front, dominated, infeasible, n_dominated, n_infeasible = data.point_sets([o.metric for o in objectives])
+        front, dominated, infeasible, n_dominated, n_infeasible = data.point_sets(metrics)
+    verified = verified_points(store.verifications(job_id), set(front.numbers), metrics)  # verifications change apart from trials
     return PlotData(objectives=objectives, dimensions=list(DIMENSIONS), front=front, dominated=dominated,
-                    infeasible=infeasible, dominated_total=n_dominated, infeasible_total=n_infeasible)
+                    infeasible=infeasible, dominated_total=n_dominated, infeasible_total=n_infeasible, verified=verified)

@@ -1,4 +1,4 @@
-"""/api/jobs/{job_id}/trials: the trials table, one trial, and its checkpoint as a zip."""
+"""/api/jobs/{job_id}/trials: the trials table, one trial, its checkpoint as a zip, and its verification."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from supernas.search.checkpoints import export_trial, extract_trial
+from supernas.search.verify import verify_job
 from supernas.spaces import get_space
 
 from ..archview import arch_view
@@ -46,16 +47,33 @@ def list_trials(
         raise HTTPException(422, f"sort '{sort}' is not 'number' or a metric of job {job_id} ({', '.join(metrics)})")
     with cache.fresh(job_id) as data:
         rows = data.select(state, on_front, sort, order == "desc")
-        items = [trial_out(t, t.number in data.front, data.view(t)) for t in rows[offset : offset + limit]]
+        page = rows[offset : offset + limit]
+        verified = {v.trial_number: v for v in store.verifications(job_id, [t.number for t in page])} if page else {}
+        items = [trial_out(t, t.number in data.front, data.view(t), verified.get(t.number)) for t in page]
     return TrialPage(total=len(rows), offset=offset, limit=limit, items=items)
 
 
 @router.get("/{number}")
 def get_trial(job_id: JobId, number: TrialNumber, store: StoreDep) -> TrialDetail:
-    """One trial: its metrics, its architecture layer by layer, and its space's largest values."""
+    """One trial: its metrics (and their newest verification), its architecture layer by layer, and its
+    space's largest values."""
     job = store.get_job(job_id)
     trial = store.get_trial(job_id, number)
-    return trial_detail(job_id, trial, arch_view(trial.arch_json), get_space(job.space))
+    verification = next(iter(store.verifications(job_id, [number])), None)
+    return trial_detail(job_id, trial, arch_view(trial.arch_json), get_space(job.space), verification)
+
+
+@router.post("/{number}/verify", dependencies=Authorized, responses={422: {"description": "a failed or unfinished trial"}})
+def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: SettingsDep) -> TrialDetail:
+    """Extract the trial's checkpoint (kept under the server's home in checkpoints/), load it back and
+    re-measure every metric of the job on it, as `supernas verify JOB --trials N`; returns the trial with
+    its new verification."""
+    job = store.get_job(job_id)
+    with _extracting:
+        verify_job(store, job_id, [number], settings.home / "checkpoints" / f"job-{job_id}", replace=True)
+    trial = store.get_trial(job_id, number)
+    verification = next(iter(store.verifications(job_id, [number])), None)
+    return trial_detail(job_id, trial, arch_view(trial.arch_json), get_space(job.space), verification)
 
 
 @router.post(

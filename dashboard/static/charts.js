@@ -86,6 +86,55 @@ const charts = (() => {
     ];
   }
 
+  // Verified front trials: each objective re-measured on the trial's checkpoint, drawn as an open marker
+  // beside the searched point with a thin line from searched to measured. Deterministic objectives land
+  // on the searched point; measured ones (latency) move by their noise.
+  function verifiedTraces(plot, xi, yi, zi = null) {
+    const v = plot.verified;
+    if (!v || !v.numbers.length) return [];
+    const three = zi !== null;
+    const axes = three ? [xi, yi, zi] : [xi, yi];
+    const keep = v.numbers.map((_, i) => i).filter((i) => axes.every((k) => v.measured[k][i] !== null));
+    if (!keep.length) return [];
+    const error = (k, i) => {
+      const s = v.searched[k][i];
+      const m = v.measured[k][i];
+      return s === 0 ? Math.abs(m - s) : Math.abs(m - s) / Math.abs(s);
+    };
+    const hover = keep.map((i) => [
+      `<b>trial ${v.numbers[i]}</b> verified on its checkpoint`,
+      ...plot.objectives.map((o, k) => v.measured[k][i] === null
+        ? `${o.metric}: not re-measured`
+        : `${o.metric}: ${supernas.fmt(v.measured[k][i])} (searched ${supernas.fmt(v.searched[k][i])}, error ${(100 * error(k, i)).toPrecision(2)}%)`),
+    ].join("<br>"));
+    const column = (source, k) => keep.map((i) => source[k][i]);
+    const markers = {
+      type: three ? "scatter3d" : "scattergl",
+      mode: "markers",
+      name: `verified on checkpoint (${keep.length})`,
+      x: column(v.measured, xi),
+      y: column(v.measured, yi),
+      ...(three ? { z: column(v.measured, zi) } : {}),
+      customdata: keep.map((i) => v.numbers[i]),
+      hovertext: hover,
+      hoverinfo: "text",
+      marker: { symbol: three ? "circle-open" : "circle-open", size: three ? 7 : 14, color: "#1d2330", line: { width: 2 } },
+    };
+    if (three) return [markers];
+    const join = (k) => keep.flatMap((i) => [v.searched[k][i], v.measured[k][i], null]);
+    const lines = {
+      type: "scatter",
+      mode: "lines",
+      name: "searched → measured",
+      x: join(xi),
+      y: join(yi),
+      hoverinfo: "skip",
+      showlegend: false,
+      line: { color: "#1d2330", width: 1 },
+    };
+    return [lines, markers];
+  }
+
   function frontLayout(objectives, xi, yi, zi = null) {
     if (zi === null) return layout({ xaxis: axis(axisTitle(objectives[xi])), yaxis: axis(axisTitle(objectives[yi])) });
     return layout({
@@ -110,5 +159,8 @@ const charts = (() => {
     });
   }
 
-  return { ACCENT, COLORS, CONFIG, axis, axisTitle, layout, hoverTexts, sorted, frontTraces, frontLayout, fillAxisSelect, onPointClick };
+  return {
+    ACCENT, COLORS, CONFIG, axis, axisTitle, layout, hoverTexts, sorted, frontTraces, verifiedTraces, frontLayout, fillAxisSelect,
+    onPointClick,
+  };
 })();

@@ -62,13 +62,16 @@
     const zi = plot.objectives.length === 3 && $("three-d").checked ? Number($("axis-z").value) : null;
     const layout = charts.frontLayout(plot.objectives, xi, yi, zi);
     layout.uirevision = `${xi}-${yi}-${zi}`; // keep the user's zoom across live updates
-    Plotly.react("front", charts.frontTraces(plot, xi, yi, zi), layout, charts.CONFIG);
+    Plotly.react("front", [...charts.frontTraces(plot, xi, yi, zi), ...charts.verifiedTraces(plot, xi, yi, zi)], layout, charts.CONFIG);
     if (!state.clickReady) {
       charts.onPointClick($("front"), (_, number) => `/jobs/${jobId}/trials/${number}`);
       state.clickReady = true;
     }
     const thinned = plot.dominated.numbers.length < plot.dominated_total || plot.infeasible.numbers.length < plot.infeasible_total;
+    const verified = plot.verified.numbers.length;
     $("front-note").textContent = (thinned ? "Dominated and infeasible trials are thinned evenly for speed; the front is complete. " : "")
+      + (verified ? `Open circles: ${verified} front trial${verified === 1 ? "" : "s"} re-measured on ${verified === 1 ? "its" : "their"} `
+        + "extracted checkpoint (`supernas verify`), joined to the searched point. " : "")
       + "Click a point to open its trial.";
   }
 
@@ -138,6 +141,16 @@
     return el("th", { class: numeric ? "num" : null }, button);
   }
 
+  // "✓ 3.1%": the trial was verified; its objectives' largest relative error (searched vs checkpoint).
+  function verifiedCell(trial) {
+    const v = trial.verification;
+    if (!v) return "";
+    const errors = state.plot.objectives.map((o) => v.values[o.metric]).filter((x) => x && x.error !== null).map((x) => x.error);
+    const worst = errors.length ? Math.max(...errors) : null;
+    const text = worst === null ? "✓" : `✓ ${worst === 0 ? "0" : worst < 1e-3 ? worst.toExponential(1) : `${(100 * worst).toPrecision(2)}%`}`;
+    return el("span", { title: `verified ${new Date(v.verified_at).toLocaleString()}; largest relative error of the objectives` }, text);
+  }
+
   async function loadTable(metrics = state.metrics) {
     state.metrics = metrics;
     const params = new URLSearchParams({ sort: table.sort, order: table.order, offset: table.offset, limit: table.limit });
@@ -147,12 +160,14 @@
     $("trials").querySelector("thead").replaceChildren(el("tr", {},
       sortHeader("number", "#", true), el("th", {}, "state"), el("th", {}, "front"),
       ...metrics.map((m) => sortHeader(m, m, true)),
+      el("th", { title: "largest relative error of the objectives re-measured on the trial's checkpoint" }, "verified"),
       el("th", {}, "architecture"), el("th", { class: "num" }, "seconds")));
     $("trials").querySelector("tbody").replaceChildren(...page.items.map((t) => el("tr", {},
       el("td", { class: "num" }, el("a", { href: `/jobs/${jobId}/trials/${t.number}` }, t.number)),
       el("td", { title: t.error || "" }, badge(t.state)),
       el("td", {}, t.on_front ? el("span", { class: "badge front" }, "front") : ""),
       ...metrics.map((m) => el("td", { class: "num" }, fmt(t.values ? t.values[m] : null))),
+      el("td", { class: "verified" }, verifiedCell(t)),
       el("td", { class: "muted" }, t.summary),
       el("td", { class: "num muted" }, t.duration_s === null ? "–" : t.duration_s.toFixed(2)))));
     const last = table.offset + page.items.length;

@@ -1,5 +1,5 @@
-// Trial page: the architecture layer by layer, its metrics, its place on the job's front, and the
-// "Extract checkpoint" download.
+// Trial page: the architecture layer by layer, its metrics (searched, and re-measured on its checkpoint
+// once verified), its place on the job's front, the "Extract checkpoint" download and "Verify".
 "use strict";
 
 (() => {
@@ -67,11 +67,67 @@
     if (trial.error) items.push(el("dt", {}, "error"), el("dd", { class: "error" }, trial.error));
     $("metrics").replaceChildren(...items);
     $("trial-meta").textContent = trial.summary;
+    drawVerification(trial, job);
   }
+
+  function relative(value) {
+    if (value.error === null) return "–";
+    if (value.error === 0) return "0";
+    const sign = value.measured >= value.searched ? "+" : "−";
+    return value.error < 1e-3 ? `${sign}${value.error.toExponential(1)}` : `${sign}${(100 * value.error).toPrecision(2)}%`;
+  }
+
+  // Searched vs re-measured on the trial's checkpoint, with the relative error and how it was measured.
+  function drawVerification(trial, job) {
+    const v = trial.verification;
+    $("verify").hidden = !trial.values;
+    if (!v) {
+      $("verification").replaceChildren(el("p", { class: "note" },
+        trial.values ? `Not verified yet: Verify (or \`supernas verify ${job.id} --trials ${trial.number}\`) extracts the checkpoint, `
+          + "loads it back and re-measures every metric on it." : "Only trials with values can be verified."));
+      return;
+    }
+    const rows = job.metrics.filter((m) => v.values[m]).map((m) => {
+      const value = v.values[m];
+      let how = value.note ? `${value.method}: ${value.note}` : value.method;
+      if (value.spread !== null) how += ` (runs spread ${(100 * value.spread).toFixed(0)}%)`;
+      return el("tr", { "data-metric": m },
+        el("td", {}, m), el("td", { class: "num" }, fmt(value.searched)), el("td", { class: "num" }, fmt(value.measured)),
+        el("td", { class: value.deterministic && value.error > 1e-5 ? "num error" : "num" }, relative(value)),
+        el("td", { class: "muted how" }, how));
+    });
+    $("verification").replaceChildren(
+      el("p", { class: "note" }, `Re-measured on its extracted, reloaded checkpoint on ${new Date(v.verified_at).toLocaleString()}`
+        + ` (model.safetensors ${(v.checkpoint_bytes / 1e6).toFixed(2)} MB${v.hardware ? `; ${v.hardware}` : ""}).`),
+      el("table", { class: "data" },
+        el("thead", {}, el("tr", {}, ...["metric", "searched", "measured", "error", "how"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...rows)));
+  }
+
+  async function verify() {
+    const status = $("verify-status");
+    $("verify").disabled = true;
+    status.className = "note";
+    status.textContent = "Extracting the checkpoint, loading it back and re-measuring every metric…";
+    try {
+      const trial = await json(`/api/jobs/${jobId}/trials/${number}/verify`, { method: "POST" });
+      state.trial = trial;
+      drawVerification(trial, state.job);
+      state.plot = await json(`/api/jobs/${jobId}/plot`);
+      drawFront(state.plot, trial);
+      status.textContent = "Verified.";
+    } catch (error) {
+      status.className = "note error";
+      status.textContent = `Verify failed (${error.status}): ${error.message}`;
+    } finally {
+      $("verify").disabled = false;
+    }
+  }
+  $("verify").addEventListener("click", verify);
 
   // The job's front (first two objectives) with this trial marked.
   function drawFront(plot, trial) {
-    const traces = charts.frontTraces(plot, 0, 1);
+    const traces = [...charts.frontTraces(plot, 0, 1), ...charts.verifiedTraces(plot, 0, 1)];
     if (trial.values) {
       traces.push({
         type: "scattergl",
@@ -118,10 +174,13 @@
   }
   $("extract").addEventListener("click", extract);
 
+  const state = {};
+
   (async () => {
     const [trial, job, plot] = await Promise.all([
       json(`/api/jobs/${jobId}/trials/${number}`), json(`/api/jobs/${jobId}`), json(`/api/jobs/${jobId}/plot`),
     ]);
+    Object.assign(state, { trial, job, plot });
     drawArchitecture(trial);
     drawMetrics(trial, job);
     drawFront(plot, trial);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import zipfile
 
 import pytest
@@ -155,6 +156,47 @@ def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_p
     assert np.abs(logits - expected).max() < 0.1 * np.abs(expected).max()  # per-tensor activation rounding may flip
     assert refused.status_code == 422 and "use --format onnx" in refused.json()["detail"]
     assert unknown.status_code == 422
+
+
+def test_verified_values_are_served_beside_the_searched_ones(finished_server):
+    """POST .../verify re-measures one trial on its checkpoint; `supernas verify` in another process the
+    rest of the front; every read of the store serves them: front, trials, trial, plot."""
+    with finished_server.client() as c:
+        front = {t["number"]: t for t in c.get("/api/jobs/1/front").json()}
+        first = min(front)
+        verified = c.post(f"/api/jobs/1/trials/{first}/verify")
+        assert verified.status_code == 200, verified.text
+        detail = verified.json()
+        assert detail == c.get(f"/api/jobs/1/trials/{first}").json()
+        done = subprocess.run(["supernas", "verify", "1", "--trials", "front", "--db", finished_server.db_url],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        served = {t["number"]: t for t in c.get("/api/jobs/1/front").json()}
+        listed = {t["number"]: t for t in all_trials(c, 1, on_front="true")}
+        plot = c.get("/api/jobs/1/plot").json()
+        dominated = c.get("/api/jobs/1/trials", params={"on_front": "false", "limit": 5}).json()["items"]
+        refused = c.post("/api/jobs/1/trials/999/verify")
+    values = detail["verification"]["values"]
+    assert set(values) == {"hidden_cov", "flops"} and detail["verification"]["checkpoint_bytes"] > 0
+    for name, value in values.items():
+        assert value["searched"] == front[first]["values"][name] and value["deterministic"]
+        assert value["measured"] == pytest.approx(value["searched"], rel=1e-5) and value["error"] <= 1e-5
+    assert values["flops"]["method"] == "analytic, from the checkpoint's config.json"
+    assert values["hidden_cov"]["method"] == "the metric on the loaded checkpoint"
+    with open_store(finished_server.db_url) as store:
+        stored = {v.trial_number: v for v in store.verifications(1)}
+        assert len(store.verifications(1, [first], history=True)) == 2  # the API's and the CLI's
+    assert set(stored) == set(front) == set(served) == set(listed) == set(plot["verified"]["numbers"])
+    for number, trial in served.items():
+        expected = {m: v.measured for m, v in stored[number].values.items()}
+        assert {m: v["measured"] for m, v in trial["verification"]["values"].items()} == expected
+        assert listed[number]["verification"] == trial["verification"]
+    for k, metric in enumerate(["hidden_cov", "flops"]):
+        for i, number in enumerate(plot["verified"]["numbers"]):
+            assert plot["verified"]["searched"][k][i] == front[number]["values"][metric]
+            assert plot["verified"]["measured"][k][i] == stored[number].values[metric].measured
+    assert all(t["verification"] is None for t in dominated)
+    assert refused.status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,19 @@ def test_submit_watch_click_and_extract(page, tmp_path):
             assert z.namelist() == ["model.onnx"]
         page.wait_for_selector("#extract-status:has-text('model.onnx')")
 
+        page.click("#verify")  # the checkpoint loaded back and every metric re-measured on it
+        page.wait_for_selector("#verify-status:has-text('Verified.')", timeout=120_000)
+        cells = page.eval_on_selector_all("#verification tbody tr", "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+        assert [c[0] for c in cells] == ["hidden_cov", "flops"]
+        assert all(searched == measured and error == "0" for _, searched, measured, error, _ in cells), cells
+        shoot(page, "trial-verified")
+        page.goto(f"{server.url}/jobs/1")
+        page.wait_for_function("document.getElementById('front').data?.some((t) => t.name === 'verified on checkpoint (1)')")
+        verified = page.evaluate("document.getElementById('front').data.find((t) => t.name.startsWith('verified')).customdata")
+        assert verified == [number]
+        page.wait_for_selector("#trials tbody td.verified:has-text('✓')")
+        assert page.locator("#trials tbody td.verified:has-text('✓')").count() == 1
+
         page.goto(server.url + "/")
         page.wait_for_selector("tr[data-job='1']")
         shoot(page, "jobs")

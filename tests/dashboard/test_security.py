@@ -32,6 +32,7 @@ def test_state_changing_routes_need_the_token(guarded_server):
             assert client.post("/api/jobs/1/cancel").status_code == 401
             assert client.post("/api/jobs/1/resume").status_code == 401
             assert client.post("/api/jobs/1/trials/0/extract").status_code == 401
+            assert client.post("/api/jobs/1/trials/0/verify").status_code == 401
         assert anonymous.get("/api/jobs").json() == []  # nothing was stored
     with guarded_server.client() as owner:
         job = owner.post("/api/jobs", content=spec, headers=yaml_type).json()
