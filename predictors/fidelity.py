@@ -12,9 +12,10 @@ states (sentence-transformers' pooling for MiniLM).
   all held-out sentence pairs: does the small model still rank "which texts are alike" as the parent does?
   It needs no common width, and it is what an embedding model is used for (search, clustering, dedup).
 
-Held-out sentences: the context's held-out batches (a job's ``data``), else the held-out text kept with
-the supernet, else 256 held-out sentences of the Python standard library's docstrings
-(:mod:`supernas.spaces.prose`), tokenized with MiniLM's own WordPiece tokenizer.
+Held-out sentences: the first ``sentences`` (default 256) of the context's held-out batches (a job's
+``data``), else of the held-out split kept with the supernet (``from-pretrained`` keeps the stdlib
+docstring prose of :mod:`supernas.spaces.prose` by default), else of that prose's held-out split; text is
+tokenized with MiniLM's own WordPiece tokenizer.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch
 from supernas.spaces.ops import mean_pool
 from supernas.spaces.parent import parent_supernet
-from supernas.spaces.prose import prose_split
-from supernas.spaces.tokenizer import wordpiece_encode
+from supernas.spaces.taskdata import heldout_batches, load_task_data
 
 from .base import CostClass, Metric, MetricContext, register
 from .costs import int_option
@@ -50,15 +50,16 @@ def sentence_embeddings(supernet: Supernet, arch: Architecture, batches: list[Ba
     return torch.cat(out)
 
 
-def prose_batches(n_sentences: int, seq_len: int, batch_size: int = 32) -> list[Batch]:
-    """The first ``n_sentences`` held-out stdlib docstring sentences as WordPiece batches."""
-    _, heldout = prose_split()
-    sentences = heldout[:n_sentences]
-    batches = []
-    for start in range(0, len(sentences), batch_size):
-        ids, mask = wordpiece_encode(sentences[start : start + batch_size], seq_len)
-        batches.append(Batch(ids, torch.zeros(len(ids), dtype=torch.long), mask))
-    return batches
+def first_sentences(batches: list[Batch], n: int) -> list[Batch]:
+    """The first ``n`` examples of ``batches`` (the last batch cut where needed)."""
+    out, left = [], n
+    for batch in batches:
+        if left <= 0:
+            break
+        keep = min(left, len(batch.inputs))
+        out.append(Batch(*(None if t is None else t[:keep] for t in (batch.inputs, batch.targets, batch.padding))))
+        left -= keep
+    return out
 
 
 def pair_similarities(embeddings: torch.Tensor) -> torch.Tensor:
@@ -72,35 +73,28 @@ class _ParentFidelity(Metric):
     direction = "maximize"
     unit = "1"
     cost = CostClass.one_shot
-    options: ClassVar[dict[str, object]] = {"sentences": 256, "seq_len": 128}
+    options: ClassVar[dict[str, object]] = {"sentences": 256}
 
     def check_applicable(self, spec) -> None:
         if spec.task != "encoder_classification":
             raise SpecError(f"metric '{self.name}' compares sentence embeddings: it needs an encoder space, not {spec.task} ('{spec.name}')")
 
-    def batches(self, context: MetricContext) -> list[Batch]:
-        if context.heldout is not None:
-            return context.heldout
-        stored = getattr(context.supernet, "heldout_batches", None)
-        if stored:
-            return stored
-        seq_len = min(int_option(self, "seq_len"), context.spec.seq_len)
-        context.heldout = prose_batches(int_option(self, "sentences"), seq_len)
-        return context.heldout
-
-    def parent_embeddings(self, context: MetricContext, batches: list[Batch]) -> torch.Tensor:
-        """The parent's embeddings of the batches, computed once per context."""
-        cache = context.__dict__.setdefault("_parent_embeddings", {})
-        key = id(batches)
-        if key not in cache:
+    def reference(self, context: MetricContext) -> tuple[list[Batch], torch.Tensor]:
+        """The held-out batches and the parent's embeddings of them, made once per context."""
+        n = int_option(self, "sentences")
+        cache = context.__dict__.setdefault("_fidelity_reference", {})
+        if n not in cache:
+            batches = context.heldout or context.supernet.heldout_batches
+            if not batches:
+                batches = heldout_batches(load_task_data("stdlib-prose", context.spec).heldout)
+            batches = first_sentences(batches, n)
             parent, arch = parent_supernet(context.supernet)
-            cache[key] = sentence_embeddings(parent, arch, batches)
-        return cache[key]
+            cache[n] = batches, sentence_embeddings(parent, arch, batches)
+        return cache[n]
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         self.check_applicable(context.spec)
-        batches = self.batches(context)
-        parent = self.parent_embeddings(context, batches)
+        batches, parent = self.reference(context)
         return self.compare(sentence_embeddings(context.supernet, arch, batches), parent)
 
     def compare(self, subnet: torch.Tensor, parent: torch.Tensor) -> float: ...

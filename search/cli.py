@@ -630,6 +630,7 @@ def from_pretrained_command(
     """Build a supernet whose largest subnet is a pretrained model (e.g. MiniLM-L6 into bert-mini)."""
     from supernas.spaces import get_space
     from supernas.spaces.importance import from_pretrained
+    from supernas.spaces.parent import save_parent
     from supernas.spaces.taskdata import load_data, pretrained_default_data
 
     spec = get_space(space)
@@ -638,6 +639,7 @@ def from_pretrained_command(
     if heldout is not None:
         net.keep_heldout(heldout)
     net.save(output)
+    save_parent(net, output)  # what fidelity is measured against, also after `supernas adapt`
     print(report.summary())
     for label, names in (("kept their values", report.missing), ("shape mismatches", report.shape_mismatch), ("unused", report.unexpected)):
         if names:
@@ -645,6 +647,34 @@ def from_pretrained_command(
     if heldout is not None:
         print(f"held-out data kept with it: {heldout.source}")
     print(f"wrote {output} ({net.provenance})")
+
+
+@app.command("adapt")
+def adapt_command(
+    supernet: Annotated[Path, typer.Argument(help="pretrained encoder supernet directory (see `supernas from-pretrained`)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="adapted supernet directory to write (checkpoints go there too)")],
+    data: Annotated[Optional[str], typer.Option(help="text to adapt on: a file (one example per line, or JSONL/CSV with a text column) or stdlib-prose")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")] = 200,
+    lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")] = 1e-4,
+    batch_size: Annotated[int, typer.Option(min=2, help="sentences per step")] = 32,
+    sandwich_k: Annotated[int, typer.Option(min=0, help="random subnets per step besides the largest and smallest")] = 2,
+    seed: Annotated[int, typer.Option(help="which batches and random subnets")] = 0,
+    resume: Annotated[bool, typer.Option(help="continue a stopped run in --output")] = False,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads")] = 1,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Adapt a pretrained supernet so small subnets recover the parent's embeddings (sandwich distillation)."""
+    import torch
+
+    from supernas.spaces import Supernet
+    from supernas.spaces.adapt import adapt_supernet, adaptation_texts
+
+    torch.set_num_threads(threads)
+    net = Supernet.load(supernet)
+    texts = adaptation_texts(net.spec, data)
+    result = adapt_supernet(net, texts, steps, output, lr=lr, batch_size=batch_size, sandwich_k=sandwich_k,
+                            seed=seed, resume=resume, progress=progress)
+    print(f"wrote {output} after {result.steps_done}/{steps} steps ({net.provenance})")
 
 
 @app.command("proxies-report")

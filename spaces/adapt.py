@@ -151,19 +151,12 @@ def adapt_supernet(
     return TrainResult(max(stop, start), losses)
 
 
-def adaptation_texts(spec, data: str | None, seq_len: int) -> Texts:
-    """The training part of ``data`` (see :func:`supernas.spaces.taskdata.load_task_data`), or of the
-    stdlib docstring prose when no data is given, tokenized for the space."""
-    from .prose import prose_split
-    from .tokenizer import wordpiece_encode
-
-    if data is None or data == "stdlib-prose":
-        train, _ = prose_split()
-        ids, padding = wordpiece_encode(train, min(seq_len, spec.seq_len))
-        return Texts(ids, padding, "stdlib docstring prose (training part)")
+def adaptation_texts(spec, data: str | None) -> Texts:
+    """The training part of ``data`` (see :func:`supernas.spaces.taskdata.load_task_data`; default: the
+    stdlib docstring prose), never its held-out part, which fidelity is scored on."""
     from .taskdata import load_task_data
 
-    task = load_task_data(data, spec)
+    task = load_task_data(data or "stdlib-prose", spec)
     if task.train.padding is None:
         raise SpecError(f"--data {data}: adapt needs text, got {task.kind}")
     return Texts(task.train.inputs, task.train.padding, task.source)

@@ -45,11 +45,3 @@ def stdlib_sentences() -> tuple[str, ...]:
                     if _is_prose(sentence):
                         seen.setdefault(sentence)
     return tuple(sorted(seen, key=lambda s: hashlib.sha256(s.encode()).hexdigest()))
-
-
-def prose_split(heldout_every: int = 5) -> tuple[list[str], list[str]]:
-    """(train, held-out) sentences: every ``heldout_every``-th sentence of the fixed order is held out."""
-    sentences = stdlib_sentences()
-    heldout = [s for i, s in enumerate(sentences) if i % heldout_every == 0]
-    train = [s for i, s in enumerate(sentences) if i % heldout_every != 0]
-    return train, heldout

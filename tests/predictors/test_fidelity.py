@@ -8,13 +8,14 @@ import torch
 from scipy.stats import spearmanr
 
 from supernas.predictors.base import MetricContext
-from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank, pair_similarities, prose_batches, sentence_embeddings
+from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank, first_sentences, pair_similarities, sentence_embeddings
 from supernas.spaces import Architecture, Supernet, extract, get_space, largest, smallest
-from supernas.spaces.adapt import Texts, adapt_supernet
+from supernas.spaces.adapt import adapt_supernet, adaptation_texts
 from supernas.spaces.importance import from_pretrained
 from supernas.spaces.ops import mean_pool
 from supernas.spaces.parent import PARENT_WEIGHTS, full_precision
-from supernas.spaces.prose import prose_split, stdlib_sentences
+from supernas.spaces.prose import stdlib_sentences
+from supernas.spaces.taskdata import heldout_batches, load_task_data
 from supernas.spaces.tokenizer import minilm_dir, wordpiece_encode
 
 SENTENCES = 96
@@ -45,8 +46,8 @@ def _cut(spec, heads: int, ffn: int, depth: int = 6) -> Architecture:
 def test_prose_is_real_sentences_and_tokenized_by_wordpiece():
     sentences = stdlib_sentences()
     assert len(sentences) > 1000 and all(s[0].isupper() and s.endswith(".") for s in sentences[:50])
-    train, heldout = prose_split()
-    assert not set(train) & set(heldout) and len(heldout) > SENTENCES
+    prose = load_task_data("stdlib-prose", get_space("bert-mini"))
+    assert len(prose.heldout) > SENTENCES and len(prose.train) > 3 * len(prose.heldout)
     ids, mask = wordpiece_encode(["hello world"], 16)
     assert ids[0, : int(mask.sum())].tolist() == [101, 7592, 2088, 102]  # [CLS] hello world [SEP]
 
@@ -73,7 +74,7 @@ def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(p
     spec = pretrained.spec
     arch = _cut(spec, 6, 768, depth=4).model_copy(update={"layers": tuple(
         layer.model_copy(update={"weight_bits": 8, "act_bits": 16}) for layer in _cut(spec, 6, 768, depth=4).layers)})
-    batches = prose_batches(SENTENCES, 128)
+    batches = first_sentences(heldout_batches(load_task_data("stdlib-prose", spec).heldout), SENTENCES)
     model = extract(pretrained, arch)
     with torch.no_grad():
         ours = torch.cat([mean_pool(model.encode(b.inputs, b.padding), b.padding) for b in batches])
@@ -86,12 +87,11 @@ def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(p
 
 def test_adapt_raises_the_smallest_subnets_fidelity(tmp_path):
     supernet, _ = from_pretrained(_space(), minilm_dir() / "model.safetensors")
-    train, _ = prose_split()
-    ids, mask = wordpiece_encode(train[:512], 48)
+    texts = adaptation_texts(supernet.spec, None)
     small = smallest(supernet.spec)
     fidelity = EmbeddingFidelity(sentences=64)
     before = fidelity.evaluate(small, _context(supernet))
-    adapt_supernet(supernet, Texts(ids, mask, "stdlib docstrings"), steps=12, output=tmp_path, lr=3e-4, batch_size=8, progress=False)
+    adapt_supernet(supernet, texts, steps=12, output=tmp_path, lr=3e-4, batch_size=8, progress=False)
     assert (tmp_path / PARENT_WEIGHTS).is_file()
     reloaded = Supernet.load(tmp_path)  # scored against the kept parent, not against its own new weights
     after = fidelity.evaluate(small, _context(reloaded))
