@@ -621,7 +621,7 @@ def submit_command(
 @app.command("from-pretrained")
 def from_pretrained_command(
     space: SpaceArg,
-    weights: Annotated[Path, typer.Option(help="dense checkpoint (.safetensors or torch state_dict; supernas, GPT-2 or BERT names)")],
+    weights: Annotated[Path, typer.Option(help="dense checkpoint (.safetensors or torch state_dict; supernas, GPT-2 or BERT names), or minilm: the MiniLM-L6 package's weights")],
     output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write")],
     reorder: Annotated[bool, typer.Option(help="sort heads and FFN neurons by importance so first-k subnets keep the best")] = True,
     data: Annotated[Optional[str], typer.Option(help="data whose held-out split is kept with the supernet for one-shot metrics: a file "
@@ -635,6 +635,10 @@ def from_pretrained_command(
 
     spec = get_space(space)
     heldout = load_data(data, spec) if data is not None else pretrained_default_data(spec)  # one line and nothing written if bad
+    if str(weights) == "minilm" and not weights.exists():
+        from supernas.spaces.tokenizer import minilm_dir
+
+        weights = minilm_dir() / "model.safetensors"
     net, report = from_pretrained(spec, weights, reorder=reorder)
     if heldout is not None:
         net.keep_heldout(heldout)
