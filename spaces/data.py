@@ -67,7 +67,11 @@ def stdlib_text(max_bytes: int = STDLIB_BYTES, heldout_every: int = HELDOUT_EVER
 def text_file(path: str | Path, heldout_fraction: float = FILE_HELDOUT_FRACTION) -> TextData:
     """Any file, read as bytes; its last ``heldout_fraction`` is held out (one contiguous tail)."""
     path = Path(path)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as e:  # a name too long, say
+        raise NotFoundError(f"data {str(path)[:80]!r}: not a usable path ({e.strerror})") from None
+    if not found:
         raise NotFoundError(f"{path}: no such file")
     data = path.read_bytes()
     if not data:

@@ -150,9 +150,13 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     if text == "stdlib-prose":
         return _prose(spec)
     path = Path(text)
-    if not path.suffix and not path.exists():
+    try:
+        found = path.is_file()
+    except OSError as e:  # a name too long, say
+        raise NotFoundError(f"data {text[:80]!r}: not a usable path ({e.strerror})") from None
+    if not path.suffix and not found:
         raise NotFoundError(f"unknown data '{text}' (built-in: {', '.join(BUILTINS)}; or a {'/'.join(FILE_TYPES)} file)")
-    if not path.is_file():
+    if not found:
         raise NotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix not in FILE_TYPES:

@@ -184,6 +184,11 @@ def test_unknown_names_missing_files_and_wrong_spaces(tmp_path):
         load_task_data("mnist", get_space("vit-tiny"))
     with pytest.raises(NotFoundError, match=r"nowhere\.jsonl: no such file"):
         load_task_data(tmp_path / "nowhere.jsonl", get_space("bert-mini"))
+    for weird in ("x" * 5000 + ".jsonl", "a\x00b.jsonl"):  # what a web submission may send: still one line, never a crash
+        with pytest.raises(NotFoundError, match="not a usable path|no such file"):
+            load_data(weird, get_space("bert-mini"))
+        with pytest.raises(NotFoundError, match="not a usable path|no such file"):
+            load_data(weird, get_space("gpt-tiny"))
     with pytest.raises(SpecError, match="data digits holds images; space 'bert-mini' is a encoder_classification space"):
         load_task_data("digits", get_space("bert-mini"))
     with pytest.raises(SpecError, match="digits has 10 classes"):
