@@ -445,7 +445,7 @@ def verify_command(
     from rich.table import Table
 
     from supernas.search.store import open_store
-    from supernas.search.verify import TOLERANCE, parse_trials, signed_error, summarize, summary_line, verify_job
+    from supernas.search.verify import TOLERANCE, constraint_lines, parse_trials, signed_error, summarize, summary_line, verify_job
 
     which = parse_trials(trials)
     store = open_store(db)
@@ -470,6 +470,8 @@ def verify_command(
           "(relative error |measured - searched| / |searched|):")
     for summary in summaries:
         print(f"  {summary_line(summary)}")
+    for line in constraint_lines(records, record.spec.get("constraints", [])):
+        print(f"  {line}")
     broken = [s for s in summaries if s.mismatches]
     if broken:
         names = ", ".join(f"{s.metric} ({s.mismatches})" for s in broken)

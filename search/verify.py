@@ -220,3 +220,21 @@ def summary_line(s: MetricSummary) -> str:
     if s.skipped:
         line += f"; not re-measured on {s.skipped} ({s.note})"
     return line
+
+
+def constraint_lines(records: Sequence[VerificationRecord], constraints: Sequence[dict]) -> list[str]:
+    """Per constraint of the job: of the verified trials that satisfied it when searched, how many still
+    do with the measured value (a predicted latency can keep a constraint the measured one breaks)."""
+
+    def within(c: dict, value: float) -> bool:
+        return not ((c.get("max") is not None and value > c["max"]) or (c.get("min") is not None and value < c["min"]))
+
+    lines = []
+    for c in constraints:
+        bounds = " and ".join(f"{key} {c[key]:g}" for key in ("min", "max") if c.get(key) is not None)
+        promised = [(r.trial_number, v.measured) for r in records if (v := r.values.get(c["metric"])) is not None
+                    and v.measured is not None and v.searched is not None and within(c, v.searched)]
+        broken = [n for n, measured in promised if not within(c, measured)]
+        line = f"constraint {c['metric']} {bounds}: kept as measured by {len(promised) - len(broken)} of the {len(promised)} trials that kept it when searched"
+        lines.append(line + (f" (broken by trial{'s' if len(broken) > 1 else ''} {', '.join(map(str, broken))})" if broken else ""))
+    return lines

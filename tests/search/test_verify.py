@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,8 @@ import pytest
 from supernas.predictors.base import get_metric
 from supernas.predictors.latency import subnet_latency, workload_option
 from supernas.predictors.verification import checkpoint_latency
-from supernas.search.store import open_store
-from supernas.search.verify import TOLERANCE
+from supernas.search.store import VerificationRecord, VerifiedValue, open_store
+from supernas.search.verify import TOLERANCE, constraint_lines
 from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
 from supernas.spaces.checkpoint import WEIGHTS, tensor_bytes_on_disk
 
@@ -80,6 +81,8 @@ def test_deterministic_objectives_equal_and_latency_within_noise(verified_job):
     for name in DETERMINISTIC:
         assert f"  {name}: mean error " in out and "all equal within 1e-05" in out
     assert "  latency_ms: mean error " in out and "timing runs spread" in out
+    n = len(records)
+    assert f"  constraint params max 3e+06: kept as measured by {n} of the {n} trials that kept it when searched" in out
 
 
 def test_latency_within_the_measured_noise_of_the_machine(verified_job, tmp_path):
@@ -237,3 +240,16 @@ def test_failed_trial_and_foreign_output_directory_are_refused(verified_job, tmp
     assert done.returncode == 2 and "is not a checkpoint of arch" in done.stderr
     assert (tmp_path / "out" / f"trial-{number}" / "notes.txt").read_text() == "mine"
 
+
+
+def test_constraints_are_checked_on_the_measured_values():
+    """A trial kept a constraint when searched (a predicted latency, say); the measured value may break it."""
+    def verified(number: int, searched: float, measured: float) -> VerificationRecord:
+        value = VerifiedValue("lat", searched, measured, "timed", False)
+        return VerificationRecord(number, 1, number, number, "/c", 1, {}, {"lat": value}, datetime.now(timezone.utc))
+
+    records = [verified(1, 10, 16), verified(2, 14, 12), verified(3, 20, 21)]
+    assert constraint_lines(records, [{"metric": "lat", "max": 15}, {"metric": "lat", "min": 11, "max": 30}]) == [
+        "constraint lat max 15: kept as measured by 1 of the 2 trials that kept it when searched (broken by trial 1)",
+        "constraint lat min 11 and max 30: kept as measured by 2 of the 2 trials that kept it when searched",
+    ]
