@@ -10,6 +10,7 @@ import yaml
 from supernas.search.jobspec import JobSpec, validate_job
 from supernas.spaces import builtin_names
 from supernas.spaces.errors import SpecError
+from supernas.spaces.taskdata import BUILTINS
 
 WHERE = "submitted spec"
 MAX_SPEC_BYTES = 64 * 1024
@@ -43,13 +44,15 @@ def parse_body(body: bytes, content_type: str) -> object:
 
 
 def confine_paths(data: dict, home: Path) -> dict:
-    """``data`` with its file paths (``space`` unless a built-in name, ``supernet``) made absolute,
-    relative ones taken from ``home``; a path that resolves outside ``home`` is a SpecError."""
+    """``data`` with its file paths (``space`` and ``data`` unless built-in names, ``supernet``) made
+    absolute, relative ones taken from ``home``; a path that resolves outside ``home`` is a SpecError, so a
+    submitted job cannot make the server read (and quote in its errors) files outside its home."""
     root = home.resolve()
     confined = dict(data)
-    for field in ("space", "supernet"):
+    builtin = {"space": set(builtin_names()), "supernet": set(), "data": set(BUILTINS)}
+    for field in ("space", "supernet", "data"):
         value = data.get(field)
-        if not isinstance(value, str) or (field == "space" and value in builtin_names()):
+        if not isinstance(value, str) or value in builtin[field]:
             continue
         try:
             path = (root / value).resolve()  # an absolute value replaces root; symlinks are followed
