@@ -29,7 +29,7 @@ from supernas.spaces.spec import parse_spec
 from supernas.spaces.taskdata import heldout_batches, load_task_data
 from supernas.workers.evaluator import Evaluator
 
-from ..spaces.test_taskdata import BAD, TINY_WORDPIECE, write_bad, write_jsonl
+from ..spaces.datafiles import BAD, TINY_WORDPIECE, write_bad, write_jsonl
 from .jobs_helpers import write_job
 
 VIT_DIGITS = parse_spec(
