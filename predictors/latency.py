@@ -135,6 +135,8 @@ def time_callable(
     run: Callable[[], object], device: torch.device, warmup: int, repeats: int, threads: int | None, clock: Clock = "wall"
 ) -> LatencyStats:
     """Time ``run`` after ``warmup`` untimed calls; CUDA work is synchronized before each clock read."""
+    if repeats < 1 or warmup < 0:
+        raise SpecError(f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
     now = check_clock(clock, device, threads)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     times = []
@@ -161,8 +163,6 @@ def measure_latency(
     clock: Clock = "wall",
 ) -> LatencyStats:
     """Forward-pass latency of ``model`` on ``inputs`` (both moved to ``device``, the model in place)."""
-    if repeats < 1 or warmup < 0:
-        raise SpecError(f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
     target = resolve_device(device)
     model = model.to(target).eval()
     inputs = inputs.to(target)
@@ -243,22 +243,26 @@ class Workload:
 
 
 def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, seed: int = 0) -> LatencyStats:
-    """Extract ``arch`` from ``supernet`` with the workload's backend and time it on a random batch of its shape.
+    """Extract ``arch`` from ``supernet`` with the workload's backend and time it (:func:`model_latency`).
 
     Extraction runs with the workload's threads too: on a loaded 2-core machine two threads spin on
-    each other and extract several times slower. For backend onnxruntime the subnet is exported and
-    timed in an ONNX Runtime session (see :mod:`.runtimes`); only the session's runs are timed.
+    each other and extract several times slower.
     """
+    with fixed_threads(workload.threads):
+        model = extract(supernet, arch, runtimes.leaf_backend(workload.backend))
+    return model_latency(model, workload, seed)
+
+
+def model_latency(model: Transformer, workload: Workload, seed: int = 0) -> LatencyStats:
+    """Time a built subnet (extracted, or a loaded checkpoint) on a random batch of the workload's shape,
+    in the workload's backend: for onnxruntime it is exported and timed in an ONNX Runtime session (see
+    :mod:`.runtimes`), and only the session's runs are timed."""
     w = workload
-    inputs = random_batch(supernet.spec, w.batch_size, w.seq_len, seed).inputs
-    with fixed_threads(w.threads):
-        model = extract(supernet, arch, runtimes.leaf_backend(w.backend))
-        if w.backend == ONNXRUNTIME:
-            run = runtimes.subnet_runner(model, inputs, w.threads, w.graph_optimization)
+    inputs = random_batch(model.spec, w.batch_size, w.seq_len, seed).inputs
     if w.backend != ONNXRUNTIME:
         return measure_latency(model, inputs, w.warmup, w.repeats, w.device, w.threads, w.clock)
-    if w.repeats < 1 or w.warmup < 0:
-        raise SpecError(f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={w.repeats}, warmup={w.warmup}")
+    with fixed_threads(w.threads):
+        run = runtimes.subnet_runner(model, inputs, w.threads, w.graph_optimization)
     return time_callable(run, resolve_device(w.device), w.warmup, w.repeats, w.threads, w.clock)
 
 

@@ -41,12 +41,12 @@ from pathlib import Path
 from supernas.spaces import Supernet, load_subnet, parameter_count
 from supernas.spaces.checkpoint import WEIGHTS, CheckpointAsSupernet, read_subnet_config, tensor_bytes_on_disk
 from supernas.spaces.errors import SupernasError
-from supernas.spaces.inputs import Batch, random_batch
+from supernas.spaces.inputs import Batch
 from supernas.spaces.model import Transformer
 
 from . import runtimes
 from .base import CostClass, Metric, MetricContext, get_metric
-from .latency import LatencyStats, Workload, fixed_threads, measure_latency, resolve_device, time_callable, workload_option
+from .latency import Workload, model_latency, workload_option
 
 DETERMINISTIC = (CostClass.analytic, CostClass.proxy, CostClass.one_shot)
 WEIGHT_GRADIENT_PROXIES = ("synflow", "snip", "grad_norm", "zico")
@@ -67,18 +67,6 @@ class Remeasured:
 def embedding_parameters(model: Transformer) -> int:
     """Parameters of the loaded model's token, position and segment embeddings (patch and class token)."""
     return sum(parameter_count(module) for name in EMBEDDINGS if (module := getattr(model, name, None)) is not None)
-
-
-def checkpoint_latency(model: Transformer, workload: Workload, seed: int = 0) -> LatencyStats:
-    """Time a loaded checkpoint as :func:`supernas.predictors.latency.subnet_latency` times an extracted
-    subnet: the workload's random batch, threads, backend and clock; nothing is extracted."""
-    w = workload
-    inputs = random_batch(model.spec, w.batch_size, w.seq_len, seed).inputs
-    if w.backend != runtimes.ONNXRUNTIME:
-        return measure_latency(model, inputs, w.warmup, w.repeats, w.device, w.threads, w.clock)
-    with fixed_threads(w.threads):
-        run = runtimes.subnet_runner(model, inputs, w.threads, w.graph_optimization)
-    return time_callable(run, resolve_device(w.device), w.warmup, w.repeats, w.threads, w.clock)
 
 
 class CheckpointMeasurer:
@@ -142,7 +130,7 @@ class CheckpointMeasurer:
         workload = workload_option(metric)  # a predicted latency's workload has the default effort (3 + 10 runs)
         leaves = runtimes.leaf_backend(workload.backend)
         model = load_subnet(self.directory, backend=leaves)  # its own copy: timing may move it to a device
-        stats = checkpoint_latency(model, workload, self.seed)
+        stats = model_latency(model, workload, self.seed)
         spread = (stats.p90 - stats.p10) / stats.median_ms if stats.median_ms > 0 else None
         method = "timed on the loaded checkpoint"
         if metric.name != "latency_ms":

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from supernas.predictors.base import get_metric
-from supernas.predictors.latency import subnet_latency, workload_option
-from supernas.predictors.verification import checkpoint_latency
+from supernas.predictors.latency import model_latency, subnet_latency, workload_option
 from supernas.search.store import VerificationRecord, VerifiedValue, open_store
 from supernas.search.verify import TOLERANCE, constraint_lines
 from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
@@ -108,7 +107,7 @@ def test_latency_within_the_measured_noise_of_the_machine(verified_job, tmp_path
         model = load_subnet(record.checkpoint)
         medians = []
         for _ in range(ROUNDS):
-            medians += [subnet_latency(net, arch, workload).median_ms, checkpoint_latency(model, workload).median_ms]
+            medians += [subnet_latency(net, arch, workload).median_ms, model_latency(model, workload).median_ms]
         ratios.append(max(medians) / min(medians))
     noise = max(*ratios, 1.3)
     report, final = [f"noise x{noise:.2f}"], []
