@@ -17,7 +17,6 @@ Resumable exactly like ``supernas train``: the batch and the subnets of step ``s
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +24,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .architecture import Architecture, largest, sample, smallest
+from .architecture import Architecture
 from .errors import SpecError
 from .ops import mean_pool
 from .parent import PARENT_WEIGHTS, parent_supernet, save_parent
 from .supernet import Supernet
-from .training import GRAD_CLIP, TrainResult, _restore, default_warmup, learning_rate, save_checkpoint
+from .training import GRAD_CLIP, TrainResult, default_warmup, learning_rate, restore_checkpoint, sandwich, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -89,12 +88,9 @@ def adapt_step(
     ids, padding = _batch(texts, config, step)
     with torch.no_grad():
         teacher = _states(*parent, ids, padding)
-    rng = random.Random(config.seed * 1_000_003 + step)
-    spec = supernet.spec
-    archs = [largest(spec), smallest(spec)] + [sample(spec, rng) for _ in range(config.sandwich_k)]
     optimizer.zero_grad(set_to_none=True)
     losses = []
-    for arch in archs:
+    for arch in sandwich(supernet, config, step):
         loss = distillation_loss(_states(supernet, arch, ids, padding), teacher, padding)
         loss.backward()
         losses.append(float(loss.detach()))
@@ -131,7 +127,7 @@ def adapt_supernet(
     if not (directory / PARENT_WEIGHTS).is_file():
         save_parent(parent[0], directory)
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
-    start = _restore(supernet, optimizer, config, directory) if resume else 0
+    start = restore_checkpoint(supernet, optimizer, config, directory) if resume else 0
     base = supernet.provenance.split("; adapted")[0]
 
     def provenance(done: int) -> str:

@@ -148,7 +148,9 @@ def save_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config
     tmp.replace(directory / TRAINER_STATE)
 
 
-def _restore(supernet: Supernet, optimizer: torch.optim.Optimizer, config: TrainConfig, directory: Path) -> int:
+def restore_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: TrainConfig, directory: Path) -> int:
+    """Load ``save_checkpoint``'s weights and AdamW state into ``supernet`` and ``optimizer``; the steps done.
+    Any run config (training or adaptation) that differs from the saved one is refused."""
     path = directory / TRAINER_STATE
     if not path.is_file():
         raise NotFoundError(f"--resume: {directory} has no {TRAINER_STATE} (not a training checkpoint)")
@@ -197,7 +199,7 @@ def train_supernet(
                          warmup if warmup is not None else default_warmup(steps), data.source)
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    start = _restore(supernet, optimizer, config, directory) if resume else 0
+    start = restore_checkpoint(supernet, optimizer, config, directory) if resume else 0
 
     def provenance(done: int) -> str:
         return f"trained {done}/{steps} steps on {data.source} (sandwich k={sandwich_k}, distill={distill}, seed {seed})"
