@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from . import ops
 from .model import FeedForward, Transformer
 from .quant import round_activation, unpack_int4
 from .errors import SpecError, allowed
@@ -72,8 +72,7 @@ class _Graph(nn.Module):
         ids, mask, types = inputs
         padding = mask > 0
         h = self.model.encode(ids, padding, types)
-        pooled = (h * padding.unsqueeze(-1).to(h.dtype)).sum(1) / padding.sum(1, keepdim=True).clamp_min(1).to(h.dtype)
-        return self.model.classifier(pooled), h
+        return self.model.classifier(ops.mean_pool(h, padding)), h
 
 
 def io_names(spec: SpaceSpec) -> tuple[list[str], list[str]]:
