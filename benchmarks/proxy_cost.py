@@ -19,13 +19,10 @@ import torch
 
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext, get_metric
-from supernas.spaces import SpaceSpec, extract, get_space, sample_many
+from supernas.spaces import extract, get_space, sample_many
+from supernas.spaces.parent import full_precision
 
 PROXIES = ["synflow", "snip", "grad_norm", "fisher", "naswot", "jacov", "hidden_cov", "zico"]
-
-
-def full_precision(spec: SpaceSpec) -> SpaceSpec:
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update=dict(weight_bits=[32], act_bits=[32]))})
 
 
 def median_ms(run: Callable[[], object], repeats: int = 3) -> float:

@@ -12,8 +12,8 @@ from supernas.spaces import (
     save_subnet,
 )
 from supernas.spaces.inputs import random_batch
+from supernas.spaces.parent import full_precision
 
-from ..spaces.helpers import without_quantization
 from ..spaces.test_supernet import header_bytes
 
 TINY = SpaceSpec.model_validate(
@@ -107,7 +107,7 @@ def counted_flops(model, inputs) -> tuple[int, int]:
 
 @pytest.mark.parametrize("name", ["gpt-tiny", "bert-mini", "vit-tiny"])
 def test_flops_match_torch_flop_counter(name):
-    spec = without_quantization(get_space(name))
+    spec = full_precision(get_space(name))
     softmax = spec.layer.model_copy(update=dict(attention=[AttentionType.mha, AttentionType.gqa]))
     softmax_only = spec.model_copy(update={"layer": softmax})
     supernet, t = Supernet(spec, seed=1), 32

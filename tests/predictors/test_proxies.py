@@ -20,14 +20,10 @@ from supernas.spaces import Supernet, extract, get_space, largest, parameter_cou
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch, random_batch
 from supernas.spaces.spec import SpaceSpec, parse_spec
+from supernas.spaces.parent import full_precision
 
 PROXIES = ["synflow", "snip", "grad_norm", "fisher", "naswot", "jacov", "hidden_cov", "zico"]
 
-
-
-def full_precision(spec: SpaceSpec) -> SpaceSpec:
-    """The space with quantization off, so an extracted model keeps every weight as a parameter."""
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update=dict(weight_bits=[32], act_bits=[32]))})
 
 
 # ---------------------------------------------------------------- hand-computed references

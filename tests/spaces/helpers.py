@@ -7,11 +7,6 @@ import torch
 from supernas.spaces import SpaceSpec
 
 
-def without_quantization(spec: SpaceSpec) -> SpaceSpec:
-    """The same space with every layer at 32-bit weights and activations."""
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update=dict(weight_bits=[32], act_bits=[32]))})
-
-
 def padded_token_batch(spec: SpaceSpec, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(ids, attention mask, token types) of 3 x 20: rows padded at different lengths, both segment types."""
     g = torch.Generator().manual_seed(seed)

@@ -20,8 +20,9 @@ import torch
 import transformers
 
 from supernas.spaces import Supernet, get_space, largest
+from supernas.spaces.parent import full_precision
 
-from .helpers import padded_token_batch, without_quantization
+from .helpers import padded_token_batch
 
 TOLERANCE = 1e-4  # fp32, same arithmetic up to operation order
 CAUGHT = 1e-3  # a changed bias must move the outputs by at least this much
@@ -58,7 +59,7 @@ def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @pytest.fixture(scope="module")
 def gpt2(tmp_path_factory):
-    spec = without_quantization(get_space("gpt2-small"))
+    spec = full_precision(get_space("gpt2-small"))
     arch = largest(spec)
     layer = arch.layers[0]
     assert layer.attention.value == "mha" and layer.weight_bits == 32 and layer.act_bits == 32
@@ -134,7 +135,7 @@ def test_gpt2_comparison_catches_a_changed_bias(gpt2, parameter):
 
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory):
-    spec = without_quantization(get_space("bert-mini"))
+    spec = full_precision(get_space("bert-mini"))
     arch = largest(spec)
     layer = arch.layers[0]
     assert layer.attention.value == "mha" and layer.weight_bits == 32 and layer.act_bits == 32

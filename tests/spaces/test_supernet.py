@@ -15,8 +15,8 @@ from supernas.spaces import (
 from supernas.spaces.analytic import checkpoint_bytes, count_params, layer_linears
 from supernas.spaces.elastic import ElasticLinear
 from supernas.spaces.inputs import random_batch
+from supernas.spaces.parent import full_precision
 
-from .helpers import without_quantization
 
 N_ARCHS = 20
 
@@ -37,7 +37,7 @@ def _batch(spec):
 
 
 def test_extracted_equals_active_supernet_fp32(space):
-    spec = without_quantization(space)
+    spec = full_precision(space)
     supernet, batch = Supernet(spec, seed=0).eval(), _batch(spec)
     for arch in sample_many(spec, N_ARCHS, seed=11):
         with supernet.active(arch):
