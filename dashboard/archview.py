@@ -8,7 +8,8 @@ from statistics import fmean
 
 from supernas.spaces import Architecture
 
-ATTENTION_SHORT = {"mha": "mha", "gqa": "gqa", "linear": "lin", "sliding_window": "swa"}
+ATTENTION_SHORT = {"mha": "mha", "gqa": "gqa", "linear": "lin", "sliding_window": "swa", "none": "none"}
+SKIPPED = "–"  # a no-op block's heads, FFN width or experts
 DIMENSIONS = ("depth", "embed", "avg heads", "avg FFN", "avg experts", "avg w-bits")  # per-layer ones averaged
 
 
@@ -28,13 +29,20 @@ def arch_view(arch_json: str) -> ArchView:
     arch = Architecture.from_json(arch_json)
     layers = arch.layers
     attention = _per_layer([ATTENTION_SHORT[layer.attention.value] for layer in layers])
-    heads = _per_layer([layer.heads if layer.kv_heads == layer.heads else f"{layer.heads}:{layer.kv_heads}" for layer in layers])
-    experts = _per_layer([layer.experts if layer.experts == 1 else f"{layer.experts}k{layer.top_k}" for layer in layers])
+    heads = _per_layer([
+        SKIPPED if not layer.has_attention else layer.heads if layer.kv_heads == layer.heads else f"{layer.heads}:{layer.kv_heads}"
+        for layer in layers
+    ])
+    experts = _per_layer([
+        SKIPPED if not layer.has_ffn else layer.experts if layer.experts == 1 else f"{layer.experts}k{layer.top_k}"
+        for layer in layers
+    ])
+    ffn = _per_layer([layer.ffn_dim if layer.has_ffn else SKIPPED for layer in layers])
     head = f"depth {arch.depth} · embed {arch.embed_dim}"
     hover = "<br>".join([
         head,
         f"attention {attention}",
-        f"heads {heads} · FFN {_per_layer([layer.ffn_dim for layer in layers])}",
+        f"heads {heads} · FFN {ffn}",
         f"experts {experts}",
         f"bits w{_per_layer([layer.weight_bits for layer in layers])} a{_per_layer([layer.act_bits for layer in layers])}",
     ])

@@ -43,8 +43,9 @@ def keys_per_query(layer: LayerArch, t: int) -> int:
 
 def layer_linear_macs(spec: SpaceSpec, embed: int, layer: LayerArch) -> int:
     """MACs of one token through a block's linears: q, k, v, o, top_k experts and the router."""
-    linears = layer_linears(spec, embed, layer)  # q, k, v, o, experts' (fc1, fc2)..., router
-    attention, expert, router = linears[:4], linears[4:6], linears[4 + 2 * layer.experts :]
+    linears = layer_linears(spec, embed, layer)  # q, k, v, o, experts' (fc1, fc2)..., router (no-op parts: none)
+    a, f = 4 * layer.has_attention, 2 * layer.experts * layer.has_ffn
+    attention, expert, router = linears[:a], linears[a : a + 2 * layer.has_ffn], linears[a + f :]
     return sum(lin.out_features * lin.in_features for lin in attention + router) + layer.top_k * sum(
         lin.out_features * lin.in_features for lin in expert
     )

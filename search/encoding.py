@@ -2,7 +2,8 @@
 
 Every architecture is a fixed set of categorical parameters: ``depth``, ``embed_dim`` and, for each of
 the space's ``max_depth`` layers, one choice each of attention (type, heads, K/V heads, window), FFN
-(width, experts, top-k) and quantization (weight bits, activation bits). Layers past ``depth`` are
+(width, experts, top-k) and quantization (weight bits, activation bits); a no-op attention or FFN
+block is the option labelled ``none`` of its group. Layers past ``depth`` are
 sampled but unused, which keeps the parameter set fixed (NSGA-II's crossover needs that); when an
 architecture is turned back into parameters, unused layers repeat the last active one.
 """
@@ -18,12 +19,14 @@ from supernas.spaces.architecture import attention_options, ffn_options, quant_o
 
 def _attention_label(o: dict) -> str:
     kind = AttentionType(o["attention"])
+    if kind is AttentionType.none:
+        return "none"
     extra = f":kv{o['kv_heads']}" if kind is AttentionType.gqa else f":w{o['window']}" if o["window"] else ""
     return f"{kind.value}:h{o['heads']}{extra}"
 
 
 def _ffn_label(o: dict) -> str:
-    return f"ffn{o['ffn_dim']}:e{o['experts']}:k{o['top_k']}"
+    return f"ffn{o['ffn_dim']}:e{o['experts']}:k{o['top_k']}" if o["ffn_dim"] else "none"
 
 
 def _quant_label(o: dict) -> str:

@@ -34,12 +34,15 @@ class Linear:
 
 
 def layer_linears(spec: SpaceSpec, embed: int, layer: LayerArch) -> list[Linear]:
-    """Every linear of one block: q, k, v, o, then each expert's fc1/fc2, then the router."""
+    """Every linear of one block: q, k, v, o, then each expert's fc1/fc2, then the router (none of a no-op part)."""
     hd, b, wb, g = spec.head_dim, spec.bias, layer.weight_bits, spec.weight_group_size
     q, kv = layer.heads * hd, layer.kv_heads * hd
-    out = [Linear(q, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(embed, q, b, wb, g)]
-    out += [Linear(layer.ffn_dim, embed, b, wb, g), Linear(embed, layer.ffn_dim, b, wb, g)] * layer.experts
-    if layer.experts > 1:
+    out = []
+    if layer.has_attention:
+        out += [Linear(q, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(embed, q, b, wb, g)]
+    if layer.has_ffn:
+        out += [Linear(layer.ffn_dim, embed, b, wb, g), Linear(embed, layer.ffn_dim, b, wb, g)] * layer.experts
+    if layer.has_ffn and layer.experts > 1:
         out.append(Linear(layer.experts, embed, False))
     return out
 
@@ -60,8 +63,9 @@ def head_params(spec: SpaceSpec, embed: int) -> int:
 
 
 def norm_params(spec: SpaceSpec, arch: Architecture) -> int:
-    """Two LayerNorms per block plus the embedding (post-norm) or final (pre-norm) LayerNorm."""
-    return 2 * arch.embed_dim * (2 * arch.depth + 1)
+    """A LayerNorm per present attention/FFN sub-block plus the embedding (post-norm) or final (pre-norm) one."""
+    norms = sum(layer.has_attention + layer.has_ffn for layer in arch.layers)
+    return 2 * arch.embed_dim * (norms + 1)
 
 
 def count_params(spec: SpaceSpec, arch: Architecture) -> int:

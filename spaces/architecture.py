@@ -24,10 +24,10 @@ class LayerArch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     attention: AttentionType
-    heads: int
+    heads: int | None = None  # required, except for attention 'none' (canonical 0)
     kv_heads: int | None = None  # defaults to heads (one K/V head per query head)
     window: int | None = None  # sliding_window only
-    ffn_dim: int
+    ffn_dim: int  # 0 = no FFN (a no-op block)
     experts: int = 1
     top_k: int = 1
     weight_bits: int = 32
@@ -35,6 +35,15 @@ class LayerArch(BaseModel):
 
     @model_validator(mode="after")
     def _canonical(self) -> LayerArch:
+        if self.attention is AttentionType.none:
+            if self.heads or self.kv_heads or self.window is not None:
+                raise ValueError("attention 'none' has no heads, kv_heads or window (leave them out)")
+            object.__setattr__(self, "heads", 0)
+            object.__setattr__(self, "kv_heads", 0)
+        elif self.heads is None or self.heads <= 0:
+            raise ValueError(f"attention '{self.attention.value}' needs heads > 0, got {self.heads}")
+        if self.ffn_dim < 0 or (self.ffn_dim == 0 and self.experts != 1):
+            raise ValueError(f"ffn_dim must be positive, or 0 (no FFN) with experts 1; got ffn_dim={self.ffn_dim}, experts={self.experts}")
         if self.kv_heads is None:
             object.__setattr__(self, "kv_heads", self.heads)
         if self.attention is AttentionType.gqa:
@@ -51,6 +60,14 @@ class LayerArch(BaseModel):
         if self.top_k > self.experts:
             raise ValueError(f"top_k={self.top_k} exceeds experts={self.experts}")
         return self
+
+    @property
+    def has_attention(self) -> bool:
+        return self.attention is not AttentionType.none
+
+    @property
+    def has_ffn(self) -> bool:
+        return self.ffn_dim > 0
 
 
 class Architecture(BaseModel):
@@ -104,14 +121,16 @@ def check(spec: SpaceSpec, arch: Architecture) -> Architecture:
     for i, layer in enumerate(arch.layers):
         at = f"layers[{i}]"
         need(layer.attention in c.attention, f"{at}.attention", layer.attention.value, [a.value for a in c.attention])
-        need(layer.heads in c.heads, f"{at}.heads", layer.heads, c.heads)
+        if layer.has_attention:
+            need(layer.heads in c.heads, f"{at}.heads", layer.heads, c.heads)
         if layer.attention is AttentionType.gqa:
             need(layer.kv_heads in c.kv_heads, f"{at}.kv_heads", layer.kv_heads, c.kv_heads)
         if layer.window is not None:
             need(layer.window in c.windows, f"{at}.window", layer.window, c.windows)
         need(layer.ffn_dim in c.ffn_dim, f"{at}.ffn_dim", layer.ffn_dim, c.ffn_dim)
-        need(layer.experts in c.experts, f"{at}.experts", layer.experts, c.experts)
-        need(layer.top_k in c.top_k_for(layer.experts), f"{at}.top_k", layer.top_k, c.top_k_for(layer.experts))
+        if layer.has_ffn:
+            need(layer.experts in c.experts, f"{at}.experts", layer.experts, c.experts)
+            need(layer.top_k in c.top_k_for(layer.experts), f"{at}.top_k", layer.top_k, c.top_k_for(layer.experts))
         need(layer.weight_bits in c.weight_bits, f"{at}.weight_bits", layer.weight_bits, c.weight_bits)
         need(layer.act_bits in c.act_bits, f"{at}.act_bits", layer.act_bits, c.act_bits)
     return arch
@@ -141,7 +160,9 @@ def attention_options(spec: SpaceSpec) -> list[dict]:
     c = spec.layer
     out: list[dict] = []
     for kind in c.attention:
-        if kind is AttentionType.gqa:
+        if kind is AttentionType.none:
+            out.append(dict(attention=kind, heads=0, kv_heads=None, window=None))
+        elif kind is AttentionType.gqa:
             out += [dict(attention=kind, heads=h, kv_heads=g, window=None) for h, g in c.gqa_pairs()]
         elif kind is AttentionType.sliding_window:
             out += [dict(attention=kind, heads=h, kv_heads=None, window=w) for h in c.heads for w in c.windows]
@@ -151,9 +172,11 @@ def attention_options(spec: SpaceSpec) -> list[dict]:
 
 
 def ffn_options(spec: SpaceSpec) -> list[dict]:
-    """Every (ffn_dim, experts, top_k) combination a layer may take."""
+    """Every (ffn_dim, experts, top_k) combination a layer may take (ffn_dim 0, no FFN, once)."""
     c = spec.layer
-    return [dict(ffn_dim=f, experts=e, top_k=k) for e in c.experts for k in c.top_k_for(e) for f in c.ffn_dim]
+    widths = [f for f in c.ffn_dim if f > 0]
+    none = [dict(ffn_dim=0, experts=1, top_k=1)] if 0 in c.ffn_dim else []
+    return none + [dict(ffn_dim=f, experts=e, top_k=k) for e in c.experts for k in c.top_k_for(e) for f in widths]
 
 
 def quant_options(spec: SpaceSpec) -> list[dict]:
@@ -228,10 +251,11 @@ def crossover(spec: SpaceSpec, a: Architecture, b: Architecture, rng: random.Ran
 def _extreme(spec: SpaceSpec, pick) -> Architecture:
     c = spec.layer
     attn = pick(attention_options(spec), key=lambda o: (o["heads"], o["kv_heads"] or o["heads"], -(o["window"] or 0)))
-    experts = pick(c.experts)
+    ffn_dim = pick(c.ffn_dim)
+    experts = pick(c.experts) if ffn_dim else 1
     layer = LayerArch(
         **attn,
-        ffn_dim=pick(c.ffn_dim),
+        ffn_dim=ffn_dim,
         experts=experts,
         top_k=pick(c.top_k_for(experts)),
         weight_bits=pick(c.weight_bits),

@@ -11,7 +11,8 @@ Weights each attention choice owns: all four attention types use the same q/k/v/
 take the first ``heads * head_dim`` rows of q (and columns of o); GQA takes the first
 ``kv_heads * head_dim`` rows of k and v; linear attention and sliding windows own no extra weights.
 A dense FFN is expert 0 of the layer's expert bank; an MoE layer with E experts uses experts 0..E-1 and
-the first E rows of the router.
+the first E rows of the router. A no-op sub-block (attention ``none``, ``ffn_dim`` 0) is skipped with its
+norm: the residual passes through, and a model built at such an architecture has no such modules.
 """
 
 from __future__ import annotations
@@ -121,23 +122,32 @@ class FeedForward(nn.Module):
 
 class Block(nn.Module):
     def __init__(self, spec: SpaceSpec, embed: int, layer: LayerArch, leaves: Leaves) -> None:
+    """One layer: an attention sub-block then an FFN sub-block, each with its norm and residual.
+
+    Built without a sub-block where ``layer`` has none (extracted subnets); the supernet has both and
+    ``configure`` switches either off for a no-op choice.
+    """
+
         super().__init__()
-        self.ln1 = leaves.norm(embed, spec.norm_eps)
-        self.attn = Attention(spec, embed, layer, leaves)
-        self.ln2 = leaves.norm(embed, spec.norm_eps)
-        self.ffn = FeedForward(spec, embed, layer, leaves)
+        self.ln1 = leaves.norm(embed, spec.norm_eps) if layer.has_attention else None
+        self.attn = Attention(spec, embed, layer, leaves) if layer.has_attention else None
+        self.ln2 = leaves.norm(embed, spec.norm_eps) if layer.has_ffn else None
+        self.ffn = FeedForward(spec, embed, layer, leaves) if layer.has_ffn else None
         self.pre_norm = spec.norm == "pre"
 
     def configure(self, embed: int, layer: LayerArch) -> None:
-        self.attn.configure(embed, layer)
-        self.ffn.configure(embed, layer)
+        self.use_attn, self.use_ffn = layer.has_attention, layer.has_ffn
+        if self.use_attn:
+            self.attn.configure(embed, layer)
+        if self.use_ffn:
+            self.ffn.configure(embed, layer)
 
     def forward(self, x: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
-        if self.pre_norm:  # GPT-2, ViT
-            x = x + self.attn(self.ln1(x), padding)
-            return x + self.ffn(self.ln2(x))
-        x = self.ln1(x + self.attn(x, padding))  # BERT
-        return self.ln2(x + self.ffn(x))
+        if self.use_attn:
+            x = x + self.attn(self.ln1(x), padding) if self.pre_norm else self.ln1(x + self.attn(x, padding))
+        if self.use_ffn:
+            x = x + self.ffn(self.ln2(x)) if self.pre_norm else self.ln2(x + self.ffn(x))
+        return x  # pre-norm: GPT-2, ViT; post-norm: BERT
 
 
 class Transformer(nn.Module):

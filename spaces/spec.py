@@ -5,7 +5,8 @@ A spec is pure data (YAML or JSON on disk, a pydantic model in memory). It fixes
 elastic dimension. Global choices: depth (the first k layers are active) and embedding width (the first
 k channels, MatFormer-style nesting). Per-layer choices: attention type, heads, GQA key/value heads,
 sliding windows, FFN width, mixture-of-experts (experts, top-k) and the quantization policy
-(weight bits, activation bits). ``experts == 1`` means a dense FFN. ``weight_group_size`` fixes how
+(weight bits, activation bits). ``experts == 1`` means a dense FFN. No-op blocks: attention ``none`` and
+``ffn_dim`` 0 skip that sub-block of a layer entirely (the residual passes through, Puzzle-style). ``weight_group_size`` fixes how
 integer weights are scaled in every layer: one scale per output row (null) or per group of that many
 input columns.
 """
@@ -24,13 +25,14 @@ from .errors import NotFoundError, SpecError, pydantic_message
 
 
 class AttentionType(str, Enum):
-    """Attention choices; all four share the same Q/K/V/O projections in the supernet."""
+    """Attention choices; the four real ones share the same Q/K/V/O projections in the supernet."""
 
     mha = "mha"  # softmax attention, one K/V head per query head
     gqa = "gqa"  # softmax attention, fewer K/V heads shared by groups of query heads
     linear = "linear"  # kernelized attention, phi(x) = elu(x) + 1, O(n) in sequence length
     sliding_window = "sliding_window"  # softmax attention restricted to a local window
 
+    none = "none"  # no attention sub-block in the layer (no norm, no projections): x passes through
 
 Task = Literal["causal_lm", "encoder_classification", "vision"]
 WEIGHT_BITS = (4, 8, 16, 32)
@@ -54,18 +56,26 @@ class LayerChoices(BaseModel):
     heads: list[int]
     kv_heads: list[int] = Field(default_factory=list, description="GQA key/value head counts")
     windows: list[int] = Field(default_factory=list, description="sliding-window sizes in tokens")
-    ffn_dim: list[int]
+    ffn_dim: list[int] = Field(description="FFN widths; 0 = no FFN sub-block (a no-op block)")
     experts: list[int] = Field(default_factory=lambda: [1], description="1 = dense FFN")
     top_k: list[int] = Field(default_factory=lambda: [1], description="experts used per token")
     weight_bits: list[int] = Field(default_factory=lambda: [32])
     act_bits: list[int] = Field(default_factory=lambda: [32])
 
-    @field_validator("heads", "ffn_dim", "experts", "top_k")
+    @field_validator("heads", "experts", "top_k")
     @classmethod
     def _nonempty_positive(cls, v: list[int], info) -> list[int]:
         return _choices(v, info.field_name)
 
     @field_validator("kv_heads", "windows")
+    @field_validator("ffn_dim")
+    @classmethod
+    def _ffn_dims(cls, v: list[int]) -> list[int]:
+        """Positive widths, plus 0 for a no-op FFN; at least one real width (the supernet needs weights)."""
+        if any(d < 0 for d in v) or not any(d > 0 for d in v):
+            raise ValueError(f"ffn_dim needs at least one positive width (0 = no FFN), got {v}")
+        return sorted(set(v))
+
     @classmethod
     def _positive(cls, v: list[int], info) -> list[int]:
         return _choices(v, info.field_name) if v else []
@@ -73,8 +83,8 @@ class LayerChoices(BaseModel):
     @field_validator("attention")
     @classmethod
     def _unique_attention(cls, v: list[AttentionType]) -> list[AttentionType]:
-        if not v:
-            raise ValueError("attention needs at least one choice")
+        if not [a for a in v if a is not AttentionType.none]:
+            raise ValueError("attention needs at least one choice other than 'none'")
         order = list(AttentionType)
         return sorted(set(v), key=order.index)
 

@@ -7,7 +7,7 @@
   const jobId = document.body.dataset.jobId;
   const number = Number(document.body.dataset.trial);
   const $ = (id) => document.getElementById(id);
-  const ATTENTION = { mha: "MHA", gqa: "GQA", linear: "linear", sliding_window: "sliding window" };
+  const ATTENTION = { mha: "MHA", gqa: "GQA", linear: "linear", sliding_window: "sliding window", none: "no attention" };
 
   function meter(value, max, color, text = value) {
     const fill = el("div", { class: "fill" });
@@ -25,6 +25,7 @@
   }
 
   function experts(layer) {
+    if (layer.ffn_dim === 0) return el("span", { class: "experts muted" }, "no FFN");
     const boxes = Array.from({ length: layer.experts }, (_, i) => el("i", { class: i < layer.top_k ? "active" : null }));
     const note = layer.experts === 1 ? "dense" : `top-${layer.top_k} of ${layer.experts}`;
     return el("span", { class: "experts", title: note }, ...boxes, el("em", {}, note));
