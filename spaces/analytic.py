@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .architecture import Architecture, LayerArch
 from .quant import weight_storage_bytes
+from .audio import AudioSpec
 from .spec import SpaceSpec
 
 FP32 = 4
@@ -47,8 +48,20 @@ def layer_linears(spec: SpaceSpec, embed: int, layer: LayerArch) -> list[Linear]
     return out
 
 
+def speech_frontend_params(audio: AudioSpec, embed: int) -> int:
+    """HuBERT's front end (``speech.SpeechFrontEnd``): bias-free convolutions, the first one's GroupNorm,
+    the LayerNorm over their channels, the projection to ``embed`` and the depthwise position convolution."""
+    convs, channels = 0, 1
+    for out, kernel, _ in audio.conv_layers:
+        convs, channels = convs + out * channels * kernel, out
+    norms = 2 * audio.conv_layers[0][0] + 2 * audio.conv_dim
+    return convs + norms + Linear(embed, audio.conv_dim, True).params + embed * (audio.pos_conv_kernel + 1)
+
+
 def embedding_params(spec: SpaceSpec, embed: int) -> int:
-    """Token/patch, position and segment embeddings (and the class token)."""
+    """Token/patch, position and segment embeddings (and the class token); a speech space's front end."""
+    if spec.task == "speech":
+        return speech_frontend_params(spec.audio, embed)
     if spec.task == "vision":
         tokens = Linear(embed, spec.in_channels * spec.patch_size**2, True).params + embed
     else:

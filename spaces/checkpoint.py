@@ -24,6 +24,7 @@ from .elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
 from .errors import ArchitectureError, NotFoundError, SpecError
 from .model import Transformer
 from .spec import SpaceSpec, parse_spec, read_structured_file
+from .speech import COPIED_WHOLE
 from .subnet import DenseLeaves, QuantLinear, check_backend, parameter_count
 from .supernet import Supernet
 
@@ -55,6 +56,8 @@ def extract(supernet: Supernet, arch: Architecture, backend: str = "torch") -> T
                 source = supernet.get_submodule(name)
                 assert isinstance(source, ElasticEmbedding)
                 dense.weight.copy_(source.active_weight())
+            elif isinstance(dense, COPIED_WHOLE):  # the speech front end's convolutions
+                dense.copy_active(supernet.get_submodule(name))
     model.arch = arch
     model.provenance = supernet.provenance
     return model.eval()

@@ -11,7 +11,7 @@ from .spec import SpaceSpec
 
 @dataclass(frozen=True)
 class Batch:
-    inputs: torch.Tensor  # token ids (B, T) or images (B, C, H, W)
+    inputs: torch.Tensor  # token ids (B, T), images (B, C, H, W) or waveforms (B, samples)
     targets: torch.Tensor  # next tokens (B, T) for a causal LM, class ids (B,) otherwise
     padding: torch.Tensor | None = None  # (B, T) True at real tokens
 
@@ -25,6 +25,9 @@ def random_batch(spec: SpaceSpec, batch_size: int = 4, seq_len: int | None = Non
     if spec.task == "vision":
         images = torch.randn(batch_size, spec.in_channels, spec.image_size, spec.image_size, generator=g)
         return Batch(images, torch.randint(0, spec.num_classes, (batch_size,), generator=g))
+    if spec.task == "speech":  # the longest clip, as the keyword sets are padded to it
+        wave = 0.1 * torch.randn(batch_size, spec.audio.max_samples, generator=g)
+        return Batch(wave, torch.randint(0, spec.num_classes, (batch_size,), generator=g))
     t = min(seq_len or spec.max_seq_len, spec.max_seq_len)
     ids = torch.randint(0, spec.vocab_size, (batch_size, t + 1), generator=g)
     if spec.task == "causal_lm":

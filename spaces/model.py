@@ -25,6 +25,7 @@ from torch import nn
 from . import ops
 from .architecture import Architecture, LayerArch
 from .spec import SpaceSpec
+from .speech import SpeechFrontEnd
 
 
 class Leaves(Protocol):
@@ -121,13 +122,13 @@ class FeedForward(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, spec: SpaceSpec, embed: int, layer: LayerArch, leaves: Leaves) -> None:
     """One layer: an attention sub-block then an FFN sub-block, each with its norm and residual.
 
     Built without a sub-block where ``layer`` has none (extracted subnets); the supernet has both and
     ``configure`` switches either off for a no-op choice.
     """
 
+    def __init__(self, spec: SpaceSpec, embed: int, layer: LayerArch, leaves: Leaves) -> None:
         super().__init__()
         self.ln1 = leaves.norm(embed, spec.norm_eps) if layer.has_attention else None
         self.attn = Attention(spec, embed, layer, leaves) if layer.has_attention else None
@@ -151,10 +152,10 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """Decoder LM, encoder classifier or vision transformer, as the spec's task says.
+    """Decoder LM, encoder classifier, vision transformer or speech classifier, as the spec's task says.
 
-    ``forward(inputs, padding=None, token_types=None)``: inputs are token ids (B, T) or images
-    (B, C, H, W); ``padding`` (B, T) is True at real tokens. Returns logits: (B, T, vocab) for a
+    ``forward(inputs, padding=None, token_types=None)``: inputs are token ids (B, T), images
+    (B, C, H, W) or waveforms (B, samples); ``padding`` (B, T) is True at real tokens. Returns logits: (B, T, vocab) for a
     causal LM, (B, classes) otherwise. ``encode`` returns the final hidden states (B, T, C).
     """
 
@@ -162,14 +163,17 @@ class Transformer(nn.Module):
         super().__init__()
         self.spec = spec
         e = arch.embed_dim
-        if spec.task == "vision":
+        if spec.task == "speech":  # frames from the waveform; its position convolution replaces wpe
+            self.frontend = SpeechFrontEnd(spec.audio, e, spec.norm_eps, leaves)
+        elif spec.task == "vision":
             self.patch = leaves.linear(spec.in_channels * spec.patch_size**2, e, True, 32, 32)
             self.cls = leaves.embedding(1, e)
         else:
             self.wte = leaves.embedding(spec.vocab_size, e)
         if spec.type_vocab_size:
             self.wtt = leaves.embedding(spec.type_vocab_size, e)
-        self.wpe = leaves.embedding(spec.seq_len, e)
+        if spec.task != "speech":
+            self.wpe = leaves.embedding(spec.seq_len, e)
         self.emb_norm = leaves.norm(e, spec.norm_eps) if spec.norm == "post" else None
         self.blocks = nn.ModuleList(Block(spec, e, layer, leaves) for layer in arch.layers)
         self.final_norm = leaves.norm(e, spec.norm_eps) if spec.norm == "pre" else None
@@ -184,6 +188,8 @@ class Transformer(nn.Module):
         e, spec = arch.embed_dim, self.spec
         if spec.task == "vision":
             self.patch.set_active(e, spec.in_channels * spec.patch_size**2)
+        if spec.task == "speech":
+            self.frontend.configure(e)
         if spec.task != "causal_lm":
             self.classifier.set_active(spec.num_classes, e)
         elif not spec.tie_embeddings:
@@ -193,6 +199,9 @@ class Transformer(nn.Module):
         self.depth = arch.depth
 
     def embed(self, inputs: torch.Tensor, token_types: torch.Tensor | None) -> torch.Tensor:
+        if self.spec.task == "speech":
+            x = self.frontend(inputs)  # (B, frames, C)
+            return self.emb_norm(x) if self.emb_norm is not None else x
         if self.spec.task == "vision":
             patches = self.patch(ops.patchify(inputs, self.spec.patch_size))  # (B, N, C)
             cls = self.cls(torch.zeros(inputs.shape[0], 1, dtype=torch.long, device=inputs.device))

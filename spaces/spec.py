@@ -21,6 +21,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .audio import AudioSpec
 from .errors import NotFoundError, SpecError, pydantic_message
 
 
@@ -31,10 +32,10 @@ class AttentionType(str, Enum):
     gqa = "gqa"  # softmax attention, fewer K/V heads shared by groups of query heads
     linear = "linear"  # kernelized attention, phi(x) = elu(x) + 1, O(n) in sequence length
     sliding_window = "sliding_window"  # softmax attention restricted to a local window
-
     none = "none"  # no attention sub-block in the layer (no norm, no projections): x passes through
 
-Task = Literal["causal_lm", "encoder_classification", "vision"]
+
+Task = Literal["causal_lm", "encoder_classification", "vision", "speech"]  # speech: utterance classification
 WEIGHT_BITS = (4, 8, 16, 32)
 ACT_BITS = (8, 16, 32)
 
@@ -67,7 +68,6 @@ class LayerChoices(BaseModel):
     def _nonempty_positive(cls, v: list[int], info) -> list[int]:
         return _choices(v, info.field_name)
 
-    @field_validator("kv_heads", "windows")
     @field_validator("ffn_dim")
     @classmethod
     def _ffn_dims(cls, v: list[int]) -> list[int]:
@@ -76,6 +76,7 @@ class LayerChoices(BaseModel):
             raise ValueError(f"ffn_dim needs at least one positive width (0 = no FFN), got {v}")
         return sorted(set(v))
 
+    @field_validator("kv_heads", "windows")
     @classmethod
     def _positive(cls, v: list[int], info) -> list[int]:
         return _choices(v, info.field_name) if v else []
@@ -142,6 +143,7 @@ class SpaceSpec(BaseModel):
     max_seq_len: int = Field(default=128, gt=0)
     num_classes: int | None = Field(default=None, gt=0)
     image_size: int | None = Field(default=None, gt=0)
+    audio: AudioSpec | None = Field(default=None, description="speech spaces: waveform format and conv front end")
     patch_size: int | None = Field(default=None, gt=0)
     in_channels: int = Field(default=3, gt=0)
     head_dim: int = Field(gt=0)
@@ -166,7 +168,11 @@ class SpaceSpec(BaseModel):
     def _task_fields(self) -> SpaceSpec:
         if self.task in ("causal_lm", "encoder_classification") and self.vocab_size is None:
             raise ValueError(f"task '{self.task}' needs vocab_size")
-        if self.task in ("encoder_classification", "vision") and self.num_classes is None:
+        if self.task == "speech" and self.audio is None:
+            raise ValueError("task 'speech' needs audio (sample_rate, max_seconds, conv_layers)")
+        if self.task != "speech" and self.audio is not None:
+            raise ValueError("audio is for task 'speech' only")
+        if self.task in ("encoder_classification", "vision", "speech") and self.num_classes is None:
             raise ValueError(f"task '{self.task}' needs num_classes")
         if self.task == "vision":
             if self.image_size is None or self.patch_size is None:
@@ -188,6 +194,8 @@ class SpaceSpec(BaseModel):
         """Tokens the model sees: text length, or patches plus the class token for vision."""
         if self.task == "vision":
             return (self.image_size // self.patch_size) ** 2 + 1
+        if self.task == "speech":  # frames of the longest clip
+            return self.audio.frames(self.audio.max_samples)
         return self.max_seq_len
 
     @property

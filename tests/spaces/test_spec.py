@@ -22,7 +22,7 @@ layer:
 
 
 def test_builtin_spaces_load():
-    assert builtin_names() == ["bert-mini", "gpt-tiny", "gpt2-small", "vit-tiny"]
+    assert builtin_names() == ["bert-mini", "gpt-tiny", "gpt2-small", "hubert-base", "speech-tiny", "vit-tiny"]
     for name in builtin_names():
         assert get_space(name).name == name
 
@@ -44,7 +44,7 @@ def test_spec_file_anywhere_a_name_is_accepted(tmp_path: Path):
     "edit, message",
     [
         (("heads: [2, 4]", "heads: [0, 4]"), "field 'layer.heads'"),
-        (("task: causal_lm", "task: speech"), "field 'task' = 'speech'"),
+        (("task: causal_lm", "task: video"), "field 'task' = 'video'"),
         (("kv_heads: [1, 2]", "kv_heads: [3]"), "no valid (heads, kv_heads) pair"),
         (("ffn_dim: [32, 64]", "ffn_dim: [32, 64]\n  weight_bits: [3]"), "weight_bits [3] not supported, allowed: 4, 8, 16, 32"),
         (("depth: [1, 2]", "depht: [1, 2]"), "unknown field 'depht'"),

@@ -1,0 +1,70 @@
+"""Speech spaces: the HuBERT-shaped front end, extraction and analytic counts."""
+
+from __future__ import annotations
+
+import torch
+
+from supernas.spaces import Supernet, extract, get_space, largest, load_subnet, parameter_count, sample_many, save_subnet, smallest
+from supernas.spaces.analytic import checkpoint_bytes, count_params
+from supernas.spaces.checkpoint import WEIGHTS, tensor_bytes_on_disk
+from supernas.spaces.inputs import random_batch
+from supernas.spaces.spec import parse_spec
+
+
+def short_clips(name: str, seconds: float) -> object:
+    """A built-in speech space on shorter clips: the same modules and weights, fewer frames to compute."""
+    data = get_space(name).model_dump(mode="json")
+    data["audio"]["max_seconds"] = seconds
+    data["layer"]["windows"] = [2, 4]
+    return parse_spec(data, name)
+
+
+def _equal_after_extraction(spec, archs, batch_size: int) -> None:
+    supernet, batch = Supernet(spec, seed=0).eval(), random_batch(spec, batch_size, seed=1)
+    for arch in archs:
+        with torch.no_grad(), supernet.active(arch):
+            expected = supernet(batch.inputs)
+        model = extract(supernet, arch)
+        with torch.no_grad():
+            assert torch.equal(model(batch.inputs), expected), arch.to_json()
+        assert parameter_count(model) == count_params(spec, arch)
+
+
+def test_speech_tiny_subnets_equal_their_extraction():
+    spec = get_space("speech-tiny")
+    _equal_after_extraction(spec, sample_many(spec, 24, seed=5) + [largest(spec), smallest(spec)], batch_size=3)
+
+
+def test_hubert_base_subnets_equal_their_extraction_on_short_clips():
+    spec = short_clips("hubert-base", 0.25)
+    assert spec.seq_len == 12  # 4,000 samples through HuBERT's 7 convolutions (total stride 320)
+    _equal_after_extraction(spec, sample_many(spec, 3, seed=6), batch_size=1)
+
+
+def test_hubert_base_sizes():
+    spec = get_space("hubert-base")
+    assert spec.seq_len == 49  # one second: HuBERT's 20 ms frames
+    # HuBERT-Base's encoder is 94.68M with a grouped (16) position convolution of 768*48*128 weights and
+    # its pretraining heads; depthwise here: 768*128. Counted term by term, then held equal to the model.
+    assert count_params(spec, largest(spec)) == 89_759_756
+    supernet = Supernet(spec)
+    assert sum(p.numel() for p in supernet.parameters()) == count_params(spec, largest(spec))
+
+
+def test_checkpoint_round_trip_and_bytes(tmp_path):
+    spec = get_space("speech-tiny")
+    supernet, batch = Supernet(spec, seed=2).eval(), random_batch(spec, 2, seed=3)
+    arch = sample_many(spec, 1, seed=9)[0]
+    model = extract(supernet, arch)
+    save_subnet(model, tmp_path)
+    loaded = load_subnet(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(loaded(batch.inputs), model(batch.inputs))
+    assert tensor_bytes_on_disk(tmp_path / WEIGHTS) == checkpoint_bytes(spec, arch)
+
+
+def test_any_clip_length_up_to_the_space_maximum_runs():
+    spec = get_space("speech-tiny")
+    model = extract(Supernet(spec), smallest(spec))
+    with torch.no_grad():
+        assert model(torch.zeros(1, 4000)).shape == (1, spec.num_classes)
