@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +21,7 @@ from supernas.search.store import Store, open_store
 from supernas.spaces.errors import NotFoundError, SupernasError
 
 from .api import jobs, spaces, trials
+from .apidocs import mount_docs
 from .convert import objectives_of
 from .jobdata import JobDataCache
 from .pages import render
@@ -52,13 +54,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(runner.close)
             store.close()
 
-    app = FastAPI(title="supernas", version=version("supernas"), description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="supernas", version=version("supernas"), description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings, app.state.store, app.state.runner, app.state.cache = settings, store, runner, JobDataCache(store)
     for router in (jobs.router, trials.router, spaces.router, pages_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    mount_docs(app)
     app.add_exception_handler(SupernasError, _user_error)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # the plot payload of a big job shrinks ~5x
     if not settings.token:
         app.add_middleware(LoopbackHostOnly)
     return app

@@ -166,3 +166,18 @@ def test_three_objectives_in_3d_and_two_jobs_compared(page, tmp_path):
         shown = page.evaluate("document.getElementById('front').data.map((t) => [t.meta, t.customdata.length])")
         assert shown == [[ids[0], len(fronts[0])], [ids[1], len(fronts[1])]]
         shoot(page, "compare")
+
+
+def test_api_docs_render_offline_and_responses_are_compressed(page, tmp_path):
+    with serving(tmp_path / "home") as server:
+        foreign: list[str] = []  # any request off this server fails, as it would without internet
+        page.route(lambda url: not url.startswith(server.url), lambda route: (foreign.append(route.request.url), route.abort()))
+        page.goto(server.url + "/docs")
+        page.wait_for_selector(".opblock-summary-path")
+        shown = set(page.eval_on_selector_all(".opblock-summary-path", "(els) => els.map((e) => e.dataset.path)"))
+        with server.client() as c:
+            schema = c.get("/openapi.json")
+        assert schema.headers["content-encoding"] == "gzip"  # httpx asks for gzip and decodes it
+        assert shown == set(schema.json()["paths"])
+        assert foreign == []
+        shoot(page, "api-docs")
