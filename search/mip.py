@@ -73,11 +73,20 @@ def problem_cost(problem: LayerwiseProblem, depth: int, layers: tuple[tuple[int,
     )
 
 
-def least(problem: LayerwiseProblem, name: str) -> float:
-    """The smallest value of resource ``name`` any choice reaches (the cheapest part per layer, fewest layers)."""
+def _extreme(problem: LayerwiseProblem, name: str, pick) -> float:
     r = problem.resources[name]
-    per_layer = min(min(row[q] for row in r.attention) + min(row[q] for row in r.ffn) for q in range(len(r.attention[0])))
-    return r.base + min(per_layer * d for d in problem.depths)
+    per_layer = pick(pick(row[q] for row in r.attention) + pick(row[q] for row in r.ffn) for q in range(len(r.attention[0])))
+    return r.base + pick(per_layer * d for d in problem.depths)
+
+
+def least(problem: LayerwiseProblem, name: str) -> float:
+    """The smallest value of resource ``name`` any choice reaches (the cheapest parts, fewest layers)."""
+    return _extreme(problem, name, min)
+
+
+def most(problem: LayerwiseProblem, name: str) -> float:
+    """The largest value of resource ``name`` any choice reaches."""
+    return _extreme(problem, name, max)
 
 
 class _Model:
