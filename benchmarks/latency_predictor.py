@@ -19,7 +19,8 @@ import os
 import tempfile
 import time
 
-from supernas.predictors.latency import calibrate, format_report
+from supernas.predictors.calibration import calibrate
+from supernas.predictors.calibration_report import format_report
 from supernas.spaces import get_space
 
 TARGET_WITHIN_10 = 90.0
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--clock", choices=["wall", "cpu"], default="cpu", help="cpu: thread CPU time, immune to other processes")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=6, help="timed runs per pass")
-    parser.add_argument("--rounds", type=int, default=2, help="passes over all subnets and kernels")
+    parser.add_argument("--rounds", type=int, default=2, help="passes over all subnets and forward parts")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 

@@ -28,7 +28,7 @@ import yaml
 
 from supernas.predictors.base import MetricContext
 from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank
-from supernas.predictors.latency import measure_latency
+from supernas.predictors.timing import measure_latency
 from supernas.search.store import open_store
 from supernas.search.verify import summarize
 from supernas.spaces import Architecture, Supernet, extract, get_space, parameter_count

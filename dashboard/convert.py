@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from supernas.search.jobspec import JobSpec, objective_directions
-from supernas.search.store import JobRecord, TrialRecord, VerificationRecord
+from supernas.search.records import JobRecord, TrialRecord, VerificationRecord
 from supernas.spaces import SpaceSpec
 
 from .archview import ArchView

@@ -15,7 +15,8 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from supernas.search.store import EVALUATED, Store, TrialRecord
+from supernas.search.records import EVALUATED, TrialRecord
+from supernas.search.store import Store
 
 from .archview import DIMENSIONS, ArchView, arch_view
 from .models import HypervolumePoint, PointSet

@@ -1,3 +1,3 @@
 """Imports every built-in metric module so that their ``@register`` decorators run."""
 
-from . import costs, fidelity, latency, oneshot, proxies  # noqa: F401
+from . import costs, fidelity, latency_metrics, oneshot, proxies  # noqa: F401

@@ -46,7 +46,9 @@ from supernas.spaces.model import Transformer
 
 from . import runtimes
 from .base import CostClass, Metric, MetricContext, get_metric
-from .latency import Workload, model_latency, workload_option
+from .latency import model_latency
+from .latency_metrics import workload_option
+from .workload import Workload
 
 DETERMINISTIC = (CostClass.analytic, CostClass.proxy, CostClass.one_shot)
 WEIGHT_GRADIENT_PROXIES = ("synflow", "snip", "grad_norm", "zico")

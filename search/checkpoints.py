@@ -8,7 +8,7 @@ from supernas.spaces import Supernet, Transformer, extract, get_space, parse_arc
 from supernas.spaces.errors import SpecError
 from supernas.spaces.export import ExportResult, check_format, check_output_directory, export_subnet
 
-from .store import JobRecord, TrialRecord
+from .records import JobRecord, TrialRecord
 
 
 def job_supernet(record: JobRecord, supernet: str | Path | None = None) -> Supernet:

@@ -23,8 +23,24 @@ def minimization_vector(values: dict[str, float], objectives: Sequence[tuple[str
 
 def dominates(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> bool:
     """True when ``a`` is no worse than ``b`` in every objective and strictly better in one."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return bool(np.all(a <= b) and np.any(a < b))
+    return bool(_dominance(np.asarray(a, dtype=float), np.asarray(b, dtype=float)))
+
+
+def _dominance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``dominates`` row by row along the last axis (either side may be one point or a stack of them)."""
+    return np.all(a <= b, axis=-1) & np.any(a < b, axis=-1)
+
+
+def add_to_front(front: np.ndarray, point: Sequence[float] | np.ndarray) -> np.ndarray | None:
+    """Which rows of ``front`` (a non-dominated (n, m) array) stay on it once ``point`` joins, as a
+    boolean mask; None when a row dominates ``point`` (it stays off and the front is unchanged).
+
+    Adding points one at a time this way ends with the same set as ``non_dominated`` of all of them.
+    """
+    point = np.asarray(point, dtype=float)
+    if _dominance(front, point).any():
+        return None
+    return ~_dominance(point, front)
 
 
 def _as_points(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
@@ -70,9 +86,7 @@ def _sweep_2d(pts: np.ndarray, order: np.ndarray) -> list[int]:
 def _sweep_generic(pts: np.ndarray, order: np.ndarray) -> list[int]:
     keep: list[int] = []
     for i in order:
-        front = pts[keep]
-        dominated = np.all(front <= pts[i], axis=1) & np.any(front < pts[i], axis=1)
-        if not dominated.any():
+        if not _dominance(pts[keep], pts[i]).any():
             keep.append(int(i))
     return keep
 

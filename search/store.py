@@ -9,334 +9,31 @@ Each public method is one transaction. Writes that touch a job's trials lock the
 turns and trial numbers, the Pareto front and the hypervolume history stay consistent. Reads never
 block writers: SQLite runs in WAL mode and PostgreSQL reads use REPEATABLE READ snapshots, so a
 dashboard reading while the controller writes sees a consistent state and never "database is locked".
+
+The pieces around it: ``records`` (what callers get back), ``tables`` (the SQL models and migrations),
+``database`` (engines and sessions), ``fronts`` (keeping the stored front and hypervolume in step).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 
-import numpy as np
-from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, Select, String, Table, Text, UniqueConstraint,
-    create_engine, event, false, func, inspect, select, text, update,
-)
-from sqlalchemy.engine import Connection, Engine, Row, make_url
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.types import TypeDecorator
-
-from supernas.spaces.errors import NotFoundError, SupernasError
-from supernas.spaces.paths import supernas_home
-
-from .pareto import hypervolume, minimization_vector, non_dominated
-
-JOB_STATUSES = ("queued", "running", "stopped", "completed", "failed")
-TRIAL_STATES = ("queued", "running", "complete", "failed", "infeasible")
-EVALUATED = ("complete", "infeasible", "failed")
-
-SCHEMA_VERSION = 2
-# MIGRATIONS[v] upgrades a database at version v - 1 to v, inside the opening transaction. A fresh
-# database is created from the models below at SCHEMA_VERSION directly, so version 1 needs no entry.
-# Each migration writes its own frozen DDL (never the current models, which later versions may change).
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}  # filled in below the models
-
-_WRITE = "supernas_write"  # execution option: this transaction will write (BEGIN IMMEDIATE on SQLite)
-_MIGRATION_LOCK = 0x5E9E9A5  # PostgreSQL advisory lock key: one process migrates at a time
-
-
-class StoreError(SupernasError):
-    """The database cannot be opened or used: bad URL, unreachable server, schema from a newer supernas."""
-
-
-# ---------------------------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """A job as stored, with its trial counts by state and its latest hypervolume (None before any)."""
-
-    id: int
-    name: str
-    space: str
-    spec: dict
-    status: str
-    budget_trials: int | None
-    reference: list[float] | None
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
-    n_complete: int
-    n_infeasible: int
-    n_failed: int
-    n_queued: int
-    n_running: int
-    hypervolume: float | None
-
-
-@dataclass(frozen=True)
-class VerifiedValue:
-    """One metric of a trial as searched and as re-measured on its checkpoint (``measured`` None: not
-    re-measured, ``note`` says why). ``deterministic``: the two must agree to float rounding."""
-
-    metric: str
-    searched: float | None
-    measured: float | None
-    method: str
-    deterministic: bool
-    spread: float | None = None  # timed metrics: (p90 - p10) / median of the runs
-    note: str | None = None
-
-    @property
-    def error(self) -> float | None:
-        """Relative error |measured - searched| / |searched| (absolute when searched is 0)."""
-        if self.measured is None or self.searched is None:
-            return None
-        difference = abs(self.measured - self.searched)
-        return difference / abs(self.searched) if self.searched != 0 else difference
-
-
-@dataclass(frozen=True)
-class VerificationRecord:
-    """A trial's checkpoint and its metrics re-measured on it, as stored (one per verification run)."""
-
-    id: int
-    job_id: int
-    trial_id: int
-    trial_number: int
-    checkpoint: str
-    checkpoint_bytes: int  # size of the checkpoint's model.safetensors file
-    machine: dict
-    values: dict[str, VerifiedValue]
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One architecture in one job. ``values`` is None until the trial finished with metric values."""
-
-    id: int
-    job_id: int
-    number: int
-    arch_id: str
-    arch_json: str
-    state: str
-    values: dict[str, float] | None
-    worker: str | None
-    error: str | None
-    on_front: bool
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_s: float | None
-
-
-# ---------------------------------------------------------------------------------------------- tables
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Naive UTC in the database (SQLite has no time zones), aware UTC in Python, on every backend."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        return None if value is None else value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
-    type_annotation_map = {datetime: UTCDateTime, str: String()}
-
-
-class SchemaRow(Base):
-    __tablename__ = "supernas_schema"
-
-    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-
-
-class JobRow(Base):
-    __tablename__ = "supernas_jobs"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    name: Mapped[str]
-    space: Mapped[str]
-    spec_json: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    budget_trials: Mapped[int | None]
-    reference_json: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
-
-
-class TrialRow(Base):
-    __tablename__ = "supernas_trials"
-    __table_args__ = (
-        UniqueConstraint("job_id", "arch_id"),  # no architecture is evaluated twice in one job
-        UniqueConstraint("job_id", "number"),
-        Index("ix_supernas_trials_job_state", "job_id", "state"),
-        Index("ix_supernas_trials_job_front", "job_id", "on_front"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("supernas_jobs.id"), index=True)
-    number: Mapped[int]
-    arch_id: Mapped[str] = mapped_column(String(12))
-    arch_json: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16))
-    values_json: Mapped[str | None] = mapped_column(Text)
-    worker: Mapped[str | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    on_front: Mapped[bool] = mapped_column(default=False, server_default=false())
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-    duration_s: Mapped[float | None]
-
-
-class HypervolumeRow(Base):
-    __tablename__ = "supernas_hypervolume"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("supernas_jobs.id"), index=True)
-    n_evaluated: Mapped[int]
-    hypervolume: Mapped[float]
-    recorded_at: Mapped[datetime] = mapped_column(default=_now)
-
-
-class PredictorRow(Base):
-    __tablename__ = "supernas_predictors"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    space: Mapped[str]
-    kind: Mapped[str]
-    fingerprint: Mapped[str]
-    path: Mapped[str] = mapped_column(Text)
-    report_json: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-
-
-class CheckpointRow(Base):
-    __tablename__ = "supernas_checkpoints"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("supernas_jobs.id"), index=True)
-    trial_id: Mapped[int] = mapped_column(ForeignKey("supernas_trials.id"))
-    path: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-
-
-class VerificationRow(Base):
-    """A trial re-measured on its extracted checkpoint; re-verifying appends a row (the newest counts)."""
-
-    __tablename__ = "supernas_verifications"
-    __table_args__ = (Index("ix_supernas_verifications_job_trial", "job_id", "trial_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    job_id: Mapped[int] = mapped_column(ForeignKey("supernas_jobs.id"))
-    trial_id: Mapped[int] = mapped_column(ForeignKey("supernas_trials.id"))
-    checkpoint: Mapped[str] = mapped_column(Text)
-    checkpoint_bytes: Mapped[int] = mapped_column(BigInteger)
-    machine_json: Mapped[str] = mapped_column(Text)
-    values_json: Mapped[str] = mapped_column(Text)  # {metric: {searched, measured, method, deterministic, spread, note}}
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-
-
-def _add_verifications(connection: Connection) -> None:
-    """Version 2: the supernas_verifications table, as version 2 defines it."""
-    metadata = MetaData(naming_convention=Base.metadata.naming_convention)
-    Table("supernas_jobs", metadata, Column("id", Integer, primary_key=True))
-    Table("supernas_trials", metadata, Column("id", Integer, primary_key=True))
-    table = Table(
-        "supernas_verifications", metadata,
-        Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("job_id", Integer, ForeignKey("supernas_jobs.id"), nullable=False),
-        Column("trial_id", Integer, ForeignKey("supernas_trials.id"), nullable=False),
-        Column("checkpoint", Text, nullable=False),
-        Column("checkpoint_bytes", BigInteger, nullable=False),
-        Column("machine_json", Text, nullable=False),
-        Column("values_json", Text, nullable=False),
-        Column("created_at", DateTime, nullable=False),
-        Index("ix_supernas_verifications_job_trial", "job_id", "trial_id"),
-    )
-    table.create(connection)
-
-
-MIGRATIONS[2] = _add_verifications
-
-
-# ---------------------------------------------------------------------------------------------- engine
-
-
-def default_url() -> str:
-    """``SUPERNAS_DB`` if set, else a SQLite file in ``SUPERNAS_HOME``."""
-    return os.environ.get("SUPERNAS_DB") or f"sqlite:///{supernas_home() / 'supernas.db'}"
-
-
-def _masked(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages and displays."""
-    url = re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", url)
-    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
-
-
-def _one_line(error: BaseException) -> str:
-    """The driver's own message when there is one (SQLAlchemy's adds a link and the SQL), on one line."""
-    return " ".join(str(getattr(error, "orig", None) or error).split())
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a bare ``postgresql://`` means psycopg2 (SQLAlchemy 2.1 defaults to psycopg 3)."""
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg2")
-    postgres = parsed.get_backend_name() == "postgresql"
-    # a server may restart under a long job: check pooled connections; and do not wait minutes on a dead host
-    engine = create_engine(parsed, pool_pre_ping=postgres, connect_args={"connect_timeout": 10} if postgres else {})
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def _sqlite_connect(dbapi_connection, _record) -> None:
-    """WAL lets readers and one writer work at once; busy_timeout makes writers queue instead of failing.
-
-    ``isolation_level = None`` stops the sqlite3 module from issuing its own (late, DML-only) BEGIN, so
-    ``_sqlite_begin`` decides when and how a transaction starts.
-    """
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in ("busy_timeout = 30000", "journal_mode = WAL", "foreign_keys = ON"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    """A writing transaction takes the write lock up front: upgrading a read transaction to a write one
-    fails at once (without waiting) when another writer committed in between."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN")
+from sqlalchemy.orm import Session
+
+from supernas.spaces.errors import NotFoundError
+
+from .database import default_url, make_engine, masked, one_line, session_factories
+from .fronts import GrowingFront, set_front, update_front
+from .records import EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, TrialRecord, VerificationRecord, VerifiedValue
+from .tables import (
+    CheckpointRow, HypervolumeRow, JobRow, PredictorRow, StoreError, TrialRow, VerificationRow, migrate, now,
+)
 
 
 def open_store(url: str | None = None) -> Store:
@@ -366,20 +63,17 @@ class Store:
     """
 
     def __init__(self, url: str) -> None:
-        self.url_display = _masked(url)
+        self.url_display = masked(url)
         self._engine: Engine | None = None
         try:
             self._engine = make_engine(url)
-            postgres = self._engine.dialect.name == "postgresql"
-            readers = self._engine.execution_options(isolation_level="REPEATABLE READ") if postgres else self._engine
-            writers = self._engine.execution_options(**{_WRITE: True})
-            self._reads, self._writes = sessionmaker(readers), sessionmaker(writers)
-            with writers.begin() as connection:
-                self._migrate(connection)
+            self._reads, self._writes = session_factories(self._engine)
+            with self._writes.begin() as session:
+                migrate(session.connection(), self.url_display)
         except BaseException as e:
             self.close()
             if isinstance(e, (ArgumentError, ValueError, ImportError, DBAPIError)):
-                raise StoreError(f"cannot open database {self.url_display}: {_masked(_one_line(e))}") from None
+                raise StoreError(f"cannot open database {self.url_display}: {masked(one_line(e))}") from None
             raise
 
     def close(self) -> None:
@@ -395,28 +89,6 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url_display!r})"
-
-    # ------------------------------------------------------------------------------------ schema
-
-    def _migrate(self, connection: Connection) -> None:
-        """Create the tables in a fresh database, or apply the migrations it has not seen yet."""
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        fresh = not inspect(connection).has_table(SchemaRow.__tablename__)
-        version = None if fresh else connection.scalar(select(SchemaRow.version))
-        if version is None:
-            Base.metadata.create_all(connection)  # only the tables that are missing
-            connection.execute(SchemaRow.__table__.insert().values(version=SCHEMA_VERSION))
-            return
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database {self.url_display} has supernas schema version {version}; this supernas knows "
-                f"versions up to {SCHEMA_VERSION}: upgrade supernas"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[target](connection)
-        if version < SCHEMA_VERSION:
-            connection.execute(update(SchemaRow).values(version=SCHEMA_VERSION))
 
     # ------------------------------------------------------------------------------------ sessions
 
@@ -506,7 +178,7 @@ class Store:
         """A worker started evaluating the queued trial."""
         with self._write() as session:
             trial = self._trial_for_update(session, trial_id, ("queued",))
-            trial.state, trial.worker, trial.started_at = "running", worker, _now()
+            trial.state, trial.worker, trial.started_at = "running", worker, now()
 
     def finish_trial(
         self, trial_id: int, values: dict[str, float], feasible: bool, objectives: Sequence[tuple[str, str]]
@@ -524,7 +196,7 @@ class Store:
             _finish(trial, "complete" if feasible else "infeasible")
             if feasible:
                 on_front = select(TrialRow).where(TrialRow.job_id == trial.job_id, TrialRow.on_front.is_(True))
-                self._update_front(session, trial.job_id, [*session.scalars(on_front), trial], objectives)
+                update_front(session, trial.job_id, [*session.scalars(on_front), trial], objectives)
 
     def fail_trial(self, trial_id: int, error: str) -> None:
         """The evaluation raised: keep the error; the architecture stays in the job (never retried)."""
@@ -557,7 +229,7 @@ class Store:
             self._lock_job(session, job_id)
             session.execute(update(TrialRow).where(TrialRow.job_id == job_id).values(on_front=False))
             complete = list(session.scalars(select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.state == "complete")))
-            _set_front(complete, objectives)
+            set_front(complete, objectives)
             return [_trial_record(row) for row in sorted(complete, key=lambda row: row.number) if row.on_front]
 
     def _trial_for_update(self, session: Session, trial_id: int, allowed: tuple[str, ...]) -> TrialRow:
@@ -570,18 +242,6 @@ class Store:
         if trial.state not in allowed:
             raise ValueError(f"trial {trial_id} is {trial.state}; expected {' or '.join(allowed)}")
         return trial
-
-    def _update_front(
-        self, session: Session, job_id: int, candidates: list[TrialRow], objectives: Sequence[tuple[str, str]]
-    ) -> None:
-        """Set ``on_front`` among ``candidates`` and append the new front's hypervolume if a reference exists."""
-        front = _set_front(candidates, objectives)
-        reference_json = session.get(JobRow, job_id).reference_json  # locked, so already in the session
-        if reference_json is None:
-            return
-        evaluated = session.scalar(select(func.count()).where(TrialRow.job_id == job_id, TrialRow.state.in_(EVALUATED)))
-        volume = hypervolume(front, json.loads(reference_json))
-        session.add(HypervolumeRow(job_id=job_id, n_evaluated=evaluated, hypervolume=volume))
 
     # ------------------------------------------------------------------------------------ trials: reads
 
@@ -721,31 +381,25 @@ class Store:
             last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.job_id == job_id))
             evaluated = session.scalar(select(func.count()).where(TrialRow.job_id == job_id, TrialRow.state.in_(EVALUATED)))
             old_front = list(session.scalars(select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.on_front.is_(True))))
-            # the front as it grows: a (points, keys) pair; a key is a row id of an old trial or ("new", index)
-            points = np.array([_objective_vector(row, objectives) for row in old_front]).reshape(len(old_front), len(objectives))
-            keys: list[object] = [row.id for row in old_front]
+            front = GrowingFront(old_front, objectives)  # keys: old trials' row ids, ("new", index) for new ones
             reference = None if job.reference_json is None else json.loads(job.reference_json)
-            now, first = _now(), 0 if last is None else last + 1
-            rows, volumes, volume = [], [], None
+            stamp, first = now(), 0 if last is None else last + 1
+            rows, volumes = [], []
             for i, (arch_id, arch_json, values, feasible) in enumerate(new):
                 state = "failed" if values is None else "complete" if feasible else "infeasible"
                 rows.append(dict(
                     job_id=job_id, number=first + i, arch_id=arch_id, arch_json=arch_json, state=state,
                     values_json=None if values is None else json.dumps({k: float(v) for k, v in values.items()}),
                     error="imported as failed" if values is None else None, on_front=False,
-                    created_at=now, started_at=now, finished_at=now, duration_s=0.0,
+                    created_at=stamp, started_at=stamp, finished_at=stamp, duration_s=0.0,
                 ))
                 if state != "complete":
                     continue
-                point = np.array(minimization_vector(values, objectives))
-                if not np.any(np.all(points <= point, axis=1) & np.any(points < point, axis=1)):
-                    kept = ~(np.all(point <= points, axis=1) & np.any(point < points, axis=1))
-                    points = np.vstack([points[kept], point])
-                    keys = [key for key, keep in zip(keys, kept) if keep] + [("new", i)]
-                    volume = None
+                front.add(("new", i), values)
                 if reference is not None:
-                    volume = hypervolume(points, reference) if volume is None else volume
-                    volumes.append(dict(job_id=job_id, n_evaluated=evaluated + i + 1, hypervolume=volume, recorded_at=now))
+                    volumes.append(dict(job_id=job_id, n_evaluated=evaluated + i + 1, hypervolume=front.hypervolume(reference),
+                                        recorded_at=stamp))
+            keys = set(front.keys)
             for key in keys:
                 if isinstance(key, tuple):
                     rows[key[1]]["on_front"] = True
@@ -767,15 +421,6 @@ def _in_states(query: Select, states: Sequence[str] | None) -> Select:
     if unknown:
         raise ValueError(f"unknown trial state(s) {', '.join(unknown)}; states are {', '.join(TRIAL_STATES)}")
     return query.where(TrialRow.state.in_(states))
-
-
-def _objective_vector(row: TrialRow, objectives: Sequence[tuple[str, str]]) -> list[float]:
-    """The trial's objectives in minimization form; a missing or non-finite value is a caller bug."""
-    values = json.loads(row.values_json or "{}")
-    missing = [name for name, _ in objectives if name not in values or not math.isfinite(values[name])]
-    if missing:
-        raise ValueError(f"trial {row.number} of job {row.job_id}: no finite value for objective(s) {', '.join(missing)}")
-    return minimization_vector(values, objectives)
 
 
 def _trial_record(row: TrialRow | Row) -> TrialRecord:
@@ -832,16 +477,6 @@ def _job_records(session: Session, rows: list[JobRow]) -> list[JobRecord]:
 
 
 def _finish(trial: TrialRow, state: str) -> None:
-    trial.state, trial.finished_at = state, _now()
+    trial.state, trial.finished_at = state, now()
     if trial.started_at is not None:
         trial.duration_s = (trial.finished_at - trial.started_at).total_seconds()
-
-
-def _set_front(rows: list[TrialRow], objectives: Sequence[tuple[str, str]]) -> np.ndarray:
-    """Mark the non-dominated ``rows`` on the front and the others off it; returns the front's points
-    in minimization form."""
-    points = np.array([_objective_vector(row, objectives) for row in rows]).reshape(len(rows), len(objectives))
-    keep = set(non_dominated(points).tolist())
-    for i, row in enumerate(rows):
-        row.on_front = i in keep
-    return points[sorted(keep)]

@@ -27,7 +27,8 @@ from supernas.spaces.paths import supernas_home
 
 from .checkpoints import check_extractable, job_supernet
 from .runner import stored_spec
-from .store import JobRecord, Store, TrialRecord, VerificationRecord, VerifiedValue
+from .records import JobRecord, TrialRecord, VerificationRecord, VerifiedValue
+from .store import Store
 
 WORKER_THREADS = 1  # the Evaluator's torch threads (workers/evaluator.py)
 TOLERANCE = 1e-5  # relative: a deterministic metric re-measured on the checkpoint equals the searched value
@@ -88,7 +89,7 @@ def check_checkpoint_directory(directory: Path, arch_id: str) -> None:
 
 def machine() -> dict:
     """Where the verification measured: host, hardware, threads, torch version."""
-    from supernas.predictors.latency import device_fingerprint
+    from supernas.predictors.workload import device_fingerprint
 
     return {"host": socket.gethostname(), **device_fingerprint("cpu", WORKER_THREADS)}
 
@@ -107,7 +108,7 @@ def verify_job(
     ``SUPERNAS_HOME/checkpoints/job-J``); a caller's ``out_dir`` must not hold anything else there unless
     ``replace`` (supernas's own folders, as the default one). ``supernet`` is used only for a job whose
     spec names none."""
-    from supernas.predictors.latency import fixed_threads
+    from supernas.predictors.timing import fixed_threads
     from supernas.predictors.verification import CheckpointMeasurer
     from supernas.spaces.inputs import random_batch
 

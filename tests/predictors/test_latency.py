@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from supernas.predictors import latency
+from supernas.predictors import latency_metrics  # noqa: F401  (registers latency_ms and latency_predicted_ms)
 from supernas.predictors.base import REGISTRY, MetricContext
+from supernas.predictors.calibration import calibrate
+from supernas.predictors.calibration_report import format_report
 from supernas.predictors.costs import flops_per_token
+from supernas.predictors.forward_parts import arch_parts, forward_part_runner, space_parts
+from supernas.predictors.latency_predictors import PREDICTORS
+from supernas.predictors.timing import measure_latency
+from supernas.predictors.workload import Workload, device_fingerprint, fingerprint_hash
 from supernas.spaces import NotFoundError, SpecError, Supernet, extract, get_space, sample_many, smallest
 from supernas.spaces.inputs import random_batch
 
-QUICK = latency.Workload(batch_size=1, seq_len=16, warmup=1, repeats=3, threads=1)
+QUICK = Workload(batch_size=1, seq_len=16, warmup=1, repeats=3, threads=1)
 KERNEL_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # CPU tensors need the interpreter (no CUDA)
 
 
@@ -27,7 +33,7 @@ def test_measure_latency_gives_ordered_positive_stats(gpt_tiny):
     spec, supernet = gpt_tiny
     threads = torch.get_num_threads()
     model = extract(supernet, smallest(spec))
-    stats = latency.measure_latency(model, random_batch(spec, 1, 16).inputs, warmup=1, repeats=7, threads=1)
+    stats = measure_latency(model, random_batch(spec, 1, 16).inputs, warmup=1, repeats=7, threads=1)
     assert 0 < stats.p10 <= stats.median_ms <= stats.p90 and stats.iqr >= 0 and stats.runs == 7
     assert torch.get_num_threads() == threads  # the thread setting is restored
 
@@ -36,19 +42,19 @@ def test_absent_or_unknown_device_is_a_clear_error(gpt_tiny):
     spec, supernet = gpt_tiny
     model, inputs = extract(supernet, smallest(spec)), random_batch(spec, 1, 8).inputs
     with pytest.raises(NotFoundError, match="device 'cuda:99' is not available on this machine"):
-        latency.measure_latency(model, inputs, device="cuda:99")
+        measure_latency(model, inputs, device="cuda:99")
     with pytest.raises(SpecError, match="unknown device 'abacus'"):
-        latency.measure_latency(model, inputs, device="abacus")
+        measure_latency(model, inputs, device="abacus")
 
 
 def test_cpu_clock_needs_one_thread(gpt_tiny):
     spec, supernet = gpt_tiny
     model, inputs = extract(supernet, smallest(spec)), random_batch(spec, 1, 8).inputs
-    assert latency.measure_latency(model, inputs, warmup=0, repeats=2, threads=1, clock="cpu").median_ms > 0
+    assert measure_latency(model, inputs, warmup=0, repeats=2, threads=1, clock="cpu").median_ms > 0
     with pytest.raises(SpecError, match="clock 'cpu' .* needs device cpu and threads 1"):
-        latency.measure_latency(model, inputs, threads=2, clock="cpu")
+        measure_latency(model, inputs, threads=2, clock="cpu")
     with pytest.raises(SpecError, match="unknown clock 'sundial'"):
-        latency.measure_latency(model, inputs, clock="sundial")
+        measure_latency(model, inputs, clock="sundial")
 
 
 def test_latency_metric_times_the_extracted_subnet(gpt_tiny):
@@ -62,20 +68,20 @@ def test_latency_metric_times_the_extracted_subnet(gpt_tiny):
 
 
 def test_fingerprint_names_the_machine_and_threads():
-    one, two = latency.device_fingerprint("cpu", 1), latency.device_fingerprint("cpu", 2)
+    one, two = device_fingerprint("cpu", 1), device_fingerprint("cpu", 2)
     assert one["device"] == "cpu" and one["threads"] == 1 and one["torch"] == torch.__version__ and one["hardware"]
-    assert latency.fingerprint_hash(one) == latency.fingerprint_hash(dict(one))
-    assert latency.fingerprint_hash(one) != latency.fingerprint_hash(two)
+    assert fingerprint_hash(one) == fingerprint_hash(dict(one))
+    assert fingerprint_hash(one) != fingerprint_hash(two)
     # predictor files are keyed by what the latency means, not by how hard it was timed
-    assert QUICK.key() == latency.Workload(1, 16, threads=1, warmup=5, repeats=50).key()
-    assert QUICK.key() != latency.Workload(1, 32, threads=1).key() != latency.Workload(1, 32, threads=1, clock="cpu").key()
+    assert QUICK.key() == Workload(1, 16, threads=1, warmup=5, repeats=50).key()
+    assert QUICK.key() != Workload(1, 32, threads=1).key() != Workload(1, 32, threads=1, clock="cpu").key()
 
 
-def test_every_kernel_of_an_architecture_is_in_the_space_table():
+def test_every_forward_part_of_an_architecture_is_in_the_space_table():
     spec = get_space("gpt-tiny")
-    keys = {k.key for k in latency.space_kernels(spec)}
-    assert len(keys) == len(latency.space_kernels(spec))
-    assert all(k.key in keys for arch in sample_many(spec, 20, seed=1) for k in latency.arch_kernels(arch))
+    keys = {k.key for k in space_parts(spec)}
+    assert len(keys) == len(space_parts(spec))
+    assert all(k.key in keys for arch in sample_many(spec, 20, seed=1) for k in arch_parts(arch))
 
 
 @pytest.mark.parametrize("kind", ["lut", "regressor"])
@@ -83,9 +89,9 @@ def test_predictor_save_load_round_trip(tmp_path, kind):
     spec = get_space("gpt-tiny")
     archs = sample_many(spec, 12, seed=3)
     targets = [1 + flops_per_token(spec, a, 16) / 1e6 for a in archs]  # any positive target will do
-    predictor = latency.PREDICTORS[kind](spec, QUICK).fit(archs[:8], targets[:8])
+    predictor = PREDICTORS[kind](spec, QUICK).fit(archs[:8], targets[:8])
     before = predictor.predict(archs)
-    loaded = latency.PREDICTORS[kind].load(predictor.save(tmp_path / f"p{predictor.suffix}"))
+    loaded = PREDICTORS[kind].load(predictor.save(tmp_path / f"p{predictor.suffix}"))
     assert np.array_equal(loaded.predict(archs), before)
     assert loaded.spec == spec and loaded.workload == QUICK
 
@@ -97,14 +103,14 @@ def test_predicted_latency_needs_calibration_first():
 
 def test_calibrate_reports_and_saves_predictors(isolated_home):
     spec = get_space("gpt-tiny")
-    report = latency.calibrate(spec, 16, seq_len=16, seed=1, holdout=0.3, threads=1, clock="cpu", warmup=1, repeats=2, rounds=1)
+    report = calibrate(spec, 16, seq_len=16, seed=1, holdout=0.3, threads=1, clock="cpu", warmup=1, repeats=2, rounds=1)
     assert (report.n_train, report.n_heldout) == (11, 5)
     assert set(report.scores) == {"lut", "regressor"} and report.best in report.scores
     for s in report.scores.values():
         assert all(math.isfinite(v) for v in (s.mape, s.within_10, s.spearman))
     for file in report.files:
         assert Path(file).is_file() and Path(file).parent == isolated_home / "predictors"
-    assert "MAPE" in latency.format_report(report)
+    assert "MAPE" in format_report(report)
     arch, context, workload = smallest(spec), MetricContext(spec), dict(seq_len=16, threads=1, clock="cpu")
     for kind in ("best", "lut", "regressor"):
         assert REGISTRY["latency_predicted_ms"](kind=kind, **workload).evaluate(arch, context) > 0
@@ -113,7 +119,7 @@ def test_calibrate_reports_and_saves_predictors(isolated_home):
     with pytest.raises(NotFoundError, match="batch 1 x 32 tokens"):  # calibrated for 16 tokens only
         REGISTRY["latency_predicted_ms"](**{**workload, "seq_len": 32}).evaluate(arch, context)
     with pytest.raises(SpecError, match="n=3"):
-        latency.calibrate(spec, 3)
+        calibrate(spec, 3)
 
 
 def test_latency_on_the_triton_backend_times_the_kernels(gpt_tiny):
@@ -125,15 +131,15 @@ def test_latency_on_the_triton_backend_times_the_kernels(gpt_tiny):
     context.supernet = supernet
     options = dict(seq_len=8, warmup=0, repeats=1, threads=1, device=KERNEL_DEVICE, backend="triton")
     assert REGISTRY["latency_ms"](**options).evaluate(arch, context) > 0
-    assert latency.Workload(1, 8, threads=1, backend="triton").key() != latency.Workload(1, 8, threads=1).key()
+    assert Workload(1, 8, threads=1, backend="triton").key() != Workload(1, 8, threads=1).key()
 
 
 @pytest.mark.parametrize("part", ["attention", "ffn"])
-def test_lookup_table_kernels_run_on_the_workload_backend(part):
+def test_lookup_table_parts_run_on_the_workload_backend(part):
     spec = get_space("gpt-tiny")
-    kernel = next(k for k in latency.space_kernels(spec) if k.part == part and k.layer.weight_bits == 8 and k.layer.act_bits == 8)
-    workloads = {backend: latency.Workload(2, 8, KERNEL_DEVICE, backend=backend) for backend in ("torch", "triton")}
-    runs = {b: latency.kernel_runner(spec, kernel, w, torch.device(KERNEL_DEVICE)) for b, w in workloads.items()}
+    forward_part = next(k for k in space_parts(spec) if k.part == part and k.layer.weight_bits == 8 and k.layer.act_bits == 8)
+    workloads = {backend: Workload(2, 8, KERNEL_DEVICE, backend=backend) for backend in ("torch", "triton")}
+    runs = {b: forward_part_runner(spec, forward_part, w, torch.device(KERNEL_DEVICE)) for b, w in workloads.items()}
     with torch.no_grad():
         torch.testing.assert_close(runs["triton"](), runs["torch"](), rtol=1e-4, atol=1e-4)
 
@@ -145,4 +151,4 @@ def test_unknown_backend_is_a_one_line_error(gpt_tiny):
         with pytest.raises(SpecError, match=message.format(name)):
             REGISTRY[name](backend="tensorrt").evaluate(smallest(spec), MetricContext(spec))
     with pytest.raises(SpecError, match=r"^unknown backend 'tensorrt' \(allowed: torch, triton, onnxruntime\)$"):
-        latency.Workload(backend="tensorrt")
+        Workload(backend="tensorrt")

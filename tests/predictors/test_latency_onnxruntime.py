@@ -7,10 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from supernas.predictors import latency
+from supernas.predictors import latency_metrics  # noqa: F401  (registers latency_ms and latency_predicted_ms)
 from supernas.predictors.base import REGISTRY, MetricContext
+from supernas.predictors.calibration import calibrate, load_predictor
+from supernas.predictors.calibration_report import format_report
+from supernas.predictors.forward_parts import space_parts
+from supernas.predictors.latency import subnet_latency
+from supernas.predictors.latency_predictors import LookupTablePredictor
+from supernas.predictors.workload import Workload, device_fingerprint, fingerprint_hash
 from supernas.search.jobspec import validate_job
-from supernas.spaces import SpecError, Supernet, get_space, largest, smallest
+from supernas.spaces import NotFoundError, SpecError, Supernet, get_space, largest, smallest
 from supernas.spaces.spec import parse_spec
 
 ORT = dict(threads=1, clock="cpu", backend="onnxruntime")  # one intra-op thread: ONNX Runtime runs in the calling thread
@@ -39,28 +45,28 @@ def small_space():
 
 def test_measured_latency_orders_the_largest_above_the_smallest(gpt_tiny):
     spec, supernet = gpt_tiny
-    workload = latency.Workload(1, 64, warmup=2, repeats=15, **ORT)
-    small, large = (latency.subnet_latency(supernet, a, workload) for a in (smallest(spec), largest(spec)))
+    workload = Workload(1, 64, warmup=2, repeats=15, **ORT)
+    small, large = (subnet_latency(supernet, a, workload) for a in (smallest(spec), largest(spec)))
     for stats in (small, large):
         assert np.isfinite([stats.median_ms, stats.p10, stats.p90]).all() and 0 < stats.p10 <= stats.median_ms <= stats.p90
     assert large.median_ms > 3 * small.median_ms  # measured ~12x (4 layers of 128 wide vs 2 of 64)
     # with one thread the session runs in the calling thread: its CPU time is the forward pass, not ~0
-    walled = latency.Workload(1, 64, warmup=2, repeats=15, threads=1, backend="onnxruntime")
-    wall = latency.subnet_latency(supernet, largest(spec), walled)
+    walled = Workload(1, 64, warmup=2, repeats=15, threads=1, backend="onnxruntime")
+    wall = subnet_latency(supernet, largest(spec), walled)
     assert large.median_ms > 0.5 * wall.p10
 
 
 def test_workload_keys_separate_backends_and_optimization_levels():
-    torch_key = latency.Workload(1, 16, threads=1).key()
-    expected = latency.fingerprint_hash({**latency.device_fingerprint("cpu", 1), "batch_size": 1, "seq_len": 16, "clock": "wall"})
+    torch_key = Workload(1, 16, threads=1).key()
+    expected = fingerprint_hash({**device_fingerprint("cpu", 1), "batch_size": 1, "seq_len": 16, "clock": "wall"})
     assert torch_key == expected  # torch's key is what it was before other backends: calibrated files keep their name
-    keys = {level: latency.Workload(1, 16, threads=1, backend="onnxruntime", graph_optimization=level).key()
+    keys = {level: Workload(1, 16, threads=1, backend="onnxruntime", graph_optimization=level).key()
             for level in ("disable", "basic", "extended", "all")}
     assert len(set(keys.values())) == 4 and torch_key not in keys.values()
-    assert keys["all"] == latency.Workload(1, 16, threads=1, backend="onnxruntime").key()
-    assert keys["all"] == latency.Workload(1, 16, threads=1, backend="onnxruntime", repeats=50).key()  # effort is not in it
+    assert keys["all"] == Workload(1, 16, threads=1, backend="onnxruntime").key()
+    assert keys["all"] == Workload(1, 16, threads=1, backend="onnxruntime", repeats=50).key()  # effort is not in it
     # ONNX Runtime's default threads do not follow torch's setting
-    default = latency.Workload(1, 16, backend="onnxruntime")
+    default = Workload(1, 16, backend="onnxruntime")
     previous = torch.get_num_threads()
     try:
         before = default.key()
@@ -68,20 +74,20 @@ def test_workload_keys_separate_backends_and_optimization_levels():
         assert default.key() == before
     finally:
         torch.set_num_threads(previous)
-    assert latency.Workload(1, 16, backend="onnxruntime").fingerprint()["onnxruntime"]
+    assert Workload(1, 16, backend="onnxruntime").fingerprint()["onnxruntime"]
 
 
 def test_calibrate_on_onnxruntime_predicts_heldout_subnets(small_space):
-    report = latency.calibrate(
+    report = calibrate(
         small_space, 24, seq_len=64, seed=0, holdout=0.45, warmup=2, repeats=20, rounds=1, **ORT
     )
     assert (report.n_train, report.n_heldout) == (13, 11)
     assert report.workload.backend == "onnxruntime" and report.fingerprint["graph_optimization"] == "all"
-    assert "onnxruntime" in latency.format_report(report)
+    assert "onnxruntime" in format_report(report)
     # the kernel lookup table ranks held-out subnets as ONNX Runtime does (measured 0.87-0.98 over seeds 0-5)
     assert report.scores["lut"].spearman > 0.7
-    lut = latency.load_predictor(small_space, report.workload, "lut")
-    assert isinstance(lut, latency.LookupTablePredictor) and len(lut.table) == len(latency.space_kernels(small_space))
+    lut = load_predictor(small_space, report.workload, "lut")
+    assert isinstance(lut, LookupTablePredictor) and len(lut.table) == len(space_parts(small_space))
     context, options = MetricContext(small_space), dict(seq_len=64, **ORT)
     for kind in ("best", "lut", "regressor"):
         assert REGISTRY["latency_predicted_ms"](kind=kind, **options).evaluate(smallest(small_space), context) > 0
@@ -91,7 +97,7 @@ def test_calibrate_on_onnxruntime_predicts_heldout_subnets(small_space):
         (dict(graph_optimization="basic"), "--backend onnxruntime --graph-optimization basic` first"),
     ]
     for other, hint in hints:
-        with pytest.raises(latency.NotFoundError, match=hint):
+        with pytest.raises(NotFoundError, match=hint):
             REGISTRY["latency_predicted_ms"](**{**options, **other}).evaluate(smallest(small_space), context)
 
 
@@ -113,7 +119,7 @@ def test_bad_options_are_one_line_errors(gpt_tiny, options, message):
     context.supernet = supernet
     if "clock" not in options:
         with pytest.raises(SpecError, match=f"^{message}$") as raised:
-            latency.Workload(**options)
+            Workload(**options)
         assert "\n" not in str(raised.value)
     for name in ("latency_ms", "latency_predicted_ms"):
         with pytest.raises(SpecError, match=f"^metric '{name}': {message}"):

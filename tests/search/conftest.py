@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from supernas.search.store import make_engine
+from supernas.search.database import make_engine
 
 from ..processes import free_port
 

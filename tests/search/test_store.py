@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from supernas.search import store as store_module
+from supernas.search import tables as tables_module
+from supernas.search.database import make_engine
 from supernas.search.pareto import dominates, hypervolume, minimization_vector
-from supernas.search.store import (
-    SCHEMA_VERSION, SchemaRow, Store, StoreError, TrialRecord, VerifiedValue, make_engine, open_store,
-)
+from supernas.search.records import TrialRecord, VerifiedValue
+from supernas.search.store import Store, open_store
+from supernas.search.tables import SCHEMA_VERSION, SchemaRow, StoreError
 from supernas.spaces.errors import NotFoundError
 
 TWO = [("loss", "minimize"), ("latency", "minimize")]
@@ -77,8 +78,8 @@ def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, m
             connection.execute(text(f"CREATE TABLE supernas_probe_{version} (x INTEGER)"))
         return apply
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", v + 2)
-    monkeypatch.setattr(store_module, "MIGRATIONS", {v + 1: migration(v + 1), v + 2: migration(v + 2)})
+    monkeypatch.setattr(tables_module, "SCHEMA_VERSION", v + 2)
+    monkeypatch.setattr(tables_module, "MIGRATIONS", {v + 1: migration(v + 1), v + 2: migration(v + 2)})
     open_store(store_url).close()
     open_store(store_url).close()
     assert applied == [v + 1, v + 2]
@@ -87,7 +88,7 @@ def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, m
     with engine.connect() as connection:
         assert {f"supernas_probe_{v + 1}", f"supernas_probe_{v + 2}"} <= set(inspect(connection).get_table_names())
     engine.dispose()
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", v)
+    monkeypatch.setattr(tables_module, "SCHEMA_VERSION", v)
     with pytest.raises(StoreError, match=f"schema version {v + 2}; this supernas knows versions up to {v}"):
         open_store(store_url)
 

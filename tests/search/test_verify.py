@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from supernas.predictors.base import get_metric
-from supernas.predictors.latency import model_latency, subnet_latency, workload_option
-from supernas.search.store import VerificationRecord, VerifiedValue, open_store
+from supernas.predictors.latency import model_latency, subnet_latency
+from supernas.predictors.latency_metrics import workload_option
+from supernas.search.records import VerificationRecord, VerifiedValue
+from supernas.search.store import open_store
 from supernas.search.verify import TOLERANCE, constraint_lines
 from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
 from supernas.spaces.checkpoint import WEIGHTS, tensor_bytes_on_disk
