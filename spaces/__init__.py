@@ -1,22 +1,39 @@
-"""Search spaces, architectures, the weight-sharing supernet and subnet extraction."""
+"""Search spaces, architectures, the weight-sharing supernet and subnet extraction.
 
-from .architecture import Architecture, LayerArch, check, crossover, largest, mutate, n_subnets, parse_architecture, sample, sample_many, smallest
-from .checkpoint import extract, load_subnet, save_subnet
-from .errors import ArchitectureError, NotFoundError, SpecError, SupernasError
-from .model import Transformer
-from .spec import AttentionType, SpaceSpec, builtin_names, load_spec
-from .subnet import parameter_count
-from .supernet import Supernet
+The names below load on first use (PEP 562), so a caller that needs one small module (the command line's
+``--help``, for one) does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "architecture": ["Architecture", "LayerArch", "check", "crossover", "largest", "mutate", "n_subnets",
+                     "parse_architecture", "sample", "sample_many", "smallest"],
+    "checkpoint": ["extract", "load_subnet", "save_subnet"],
+    "errors": ["ArchitectureError", "NotFoundError", "SpecError", "SupernasError"],
+    "model": ["Transformer"],
+    "spec": ["AttentionType", "SpaceSpec", "builtin_names", "load_spec"],
+    "subnet": ["parameter_count"],
+    "supernet": ["Supernet"],
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 
-def get_space(name_or_path: str) -> SpaceSpec:
+def get_space(name_or_path: str):
     """A built-in space by name, or a spec file by path."""
+    from .spec import load_spec
+
     return load_spec(name_or_path)
 
 
-__all__ = [
-    "Architecture", "ArchitectureError", "AttentionType", "LayerArch", "NotFoundError", "SpaceSpec", "SpecError",
-    "Supernet", "SupernasError", "Transformer", "builtin_names", "check", "crossover", "extract", "get_space",
-    "largest", "load_spec", "load_subnet", "mutate", "n_subnets", "parameter_count", "parse_architecture",
-    "sample", "sample_many", "save_subnet", "smallest",
-]
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted([*_MODULE_OF, "get_space"])

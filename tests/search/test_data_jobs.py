@@ -20,7 +20,7 @@ import torch
 
 from supernas.predictors.base import MetricContext, get_metric
 from supernas.predictors.oneshot import heldout_accuracy, heldout_loss
-from supernas.search.cli import main
+from supernas.cli import main
 from supernas.search.jobspec import load_job_spec
 from supernas.search.store import open_store
 from supernas.spaces import Architecture, Supernet, get_space, largest, smallest

@@ -1,0 +1,192 @@
+"""The predictor commands: ``metrics``, ``score``, ``calibrate``, ``train`` (which reports held-out
+losses with the one-shot predictors) and ``proxies-report``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from supernas.spaces.commandline import SpaceArg, console, read_arch
+
+commands = typer.Typer()
+
+
+@commands.command("metrics")
+def metrics_command() -> None:
+    """Every registered metric: name, direction, unit, cost class, options."""
+    from rich.table import Column, Table
+
+    from supernas.predictors.base import get_metric, metric_names
+
+    table = Table("direction", "unit", "cost", "tasks", "options", "description")
+    table.columns.insert(0, Column("name", no_wrap=True))
+    for name in metric_names():
+        m = get_metric(name)
+        tasks = "all" if len(m.tasks) == 3 else ", ".join(m.tasks)
+        options = ", ".join(f"{k}={v}" for k, v in m.options.items())
+        table.add_row(name, m.direction, m.unit, m.cost.value, tasks, options, m.description)
+    console().print(table)
+
+
+def _parse_options(pairs: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs, values parsed as YAML scalars (numbers stay numbers)."""
+    import yaml
+
+    from supernas.spaces.errors import SpecError
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SpecError(f"--option {pair!r}: expected KEY=VALUE")
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+@commands.command("score")
+def score_command(
+    space: SpaceArg,
+    arch: Annotated[str, typer.Option(help="architecture: JSON file, inline JSON, or - for stdin")],
+    metrics: Annotated[str, typer.Option(help="comma-separated metric names (see `supernas metrics`)")] = "params,flops,hidden_cov",
+    option: Annotated[list[str], typer.Option("--option", help="metric option KEY=VALUE, given to every metric that takes it")] = [],
+    seed: Annotated[int, typer.Option(help="seed of the supernet initialisation and calibration batch")] = 0,
+    supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory (default: seeded random init)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
+) -> None:
+    """Score one architecture with any metrics."""
+    from supernas.predictors.base import MetricContext, get_metric
+    from supernas.spaces import Supernet, get_space
+
+    spec = get_space(space)
+    chosen = read_arch(spec, arch)
+    options = _parse_options(option)
+    context = MetricContext(spec, seed=seed, supernet_factory=(lambda: Supernet.load(supernet)) if supernet else None)
+    values = {}
+    for name in [m.strip() for m in metrics.split(",") if m.strip()]:
+        metric = get_metric(name)
+        metric = get_metric(name, **{k: v for k, v in options.items() if k in metric.options})
+        metric.check_applicable(spec)
+        values[name] = (metric.evaluate(chosen, context), metric.unit)
+    if as_json:
+        print(json.dumps({"arch_id": chosen.arch_id, **{k: v for k, (v, _) in values.items()}}))
+        return
+    print(f"arch {chosen.arch_id} ({spec.name})")
+    for name, (value, unit) in values.items():
+        print(f"  {name:<24} {value:.6g} {unit}")
+
+
+@commands.command("calibrate")
+def calibrate_command(
+    space: SpaceArg,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    n: Annotated[int, typer.Option("-n", min=4, help="subnets to measure")] = 200,
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.95, help="share of the subnets held out for scoring")] = 0.3,
+    batch_size: Annotated[int, typer.Option(min=1)] = 1,
+    seq_len: Annotated[int, typer.Option(min=1)] = 64,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads (default: torch's)")] = None,
+    clock: Annotated[str, typer.Option(help="wall, or cpu (thread CPU time; steadier on a busy machine, needs --threads 1)")] = "wall",
+    repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet (median kept)")] = 10,
+    rounds: Annotated[int, typer.Option(min=1, help="passes over all subnets, spread in time against drift")] = 2,
+    backend: Annotated[str, typer.Option(help="torch; triton (fused int4/int8 kernels; on CPU an interpreter, for checks only); "
+                                              "or onnxruntime (each subnet exported to ONNX and run in ONNX Runtime, device cpu)")] = "torch",
+    graph_optimization: Annotated[str, typer.Option(help="ONNX Runtime graph optimization level for --backend onnxruntime: "
+                                                         "disable, basic, extended or all")] = "all",
+    seed: int = 0,
+) -> None:
+    """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
+    from supernas.predictors.calibration import calibrate
+    from supernas.predictors.calibration_report import format_report
+    from supernas.spaces import get_space
+
+    report = calibrate(get_space(space), n, device=device, batch_size=batch_size, seq_len=seq_len, seed=seed,
+                       holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds, backend=backend,
+                       graph_optimization=graph_optimization)
+    print(format_report(report))
+
+
+@commands.command("train")
+def train_command(
+    space: SpaceArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write (checkpoints go there too)")],
+    data: Annotated[Optional[str], typer.Option(help="byte-level LMs: a text file, read as bytes (default: the Python stdlib sources); "
+                                                    "classifiers: digits, or a .jsonl/.csv (text, label) or .npz (images, labels) file")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")] = 2000,
+    lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")] = 3e-3,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    seq_len: Annotated[int, typer.Option(min=1)] = 64,
+    sandwich_k: Annotated[int, typer.Option(min=0, help="random subnets per step besides the largest and smallest")] = 2,
+    distill: Annotated[bool, typer.Option(help="in-place distillation from the largest subnet (off: on short runs it trains worse, see README)")] = False,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="steps between checkpoints")] = 200,
+    resume: Annotated[bool, typer.Option(help="continue from the checkpoint in --output")] = False,
+    seed: Annotated[int, typer.Option(help="initialisation, batches and sampled subnets")] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads; tiny models train fastest on one, above all on a busy machine")] = 1,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Train a supernet (sandwich rule, optional in-place distillation): a byte-level LM on text, a classifier
+    on labeled data; prints held-out losses (and accuracies) at the end."""
+    import torch
+
+    from supernas.predictors.oneshot import heldout_accuracy, heldout_loss
+    from supernas.spaces import Supernet, get_space, largest, smallest
+    from supernas.spaces.data import heldout_batches
+    from supernas.spaces.taskdata import TaskData, load_data
+    from supernas.spaces.training import train_supernet
+
+    torch.set_num_threads(threads)
+    spec = get_space(space)
+    text = load_data(data, spec)  # every mistake in the data is one line here, before anything is written
+    net = Supernet(spec, seed=seed)
+    train_supernet(net, text, steps, lr=lr, batch_size=batch_size, seq_len=seq_len, sandwich_k=sandwich_k, distill=distill,
+                   checkpoint_dir=output, resume=resume, progress=progress, seed=seed, checkpoint_every=checkpoint_every)
+    print(f"wrote {output} ({net.provenance})")
+    if isinstance(text, TaskData):
+        heldout = net.heldout_batches
+        for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
+            print(f"held-out accuracy, {name} subnet: {heldout_accuracy(net, arch, heldout):.4f} "
+                  f"(loss {heldout_loss(net, arch, heldout):.4f} nats/example, {len(text.heldout):,} held-out examples)")
+        return
+    heldout = heldout_batches(text.heldout, seq_len, batch_size, n_batches=16)
+    for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
+        print(f"held-out loss, {name} subnet: {heldout_loss(net, arch, heldout):.4f} nats/byte")
+
+
+@commands.command("proxies-report")
+def proxies_report_command(
+    space: SpaceArg,
+    supernet: Annotated[Path, typer.Option(help="trained supernet directory (see `supernas train`)")],
+    n: Annotated[int, typer.Option("-n", min=3, help="random subnets to score")] = 60,
+    seed: Annotated[int, typer.Option(help="which subnets, the proxies' batch and the fine-tuning batches")] = 0,
+    data: Annotated[Optional[Path], typer.Option(help="the text the supernet was trained on (default: the Python stdlib sources)")] = None,
+    finetune_steps: Annotated[int, typer.Option(min=0, help="standalone fine-tuning steps per subnet before the second val_loss (0: one-shot only)")] = 30,
+    finetune_lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate of the fine-tuning")] = 1e-3,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads")] = 1,
+    progress: Annotated[bool, typer.Option(help="show a progress bar while fine-tuning")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
+) -> None:
+    """Spearman and Kendall tau of every zero-cost proxy, #params (the baseline) and their cross-validated
+    combination against one-shot val_loss and val_loss after short standalone fine-tuning."""
+    import dataclasses
+
+    import torch
+
+    from supernas.predictors.correlation import Finetuning, format_agreement, rank_agreement, training_text
+    from supernas.spaces import Supernet, get_space
+    from supernas.spaces.errors import SpecError
+
+    torch.set_num_threads(threads)
+    net = Supernet.load(supernet)
+    if get_space(space).name != net.spec.name:
+        raise SpecError(f"space {space} does not match the supernet's space '{net.spec.name}'")
+    tuning = Finetuning(finetune_steps, finetune_lr) if finetune_steps else None
+    rows, _ = rank_agreement(net, n, seed, text=training_text(net, data), finetuning=tuning, progress=progress)
+    if as_json:
+        print(json.dumps({"space": net.spec.name, "n": n, "seed": seed, "weights": net.provenance,
+                          "finetuning": dataclasses.asdict(tuning) if tuning else None,
+                          "rows": [dataclasses.asdict(r) for r in rows]}))
+    else:
+        print(f"{net.spec.name}: {net.provenance}")
+        print(format_agreement(rows, n, tuning))
+

@@ -1,0 +1,215 @@
+"""The job commands: ``run``, ``resume``, ``jobs``, ``show`` and ``pareto``, and the front table they print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from supernas.spaces.commandline import console
+
+commands = typer.Typer()
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: SUPERNAS_DB, else SQLite in SUPERNAS_HOME)")]
+JobArg = Annotated[str, typer.Argument(help="job id or name")]
+
+
+def job_key(job: str) -> int | str:
+    return int(job) if job.isdigit() else job
+
+
+def job_metrics(job) -> list[str]:
+    """The job's objectives, then its constraint-only metrics."""
+    spec = job.spec
+    objectives = [o["metric"] for o in spec["objectives"]]
+    return objectives + list(dict.fromkeys(c["metric"] for c in spec.get("constraints", []) if c["metric"] not in objectives))
+
+
+def _front_table(store, job, limit: int | None = None):
+    from rich.table import Column, Table
+
+    from supernas.spaces import Architecture
+
+    from supernas.search.verify import TOLERANCE
+
+    metrics = job_metrics(job)
+    verified = {v.trial_number: v for v in store.verifications(job.id)}
+    objectives = [o["metric"] for o in job.spec["objectives"]]
+    extra = [Column("verified", no_wrap=True)] if verified else []  # one column, the objectives in order: the table stays narrow
+    caption = (f"verified: {' / '.join(objectives)} re-measured on the trial's checkpoint ('=': equal to the searched value "
+               f"within {TOLERANCE:g}; '-': not verified; see `supernas verify`)") if verified else None
+    table = Table("trial", "arch_id", *metrics, *extra, "depth", "embed", title=f"Pareto front of job {job.id} ({job.name})",
+                  caption=caption)
+    front = sorted(store.front(job.id), key=lambda t: t.values[metrics[0]])
+    for t in front[:limit]:
+        arch = Architecture.from_json(t.arch_json)
+        checked = [] if not verified else [
+            "-" if t.number not in verified else " / ".join(_measured(verified[t.number], m) for m in objectives)
+        ]
+        table.add_row(str(t.number), t.arch_id, *(f"{t.values[m]:.5g}" for m in metrics), *checked, str(arch.depth), str(arch.embed_dim))
+    return table
+
+
+def _measured(verification, metric: str) -> str:
+    """A verified value for a table cell: '=' when it equals the searched one (within the tolerance),
+    '?' when the metric could not be re-measured."""
+    from supernas.search.verify import TOLERANCE
+
+    if metric not in verification.values:
+        return "-"
+    value = verification.values[metric]
+    if value.measured is None:
+        return "?"
+    return "=" if value.error is not None and value.error <= TOLERANCE else f"{value.measured:.5g}"
+
+
+def _verified_values(verification) -> dict[str, float | None] | None:
+    return None if verification is None else {m: v.measured for m, v in verification.values.items()}
+
+
+@commands.command("run")
+def run_command(
+    job_file: Annotated[Path, typer.Argument(help="job spec (YAML or JSON)")],
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers (default: the spec's)")] = None,
+    db: DbOption = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Run a search job to its budget; prints the job id."""
+    from supernas.search.jobspec import load_job_spec
+    from supernas.search.runner import create_job, spec_with_workers
+    from supernas.search.store import open_store
+
+    spec = spec_with_workers(load_job_spec(job_file), workers)
+    store = open_store(db)
+    job_id = create_job(store, spec)
+    print(f"job {job_id} ({spec.name}): {spec.strategy.name} on {spec.space}, {spec.workers} workers, store {store.url_display}")
+    _execute(store, job_id, spec, ray_address, progress)
+
+
+@commands.command("resume")
+def resume_command(
+    job: JobArg,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers (default: the spec's)")] = None,
+    db: DbOption = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Continue a stopped or crashed job: finished trials are kept, nothing is evaluated twice."""
+    from supernas.search.runner import spec_with_workers, stored_spec
+    from supernas.search.store import open_store
+
+    store = open_store(db)
+    record = store.get_job(job_key(job))
+    spec = spec_with_workers(stored_spec(store, record.id), workers)
+    print(f"resuming job {record.id} ({record.name}) at {record.n_complete + record.n_infeasible + record.n_failed} evaluated trials")
+    _execute(store, record.id, spec, ray_address, progress)
+
+
+def _execute(store, job_id: int, spec, ray_address: str | None, progress: bool) -> None:
+    from supernas.search.runner import execute
+
+    try:
+        execute(store, job_id, spec, spec.workers, ray_address, progress)
+    except KeyboardInterrupt:
+        print(f"stopped job {job_id}; finished trials are stored. Continue with: supernas resume {job_id}", file=sys.stderr)
+        raise SystemExit(130) from None
+    job = store.get_job(job_id)
+    hv = "-" if job.hypervolume is None else f"{job.hypervolume:.6g}"
+    console().print(_front_table(store, job, limit=20))
+    print(f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, {job.n_failed} failed; hypervolume {hv}")
+
+
+@commands.command("jobs")
+def jobs_command(db: DbOption = None) -> None:
+    """Every job: id, name, space, status, trials done/budget, hypervolume."""
+    from rich.table import Table
+
+    from supernas.search.store import open_store
+
+    table = Table("id", "name", "space", "status", "trials", "front", "hypervolume", "created")
+    store = open_store(db)
+    for job in store.list_jobs():
+        done = job.n_complete + job.n_infeasible + job.n_failed
+        hv = "-" if job.hypervolume is None else f"{job.hypervolume:.5g}"
+        table.add_row(str(job.id), job.name, job.space, job.status, f"{done}/{job.budget_trials or '-'}",
+                      str(store.count_trials(job.id, ["complete"]) and len(store.front(job.id))), hv, f"{job.created_at:%Y-%m-%d %H:%M}")
+    console().print(table)
+
+
+@commands.command("show")
+def show_command(job: JobArg, db: DbOption = None) -> None:
+    """A job's spec, progress and Pareto front."""
+    import yaml
+
+    from supernas.search.store import open_store
+
+    store = open_store(db)
+    record = store.get_job(job_key(job))
+    done = record.n_complete + record.n_infeasible + record.n_failed
+    hv = "-" if record.hypervolume is None else f"{record.hypervolume:.6g}"
+    print(f"job {record.id} ({record.name}) - {record.status}")
+    print(f"trials: {done}/{record.budget_trials or '-'} evaluated ({record.n_complete} complete, {record.n_infeasible} infeasible, "
+          f"{record.n_failed} failed, {record.n_running} running, {record.n_queued} queued); hypervolume {hv}")
+    if record.error:
+        print(f"error: {record.error}")
+    print("spec:")
+    print("  " + yaml.safe_dump(record.spec, sort_keys=False).replace("\n", "\n  ").rstrip())
+    console().print(_front_table(store, record))
+    _print_verification_summary(store, record)
+
+
+def _print_verification_summary(store, record) -> None:
+    """One line per metric over the verified front trials (or a hint when none is verified)."""
+    from supernas.search.verify import summarize, summary_line
+
+    front = {t.number for t in store.front(record.id)}
+    verified = [v for v in store.verifications(record.id) if v.trial_number in front]
+    if not front:
+        return
+    if not verified:
+        print(f"not verified: `supernas verify {record.id}` re-measures the front on extracted checkpoints")
+        return
+    print(f"verified on checkpoints: {len(verified)} of {len(front)} front trials (relative error |measured - searched| / |searched|)")
+    for summary in summarize(verified, job_metrics(record)):
+        print(f"  {summary_line(summary)}")
+
+
+@commands.command("pareto")
+def pareto_command(
+    job: JobArg,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or table")] = "table",
+    db: DbOption = None,
+) -> None:
+    """A job's Pareto front with each point's metrics and architecture."""
+    import csv
+
+    from supernas.search.store import open_store
+    from supernas.spaces.errors import SpecError
+
+    if fmt not in ("csv", "json", "table"):
+        raise SpecError(f"--format {fmt!r} is not supported (allowed: csv, json, table)")
+    store = open_store(db)
+    record = store.get_job(job_key(job))
+    front = store.front(record.id)
+    if fmt == "table":
+        console().print(_front_table(store, record))
+        return
+    verified = {v.trial_number: v for v in store.verifications(record.id)}
+    rows = [{"trial": t.number, "arch_id": t.arch_id, **t.values, "verified": _verified_values(verified.get(t.number)),
+             "architecture": json.loads(t.arch_json)} for t in front]
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    metrics = sorted({k for t in front for k in t.values})
+    checked = [f"{m} (verified)" for m in metrics]
+    writer = csv.DictWriter(sys.stdout, fieldnames=["trial", "arch_id", *metrics, *checked, "architecture"])
+    writer.writeheader()
+    for row in rows:
+        measured = row.pop("verified") or {}
+        cells = {f"{m} (verified)": "" if measured.get(m) is None else measured[m] for m in metrics}
+        writer.writerow({**row, **cells, "architecture": json.dumps(row["architecture"], separators=(",", ":"))})
+
