@@ -43,7 +43,7 @@ from supernas.spaces.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticL
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch
 from supernas.spaces.losses import task_loss
-from supernas.spaces.model import FeedForward, Transformer
+from supernas.spaces.model import Block, FeedForward, Transformer
 
 from .base import CostClass, Metric, MetricContext, register
 
@@ -55,10 +55,16 @@ CORRELATION_K = 1e-5  # Mellor et al. (2021, v1) and Serianni & Kalita (2023)
 # ---------------------------------------------------------------- active weights and their gradients
 
 
+SKIPPED_WITH = {"ln1": "use_attn", "attn": "use_attn", "ln2": "use_ffn", "ffn": "use_ffn"}  # a no-op block's modules
+
+
 def _active_children(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """Children the active architecture computes with: the supernet also holds deeper blocks, more
-    experts and a router that a subnet may not use (a dense model holds only what it uses)."""
+    experts, a router and the modules of no-op blocks that a subnet may not use (a dense model holds only
+    what it uses)."""
     for name, child in module.named_children():
+        if isinstance(module, Block) and name in SKIPPED_WITH and not getattr(module, SKIPPED_WITH[name]):
+            continue
         if isinstance(module, Transformer) and name == "blocks":
             yield from ((f"blocks.{i}", block) for i, block in enumerate(list(child)[: module.depth]))
         elif isinstance(module, FeedForward) and name == "experts":
@@ -215,6 +221,8 @@ def fisher(model: nn.Module, batch: Batch) -> float:
     outputs: list[torch.Tensor] = []
     with _hooked(_ffns(model), lambda module, args, out: outputs.append(out)):
         loss = task_loss(_forward(model, _leaf_weights(model), batch), batch)
+    if not outputs:  # every layer's FFN is a no-op: the sum has no terms
+        return 0.0
     grads = torch.autograd.grad(loss, outputs)
     return float(sum(0.5 * (z.detach() * g).sum(dim=1).pow(2).mean(dim=0).sum() for z, g in zip(outputs, grads)))
 
@@ -231,7 +239,8 @@ def naswot(model: nn.Module, batch: Batch) -> float:
     codes: list[torch.Tensor] = []
     with _hooked(_ffns(model), lambda ffn, args: codes.append(_ffn_codes(ffn, args[0])), pre=True):
         model(batch.inputs, batch.padding)
-    c = torch.cat([code.double() for code in codes], dim=-1)  # (B, T, hidden units of all blocks)
+    empty = torch.zeros(*batch.inputs.shape[:2], 0, dtype=torch.double)  # every FFN a no-op: no code, log|0| = -inf
+    c = torch.cat([code.double() for code in codes], dim=-1) if codes else empty  # (B, T, hidden units of all blocks)
     keep = _real_tokens(batch, c)
     on, off = (c * keep).flatten(1), ((1 - c) * keep).flatten(1)
     return float(torch.linalg.slogdet(on @ on.T + off @ off.T).logabsdet)

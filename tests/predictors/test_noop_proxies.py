@@ -1,0 +1,48 @@
+"""Proxies of a subnet with no-op blocks: the supernet's active weights are exactly the extracted model's,
+and every proxy scores the two the same."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from supernas.predictors import proxies
+from supernas.predictors.base import MetricContext, get_metric
+from supernas.spaces import extract, parameter_count, sample_many
+from supernas.spaces.inputs import random_batch
+from supernas.spaces.spec import parse_spec
+
+PROXIES = ["synflow", "snip", "grad_norm", "fisher", "naswot", "jacov", "hidden_cov", "zico"]
+SPACE = {
+    "name": "gpt-noop", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 32, "head_dim": 8,
+    "depth": [2, 3], "embed_dim": [32, 48],
+    "layer": {"attention": ["mha", "linear", "none"], "heads": [2, 4], "ffn_dim": [0, 32, 64], "experts": [1, 2]},
+}
+SPEC = parse_spec(SPACE, "test")
+ARCHS = [a for a in sample_many(SPEC, 12, seed=3) if any(not x.has_attention or not x.has_ffn for x in a.layers)][:3]
+
+
+@pytest.fixture(scope="module")
+def context() -> MetricContext:
+    return MetricContext(spec=SPEC, batch=random_batch(SPEC, batch_size=4, seq_len=16, seed=1), seed=2)
+
+
+def test_noop_blocks_have_no_active_weights(context):
+    assert len(ARCHS) == 3
+    supernet = context.supernet
+    for arch in ARCHS:
+        with supernet.active(arch):
+            pairs = proxies.weight_grads(supernet, context.batch)
+        dense = proxies.weight_grads(extract(supernet, arch), context.batch)
+        assert sum(w.numel() for w, _ in pairs) == parameter_count(extract(supernet, arch))
+        for (w, g), (dw, dg) in zip(pairs, dense, strict=True):
+            assert torch.equal(w, dw)
+            torch.testing.assert_close(g, dg, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", PROXIES)
+def test_supernet_equals_extracted_with_noop_blocks(name, context):
+    metric = get_metric(name)
+    for arch in ARCHS:
+        alone = getattr(proxies, name)(extract(context.supernet, arch), context.batch)
+        assert metric.evaluate(arch, context) == pytest.approx(alone, rel=1e-4), arch
