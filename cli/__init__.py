@@ -16,6 +16,7 @@ from supernas.predictors.commands import commands as predictor_commands
 from supernas.search.checkpoint_commands import commands as checkpoint_commands
 from supernas.search.commands import commands as job_commands
 from supernas.spaces.commands import commands as space_commands
+from supernas.spaces.data_commands import commands as data_commands
 
 app = typer.Typer(
     help="Neural architecture search for efficient transformers.",
@@ -23,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for layer_commands in (space_commands, predictor_commands, job_commands, checkpoint_commands, dashboard_commands):
+for layer_commands in (space_commands, data_commands, predictor_commands, job_commands, checkpoint_commands, dashboard_commands):
     app.add_typer(layer_commands)
 
 

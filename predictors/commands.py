@@ -112,7 +112,8 @@ def train_command(
     space: SpaceArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write (checkpoints go there too)")],
     data: Annotated[Optional[str], typer.Option(help="byte-level LMs: a text file, read as bytes (default: the Python stdlib sources); "
-                                                    "classifiers: digits, or a .jsonl/.csv (text, label) or .npz (images, labels) file")] = None,
+                                                    "classifiers: digits, or a .jsonl/.csv (text, label) or .npz (images, labels) file; "
+                                                    "speech: a directory with manifest.csv (supernas data keywords)")] = None,
     steps: Annotated[int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")] = 2000,
     lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")] = 3e-3,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,

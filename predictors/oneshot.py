@@ -115,6 +115,6 @@ class ValAccuracy(_OneShot):
     name = "val_accuracy"
     direction = "maximize"
     unit = "fraction"
-    tasks = ("encoder_classification", "vision")
+    tasks = ("encoder_classification", "vision", "speech")
     description = "held-out accuracy through the trained supernet (the job's data, else the data kept with the supernet)"
     score = staticmethod(_accuracy)

@@ -9,6 +9,7 @@ Sources, as ``--data`` and a job's ``data:`` name them:
 - ``FILE.txt``: one unlabeled text per line (blank lines skipped);
 - ``FILE.jsonl``: one JSON object per line with ``text`` (a string) and ``label`` (a class id);
 - ``FILE.csv``: a header row naming ``text`` and ``label`` columns (others are ignored);
+- speech spaces: a directory of WAV clips with ``manifest.csv`` (:mod:`.speechdata`);
 - ``FILE.npz``: ``images`` (N, H, W) or (N, C, H, W) at the space's input size, and ``labels`` (N,)
   class ids; uint8 images are scaled to [-1, 1], float images are used as they are.
 
@@ -50,7 +51,7 @@ HELDOUT_BATCH_SIZE = 32  # one batching of the held-out split everywhere: the sa
 BUILTINS = ("digits", "stdlib-prose")
 FILE_TYPES = (".txt", ".jsonl", ".csv", ".npz")
 
-Kind = Literal["text", "labeled_text", "images"]
+Kind = Literal["text", "labeled_text", "images", "audio"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ def pretrained_default_data(spec: SpaceSpec) -> TaskData | None:
 def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     """The examples ``source`` names (a built-in name or a file), shaped for ``spec``, split once."""
     text = str(source)
+    if spec.task == "speech":  # WAV clips listed in a manifest (spaces.speechdata)
+        from .speechdata import load_speech_data
+
+        return load_speech_data(source, spec)
     if spec.task == "causal_lm":
         why = "reads any text file as bytes (spaces.data)" if is_byte_lm(spec) else f"has no tokenizer in supernas (vocab {spec.vocab_size})"
         raise SpecError(f"data {text}: task data is for classification and encoder spaces; '{spec.name}' (causal_lm) {why}")

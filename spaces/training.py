@@ -102,7 +102,7 @@ def check_trainable(spec: SpaceSpec, data: Data) -> None:
     if isinstance(data, TextData):
         if spec.task != "causal_lm" or spec.vocab_size != 256:
             raise SpecError(f"training on text needs a byte-level causal LM space (vocab 256); '{spec.name}' is {spec.task}")
-    elif spec.task not in ("encoder_classification", "vision") or data.train.labels is None:
+    elif spec.task not in ("encoder_classification", "vision", "speech") or data.train.labels is None:
         what = "unlabeled text" if data.train.labels is None else f"{data.kind} data"
         raise SpecError(f"cannot train space '{spec.name}' ({spec.task}) on {data.source}: {what}; training a classifier needs labels "
                         "(a .jsonl/.csv file with text and label, a .npz file with images and labels, or digits)")
