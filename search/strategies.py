@@ -211,4 +211,5 @@ def make_strategy(spec: SpaceSpec, objectives: list[tuple[str, Direction]], sett
         return RandomStrategy(spec, objectives, settings, seed)
     if settings.name == "predictor":
         return PredictorStrategy(spec, objectives, settings, seed, constraints)
+    # Optuna's samplers need no list: each told trial carries its total violation as a trial constraint
     return OptunaStrategy(spec, objectives, settings, seed)
