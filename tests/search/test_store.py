@@ -14,14 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from supernas.search import tables as tables_module
 from supernas.search.database import make_engine
-from supernas.search.pareto import dominates, hypervolume, minimization_vector
-from supernas.search.records import TrialRecord, VerifiedValue
+from supernas.search.pareto import hypervolume, minimization_vector
+from supernas.search.records import VerifiedValue
 from supernas.search.store import Store, open_store
 from supernas.search.tables import SCHEMA_VERSION, SchemaRow, StoreError
 from supernas.spaces.errors import NotFoundError
 
-TWO = [("loss", "minimize"), ("latency", "minimize")]
-THREE = [("loss", "minimize"), ("accuracy", "maximize"), ("params", "minimize")]
+from .jobs_helpers import brute_force_front
+from .store_helpers import THREE, TWO, archs, new_job
 
 
 @pytest.fixture
@@ -30,27 +30,12 @@ def store(store_url: str) -> Iterator[Store]:
         yield opened
 
 
-def new_job(store: Store, name: str = "job", budget: int | None = 100) -> int:
-    return store.create_job(name, "gpt-tiny", {"name": name, "objectives": [{"metric": "loss"}]}, budget).id
-
-
-def archs(*ids: str) -> list[tuple[str, str]]:
-    return [(arch_id, f'{{"id": "{arch_id}"}}') for arch_id in ids]
-
-
 def schema_versions(url: str) -> list[int]:
     engine = make_engine(url)
     with engine.connect() as connection:
         versions = list(connection.scalars(select(SchemaRow.version)))
     engine.dispose()
     return versions
-
-
-def brute_force_front(trials: list[TrialRecord], objectives) -> set[int]:
-    """Ids of the complete trials that no other complete trial dominates."""
-    complete = [t for t in trials if t.state == "complete"]
-    points = [minimization_vector(t.values, objectives) for t in complete]
-    return {t.id for t, p in zip(complete, points) if not any(dominates(q, p) for q in points)}
 
 
 # ------------------------------------------------------------------------------------------ schema
