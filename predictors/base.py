@@ -93,7 +93,7 @@ class Metric(ABC):
     unit: ClassVar[str]
     cost: ClassVar[CostClass]
     description: ClassVar[str] = ""
-    tasks: ClassVar[tuple[str, ...]] = ("causal_lm", "encoder_classification", "vision")
+    tasks: ClassVar[tuple[str, ...]] = ("causal_lm", "encoder_classification", "vision", "speech")
     options: ClassVar[dict[str, object]] = {}  # option name -> default
 
     def __init__(self, **options: object) -> None:

@@ -16,6 +16,12 @@ Attention, per layer, for a sequence of T tokens (hd = head_dim):
 Linear layers: q, k, v, o; top_k experts' fc1 and fc2 per token (not all experts) plus the router;
 the LM head for every token (tied or not), the classifier once per sequence, the patch projection for
 every patch.
+
+Speech spaces count their front end too, for the space's clip length (``max_seconds``; ``seq_len`` does
+not apply, the frames are fixed like patches): every convolution of the feature encoder (output
+length x out x in x kernel), the projection to the embedding and the depthwise position convolution per
+frame. ``flops_per_second`` is the whole forward pass per second of audio, the unit speech models are
+compared in.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ FP16, FP32 = 2, 4
 
 def sequence_length(spec: SpaceSpec, seq_len: int) -> int:
     """Tokens a forward pass sees for the requested length (fixed for vision, capped for text)."""
-    return spec.seq_len if spec.task == "vision" else min(seq_len, spec.max_seq_len)
+    return spec.seq_len if spec.task in ("vision", "speech") else min(seq_len, spec.max_seq_len)
 
 
 def keys_per_query(layer: LayerArch, t: int) -> int:
@@ -59,11 +65,23 @@ def attention_macs(spec: SpaceSpec, layer: LayerArch, t: int) -> int:
     return 2 * layer.heads * t * keys_per_query(layer, t) * hd
 
 
+def speech_frontend_macs(spec: SpaceSpec, embed: int) -> int:
+    """The feature encoder's convolutions, the projection and the position convolution for one clip."""
+    audio, channels, macs = spec.audio, 1, 0
+    for (out, kernel, _), length in zip(audio.conv_layers, audio.frame_lengths(audio.max_samples)):
+        macs, channels = macs + length * out * channels * kernel, out
+    k = audio.pos_conv_kernel
+    position_frames = spec.seq_len + 2 * (k // 2) - k + 1  # an even kernel computes one frame more, then drops it
+    return macs + spec.seq_len * embed * audio.conv_dim + position_frames * embed * k
+
+
 def head_macs(spec: SpaceSpec, embed: int, t: int) -> int:
-    """Patch projection, LM head or classifier for one sequence of ``t`` tokens."""
+    """Patch projection, LM head or classifier (and a speech front end) for one sequence of ``t`` tokens."""
     if spec.task == "causal_lm":
         return t * spec.vocab_size * embed
     classifier = spec.num_classes * embed
+    if spec.task == "speech":
+        return speech_frontend_macs(spec, embed) + classifier
     if spec.task == "vision":
         return (t - 1) * spec.in_channels * spec.patch_size**2 * embed + classifier
     return classifier
@@ -123,6 +141,10 @@ def peak_activation_bytes(spec: SpaceSpec, arch: Architecture, batch_size: int, 
     b, t, hd = batch_size, sequence_length(spec, seq_len), spec.head_dim
     x = b * t * arch.embed_dim
     stages = [x + (b * t * spec.vocab_size if spec.task == "causal_lm" else b * spec.num_classes)]
+    if spec.task == "speech":  # each convolution's input and output at once (the first ones are the longest)
+        audio = spec.audio
+        sizes = [audio.max_samples] + [n * c for n, (c, _, _) in zip(audio.frame_lengths(audio.max_samples), audio.conv_layers)]
+        stages += [b * (a + z) for a, z in zip(sizes, sizes[1:])]
     for layer in arch.layers:
         qkv = 3 * b * t * layer.heads * hd
         if layer.attention is AttentionType.linear:
@@ -187,6 +209,18 @@ class Flops(_Analytic):
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         return flops_per_token(context.spec, arch, int_option(self, "seq_len"))
+
+
+@register
+class FlopsPerSecond(_Analytic):
+    name = "flops_per_second"
+    unit = "FLOPs/s of audio"
+    description = "matmul and convolution FLOPs of a forward pass per second of audio, front end included"
+    tasks = ("speech",)
+
+    def evaluate(self, arch: Architecture, context: MetricContext) -> float:
+        spec = context.spec
+        return 2 * forward_macs(spec, arch, spec.seq_len) / spec.audio.max_seconds
 
 
 @register

@@ -111,7 +111,7 @@ def forward_part_runner(spec: SpaceSpec, forward_part: ForwardPart, workload: Wo
     """
     module, inputs = part_module(spec, forward_part, workload)
     if workload.backend == ONNXRUNTIME:
-        name = ("pixel_values" if spec.task == "vision" else "input_ids") if forward_part.part == "base" else "x"
+        name = {"vision": "pixel_values", "speech": "input_values"}.get(spec.task, "input_ids") if forward_part.part == "base" else "x"
         return runtimes.part_runner(module, name, inputs, workload.threads, workload.graph_optimization)
     module, inputs = module.to(device), inputs.to(device)
     return lambda: module(inputs)

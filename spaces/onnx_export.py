@@ -16,7 +16,9 @@ weights supernas computes with. Inputs and outputs by task (batch and sequence a
 - causal_lm: ``input_ids`` (B, T) int64 -> ``logits`` (B, T, vocab);
 - encoder_classification: ``input_ids``, ``attention_mask`` (1 at real tokens), ``token_type_ids``
   -> ``logits`` (B, classes) and ``last_hidden_state`` (B, T, C);
-- vision: ``pixel_values`` (B, C, H, W) -> ``logits`` (B, classes).
+- vision: ``pixel_values`` (B, C, H, W) -> ``logits`` (B, classes);
+- speech: ``input_values`` (B, samples) float waveforms, as Hugging Face's HuBERT names them -> ``logits``
+  (B, classes).
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def io_names(spec: SpaceSpec) -> tuple[list[str], list[str]]:
         return ["input_ids"], ["logits"]
     if spec.task == "vision":
         return ["pixel_values"], ["logits"]
+    if spec.task == "speech":
+        return ["input_values"], ["logits"]
     return ["input_ids", "attention_mask", "token_type_ids"], ["logits", "last_hidden_state"]
 
 
@@ -88,6 +92,8 @@ def example_inputs(spec: SpaceSpec, batch: int = _EXAMPLE_BATCH, seq: int = _EXA
     rng = np.random.default_rng(seed)
     if spec.task == "vision":
         return {"pixel_values": rng.standard_normal((batch, spec.in_channels, spec.image_size, spec.image_size)).astype(np.float32)}
+    if spec.task == "speech":
+        return {"input_values": (0.1 * rng.standard_normal((batch, spec.audio.max_samples))).astype(np.float32)}
     seq = min(seq, spec.seq_len)
     ids = rng.integers(0, spec.vocab_size, (batch, seq), dtype=np.int64)
     if spec.task == "causal_lm":
@@ -217,7 +223,7 @@ def to_onnx(model: Transformer) -> bytes:
     names, outputs = io_names(spec)
     inputs = {name: torch.from_numpy(v) for name, v in example_inputs(spec).items()}
     tokens = {0: "batch", 1: "sequence"}
-    axes = {name: ({0: "batch"} if name == "pixel_values" else tokens) for name in names}
+    axes = {name: ({0: "batch"} if name == "pixel_values" else {0: "batch", 1: "samples"} if name == "input_values" else tokens) for name in names}
     axes |= {name: ({0: "batch"} if name == "logits" and spec.task != "causal_lm" else tokens) for name in outputs}
     proto = module_to_onnx(_Graph(model), inputs, outputs, axes)
     onnx.helper.set_model_props(proto, {

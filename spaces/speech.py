@@ -39,7 +39,7 @@ class ConvFeatureEncoder(nn.Module):
         self.first_norm = nn.GroupNorm(audio.conv_layers[0][0], audio.conv_layers[0][0])
         self.norm_weight = nn.Parameter(torch.ones(channels))  # LayerNorm over the output channels
         self.norm_bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
+        self.channels, self.eps = channels, eps
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         x = wave[:, None, :]  # (B, 1, S)
@@ -47,7 +47,7 @@ class ConvFeatureEncoder(nn.Module):
             x = conv(x)
             x = F.gelu(self.first_norm(x) if i == 0 else x)  # (B, C, T_i)
         x = x.transpose(1, 2)  # (B, T, C)
-        return F.layer_norm(x, (x.shape[-1],), self.norm_weight, self.norm_bias, self.eps)
+        return F.layer_norm(x, (self.channels,), self.norm_weight, self.norm_bias, self.eps)
 
     @torch.no_grad()
     def copy_active(self, source: ConvFeatureEncoder) -> None:

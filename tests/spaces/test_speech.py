@@ -68,3 +68,32 @@ def test_any_clip_length_up_to_the_space_maximum_runs():
     model = extract(Supernet(spec), smallest(spec))
     with torch.no_grad():
         assert model(torch.zeros(1, 4000)).shape == (1, spec.num_classes)
+
+
+def test_front_end_macs_equal_torchs_flop_count():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from supernas.predictors.costs import speech_frontend_macs
+
+    for name, seconds in (("speech-tiny", 1.0), ("hubert-base", 0.25)):
+        spec = short_clips(name, seconds)
+        supernet = Supernet(spec)
+        for arch in (largest(spec), smallest(spec)):
+            model = extract(supernet, arch)
+            with FlopCounterMode(display=False) as counter, torch.no_grad():
+                model.frontend(random_batch(spec, 1).inputs)
+            assert counter.get_total_flops() == 2 * speech_frontend_macs(spec, arch.embed_dim)
+
+
+def test_onnx_export_runs_in_onnxruntime_like_torch():
+    import numpy as np
+
+    from supernas.spaces.onnx_export import example_inputs, runtime_session, to_onnx, torch_outputs
+
+    spec = get_space("speech-tiny")
+    supernet = Supernet(spec, seed=4)
+    for arch in sample_many(spec, 3, seed=8):
+        model = extract(supernet, arch)
+        feeds = example_inputs(spec)
+        got = runtime_session(to_onnx(model), threads=1).run(None, feeds)[0]
+        assert np.abs(got - torch_outputs(model, feeds)[0]).max() < 1e-5
