@@ -1,0 +1,39 @@
+"""A keyword-spotting search end to end: a speech supernet trained on the spoken keyword set, then a job on
+held-out accuracy vs latency run by real Ray workers, each scoring the same unseen voices."""
+
+from __future__ import annotations
+
+import pytest
+
+from supernas.predictors.costs import forward_macs
+from supernas.predictors.oneshot import heldout_accuracy
+from supernas.search.store import open_store
+from supernas.spaces import Architecture, Supernet, get_space
+from supernas.spaces.taskdata import heldout_batches, load_task_data
+from supernas.spaces.training import train_supernet
+
+from ..helpers import supernas
+from .jobs_helpers import write_job
+
+
+def test_val_accuracy_vs_latency_job_on_speech_runs_on_ray_workers(tmp_path, keyword_set):
+    spec = get_space("speech-tiny")
+    data = load_task_data(keyword_set, spec)
+    net = Supernet(spec, seed=0)
+    train_supernet(net, data, steps=20, lr=5e-3, batch_size=16, sandwich_k=1, progress=False)
+    net.save(tmp_path / "net")
+    objectives = [{"metric": "val_accuracy"}, {"metric": "latency_ms", "options": {"repeats": 3, "warmup": 1}},
+                  {"metric": "flops_per_second"}]
+    job_file = write_job(tmp_path, space="speech-tiny", supernet=str(tmp_path / "net"), data=str(keyword_set),
+                         objectives=objectives, constraints=[], strategy="random", budget={"trials": 4}, workers=2)
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    run = supernas("run", job_file, "--db", url, "--no-progress")
+    assert run.returncode == 0, run.stdout + run.stderr
+    trials = open_store(url).trials(1)
+    assert [t.state for t in trials] == ["complete"] * 4 and len({t.worker for t in trials}) == 2
+    heldout = heldout_batches(data.heldout)  # the two unseen voices, as every worker read them
+    for trial in trials:
+        arch = Architecture.from_json(trial.arch_json)
+        assert trial.values["val_accuracy"] == pytest.approx(heldout_accuracy(net, arch, heldout), abs=1e-6)
+        assert trial.values["flops_per_second"] == 2 * forward_macs(spec, arch, spec.seq_len)  # clips of one second
+        assert trial.values["latency_ms"] > 0
