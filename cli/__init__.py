@@ -13,6 +13,7 @@ import typer
 
 from supernas.dashboard.commands import commands as dashboard_commands
 from supernas.predictors.commands import commands as predictor_commands
+from supernas.search.block_commands import commands as block_commands
 from supernas.search.checkpoint_commands import commands as checkpoint_commands
 from supernas.search.commands import commands as job_commands
 from supernas.spaces.commands import commands as space_commands
@@ -24,7 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for layer_commands in (space_commands, data_commands, predictor_commands, job_commands, checkpoint_commands, dashboard_commands):
+for layer_commands in (space_commands, data_commands, predictor_commands, job_commands, block_commands, checkpoint_commands,
+                       dashboard_commands):
     app.add_typer(layer_commands)
 
 

@@ -54,8 +54,19 @@ class Controller:
         self.objectives = objective_directions(spec)
         self.on_progress = on_progress or (lambda p: None)
         self.rng = random.Random(spec.seed + 1)
-        self.strategy: Strategy = make_strategy(self.space, self.objectives, spec.strategy, spec.seed, spec.constraints)
+        library = self._block_library() if spec.strategy.name == "mip" else None
+        self.strategy: Strategy = make_strategy(self.space, self.objectives, spec.strategy, spec.seed, spec.constraints, library)
         self.inflight: dict[int, Architecture] = {}  # trial id -> architecture
+
+    def _block_library(self):
+        """Strategy mip's block library: from the store when this supernet, data and workload have one, else built
+        here (once, on the controller) and stored for later jobs."""
+        from .block_library import obtain_library
+
+        s = self.spec
+        library, _ = obtain_library(self.store, self.space, s.supernet, s.data, s.metric_uses(),
+                                    s.strategy.heldout_batches, s.seed)
+        return library
 
     # ------------------------------------------------------------------ main loop
 

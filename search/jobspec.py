@@ -11,7 +11,7 @@
         options: {batch_size: 1, seq_len: 64}
     constraints:                   # infeasible trials are stored and marked, never dropped
       - {metric: latency_ms, max: 20}
-    strategy: nsga2                # random | nsga2 | tpe | motpe | predictor (or a mapping with settings)
+    strategy: nsga2                # random | nsga2 | tpe | motpe | predictor | mip (or a mapping with settings)
     budget: {trials: 100}          # and/or wall_time_s
     seed: 0
     workers: 2
@@ -28,7 +28,7 @@ from supernas.spaces.errors import SpecError, SupernasError, pydantic_message
 from supernas.spaces.spec import read_structured_file
 
 Direction = Literal["minimize", "maximize"]
-STRATEGIES = ("random", "nsga2", "tpe", "motpe", "predictor")
+STRATEGIES = ("random", "nsga2", "tpe", "motpe", "predictor", "mip")
 
 
 class MetricUse(BaseModel):
@@ -64,11 +64,14 @@ class Constraint(MetricUse):
 class StrategySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Literal["random", "nsga2", "tpe", "motpe", "predictor"]
-    population: int = Field(default=16, ge=2, description="nsga2 population; predictor's surrogate NSGA-II uses 4x")
+    name: Literal["random", "nsga2", "tpe", "motpe", "predictor", "mip"]
+    population: int = Field(default=16, ge=2, description="nsga2 population; predictor's surrogate NSGA-II uses 4x; mip: budget levels per sweep")
     initial: int = Field(default=16, ge=2, description="random trials before a model-based strategy takes over")
     generations: int = Field(default=40, ge=1, description="predictor: NSGA-II generations on the surrogate per round")
 
+    solutions: int = Field(default=2, ge=1, le=64, description="mip: distinct answers per budget level")
+    score: Literal["kl", "val_loss"] = Field(default="kl", description="mip: the block library's quality cost it minimizes")
+    heldout_batches: int = Field(default=4, ge=1, le=256, description="mip: held-out batches each block is scored on")
 
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -163,6 +166,13 @@ def validate_job(data: object, where: str) -> JobSpec:
     return job if job.supernet is None else _with_supernet(job, space, where)
 
 
+    if job.strategy.name == "mip":
+        from .mip_strategy import budget_metrics
+
+        try:
+            budget_metrics(objective_directions(job), job.constraints)
+        except SpecError as e:
+            raise SpecError(f"{where}: field 'strategy': {e}") from None
 def _with_data(job: JobSpec, space, where: str) -> JobSpec:
     """Load the job's data once (every mistake in it is a one-line error before anything is stored) and
     make a file's path absolute, as ``supernet`` is, so every worker splits the same file."""

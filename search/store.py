@@ -32,6 +32,7 @@ from .database import default_url, make_engine, masked, one_line, session_factor
 from .fronts import GrowingFront, set_front, update_front
 from .records import EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, TrialRecord, VerificationRecord, VerifiedValue
 from .tables import (
+    BlockLibraryRow,
     CheckpointRow, HypervolumeRow, JobRow, PredictorRow, StoreError, TrialRow, VerificationRow, migrate, now,
 )
 
@@ -356,6 +357,20 @@ class Store:
         with self._write() as session:
             row = PredictorRow(space=space, kind=kind, fingerprint=fingerprint, path=path, report_json=json.dumps(report))
             session.add(row)
+
+    # ------------------------------------------------------------------------------------ block libraries
+
+    def get_block_library(self, key: dict[str, str]) -> dict | None:
+        """The stored block library (its JSON data) for ``key`` (space, supernet, data, workload), or None."""
+        with self._read() as session:
+            row = session.scalar(select(BlockLibraryRow).filter_by(**key))
+            return None if row is None else json.loads(row.library_json)
+
+    def save_block_library(self, key: dict[str, str], library: dict) -> None:
+        """Keep a block library under ``key``; one built meanwhile by another process under the same key stays."""
+        with self._write() as session:
+            if session.scalar(select(BlockLibraryRow.id).filter_by(**key)) is None:
+                session.add(BlockLibraryRow(**key, library_json=json.dumps(library)))
 
     # ------------------------------------------------------------------------------------ bulk import
 

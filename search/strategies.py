@@ -11,6 +11,7 @@ state from the trials already in the store. Strategies never see the database.
   violations reach them as Optuna trial constraints.
 - ``predictor``: a LINAS-style loop: fit cheap surrogates on the evaluated trials, run NSGA-II on the
   surrogates for ``generations`` x ``4 * population`` predictions, propose the best unevaluated ones.
+- ``mip``: exact per-layer block choice over a measured block library (:mod:`.mip_strategy`).
 """
 
 from __future__ import annotations
@@ -206,7 +207,12 @@ class PredictorStrategy(Strategy):
 
 
 def make_strategy(spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
-                  constraints: list | None = None) -> Strategy:
+                  constraints: list | None = None, library=None) -> Strategy:
+    """``library``: the block library (:class:`supernas.predictors.blocks.BlockLibrary`) strategy ``mip`` solves over."""
+    if settings.name == "mip":
+        from .mip_strategy import MipStrategy
+
+        return MipStrategy(spec, objectives, settings, seed, constraints, library)
     if settings.name == "random":
         return RandomStrategy(spec, objectives, settings, seed)
     if settings.name == "predictor":

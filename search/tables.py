@@ -20,7 +20,7 @@ from sqlalchemy.types import TypeDecorator
 
 from supernas.spaces.errors import SupernasError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # MIGRATIONS[v] upgrades a database at version v - 1 to v, inside the opening transaction. A fresh
 # database is created from the models below at SCHEMA_VERSION directly, so version 1 needs no entry.
 # Each migration writes its own frozen DDL (never the current models, which later versions may change).
@@ -157,6 +157,22 @@ class VerificationRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
+class BlockLibraryRow(Base):
+    """A block library (``supernas.predictors.blocks``) of one supernet, held-out data and latency workload,
+    built once and reused by every later ``mip`` job or ``supernas blocks`` with the same key."""
+
+    __tablename__ = "supernas_block_libraries"
+    __table_args__ = (UniqueConstraint("space", "supernet", "data", "workload"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    space: Mapped[str] = mapped_column(Text)
+    supernet: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text)
+    workload: Mapped[str] = mapped_column(Text)
+    library_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
 def _add_verifications(connection: Connection) -> None:
     """Version 2: the supernas_verifications table, as version 2 defines it."""
     metadata = MetaData(naming_convention=Base.metadata.naming_convention)
@@ -178,6 +194,25 @@ def _add_verifications(connection: Connection) -> None:
 
 
 MIGRATIONS[2] = _add_verifications
+
+
+def _add_block_libraries(connection: Connection) -> None:
+    """Version 3: the supernas_block_libraries table, as version 3 defines it."""
+    metadata = MetaData(naming_convention=Base.metadata.naming_convention)
+    Table(
+        "supernas_block_libraries", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("space", Text, nullable=False),
+        Column("supernet", Text, nullable=False),
+        Column("data", Text, nullable=False),
+        Column("workload", Text, nullable=False),
+        Column("library_json", Text, nullable=False),
+        Column("created_at", DateTime, nullable=False),
+        UniqueConstraint("space", "supernet", "data", "workload"),
+    ).create(connection)
+
+
+MIGRATIONS[3] = _add_block_libraries
 
 
 def migrate(connection: Connection, url_display: str) -> None:

@@ -1,0 +1,102 @@
+"""Strategy ``mip``: exact per-layer block choice over a block library, swept over a budget to trace a front.
+
+The job's objectives and constraints decide the MILP (:mod:`.mip`). Metrics the library models exactly
+and additively are budgets: ``latency_predicted_ms`` and ``latency_ms`` (the lookup table's part times
+for the metric's workload), ``params``, ``non_embedding_params`` and ``weight_bytes``. Any other
+objective (``val_loss``, say) is what the summed quality cost stands for. The first budgeted objective
+is swept from the least any architecture needs to what the largest needs, over ``population`` levels;
+each level asks the solver for ``solutions`` distinct answers; a constraint's ``max`` on a budgeted
+metric is a fixed budget of every solve. When a sweep is used up, the next one halves the spacing. The
+proposals are evaluated by the workers like any trial's, so the stored front is measured, not the sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from supernas.predictors.blocks import BlockLibrary
+from supernas.spaces import Architecture, SpaceSpec, sample
+from supernas.spaces.errors import SpecError
+
+from .jobspec import Direction, StrategySpec
+from .mip import InfeasibleBudget, LayerwiseProblem, Resource, least, most, solve
+from .strategies import Strategy
+
+BUDGETED = {"latency_predicted_ms": "latency_ms", "latency_ms": "latency_ms", "params": "params",
+            "non_embedding_params": "non_embedding_params", "weight_bytes": "weight_bytes"}
+MAX_EMPTY_SWEEPS = 4  # sweeps in a row with no new architecture -> random samples (the front is exhausted)
+
+
+def layerwise_problem(library: BlockLibrary, score: str = "kl") -> LayerwiseProblem:
+    q = library.quality[score]
+    resources = {name: Resource(r["base"], r["attention"], r["ffn"]) for name, r in library.resources.items()}
+    depth_cost = {d: library.depth_quality[score][str(d)] for d in library.depths}
+    return LayerwiseProblem(list(library.depths), depth_cost, q["attention"], q["ffn"], q["quant"], resources)
+
+
+def budget_metrics(objectives: list[tuple[str, Direction]], constraints: list) -> tuple[str, dict[str, float]]:
+    """(the library resource the sweep runs over, fixed budgets from the constraints' ``max``)."""
+    swept = [BUDGETED[name] for name, direction in objectives if name in BUDGETED and direction == "minimize"]
+    if not swept:
+        raise SpecError(
+            f"strategy 'mip' needs an objective it can budget ({', '.join(BUDGETED)}), minimized; "
+            f"got {', '.join(name for name, _ in objectives)}"
+        )
+    fixed: dict[str, float] = {}
+    for c in constraints:
+        if c.metric in BUDGETED and c.max is not None:
+            name = BUDGETED[c.metric]
+            fixed[name] = min(fixed.get(name, c.max), c.max)
+    return swept[0], fixed
+
+
+class MipStrategy(Strategy):
+    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
+                 constraints: list | None, library: BlockLibrary) -> None:
+        super().__init__(spec, objectives, settings, seed)
+        self.library = library
+        self.problem = layerwise_problem(library, settings.score)
+        self.swept, self.fixed = budget_metrics(objectives, constraints or [])
+        if self.swept not in self.problem.resources:
+            raise SpecError(f"strategy 'mip': the block library has no '{self.swept}' (build it with a latency workload)")
+        for name, bound in self.fixed.items():  # an infeasible constraint is one clear line before any trial
+            solve(self.problem, {name: bound})
+        self.low, self.high = least(self.problem, self.swept), most(self.problem, self.swept)
+        self.levels_done: set[float] = set()
+        self.sweeps, self.empty_sweeps = 0, 0
+        self.proposed: set[str] = set()
+        self.queue: list[Architecture] = []
+
+    def _sweep(self) -> list[Architecture]:
+        """The next sweep's new levels (all of them, then the midpoints), each solved for distinct answers."""
+        count = self.settings.population * 2**self.sweeps
+        self.sweeps += 1
+        levels = [float(x) for x in np.linspace(self.low, self.high, count)]
+        fresh: list[Architecture] = []
+        for level in levels:
+            if level in self.levels_done:
+                continue
+            self.levels_done.add(level)
+            try:
+                choices = solve(self.problem, {**self.fixed, self.swept: level}, self.settings.solutions)
+            except InfeasibleBudget:
+                continue
+            for choice in choices:
+                arch = self.library.architecture(choice.depth, list(choice.layers))
+                if arch.arch_id not in self.proposed:
+                    self.proposed.add(arch.arch_id)
+                    fresh.append(arch)
+        return fresh
+
+    def ask(self, n: int) -> list[Architecture]:
+        while len(self.queue) < n and self.empty_sweeps < MAX_EMPTY_SWEEPS:
+            fresh = self._sweep()
+            self.empty_sweeps = 0 if fresh else self.empty_sweeps + 1
+            self.queue += fresh
+        proposals, self.queue = self.queue[:n], self.queue[n:]
+        while len(proposals) < n:
+            proposals.append(sample(self.spec, self.rng))
+        return proposals
+
+    def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
+        self.proposed.add(arch.arch_id)
