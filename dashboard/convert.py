@@ -8,7 +8,7 @@ from supernas.search.jobspec import JobSpec, objective_directions
 from supernas.search.records import JobRecord, TrialRecord, VerificationRecord
 from supernas.spaces import SpaceSpec
 
-from .archview import ArchView
+from .archview import ArchView, front_end_line
 from .models import JobOut, Objective, SpaceLimits, TrialDetail, TrialOut, VerificationOut, VerifiedPoints, VerifiedValueOut
 
 
@@ -72,4 +72,5 @@ def trial_detail(
     return TrialDetail(
         **trial_out(trial, trial.on_front, view, verification).model_dump(), job_id=job_id,
         architecture=json.loads(trial.arch_json), limits=space_limits(space),
+        front_end=front_end_line(space, json.loads(trial.arch_json)["embed_dim"]),
     )

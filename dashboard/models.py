@@ -88,6 +88,7 @@ class TrialDetail(TrialOut):
     job_id: int
     architecture: dict
     limits: SpaceLimits
+    front_end: str | None = Field(default=None, description="speech spaces: the conv front end before the layers")
 
 
 class TrialPage(BaseModel):

@@ -49,7 +49,9 @@
       el("td", {}, meter(layer.ffn_dim, limits.ffn_dim, "#2e9e5b")),
       el("td", {}, experts(layer)),
       el("td", {}, bits("w", layer.weight_bits, limits.weight_bits), bits("a", layer.act_bits, 32))));
+    const frontEnd = trial.front_end ? [el("div", { class: "front-end" }, el("strong", {}, "front end"), ` ${trial.front_end}`)] : [];
     $("arch").replaceChildren(
+      ...frontEnd,
       el("div", { class: "embed" },
         el("strong", {}, `${arch.layers.length} of ${limits.depth} layers`),
         el("span", { class: "muted" }, "embedding width"),
