@@ -116,15 +116,28 @@ REGISTRY: dict[str, type[Metric]] = {}
 
 
 def register(cls: type[Metric]) -> type[Metric]:
-    """Class decorator adding a metric to the registry under ``cls.name``."""
-    if cls.name in REGISTRY:
-        raise ValueError(f"metric '{cls.name}' registered twice")
+    """Class decorator adding a metric to the registry under ``cls.name``. A module imported again (a
+    plugin reloaded) replaces its own metrics; a name another module registered is an error."""
+    known = REGISTRY.get(cls.name)
+    if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise SpecError(f"metric '{cls.name}' is registered twice: by {known.__module__} and by {cls.__module__}")
     REGISTRY[cls.name] = cls
     return cls
 
 
+_entry_points_loaded = False
+
+
 def _load_builtin_metrics() -> None:
+    """The built-in metrics, then those of installed plugins (the ``supernas.metrics`` entry points)."""
+    global _entry_points_loaded
     from . import metrics  # noqa: F401  (registers every built-in metric)
+
+    if not _entry_points_loaded:
+        from .plugins import load_entry_point_plugins
+
+        _entry_points_loaded = True
+        load_entry_point_plugins()
 
 
 def metric_names() -> list[str]:

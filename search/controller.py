@@ -89,8 +89,8 @@ class Controller:
                 out_of_time = self.spec.budget.wall_time_s is not None and time.monotonic() - started >= self.spec.budget.wall_time_s
                 if not out_of_time:
                     self._fill_workers()
-                if not self.inflight:
-                    break
+                if not self.inflight and (out_of_time or self._remaining() <= 0 or not self.pool.starting()):
+                    break  # (workers still starting will take the budget's remaining trials)
                 for outcome in self.pool.wait(timeout=1.0):
                     self._record(outcome)
         except KeyboardInterrupt:

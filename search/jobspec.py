@@ -5,6 +5,7 @@
     supernet: trained/             # optional saved supernet (``supernas train``): the weights metrics see
     data: reviews.jsonl            # optional task data (digits, stdlib-prose or a .txt/.jsonl/.csv/.npz
                                    # file): one-shot metrics score its held-out split
+    plugins: [my_metrics]          # optional modules (or .py files next to the spec) registering metrics
     objectives:                    # 2 or 3 registered metrics
       - metric: hidden_cov
       - metric: latency_ms
@@ -102,6 +103,7 @@ class JobSpec(BaseModel):
     space: str
     supernet: str | None = None
     data: str | None = Field(default=None, min_length=1, description="task data whose held-out split one-shot metrics score")
+    plugins: list[str] = Field(default_factory=list, description="modules or .py files that register metrics")
     objectives: list[Objective] = Field(min_length=2, max_length=3)
     constraints: list[Constraint] = Field(default_factory=list)
     strategy: StrategySpec = StrategySpec(name="nsga2")
@@ -135,8 +137,9 @@ class JobSpec(BaseModel):
         return uses
 
 
-def validate_job(data: object, where: str) -> JobSpec:
-    """Validate parsed data as a job spec, including its space and every metric it names."""
+def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
+    """Validate parsed data as a job spec, including its space and every metric it names (after
+    importing its plugins; a plugin file's path is taken from ``base``, default the current directory)."""
     from supernas.predictors.base import get_metric
     from supernas.spaces import get_space
 
@@ -146,6 +149,8 @@ def validate_job(data: object, where: str) -> JobSpec:
         job = JobSpec.model_validate(data)
     except ValidationError as e:
         raise SpecError(pydantic_message(e, where)) from None
+    if job.plugins:
+        job = _with_plugins(job, base or Path.cwd(), where)
     try:
         space = get_space(job.space)
     except SupernasError as e:
@@ -173,6 +178,19 @@ def validate_job(data: object, where: str) -> JobSpec:
             budget_metrics(objective_directions(job), job.constraints)
         except SpecError as e:
             raise SpecError(f"{where}: field 'strategy': {e}") from None
+def _with_plugins(job: JobSpec, base: Path, where: str) -> JobSpec:
+    """Import the job's plugins (a failure stops the job here, before anything is stored or run) and
+    make a plugin file's path absolute, so workers, ``resume`` and the server import the same file."""
+    from supernas.predictors.plugins import is_file_plugin, load_plugins
+
+    plugins = [str((base / p).resolve()) if is_file_plugin(p) else p for p in job.plugins]
+    try:
+        load_plugins(plugins)
+    except SupernasError as e:
+        raise SpecError(f"{where}: field 'plugins': {e}") from None
+    return job.model_copy(update={"plugins": plugins})
+
+
 def _with_data(job: JobSpec, space, where: str) -> JobSpec:
     """Load the job's data once (every mistake in it is a one-line error before anything is stored) and
     make a file's path absolute, as ``supernet`` is, so every worker splits the same file."""
@@ -201,7 +219,7 @@ def _with_supernet(job: JobSpec, space, where: str) -> JobSpec:
 
 def load_job_spec(path: str | Path) -> JobSpec:
     path = Path(path)
-    return validate_job(read_structured_file(path), str(path))
+    return validate_job(read_structured_file(path), str(path), base=path.parent)
 
 
 def objective_directions(job: JobSpec) -> list[tuple[str, Direction]]:

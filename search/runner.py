@@ -20,6 +20,7 @@ def evaluator_args(spec: JobSpec) -> dict:
         seed=spec.seed,
         supernet_dir=spec.supernet,
         data=spec.data,
+        plugins=spec.plugins,
     )
 
 

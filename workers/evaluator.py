@@ -14,6 +14,7 @@ import socket
 import torch
 
 from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.plugins import load_plugins, plugin_module_name
 from supernas.spaces import Architecture, Supernet, check
 from supernas.spaces.inputs import random_batch
 from supernas.spaces.spec import parse_spec
@@ -30,8 +31,11 @@ class Evaluator:
         supernet_dir: str | None = None,
         threads: int = 1,
         data: str | None = None,
+        plugins: tuple[str, ...] | list[str] = (),
     ) -> None:
         torch.set_num_threads(threads)
+        # by module name: the pool ships plugin files in Ray's runtime environment, importable on any node
+        load_plugins([plugin_module_name(p) for p in plugins])
         self.spec = parse_spec(space, "job space")
         factory = (lambda: Supernet.load(supernet_dir)) if supernet_dir else None
         batch = random_batch(self.spec, batch_size, seq_len, seed)

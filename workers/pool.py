@@ -1,17 +1,35 @@
 """A pool of evaluator actors kept busy by the controller (Ray's actor-pool pattern).
 
 Each actor holds one supernet and evaluates one candidate at a time, so a dead worker loses at most
-one trial: its outcome says ``worker_lost`` and the controller re-queues that trial; the pool replaces
-the actor. An exception inside a metric is an ordinary failed trial.
+one trial. Faults are left to Ray where its guarantees are the ones a job needs:
+
+- a dead actor is restarted by Ray itself (``max_restarts``); the pool only learns the new process's
+  name, without blocking the other workers while the restarted one builds its supernet;
+- a trial is *not* retried by Ray (``max_task_retries=0``): Ray would re-run it on the restarted actor,
+  credited in the store to the process that died, and would re-run blindly an architecture that kills
+  its worker every time. The outcome says ``worker_lost`` instead and the controller re-queues the
+  trial for whichever worker is free next.
+
+An exception inside a metric is an ordinary failed trial. A new pool waits for its workers to start,
+but on a busy shared cluster only for a while: it then starts with those that are up, and the others
+join as the cluster frees CPUs for them.
 """
 
 from __future__ import annotations
 
+import sys
+import sysconfig
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from supernas.spaces.errors import SupernasError
 
 from .evaluator import Evaluator
+
+RESTARTS_PER_WORKER = 3
+RECHECK_S = 0.5  # how often a restarting actor is asked whether it is up
+START_GRACE_S = 60.0  # how long a new pool waits for all its workers before it starts with those that are up
 
 
 class WorkersFailing(SupernasError):
@@ -28,17 +46,31 @@ class Outcome:
 
 
 class EvaluatorPool:
-    def __init__(self, size: int, evaluator_args: dict, max_replacements: int | None = None) -> None:
+    """``size`` evaluator actors, each taking ``num_cpus`` CPUs (a fraction when a server runs more
+    jobs at once than the cluster has CPUs, so every job keeps a worker)."""
+
+    def __init__(self, size: int, evaluator_args: dict, num_cpus: float = 1.0, restarts: int = RESTARTS_PER_WORKER) -> None:
         import ray
 
         self._ray = ray
-        self._actor_class = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(Evaluator)
-        self._args = evaluator_args
-        self._replacements_left = 3 * size if max_replacements is None else max_replacements
-        self.actors = [self._actor_class.remote(**evaluator_args) for _ in range(size)]
-        self._names = ray.get([a.where.remote() for a in self.actors])
-        self._idle = list(range(size))
-        self._inflight: dict = {}  # ObjectRef -> (slot, key)
+        actor_class = ray.remote(num_cpus=num_cpus, max_restarts=restarts, max_task_retries=0)(Evaluator)
+        environment = plugin_runtime_env(evaluator_args.get("plugins", ()))
+        if environment:
+            actor_class = actor_class.options(runtime_env=environment)
+        self.actors = [actor_class.remote(**evaluator_args) for _ in range(size)]
+        self._names: list[str | None] = [None] * size
+        self._idle: list[int] = []
+        self._inflight: dict = {}  # evaluation ObjectRef -> (slot, key)
+        self._starting: dict = {}  # where() ObjectRef -> slot, for actors starting or restarting
+        self._recheck: dict[int, float] = {}  # slot -> when to ask a restarting actor again
+        self._dead: set[int] = set()
+        for slot, actor in enumerate(self.actors):
+            self._starting[actor.where.remote()] = slot
+        up, _ = ray.wait(list(self._starting), num_returns=size, timeout=START_GRACE_S)
+        for ref in up:
+            self._started(ref)
+        while not self._idle:  # on a busy cluster: usable once one worker is up, the others join later
+            self._poll_starting(self._ask_restarted(None))
 
     @property
     def size(self) -> int:
@@ -47,8 +79,9 @@ class EvaluatorPool:
     def free_slots(self) -> int:
         return len(self._idle)
 
-    def busy(self) -> int:
-        return len(self._inflight)
+    def starting(self) -> int:
+        """Workers not up yet (first start or a restart after a crash): more capacity is coming."""
+        return len(self._starting) + len(self._recheck)
 
     def submit(self, key: int, arch_json: str) -> str:
         """Start evaluating on an idle actor; returns the worker's name."""
@@ -58,13 +91,59 @@ class EvaluatorPool:
         return self._names[slot]
 
     def wait(self, timeout: float | None = None) -> list[Outcome]:
-        """Outcomes of every evaluation that finished within ``timeout`` seconds (at least one if any)."""
+        """Outcomes of every evaluation that finished within ``timeout`` seconds (at least one if any);
+        workers that came up meanwhile become free slots."""
+        timeout = self._ask_restarted(timeout)
         if not self._inflight:
+            self._poll_starting(timeout)
             return []
-        done, _ = self._ray.wait(list(self._inflight), num_returns=1, timeout=timeout)
+        refs = [*self._inflight, *self._starting]
+        done, _ = self._ray.wait(refs, num_returns=1, timeout=timeout)
         if done:  # collect everything else that is already finished too
-            done, _ = self._ray.wait(list(self._inflight), num_returns=len(self._inflight), timeout=0)
-        return [self._collect(ref) for ref in done]
+            done, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+        outcomes = []
+        for ref in done:
+            if ref in self._starting:
+                self._started(ref)
+            else:
+                outcomes.append(self._collect(ref))
+        return outcomes
+
+    def _ask_restarted(self, timeout: float | None) -> float | None:
+        """Ask the restarting actors that are due where they are; the wait's timeout, cut short to the next one due."""
+        now = time.monotonic()
+        for slot in [slot for slot, due in self._recheck.items() if due <= now]:
+            del self._recheck[slot]
+            self._starting[self.actors[slot].where.remote()] = slot
+        if not self._recheck:
+            return timeout
+        until = max(0.0, min(self._recheck.values()) - now)
+        return until if timeout is None else min(timeout, until)
+
+    def _poll_starting(self, timeout: float | None) -> None:
+        if not self._starting:
+            time.sleep(timeout or 0.0)  # only restarting actors, asked again once due
+            return
+        done, _ = self._ray.wait(list(self._starting), num_returns=1, timeout=timeout)
+        for ref in done:
+            self._started(ref)
+
+    def _started(self, ref) -> None:
+        """A worker answered where() after starting or restarting, or is dead for good."""
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        slot = self._starting.pop(ref)
+        try:
+            self._names[slot] = self._ray.get(ref)
+        except ActorUnavailableError:  # Ray is restarting it: ask again in a moment
+            self._recheck[slot] = time.monotonic() + RECHECK_S
+            return
+        except RayActorError:  # out of restarts, or its constructor fails
+            self._dead.add(slot)
+            if len(self._dead) == len(self.actors):
+                raise WorkersFailing("evaluator workers keep dying; see the Ray logs for the cause") from None
+            return
+        self._idle.append(slot)
 
     def _collect(self, ref) -> Outcome:
         from ray.exceptions import RayActorError, RayTaskError
@@ -73,8 +152,8 @@ class EvaluatorPool:
         name = self._names[slot]
         try:
             values = self._ray.get(ref)
-        except RayActorError:
-            self._replace(slot)
+        except RayActorError:  # Ray restarts the actor; it is a free slot again once it answers
+            self._recheck[slot] = time.monotonic()
             return Outcome(key, name, error="worker died during evaluation", worker_lost=True)
         except RayTaskError as e:
             self._idle.append(slot)
@@ -83,20 +162,44 @@ class EvaluatorPool:
         self._idle.append(slot)
         return Outcome(key, name, values=values)
 
-    def _replace(self, slot: int) -> None:
-        if self._replacements_left <= 0:
-            raise WorkersFailing("evaluator workers keep dying; see the Ray logs for the cause")
-        self._replacements_left -= 1
-        self._ray.kill(self.actors[slot], no_restart=True)
-        self.actors[slot] = self._actor_class.remote(**self._args)
-        self._names[slot] = self._ray.get(self.actors[slot].where.remote())
-        self._idle.append(slot)
-
-    def kill_worker(self, slot: int) -> None:
-        """Kill one actor's process abruptly (fault-injection for tests and drills)."""
-        self._ray.kill(self.actors[slot], no_restart=True)
-
     def shutdown(self) -> None:
         for actor in self.actors:
             self._ray.kill(actor, no_restart=True)
-        self.actors, self._idle, self._inflight = [], [], {}
+        self.actors, self._idle, self._inflight, self._starting = [], [], {}, {}
+
+
+def plugin_runtime_env(plugins) -> dict:
+    """Ray's runtime environment carrying a job's plugins to every worker, on any node: plugin files,
+    and named modules that are not installed packages (an installed one is installed on each node
+    like supernas itself, or declared as an entry point)."""
+    from supernas.predictors.plugins import is_file_plugin, load_plugins
+
+    installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    shipped: list = []
+    for plugin in plugins:
+        if is_file_plugin(plugin):
+            shipped.append(plugin)  # importable by its stem on the workers, as the evaluator imports it
+            continue
+        load_plugins([plugin])
+        package = sys.modules[plugin.split(".")[0]]  # Ray ships a single-file module or a package's folder
+        if not any(Path(package.__file__).resolve().is_relative_to(root) for root in installed):
+            shipped.append(package)
+    return {"py_modules": _uploaded(shipped)} if shipped else {}
+
+
+def _uploaded(modules: list) -> list[str]:
+    """The cluster's URIs of ``modules`` (paths or module objects), uploaded now if the cluster lacks them.
+
+    An actor's runtime environment takes only URIs; Ray uploads local modules itself only for the
+    job-level one given to ``ray.init``, which a server running several jobs cannot change per job. So
+    the pool uploads them the way ``ray.init`` does (content-addressed: an unchanged file is sent once).
+    """
+    import inspect
+    import tempfile
+
+    from ray._private.runtime_env.py_modules import upload_py_modules_if_needed
+
+    options = {"scratch_dir": tempfile.gettempdir()}
+    if "include_gitignore" in inspect.signature(upload_py_modules_if_needed).parameters:
+        options["include_gitignore"] = False
+    return upload_py_modules_if_needed({"py_modules": modules}, **options)["py_modules"]

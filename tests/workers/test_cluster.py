@@ -10,6 +10,7 @@ from supernas.search.store import open_store
 from supernas.workers.cluster import ClusterError, connect, disconnect
 
 from ..search.jobs_helpers import assert_consistent, write_job
+from .plugin_helpers import expected, write_plugin
 
 
 @pytest.fixture
@@ -26,7 +27,10 @@ def two_node_cluster():
 
 
 def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
-    job_file = write_job(tmp_path, budget={"trials": 10})
+    """With a user's metric from a plugin file, which Ray's runtime environment carries to both nodes."""
+    write_plugin(tmp_path, "cluster_metrics", metric="cluster_score")
+    job_file = write_job(tmp_path, budget={"trials": 10}, plugins=["cluster_metrics.py"],
+                         objectives=[{"metric": "cluster_score"}, {"metric": "flops"}])
     spec = load_job_spec(job_file)
     store = open_store(f"sqlite:///{tmp_path / 'cluster.db'}")
     job_id = create_job(store, spec)
@@ -34,6 +38,7 @@ def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
     assert_consistent(store, job_id, job_file, budget=10)
     nodes = {t.worker.split("@")[1] for t in store.trials(job_id)}
     assert len(nodes) == 2  # one CPU per node, one actor per CPU: both nodes evaluated trials
+    assert all(t.values["cluster_score"] == expected(t.arch_json, 1.0) for t in store.trials(job_id))
 
 
 def test_unreachable_cluster_is_a_clear_error():
