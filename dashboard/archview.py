@@ -58,10 +58,4 @@ def front_end_line(space: SpaceSpec, embed_dim: int) -> str | None:
     """What a speech subnet computes before its layers (shared whole by every subnet), or None for other tasks."""
     if space.task != "speech":
         return None
-    audio = space.audio
-    stride = 1
-    for _, _, s in audio.conv_layers:
-        stride *= s
-    return (f"{audio.sample_rate / 1000:g} kHz waveform, up to {audio.max_seconds:g} s · {len(audio.conv_layers)} convolutions, "
-            f"{audio.conv_dim} channels, {1000 * stride / audio.sample_rate:g} ms frames ({space.seq_len} per clip) · "
-            f"projection to {embed_dim} · depthwise position convolution, kernel {audio.pos_conv_kernel}")
+    return f"{space.audio.summary()} · projection to {embed_dim} · depthwise position convolution, kernel {space.audio.pos_conv_kernel}"

@@ -58,3 +58,11 @@ class AudioSpec(BaseModel):
     def frames(self, samples: int) -> int:
         """Frames the transformer sees for ``samples`` samples of audio."""
         return self.frame_lengths(samples)[-1]
+
+    def summary(self) -> str:
+        """One line for people: input format, feature encoder and frame rate."""
+        stride = 1
+        for _, _, s in self.conv_layers:
+            stride *= s
+        return (f"{self.sample_rate / 1000:g} kHz waveform, up to {self.max_seconds:g} s · {len(self.conv_layers)} convolutions, "
+                f"{self.conv_dim} channels, {1000 * stride / self.sample_rate:g} ms frames ({self.frames(self.max_samples)} per clip)")

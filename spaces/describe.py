@@ -22,6 +22,8 @@ def elastic_dimensions(spec: SpaceSpec) -> tuple[dict[str, list], dict[str, list
 def describe(spec: SpaceSpec) -> str:
     global_dims, layer_dims = elastic_dimensions(spec)
     lines = [f"{spec.name}: {spec.description}".rstrip(": "), f"task: {spec.task}, sequence length {spec.seq_len}, head_dim {spec.head_dim}, {spec.norm}-norm, {spec.activation}"]
+    if spec.audio is not None:
+        lines.append(f"front end (every subnet shares it): {spec.audio.summary()}")
     lines.append("global dimensions:")
     lines += [f"  {k:<24} {', '.join(map(str, v))}" for k, v in global_dims.items()]
     lines.append("per-layer dimensions:")
