@@ -49,7 +49,16 @@ class RandomStrategy(Strategy):
 
 
 class OptunaStrategy(Strategy):
-    """NSGA-II or (multi-objective) TPE from Optuna, driven through ask/tell."""
+    """NSGA-II or (multi-objective) TPE from Optuna, driven through ask/tell.
+
+    The sampler sees a bounded history: Optuna's samplers scan every trial of their study on each ask
+    (TPE fits its densities on all of them), so a job slowed down as it grew. Once the study holds
+    ``HISTORY`` trials it is rebuilt from the newest half, with their NSGA-II generations, so the cost of
+    an ask stops growing with the job. NSGA-II's parents come from the last two generations only, so it
+    loses nothing; TPE then models the newest trials (and the job's front lives in the store, whole).
+    """
+
+    HISTORY = 1000
 
     def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int) -> None:
         import optuna
@@ -59,29 +68,53 @@ class OptunaStrategy(Strategy):
         super().__init__(spec, objectives, settings, seed)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        if settings.name == "nsga2":
-            sampler = optuna.samplers.NSGAIISampler(population_size=settings.population, seed=seed)
-        else:
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings.initial, multivariate=True)
-        self.study = optuna.create_study(directions=[d for _, d in objectives], sampler=sampler)
+        self.study = self._new_study(seed)
         self.encoding = ArchEncoding(spec)
         self.pending: dict[str, list] = {}  # arch_id -> asked Optuna trials not yet told
+        self.rebuilds = 0
+
+    def _new_study(self, seed: int):
+        import optuna
+
+        if self.settings.name == "nsga2":
+            sampler = optuna.samplers.NSGAIISampler(population_size=self.settings.population, seed=seed)
+        else:
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.settings.initial, multivariate=True)
+        return optuna.create_study(directions=[d for _, d in self.objectives], sampler=sampler)
 
     def ask(self, n: int) -> list[Architecture]:
         archs = []
         for _ in range(n):
+            if len(self.study._storage.get_all_trials(self.study._study_id, deepcopy=False)) >= self.HISTORY:
+                self._trim_history()
             trial = self.study.ask()
             arch = self.encoding.suggest(trial)
             self.pending.setdefault(arch.arch_id, []).append(trial)
             archs.append(arch)
         return archs
 
+    def _trim_history(self) -> None:
+        """A new study (and a new sampler, seeded in turn) holding the newest half of the finished trials.
+        Trials still asked in the old one are added to the new one when told."""
+        from optuna.samplers import NSGAIISampler
+
+        kept = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()][-(self.HISTORY // 2):]
+        self.rebuilds += 1
+        self.study = self._new_study(self.seed + self.rebuilds)
+        self.study.add_trials(kept)
+        if self.settings.name == "nsga2":  # parents of the oldest kept generation: none (stops the parent recursion)
+            key = NSGAIISampler._get_generation_key()
+            generations = [t.system_attrs[key] for t in kept if key in t.system_attrs]
+            if generations:
+                prefix = NSGAIISampler._get_parent_cache_key_prefix()
+                self.study._storage.set_study_system_attr(self.study._study_id, prefix + str(min(generations)), [])
+
     def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
         import optuna
 
         objective_values = None if values is None else [values[name] for name, _ in self.objectives]
         state = optuna.trial.TrialState.FAIL if values is None else optuna.trial.TrialState.COMPLETE
-        trials = self.pending.pop(arch.arch_id, [])
+        trials = [t for t in self.pending.pop(arch.arch_id, []) if t.study is self.study]
         if not trials:
             self.study.add_trial(
                 optuna.trial.create_trial(
