@@ -150,3 +150,18 @@ def test_random_mutation_reaches_and_leaves_noop_blocks():
         arch = mutate(spec, arch, rng, prob=0.5)
         kinds |= {(layer.has_attention, layer.has_ffn) for layer in arch.layers}
     assert kinds == {(True, True), (True, False), (False, True), (False, False)}
+
+
+def test_noop_subnet_exports_to_onnx_and_not_to_hugging_face():
+    import numpy as np
+
+    from supernas.spaces.hf_export import hf_unsupported_reason
+    from supernas.spaces.onnx_export import example_inputs, runtime_session, to_onnx, torch_outputs
+
+    spec = with_noops("gpt-tiny")
+    arch = _with_layer(_with_layer(largest(spec), 0, **NOOP_ATTENTION), 1, **NOOP_FFN)
+    model = extract(Supernet(spec, seed=2), arch)
+    inputs = example_inputs(spec, 2, 12, seed=7)
+    ours, theirs = torch_outputs(model, inputs), runtime_session(to_onnx(model)).run(None, inputs)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs)) < 1e-4
+    assert hf_unsupported_reason(spec, arch) == "layer 0: a no-op attention block (Hugging Face GPT-2 layers always have both); use --format onnx"
