@@ -69,7 +69,7 @@ class MipStrategy(Strategy):
 
     def _sweep(self) -> list[Architecture]:
         """The next sweep's new levels (all of them, then the midpoints), each solved for distinct answers."""
-        count = self.settings.population * 2**self.sweeps
+        count = (self.settings.population - 1) * 2**self.sweeps + 1  # each sweep adds the previous one's midpoints
         self.sweeps += 1
         levels = [float(x) for x in np.linspace(self.low, self.high, count)]
         fresh: list[Architecture] = []
