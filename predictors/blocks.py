@@ -33,7 +33,6 @@ from .latency_predictors import LookupTablePredictor
 NO_ATTENTION = {"attention": "none", "heads": 0, "kv_heads": None, "window": None}
 NO_FFN = {"ffn_dim": 0, "experts": 1, "top_k": 1}
 SCORES = ("kl", "val_loss")
-RESOURCES = ("params", "non_embedding_params", "weight_bytes", "latency_ms")
 
 
 def _jsonable(option: dict) -> dict:
