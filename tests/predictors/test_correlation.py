@@ -18,7 +18,7 @@ from supernas.spaces.data import heldout_batches, stdlib_text, text_file
 from supernas.spaces.errors import SpecError
 from supernas.spaces.training import finetune
 
-from ..spaces.test_training import TINY_BYTES, corpus_file
+from ..helpers import TINY_BYTES, corpus_file
 
 
 

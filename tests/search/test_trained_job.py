@@ -18,9 +18,8 @@ from supernas.spaces.data import heldout_batches, text_file
 from supernas.spaces.errors import SpecError
 from supernas.spaces.training import train_supernet
 
-from ..spaces.test_training import TINY_BYTES, corpus_file
+from ..helpers import TINY_BYTES, corpus_file, supernas
 from .jobs_helpers import write_job
-from .test_cli_jobs import supernas
 
 VAL_LOSS = {"batches": 2, "batch_size": 4, "seq_len": 16}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import statistics
 import subprocess
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from supernas.search.verify import TOLERANCE, constraint_lines
 from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
 from supernas.spaces.checkpoint import WEIGHTS, tensor_bytes_on_disk
 
+from ..helpers import supernas as run_supernas
 from .jobs_helpers import write_job
 
 DETERMINISTIC = ("val_loss", "weight_bytes", "params", "hidden_cov")
@@ -33,8 +33,7 @@ ROUNDS = 6
 
 
 def supernas(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **({"SUPERNAS_HOME": str(home)} if home else {}))
-    return subprocess.run(["supernas", *args], capture_output=True, text=True, timeout=600, env=env)
+    return run_supernas(*args, home=home, timeout=600)
 
 
 def job_spec(tmp: Path) -> str:

@@ -1,8 +1,6 @@
 """Weight sharing and extraction agree: outputs, parameter counts, checkpoints."""
 
 import json
-import struct
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +14,8 @@ from supernas.spaces.analytic import checkpoint_bytes, count_params, layer_linea
 from supernas.spaces.elastic import ElasticLinear
 from supernas.spaces.inputs import random_batch
 from supernas.spaces.parent import full_precision
+
+from ..helpers import header_bytes
 
 
 N_ARCHS = 20
@@ -75,11 +75,6 @@ def test_activation_slices_without_copies():
         assert supernet.arch == arch and supernet.depth == arch.depth
     assert supernet.arch == largest(supernet.spec)
     assert all(torch.equal(before[k], v) for k, v in supernet.state_dict().items())
-
-
-def header_bytes(path: Path) -> int:
-    (length,) = struct.unpack("<Q", path.read_bytes()[:8])
-    return 8 + length
 
 
 @pytest.mark.parametrize("name", ["gpt-tiny", "bert-mini", "vit-tiny"])

@@ -10,20 +10,9 @@ from supernas.predictors.oneshot import heldout_loss
 from supernas.spaces import Supernet, get_space, largest, smallest
 from supernas.spaces.data import batch_at, heldout_batches, stdlib_text, text_file
 from supernas.spaces.errors import NotFoundError, SpecError
-from supernas.spaces.spec import parse_spec
 from supernas.spaces.training import TRAINER_STATE, TrainConfig, finetune, learning_rate, sandwich, train_supernet
 
-# A byte-level space small enough for several training runs in a test, still with every kind of choice
-# that changes training (depth, width, heads, GQA, MoE, quantization).
-TINY_BYTES = parse_spec(
-    {"name": "tiny-bytes", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 16, "head_dim": 4,
-     "depth": [1, 2], "embed_dim": [8, 16],
-     "layer": {"attention": ["mha", "gqa"], "heads": [2, 4], "kv_heads": [1], "ffn_dim": [16, 32],
-               "experts": [1, 2], "top_k": [1], "weight_bits": [8, 32], "act_bits": [8, 32]}},
-    "tiny-bytes",
-)
-
-
+from ..helpers import TINY_BYTES, corpus_file
 
 # ---------------------------------------------------------------- data
 
@@ -134,13 +123,6 @@ def test_training_needs_a_byte_level_lm():
 
 
 # ---------------------------------------------------------------- standalone fine-tuning
-
-
-def corpus_file(directory, repeats: int = 1000):
-    """A small, very learnable corpus unlike Python source (a user's ``--data``)."""
-    path = directory / "corpus.txt"
-    path.write_text("the cat sat on the mat. " * repeats)
-    return path
 
 
 def test_finetune_trains_only_that_subnet_on_a_copy(tmp_path):

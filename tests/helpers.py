@@ -1,0 +1,43 @@
+"""Helpers shared by tests in several folders: the command line as a user runs it, a tiny byte-level
+space and corpus for training runs, and safetensors header sizes."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+from pathlib import Path
+
+from supernas.spaces.spec import parse_spec
+
+# A byte-level space small enough for several training runs in a test, still with every kind of choice
+# that changes training (depth, width, heads, GQA, MoE, quantization).
+TINY_BYTES = parse_spec(
+    {"name": "tiny-bytes", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 16, "head_dim": 4,
+     "depth": [1, 2], "embed_dim": [8, 16],
+     "layer": {"attention": ["mha", "gqa"], "heads": [2, 4], "kv_heads": [1], "ffn_dim": [16, 32],
+               "experts": [1, 2], "top_k": [1], "weight_bits": [8, 32], "act_bits": [8, 32]}},
+    "tiny-bytes",
+)
+
+
+def supernas(*args: str, home: Path | None = None, stdin: str | None = None, cwd: Path | str | None = None,
+             env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The installed ``supernas`` script in a new process, output captured as text. ``home`` sets
+    SUPERNAS_HOME (the isolated_home fixture already sets it for the test's own process)."""
+    environment = {**os.environ, **(env or {}), **({"SUPERNAS_HOME": str(home)} if home else {})}
+    return subprocess.run(["supernas", *args], capture_output=True, text=True, input=stdin, cwd=cwd, env=environment,
+                          timeout=timeout)
+
+
+def corpus_file(directory: Path, repeats: int = 1000) -> Path:
+    """A small, very learnable corpus unlike Python source (a user's ``--data``)."""
+    path = directory / "corpus.txt"
+    path.write_text("the cat sat on the mat. " * repeats)
+    return path
+
+
+def header_bytes(path: Path) -> int:
+    """Size of a safetensors file's header (length prefix included)."""
+    (length,) = struct.unpack("<Q", path.read_bytes()[:8])
+    return 8 + length
