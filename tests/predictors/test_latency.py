@@ -1,6 +1,5 @@
 """Latency timing, predictors and calibration. Nothing here asserts how fast anything runs."""
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,11 @@ from supernas.predictors.calibration import calibrate
 from supernas.predictors.calibration_report import format_report
 from supernas.predictors.costs import flops_per_token
 from supernas.predictors.forward_parts import arch_parts, forward_part_runner, space_parts
+from supernas.predictors.latency import subnet_latency
 from supernas.predictors.latency_predictors import PREDICTORS
 from supernas.predictors.timing import measure_latency
 from supernas.predictors.workload import Workload, device_fingerprint, fingerprint_hash
-from supernas.spaces import NotFoundError, SpecError, Supernet, extract, get_space, sample_many, smallest
+from supernas.spaces import NotFoundError, SpecError, Supernet, extract, get_space, largest, sample_many, smallest
 from supernas.spaces.inputs import random_batch
 
 QUICK = Workload(batch_size=1, seq_len=16, warmup=1, repeats=3, threads=1)
@@ -55,6 +55,13 @@ def test_cpu_clock_needs_one_thread(gpt_tiny):
         measure_latency(model, inputs, threads=2, clock="cpu")
     with pytest.raises(SpecError, match="unknown clock 'sundial'"):
         measure_latency(model, inputs, clock="sundial")
+
+
+def test_the_cpu_clock_orders_the_largest_subnet_after_the_smallest(gpt_tiny):
+    spec, supernet = gpt_tiny
+    workload = Workload(batch_size=1, seq_len=16, warmup=1, repeats=5, threads=1, clock="cpu")
+    small, large = (subnet_latency(supernet, arch, workload).median_ms for arch in (smallest(spec), largest(spec)))
+    assert 0 < small < large
 
 
 def test_latency_metric_times_the_extracted_subnet(gpt_tiny):
@@ -101,13 +108,21 @@ def test_predicted_latency_needs_calibration_first():
         REGISTRY["latency_predicted_ms"]().evaluate(smallest(get_space("gpt-tiny")), MetricContext(get_space("gpt-tiny")))
 
 
-def test_calibrate_reports_and_saves_predictors(isolated_home):
+# Held-out accuracy of the better predictor in this setting (30 subnets, 9 held out, thread CPU clock, one
+# thread), measured over seeds 1-3 on a 2-core VM at load average 8: MAPE 9.9-14.3 %, Spearman 0.95-1.0.
+# The bounds leave twice that room (a CPU clock still sees cache and frequency effects of the neighbours).
+MAX_BEST_MAPE = 30.0
+MIN_BEST_SPEARMAN = 0.6
+
+
+def test_calibrate_reports_and_saves_accurate_predictors(isolated_home):
     spec = get_space("gpt-tiny")
-    report = calibrate(spec, 16, seq_len=16, seed=1, holdout=0.3, threads=1, clock="cpu", warmup=1, repeats=2, rounds=1)
-    assert (report.n_train, report.n_heldout) == (11, 5)
-    assert set(report.scores) == {"lut", "regressor"} and report.best in report.scores
-    for s in report.scores.values():
-        assert all(math.isfinite(v) for v in (s.mape, s.within_10, s.spearman))
+    report = calibrate(spec, 30, seq_len=16, seed=1, holdout=0.3, threads=1, clock="cpu", warmup=1, repeats=3, rounds=1)
+    assert (report.n_train, report.n_heldout) == (21, 9)
+    assert set(report.scores) == {"lut", "regressor"}
+    assert report.best == min(report.scores, key=lambda kind: report.scores[kind].mape)
+    best = report.scores[report.best]
+    assert best.mape < MAX_BEST_MAPE and best.spearman > MIN_BEST_SPEARMAN, best
     for file in report.files:
         assert Path(file).is_file() and Path(file).parent == isolated_home / "predictors"
     assert "MAPE" in format_report(report)
