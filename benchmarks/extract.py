@@ -1,56 +1,34 @@
-"""Weight sharing vs building each subnet: time per candidate, and supernet memory per space.
+"""Weight sharing vs extracting each subnet: time per candidate, and supernet memory per space.
 
-For random architectures of each built-in space, compares
-  (a) ``supernet.activate(arch)`` + one forward pass, with
-  (b) building that subnet as a fresh dense module (allocation + initialisation) + one forward pass,
-and prints the ratio b / a measured in the same run. Then, per space in a fresh process, the peak
-resident memory of a supernet with its largest subnet run once, above the interpreter's baseline.
+For random architectures of each built-in space, compares ``supernet.active(arch)`` + one forward pass
+with the baseline every sharing benchmark uses (``sharing.py``: extract the subnet from the same
+supernet, then the same forward pass), and prints the ratio extract / shared, mean and spread over
+seeds. Then, per space in a fresh process, the peak resident memory of a supernet with its largest
+subnet run once, above the interpreter's baseline.
 
-    python benchmarks/extract.py [--archs 10]
+    python benchmarks/extract.py [--archs 10] [--seeds 0 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
-import time
 
 import torch
 
-from supernas.spaces import Supernet, Transformer, builtin_names, get_space, sample_many
+from sharing import BASELINE, Comparison, compare
+from supernas.spaces import Supernet, builtin_names, get_space
 from supernas.spaces.inputs import random_batch
-from supernas.spaces.subnet import DenseLeaves
+from supernas.spaces.parent import full_precision
 
 
-def fresh_subnet(spec, arch) -> Transformer:
-    model = Transformer(spec, arch, DenseLeaves())
-    for p in model.parameters():
-        torch.nn.init.normal_(p, std=0.02)
-    return model
-
-
-def time_ms(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return 1000 * (time.perf_counter() - start)
-
-
-def compare(name: str, n: int) -> tuple[float, float]:
-    spec = get_space(name)
+def forward_pass(name: str, n: int, seeds: list[int]) -> Comparison:
+    spec = full_precision(get_space(name))
     supernet = Supernet(spec).eval()
     batch = random_batch(spec, 1, 32, seed=0)
-    shared, fresh = [], []
     with torch.inference_mode():
-        for arch in sample_many(spec, n, seed=0):
-            def run_shared():
-                supernet.activate(arch)
-                supernet(batch.inputs)
-
-            shared.append(time_ms(run_shared))
-            fresh.append(time_ms(lambda: fresh_subnet(spec, arch)(batch.inputs)))
-    return statistics.median(shared), statistics.median(fresh)
+        return compare(supernet, lambda model: model(batch.inputs), n, seeds)
 
 
 # VmHWM (peak RSS of this process image) rather than ru_maxrss, which a child inherits from its parent.
@@ -75,15 +53,19 @@ def peak_mib(name: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--archs", type=int, default=10)
+    parser.add_argument("--archs", type=int, default=10, help="random subnets per seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"{'space':<12}{'activate+run ms':>17}{'build+run ms':>15}{'ratio':>8}{'supernet peak MiB':>20}{'weights MiB':>13}")
+    print(f"baseline: {BASELINE}")
+    print(f"{'space':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>22}{'supernet peak MiB':>20}{'weights MiB':>13}")
     for name in builtin_names():
-        shared, fresh = compare(name, args.archs)
+        result = forward_pass(name, args.archs, args.seeds)
         weights = sum(p.numel() for p in Supernet(get_space(name)).parameters()) * 4 / 2**20
-        print(f"{name:<12}{shared:>17.2f}{fresh:>15.2f}{fresh / shared:>7.1f}x{peak_mib(name):>20.0f}{weights:>13.0f}")
-    print(f"(median over {args.archs} random subnets each, batch 1 x 32 tokens, 1 thread; ratio = build / activate)")
+        print(f"{name:<12}{result.mean('shared_ms'):>11.2f}{result.mean('extracted_ms'):>12.2f}{result.ratio_text():>22}"
+              f"{peak_mib(name):>20.0f}{weights:>13.0f}")
+    print(f"(per seed the median over {args.archs} random subnets, then mean and sd over seeds {args.seeds}; "
+          "batch 1 x 32 tokens, 1 thread, full precision)")
 
 
 if __name__ == "__main__":

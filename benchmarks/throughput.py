@@ -5,31 +5,31 @@ Ray instance with 1, 2 and 4 evaluator actors and a fresh SQLite store, and prin
 between the first trial's start and the last one's end (actor start-up excluded), as a ratio to 1
 worker. On a 2-core machine, more than 2 workers cannot add compute.
 
-Part 2 scores the same architectures with the hidden-covariance and SNIP proxies (a) in the
-weight-sharing supernet (``supernet.active``) and (b) by building each candidate as a fresh dense
-model, and prints milliseconds per candidate and the ratio b / a.
+Part 2 scores random architectures with the hidden-covariance and SNIP proxies in the weight-sharing
+supernet (``supernet.active``) and on the baseline every sharing benchmark uses (``sharing.py``: the
+subnet extracted from the same supernet), and prints milliseconds per candidate and the ratio
+extract / shared, mean and spread over seeds.
 
-    python benchmarks/throughput.py [--trials 24]
+    python benchmarks/throughput.py [--trials 24] [--seeds 0 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 import yaml
 
+from sharing import BASELINE, Comparison, compare
 from supernas.predictors.proxies import hidden_cov, snip
 from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute
 from supernas.search.store import open_store
-from supernas.spaces import Supernet, Transformer, get_space, sample_many
+from supernas.spaces import Supernet, get_space
 from supernas.spaces.inputs import random_batch
-from supernas.spaces.subnet import DenseLeaves
+from supernas.spaces.parent import full_precision
 from supernas.workers.cluster import connect, disconnect
 
 JOB = {
@@ -53,35 +53,17 @@ def trials_per_second(workers: int, trials: int, directory: Path) -> float:
     return len(done) / span.total_seconds()
 
 
-def fresh_model(spec, arch) -> Transformer:
-    model = Transformer(spec, arch, DenseLeaves())
-    for p in model.parameters():
-        torch.nn.init.normal_(p, std=0.02)
-    return model
-
-
-def proxy_costs(n: int) -> list[tuple[str, float, float]]:
-    spec = get_space("gpt-tiny")
-    spec = spec.model_copy(update={"layer": spec.layer.model_copy(update={"weight_bits": [32], "act_bits": [32]})})
+def proxy_costs(n: int, seeds: list[int]) -> list[tuple[str, Comparison]]:
+    spec = full_precision(get_space("gpt-tiny"))
     supernet, batch = Supernet(spec), random_batch(spec, 4, 32)
-    rows = []
-    for name, proxy in (("hidden_cov", hidden_cov), ("snip", snip)):
-        shared, rebuilt = [], []
-        for arch in sample_many(spec, n, seed=1):
-            start = time.perf_counter()
-            with supernet.active(arch):
-                proxy(supernet, batch)
-            shared.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            proxy(fresh_model(spec, arch), batch)
-            rebuilt.append(time.perf_counter() - start)
-        rows.append((name, 1000 * statistics.median(shared), 1000 * statistics.median(rebuilt)))
-    return rows
+    return [(name, compare(supernet, lambda model, f=proxy: f(model, batch), n, seeds))
+            for name, proxy in (("hidden_cov", hidden_cov), ("snip", snip))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=24)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="part 2: architecture samples")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         connect(None, workers=4)
@@ -91,9 +73,10 @@ def main() -> None:
     for w, rate in rates.items():
         print(f"{w:<9}{rate:>10.2f}{rate / rates[1]:>12.2f}x")
     torch.set_num_threads(1)
-    print(f"\n{'proxy':<12}{'shared ms':>11}{'rebuild ms':>12}{'ratio':>8}   (gpt-tiny, batch 4x32, median of 20)")
-    for name, shared, rebuilt in proxy_costs(20):
-        print(f"{name:<12}{shared:>11.1f}{rebuilt:>12.1f}{rebuilt / shared:>7.1f}x")
+    print(f"\n{'proxy':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>20}   (gpt-tiny, batch 4x32, "
+          f"median of 10 per seed, seeds {args.seeds}; baseline: {BASELINE})")
+    for name, result in proxy_costs(10, args.seeds):
+        print(f"{name:<12}{result.mean('shared_ms'):>11.1f}{result.mean('extracted_ms'):>12.1f}{result.ratio_text():>20}")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ from supernas.spaces.training import finetune
 
 from .base import CostClass, MetricContext, get_metric
 from .oneshot import heldout_loss
+from .proxies import PROXIES
 
-PROXIES = ("synflow", "snip", "grad_norm", "fisher", "naswot", "jacov", "hidden_cov", "zico")
 BASELINES = ("params", "decoder_params")
 TARGET = "val_loss"
 FINETUNED = "finetuned_val_loss"

@@ -400,6 +400,10 @@ class Zico(_Proxy):
         return zico(model, batch, parts)
 
 
+# every zero-cost proxy above, in the order reports list them
+PROXIES: tuple[str, ...] = tuple(cls.name for cls in (Synflow, Snip, GradNorm, Fisher, Naswot, Jacov, HiddenCov, Zico))
+
+
 @register
 class DecoderParams(Metric):
     """Decoder (non-embedding) parameters, LiteTransformerSearch's training-free proxy for a decoder

@@ -16,13 +16,13 @@ import torch.nn.functional as F
 
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.proxies import PROXIES
 from supernas.spaces import Supernet, extract, get_space, largest, parameter_count, sample_many
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch, random_batch
 from supernas.spaces.spec import SpaceSpec, parse_spec
 from supernas.spaces.parent import full_precision
 
-PROXIES = ["synflow", "snip", "grad_norm", "fisher", "naswot", "jacov", "hidden_cov", "zico"]
 
 
 
