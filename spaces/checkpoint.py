@@ -16,7 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from .architecture import Architecture, check
@@ -27,6 +27,7 @@ from .spec import SpaceSpec, parse_spec, read_structured_file
 from .speech import COPIED_WHOLE
 from .subnet import DenseLeaves, QuantLinear, check_backend, parameter_count
 from .supernet import Supernet
+from .weightfiles import save_weights
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -93,7 +94,7 @@ def save_subnet(model: Transformer, directory: str | Path) -> Path:
         "quantization": quantization_summary(model.spec, arch),
         "weights": getattr(model, "provenance", "unknown"),
     }
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, directory / WEIGHTS)
+    save_weights({k: v.contiguous() for k, v in model.state_dict().items()}, directory / WEIGHTS)
     (directory / CONFIG).write_text(json.dumps(config, indent=2))
     return directory
 

@@ -16,12 +16,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from .architecture import Architecture
 from .errors import SpecError
 from .model import Transformer
 from .spec import AttentionType, SpaceSpec
+from .weightfiles import save_weights
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -172,7 +172,7 @@ def save_hf(model: Transformer, directory: str | Path) -> Path:
     }
     if spec.task == "encoder_classification":
         classifier = model.classifier
-        save_file(
+        save_weights(
             {"classifier.weight": _weight(classifier).contiguous(), "classifier.bias": _bias(classifier).contiguous()},
             directory / CLASSIFIER_WEIGHTS, metadata={"format": "pt"},
         )
@@ -183,6 +183,6 @@ def save_hf(model: Transformer, directory: str | Path) -> Path:
             "num_classes": spec.num_classes,
         }
     config |= {"dtype": "float32", "supernas": about}
-    save_file({k: v.contiguous().clone() for k, v in tensors.items()}, directory / WEIGHTS, metadata={"format": "pt"})
+    save_weights({k: v.contiguous().clone() for k, v in tensors.items()}, directory / WEIGHTS, metadata={"format": "pt"})
     (directory / CONFIG).write_text(json.dumps(config, indent=2))
     return directory

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .architecture import Architecture, largest
 from .spec import SpaceSpec
 from .supernet import Supernet
+from .weightfiles import save_weights
 
 PARENT_WEIGHTS = "parent.safetensors"
 
@@ -29,7 +30,7 @@ def full_precision(spec: SpaceSpec) -> SpaceSpec:
 def save_parent(supernet: Supernet, directory: str | Path) -> Path:
     """Keep ``supernet``'s current weights as the parent of every supernet later saved in ``directory``."""
     path = Path(directory) / PARENT_WEIGHTS
-    save_file({k: v.detach().contiguous() for k, v in supernet.state_dict().items()}, path)
+    save_weights({k: v.detach().contiguous() for k, v in supernet.state_dict().items()}, path)
     return path
 
 

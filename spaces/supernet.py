@@ -17,7 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .architecture import Architecture, check, largest
 from .data import TextData, byte_tokens
@@ -28,6 +28,7 @@ from .model import Transformer
 from .pretrained import LoadReport, load_into
 from .spec import SpaceSpec, parse_spec, read_structured_file
 from .taskdata import TaskData, TaskSplit, heldout_batches
+from .weightfiles import save_weights
 
 SUPERNET_CONFIG = "supernet.json"
 SUPERNET_WEIGHTS = "supernet.safetensors"
@@ -109,13 +110,13 @@ class Supernet(Transformer):
             "trained_on": self.trained_on,
             "heldout_data": self.heldout_source if self.heldout_task is not None else None,
         }
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
+        save_weights({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
         if self.heldout_text is not None:
             (directory / SUPERNET_HELDOUT).write_bytes(self.heldout_text.numpy().tobytes())
         else:  # never leave another supernet's text behind in a reused directory
             (directory / SUPERNET_HELDOUT).unlink(missing_ok=True)
         if self.heldout_task is not None:
-            save_file(self.heldout_task.tensors(), directory / SUPERNET_HELDOUT_TASK)
+            save_weights(self.heldout_task.tensors(), directory / SUPERNET_HELDOUT_TASK)
         else:
             (directory / SUPERNET_HELDOUT_TASK).unlink(missing_ok=True)
         (directory / SUPERNET_CONFIG).write_text(json.dumps(config, indent=2))
