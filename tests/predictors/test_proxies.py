@@ -254,7 +254,7 @@ def test_supernet_equals_extracted_gpt(name: str, gpt_context: MetricContext) ->
         assert shared == pytest.approx(alone, rel=1e-4), arch
 
 
-@pytest.mark.parametrize("space", ["bert-mini", "vit-tiny"])
+@pytest.mark.parametrize("space", ["bert-mini", "vit-tiny", "speech-tiny"])
 def test_supernet_equals_extracted_encoders(space: str) -> None:
     spec = full_precision(get_space(space))
     context = MetricContext(spec=spec, batch=random_batch(spec, batch_size=4, seq_len=16, seed=1))
