@@ -34,6 +34,16 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class LeaseRecord:
+    """Which controller holds a job's lease (``search.leases``), until when, and when it last renewed it."""
+
+    job_id: int
+    holder: str
+    expires_at: datetime
+    renewed_at: datetime
+
+
+@dataclass(frozen=True)
 class VerifiedValue:
     """One metric of a trial as searched and as re-measured on its checkpoint (``measured`` None: not
     re-measured, ``note`` says why). ``deterministic``: the two must agree to float rounding."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 
@@ -9,6 +10,7 @@ from supernas.spaces import get_space
 
 from .controller import Controller, Progress
 from .jobspec import JobSpec, validate_job
+from .leases import job_lease
 
 
 def evaluator_args(spec: JobSpec) -> dict:
@@ -26,9 +28,9 @@ def evaluator_args(spec: JobSpec) -> dict:
 
 @contextmanager
 def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Iterator:
-    from tqdm import tqdm
+    from supernas.spaces.progress import make_progress
 
-    bar = tqdm(total=total, initial=initial, unit="trial", disable=None if enabled else True, dynamic_ncols=True)
+    bar = make_progress(total=total, initial=initial, unit="trial", enabled=enabled)  # off a terminal: plain lines
 
     def update(p: Progress) -> None:
         bar.n = p.evaluated
@@ -50,19 +52,24 @@ def execute(
     ray_address: str | None,
     progress: bool,
     should_stop: Callable[[], bool] | None = None,
+    role: str | None = None,
+    num_cpus: float = 1.0,
 ) -> None:
-    """Run (or continue) the job on a pool of ``workers`` Ray actors until its budget is spent or it is stopped."""
+    """Run (or continue) the job on a pool of ``workers`` Ray actors (``num_cpus`` each) until its budget is
+    spent or it is stopped, holding the job's lease meanwhile (``role`` names this controller in a refusal)."""
     from supernas.workers.cluster import connect
     from supernas.workers.pool import EvaluatorPool
 
-    connect(ray_address, workers)
-    pool = EvaluatorPool(workers, evaluator_args(spec))
-    done = store.count_trials(job_id, ["complete", "infeasible", "failed"])
-    try:
-        with progress_bar(spec.budget.trials, progress, initial=done) as update:
-            Controller(store, job_id, spec, pool, on_progress=update, should_stop=should_stop).run()
-    finally:
-        pool.shutdown()
+    with job_lease(store, job_id, role or " ".join(["supernas", *sys.argv[1:2]])) as lease:
+        connect(ray_address, workers)
+        pool = EvaluatorPool(workers, evaluator_args(spec), num_cpus=num_cpus)
+        done = store.count_trials(job_id, ["complete", "infeasible", "failed"])
+        stop = (lambda: lease.lost or should_stop()) if should_stop else (lambda: lease.lost)
+        try:
+            with progress_bar(spec.budget.trials, progress, initial=done) as update:
+                Controller(store, job_id, spec, pool, on_progress=update, should_stop=stop).run()
+        finally:
+            pool.shutdown()
 
 
 def create_job(store, spec: JobSpec) -> int:

@@ -20,8 +20,9 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
@@ -30,10 +31,10 @@ from supernas.spaces.errors import NotFoundError
 
 from .database import default_url, make_engine, masked, one_line, session_factories
 from .fronts import GrowingFront, set_front, update_front
-from .records import EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, TrialRecord, VerificationRecord, VerifiedValue
+from .records import EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialRecord, VerificationRecord, VerifiedValue
 from .tables import (
     BlockLibraryRow,
-    CheckpointRow, HypervolumeRow, JobRow, PredictorRow, StoreError, TrialRow, VerificationRow, migrate, now,
+    CheckpointRow, HypervolumeRow, JobRow, LeaseRow, PredictorRow, StoreError, TrialRow, VerificationRow, migrate, now,
 )
 
 
@@ -153,6 +154,45 @@ class Store:
         if job is None:
             raise NotFoundError(f"no job '{job_id}' in {self.url_display}")
         return job
+
+    # ------------------------------------------------------------------------------------ leases
+
+    def take_lease(self, job_id: int, holder: str, seconds: float) -> LeaseRecord:
+        """Hold the job's lease for ``seconds`` unless another holder's lease is still live; returns the
+        lease as it stands (the caller's when taken). One transaction with the job locked, so of two
+        controllers asking at once exactly one gets it."""
+        with self._write() as session:
+            self._lock_job(session, job_id)
+            row, t = session.get(LeaseRow, job_id), now()
+            if row is None:
+                row = LeaseRow(job_id=job_id, holder=holder, expires_at=t + timedelta(seconds=seconds), renewed_at=t)
+                session.add(row)
+            elif row.holder == holder or row.expires_at <= t:
+                row.holder, row.expires_at, row.renewed_at = holder, t + timedelta(seconds=seconds), t
+            return LeaseRecord(job_id, row.holder, row.expires_at, row.renewed_at)
+
+    def renew_lease(self, job_id: int, holder: str, seconds: float) -> bool:
+        """Extend the holder's lease; False when the job's lease is no longer this holder's."""
+        with self._write() as session:
+            self._lock_job(session, job_id)
+            row, t = session.get(LeaseRow, job_id), now()
+            if row is None or row.holder != holder:
+                return False
+            row.expires_at, row.renewed_at = t + timedelta(seconds=seconds), t
+            return True
+
+    def release_lease(self, job_id: int, holder: str) -> None:
+        """Give the lease up (a no-op when it is someone else's by now)."""
+        with self._write() as session:
+            session.execute(delete(LeaseRow).where(LeaseRow.job_id == job_id, LeaseRow.holder == holder))
+
+    def leases(self) -> dict[int, LeaseRecord]:
+        """Every job's lease, live or expired, by job id."""
+        with self._read() as session:
+            return {
+                row.job_id: LeaseRecord(row.job_id, row.holder, row.expires_at, row.renewed_at)
+                for row in session.scalars(select(LeaseRow))
+            }
 
     # ------------------------------------------------------------------------------------ trials: writes
 

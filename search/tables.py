@@ -20,7 +20,7 @@ from sqlalchemy.types import TypeDecorator
 
 from supernas.spaces.errors import SupernasError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # MIGRATIONS[v] upgrades a database at version v - 1 to v, inside the opening transaction. A fresh
 # database is created from the models below at SCHEMA_VERSION directly, so version 1 needs no entry.
 # Each migration writes its own frozen DDL (never the current models, which later versions may change).
@@ -173,6 +173,17 @@ class BlockLibraryRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
+class LeaseRow(Base):
+    """Which controller runs a job, until when: it renews the lease while it runs (``search.leases``)."""
+
+    __tablename__ = "supernas_leases"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("supernas_jobs.id"), primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+
+
 def _add_verifications(connection: Connection) -> None:
     """Version 2: the supernas_verifications table, as version 2 defines it."""
     metadata = MetaData(naming_convention=Base.metadata.naming_convention)
@@ -213,6 +224,22 @@ def _add_block_libraries(connection: Connection) -> None:
 
 
 MIGRATIONS[3] = _add_block_libraries
+
+
+def _add_leases(connection: Connection) -> None:
+    """Version 4: the supernas_leases table, as version 4 defines it."""
+    metadata = MetaData(naming_convention=Base.metadata.naming_convention)
+    Table("supernas_jobs", metadata, Column("id", Integer, primary_key=True))
+    Table(
+        "supernas_leases", metadata,
+        Column("job_id", Integer, ForeignKey("supernas_jobs.id"), primary_key=True, autoincrement=False),
+        Column("holder", Text, nullable=False),
+        Column("expires_at", DateTime, nullable=False),
+        Column("renewed_at", DateTime, nullable=False),
+    ).create(connection)
+
+
+MIGRATIONS[4] = _add_leases
 
 
 def migrate(connection: Connection, url_display: str) -> None:

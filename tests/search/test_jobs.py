@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -77,31 +78,43 @@ def test_killed_worker_is_replaced_and_its_trial_redone(local_ray, tmp_path, sto
 
 
 def test_sigkilled_controller_then_resume(tmp_path, store_url):
+    """A second controller is refused while the first holds the job's lease, and takes the job over once
+    the SIGKILLed first one's lease expires: budget exact, nothing finished lost or evaluated twice."""
     job_file = write_job(tmp_path, budget={"trials": 14})
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SUPERNAS_LEASE_S": "3"}
     run = subprocess.Popen(["supernas", "run", job_file, "--db", store_url, "--no-progress"], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     store = open_store(store_url)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        jobs = store.list_jobs()
-        if jobs and store.count_trials(jobs[0].id, FINISHED) >= 5:
-            break
-        assert run.poll() is None, run.stdout.read()
-        time.sleep(0.1)
+    _wait_for(lambda: store.list_jobs() and store.leases(), run)  # the run holds the job (it starts Ray next)
+    job_id = store.list_jobs()[0].id
+    resume = ["supernas", "resume", str(job_id), "--db", store_url, "--no-progress"]
+    refused = subprocess.run(resume, capture_output=True, text=True, timeout=120, env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"error: job {job_id} is being run by supernas run on {socket.gethostname()} (pid {run.pid})")
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    _wait_for(lambda: store.count_trials(job_id, FINISHED) >= 5, run)  # the first one runs on
     os.killpg(run.pid, signal.SIGKILL)  # the controller, at once
     run.wait()
     kill_ray_session_of(run.pid)  # and the local Ray it started, which runs in sessions of its own
-    job_id = store.list_jobs()[0].id
     before = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
-    assert 5 <= len(before) < 14
+    assert 5 <= len(before) < 14 and store.get_job(job_id).status == "running"
 
-    resumed = subprocess.run(["supernas", "resume", str(job_id), "--db", store_url, "--no-progress"],
-                             capture_output=True, text=True, timeout=300)
+    time.sleep(3)  # the dead controller's lease expires
+    resumed = subprocess.run(resume, capture_output=True, text=True, timeout=300, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
     assert all(after[i] == before[i] for i in before)  # nothing finished was lost or re-run
     assert_consistent(store, job_id, job_file, budget=14)
+    assert store.leases() == {}  # given up at the end
+
+
+def _wait_for(condition, run: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert run.poll() is None, run.stdout.read()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):

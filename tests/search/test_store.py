@@ -45,7 +45,7 @@ def test_schema_version_is_current_and_reopening_keeps_data(store_url):
     with open_store(store_url) as first:
         job_id = new_job(first)
         first.add_trials(job_id, archs("a", "b"))
-    assert schema_versions(store_url) == [SCHEMA_VERSION] == [3]
+    assert schema_versions(store_url) == [SCHEMA_VERSION] == [4]
     with open_store(store_url) as again:
         job = again.get_job(job_id)
         assert (job.name, job.n_queued, job.spec["name"]) == ("job", 2, "job")
@@ -102,11 +102,12 @@ def test_a_version_1_database_upgrades_in_place(store_url):
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE supernas_verifications"))
         connection.execute(text("DROP TABLE supernas_block_libraries"))
+        connection.execute(text("DROP TABLE supernas_leases"))
         connection.execute(text("UPDATE supernas_schema SET version = 1"))
     engine.dispose()
     assert schema_versions(store_url) == [1]
     with open_store(store_url) as upgraded:
-        assert schema_versions(store_url) == [3]
+        assert schema_versions(store_url) == [4]
         assert upgraded.get_trial(job_id, 0).values == {"loss": 1.0, "latency": 2.0}
         assert _table_shape(store_url, "supernas_verifications") == fresh_shape
         value = VerifiedValue("loss", 1.0, 1.0, "the metric on the loaded checkpoint", True)
