@@ -29,13 +29,13 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-KEYWORD_SET = {"speakers": 8, "takes": 3, "seed": 0}  # 288 clips: 6 training voices, 2 held-out voices
-
 
 @pytest.fixture(scope="session")
 def keyword_set(tmp_path_factory):
     """A small spoken keyword set (``supernas data keywords``), synthesised once per test session."""
     from supernas.spaces.keywords import make_keywords
+
+    from .helpers import KEYWORD_SET
 
     directory = tmp_path_factory.mktemp("keywords") / "set"
     make_keywords(directory, **KEYWORD_SET)

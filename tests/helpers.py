@@ -41,3 +41,16 @@ def header_bytes(path: Path) -> int:
     """Size of a safetensors file's header (length prefix included)."""
     (length,) = struct.unpack("<Q", path.read_bytes()[:8])
     return 8 + length
+
+
+KEYWORD_SET = {"speakers": 8, "takes": 3, "seed": 0}  # the tests' spoken keyword set: 288 clips, 6 training and 2 held-out voices
+
+
+def speech_on_short_clips(name: str, seconds: float):
+    """A built-in speech space on shorter clips (windows cut to fit): the same modules, fewer frames to compute."""
+    from supernas.spaces import get_space
+
+    data = get_space(name).model_dump(mode="json")
+    data["audio"]["max_seconds"] = seconds
+    data["layer"]["windows"] = [2, 4]
+    return parse_spec(data, name)

@@ -8,15 +8,8 @@ from supernas.spaces import Supernet, extract, get_space, largest, load_subnet, 
 from supernas.spaces.analytic import checkpoint_bytes, count_params
 from supernas.spaces.checkpoint import WEIGHTS, tensor_bytes_on_disk
 from supernas.spaces.inputs import random_batch
-from supernas.spaces.spec import parse_spec
 
-
-def short_clips(name: str, seconds: float) -> object:
-    """A built-in speech space on shorter clips: the same modules and weights, fewer frames to compute."""
-    data = get_space(name).model_dump(mode="json")
-    data["audio"]["max_seconds"] = seconds
-    data["layer"]["windows"] = [2, 4]
-    return parse_spec(data, name)
+from ..helpers import speech_on_short_clips
 
 
 def _equal_after_extraction(spec, archs, batch_size: int) -> None:
@@ -35,8 +28,8 @@ def test_speech_tiny_subnets_equal_their_extraction():
     _equal_after_extraction(spec, sample_many(spec, 24, seed=5) + [largest(spec), smallest(spec)], batch_size=3)
 
 
-def test_hubert_base_subnets_equal_their_extraction_on_short_clips():
-    spec = short_clips("hubert-base", 0.25)
+def test_hubert_base_subnets_equal_their_extraction_on_speech_on_short_clips():
+    spec = speech_on_short_clips("hubert-base", 0.25)
     assert spec.seq_len == 12  # 4,000 samples through HuBERT's 7 convolutions (total stride 320)
     _equal_after_extraction(spec, sample_many(spec, 3, seed=6), batch_size=1)
 
@@ -68,21 +61,6 @@ def test_any_clip_length_up_to_the_space_maximum_runs():
     model = extract(Supernet(spec), smallest(spec))
     with torch.no_grad():
         assert model(torch.zeros(1, 4000)).shape == (1, spec.num_classes)
-
-
-def test_front_end_macs_equal_torchs_flop_count():
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from supernas.predictors.costs import speech_frontend_macs
-
-    for name, seconds in (("speech-tiny", 1.0), ("hubert-base", 0.25)):
-        spec = short_clips(name, seconds)
-        supernet = Supernet(spec)
-        for arch in (largest(spec), smallest(spec)):
-            model = extract(supernet, arch)
-            with FlopCounterMode(display=False) as counter, torch.no_grad():
-                model.frontend(random_batch(spec, 1).inputs)
-            assert counter.get_total_flops() == 2 * speech_frontend_macs(spec, arch.embed_dim)
 
 
 def test_onnx_export_runs_in_onnxruntime_like_torch():

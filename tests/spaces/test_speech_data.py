@@ -15,7 +15,8 @@ from supernas.spaces import SpecError, Supernet, get_space, largest
 from supernas.spaces.keywords import CLASSES, SPEAKERS, write_wav
 from supernas.spaces.taskdata import heldout_batches, load_task_data
 from supernas.spaces.training import train_supernet
-from tests.conftest import KEYWORD_SET
+
+from ..helpers import KEYWORD_SET
 
 
 def manifest_rows(directory) -> list[dict[str, str]]:

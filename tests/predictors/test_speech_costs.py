@@ -1,0 +1,23 @@
+"""Analytic costs of speech spaces: the conv front end counted as torch counts it."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from supernas.predictors.costs import speech_frontend_macs
+from supernas.spaces import Supernet, extract, largest, smallest
+from supernas.spaces.inputs import random_batch
+
+from ..helpers import speech_on_short_clips
+
+
+def test_front_end_macs_equal_torchs_flop_count():
+    for name, seconds in (("speech-tiny", 1.0), ("hubert-base", 0.25)):
+        spec = speech_on_short_clips(name, seconds)
+        supernet = Supernet(spec)
+        for arch in (largest(spec), smallest(spec)):
+            model = extract(supernet, arch)
+            with FlopCounterMode(display=False) as counter, torch.no_grad():
+                model.frontend(random_batch(spec, 1).inputs)
+            assert counter.get_total_flops() == 2 * speech_frontend_macs(spec, arch.embed_dim)
