@@ -34,7 +34,7 @@ from .fronts import GrowingFront, set_front, update_front
 from .records import EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialRecord, VerificationRecord, VerifiedValue
 from .tables import (
     BlockLibraryRow,
-    CheckpointRow, HypervolumeRow, JobRow, LeaseRow, PredictorRow, StoreError, TrialRow, VerificationRow, migrate, now,
+    CheckpointRow, HypervolumeRow, JobRow, LeaseRow, StoreError, TrialRow, VerificationRow, migrate, now,
 )
 
 
@@ -123,7 +123,7 @@ class Store:
                 query = select(JobRow).where(JobRow.name == job_id_or_name).order_by(JobRow.id.desc()).limit(1)
                 row = session.scalar(query)
             if row is None:
-                raise NotFoundError(f"no job '{job_id_or_name}' in {self.url_display}")
+                raise NotFoundError(f"no job '{job_id_or_name}' in {self.url_display} (`supernas jobs` lists the jobs there)")
             return _job_records(session, [row])[0]
 
     def list_jobs(self) -> list[JobRecord]:
@@ -391,12 +391,6 @@ class Store:
         with self._read() as session:
             rows = session.execute(query.order_by(TrialRow.number, VerificationRow.id)).all()
             return [_verification_record(row, number) for row, number in rows]
-
-    def record_predictor(self, space: str, kind: str, fingerprint: str, path: str, report: dict) -> None:
-        """Remember a trained predictor file and its evaluation report."""
-        with self._write() as session:
-            row = PredictorRow(space=space, kind=kind, fingerprint=fingerprint, path=path, report_json=json.dumps(report))
-            session.add(row)
 
     # ------------------------------------------------------------------------------------ block libraries
 

@@ -20,7 +20,7 @@ from sqlalchemy.types import TypeDecorator
 
 from supernas.spaces.errors import SupernasError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # MIGRATIONS[v] upgrades a database at version v - 1 to v, inside the opening transaction. A fresh
 # database is created from the models below at SCHEMA_VERSION directly, so version 1 needs no entry.
 # Each migration writes its own frozen DDL (never the current models, which later versions may change).
@@ -117,18 +117,6 @@ class HypervolumeRow(Base):
     n_evaluated: Mapped[int]
     hypervolume: Mapped[float]
     recorded_at: Mapped[datetime] = mapped_column(default=now)
-
-
-class PredictorRow(Base):
-    __tablename__ = "supernas_predictors"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    space: Mapped[str]
-    kind: Mapped[str]
-    fingerprint: Mapped[str]
-    path: Mapped[str] = mapped_column(Text)
-    report_json: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=now)
 
 
 class CheckpointRow(Base):
@@ -240,6 +228,15 @@ def _add_leases(connection: Connection) -> None:
 
 
 MIGRATIONS[4] = _add_leases
+
+
+def _drop_predictors(connection: Connection) -> None:
+    """Version 5: supernas_predictors goes (nothing wrote it: calibration keeps its predictors as files
+    keyed by machine and workload, where the metrics load them)."""
+    connection.execute(text("DROP TABLE IF EXISTS supernas_predictors"))
+
+
+MIGRATIONS[5] = _drop_predictors
 
 
 def migrate(connection: Connection, url_display: str) -> None:

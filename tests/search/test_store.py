@@ -45,7 +45,7 @@ def test_schema_version_is_current_and_reopening_keeps_data(store_url):
     with open_store(store_url) as first:
         job_id = new_job(first)
         first.add_trials(job_id, archs("a", "b"))
-    assert schema_versions(store_url) == [SCHEMA_VERSION] == [4]
+    assert schema_versions(store_url) == [SCHEMA_VERSION] == [5]
     with open_store(store_url) as again:
         job = again.get_job(job_id)
         assert (job.name, job.n_queued, job.spec["name"]) == ("job", 2, "job")
@@ -103,11 +103,13 @@ def test_a_version_1_database_upgrades_in_place(store_url):
         connection.execute(text("DROP TABLE supernas_verifications"))
         connection.execute(text("DROP TABLE supernas_block_libraries"))
         connection.execute(text("DROP TABLE supernas_leases"))
+        connection.execute(text("CREATE TABLE supernas_predictors (id INTEGER PRIMARY KEY)"))  # versions 1-4 had it
         connection.execute(text("UPDATE supernas_schema SET version = 1"))
     engine.dispose()
     assert schema_versions(store_url) == [1]
     with open_store(store_url) as upgraded:
-        assert schema_versions(store_url) == [4]
+        assert schema_versions(store_url) == [5]
+        assert "supernas_predictors" not in inspect(make_engine(store_url)).get_table_names()
         assert upgraded.get_trial(job_id, 0).values == {"loss": 1.0, "latency": 2.0}
         assert _table_shape(store_url, "supernas_verifications") == fresh_shape
         value = VerifiedValue("loss", 1.0, 1.0, "the metric on the loaded checkpoint", True)
@@ -293,13 +295,12 @@ def test_artifacts_are_recorded(store):
     job_id = new_job(store)
     (trial,) = store.add_trials(job_id, archs("a"))
     store.record_checkpoint(job_id, trial.id, "/tmp/subnet")
-    store.record_predictor("gpt-tiny", "latency", "abc123", "/tmp/p.json", {"rmse": 0.5})
     with pytest.raises(IntegrityError):  # foreign keys are enforced on SQLite too
         store.record_checkpoint(job_id, 10**6, "/tmp/nowhere")
     engine = make_engine(store.url_display)  # the test databases have no password, so nothing is masked
     with engine.connect() as connection:
         assert connection.execute(text("SELECT path FROM supernas_checkpoints")).scalar_one() == "/tmp/subnet"
-        assert connection.execute(text("SELECT report_json FROM supernas_predictors")).scalar_one() == '{"rmse": 0.5}'
+        assert "supernas_predictors" not in inspect(connection).get_table_names()  # dropped in version 5: never written
     engine.dispose()
 
 
