@@ -114,5 +114,6 @@ def test_short_training_beats_chance_on_held_out_voices(keyword_set):
     train_supernet(supernet, data, steps=100, lr=5e-3, batch_size=16, sandwich_k=0, progress=False)
     with torch.no_grad(), supernet.active(largest(spec)):
         correct = sum(int((supernet(b.inputs).argmax(-1) == b.targets).sum()) for b in heldout_batches(data.heldout))
-    # 12 classes, 72 clips of 2 unseen voices: chance is 0.083; measured 0.19-0.24 over seeds 0-2 (80-150 steps)
-    assert correct / len(data.heldout) >= 0.18
+    # 12 classes, 72 clips of 2 unseen voices: chance is 0.083. Measured after these 100 steps: 0.236 (this
+    # seed, 0) and 0.181 (seed 1); 0.19-0.24 over seeds 0-2 at 80 and 150 steps. The floor is twice chance.
+    assert correct / len(data.heldout) >= 0.17
