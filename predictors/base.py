@@ -18,13 +18,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import torch
 
 from supernas.spaces import Architecture, SpaceSpec, Supernet
-from supernas.spaces.errors import NotFoundError, SpecError, allowed
+from supernas.spaces.errors import NotFoundError, SpecError, allowed, did_you_mean
 from supernas.spaces.inputs import Batch, random_batch
+
+from .direction import Direction
 
 
 class CostClass(str, Enum):
@@ -35,7 +37,6 @@ class CostClass(str, Enum):
     one_shot = "one_shot"
 
 
-Direction = Literal["minimize", "maximize"]
 
 
 @dataclass
@@ -149,5 +150,5 @@ def get_metric(name: str, **options: object) -> Metric:
     """A metric instance by registered name; unknown names list what exists."""
     _load_builtin_metrics()
     if name not in REGISTRY:
-        raise NotFoundError(f"unknown metric '{name}' ({allowed(sorted(REGISTRY))})")
+        raise NotFoundError(f"unknown metric '{name}'{did_you_mean(name, REGISTRY)} ({allowed(sorted(REGISTRY))})")
     return REGISTRY[name](**options)

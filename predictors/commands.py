@@ -56,7 +56,12 @@ def score_command(
     supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory (default: seeded random init)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON object")] = False,
 ) -> None:
-    """Score one architecture with any metrics."""
+    """Score one architecture with any metrics.
+
+    Timed metrics (latency_ms) follow the machine's load: on a busy machine wall times of one subnet
+    swing several-fold. For steady figures time on one thread with the thread's CPU clock:
+    --option threads=1 --option clock=cpu.
+    """
     from supernas.predictors.base import MetricContext, get_metric
     from supernas.spaces import Supernet, get_space
 
@@ -84,8 +89,8 @@ def calibrate_command(
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     n: Annotated[int, typer.Option("-n", min=4, help="subnets to measure")] = 200,
     holdout: Annotated[float, typer.Option(min=0.05, max=0.95, help="share of the subnets held out for scoring")] = 0.3,
-    batch_size: Annotated[int, typer.Option(min=1)] = 1,
-    seq_len: Annotated[int, typer.Option(min=1)] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="sequences per timed forward pass")] = 1,
+    seq_len: Annotated[int, typer.Option(min=1, help="tokens per sequence (vision: ignored, the image size is fixed)")] = 64,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads (default: torch's)")] = None,
     clock: Annotated[str, typer.Option(help="wall, or cpu (thread CPU time; steadier on a busy machine, needs --threads 1)")] = "wall",
     repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet (median kept)")] = 10,
@@ -94,7 +99,7 @@ def calibrate_command(
                                               "or onnxruntime (each subnet exported to ONNX and run in ONNX Runtime, device cpu)")] = "torch",
     graph_optimization: Annotated[str, typer.Option(help="ONNX Runtime graph optimization level for --backend onnxruntime: "
                                                          "disable, basic, extended or all")] = "all",
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="which subnets are sampled and held out, and the random weights they run with")] = 0,
 ) -> None:
     """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
     from supernas.predictors.calibration import calibrate
@@ -105,6 +110,8 @@ def calibrate_command(
                        holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds, backend=backend,
                        graph_optimization=graph_optimization)
     print(format_report(report))
+    print(f"saved the predictors and this report in {Path(report.files[0]).parent} "
+          f"(key {report.fingerprint_hash}); metric latency_predicted_ms uses them on this machine")
 
 
 @commands.command("train")
@@ -116,8 +123,8 @@ def train_command(
                                                     "speech: a directory with manifest.csv (supernas data keywords)")] = None,
     steps: Annotated[int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")] = 2000,
     lr: Annotated[float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")] = 3e-3,
-    batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    seq_len: Annotated[int, typer.Option(min=1)] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="sequences (or examples) per optimizer step")] = 16,
+    seq_len: Annotated[int, typer.Option(min=1, help="bytes per training sequence (byte-level LMs)")] = 64,
     sandwich_k: Annotated[int, typer.Option(min=0, help="random subnets per step besides the largest and smallest")] = 2,
     distill: Annotated[bool, typer.Option(help="in-place distillation from the largest subnet (off: on short runs it trains worse, see README)")] = False,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="steps between checkpoints")] = 200,

@@ -10,7 +10,7 @@ import typer
 
 from supernas.spaces.commandline import console, read_arch
 
-from .commands import DbOption, JobArg, job_key, job_metrics
+from .commands import DbOption, JobArg, find_job, job_key, job_metrics
 
 commands = typer.Typer()
 
@@ -77,7 +77,7 @@ def verify_command(
 
     which = parse_trials(trials)
     store = open_store(db)
-    record = store.get_job(job_key(job))
+    record = find_job(store, job)
     out = console()
 
     def show(v) -> None:

@@ -21,6 +21,39 @@ def job_key(job: str) -> int | str:
     return int(job) if job.isdigit() else job
 
 
+def find_job(store, job: str):
+    """The job ``job`` names (an id, or a name: the newest job of that name, with a note on stderr
+    when older jobs share it)."""
+    key = job_key(job)
+    record = store.get_job(key)
+    if isinstance(key, str):
+        older = [j.id for j in store.list_jobs() if j.name == key and j.id != record.id]
+        if older:
+            print(f"note: {len(older) + 1} jobs are named '{key}'; using the newest, job {record.id} "
+                  f"(the others: {', '.join(map(str, older))}; pass an id to choose)", file=sys.stderr)
+    return record
+
+
+def directions(job) -> dict[str, str]:
+    """Each objective's direction, the metric's own where the spec leaves it out."""
+    from supernas.predictors.base import get_metric
+
+    return {o["metric"]: o.get("direction") or get_metric(o["metric"], **o.get("options", {})).direction
+            for o in job.spec["objectives"]}
+
+
+def _heading(metric: str, directions: dict[str, str]) -> str:
+    """A metric's column heading: an arrow says which way is better (constraint-only metrics have none)."""
+    arrow = {"minimize": " ↓", "maximize": " ↑"}.get(directions.get(metric, ""), "")
+    return metric + arrow
+
+
+def front_in_table_order(store, job) -> list:
+    """The job's front sorted by its first objective: the order of the table, the CSV and the JSON."""
+    first = job_metrics(job)[0]
+    return sorted(store.front(job.id), key=lambda t: (t.values[first], t.number))
+
+
 def job_metrics(job) -> list[str]:
     """The job's objectives, then its constraint-only metrics."""
     spec = job.spec
@@ -41,9 +74,10 @@ def _front_table(store, job, limit: int | None = None):
     extra = [Column("verified", no_wrap=True)] if verified else []  # one column, the objectives in order: the table stays narrow
     caption = (f"verified: {' / '.join(objectives)} re-measured on the trial's checkpoint ('=': equal to the searched value "
                f"within {TOLERANCE:g}; '-': not verified; see `supernas verify`)") if verified else None
-    table = Table("trial", "arch_id", *metrics, *extra, "depth", "embed", title=f"Pareto front of job {job.id} ({job.name})",
-                  caption=caption)
-    front = sorted(store.front(job.id), key=lambda t: t.values[metrics[0]])
+    better = directions(job)
+    table = Table("trial", "arch_id", *(_heading(m, better) for m in metrics), *extra, "depth", "embed",
+                  title=f"Pareto front of job {job.id} ({job.name}); ↓ lower is better, ↑ higher", caption=caption)
+    front = front_in_table_order(store, job)
     for t in front[:limit]:
         arch = Architecture.from_json(t.arch_json)
         checked = [] if not verified else [
@@ -103,15 +137,23 @@ def resume_command(
     from supernas.search.store import open_store
 
     store = open_store(db)
-    record = store.get_job(job_key(job))
+    record = find_job(store, job)
     spec = spec_with_workers(stored_spec(store, record.id), workers)
-    print(f"resuming job {record.id} ({record.name}) at {record.n_complete + record.n_infeasible + record.n_failed} evaluated trials")
+    done = record.n_complete + record.n_infeasible + record.n_failed
+    if spec.budget.trials is not None and done >= spec.budget.trials:  # nothing left: no Ray start for nothing
+        print(f"job {record.id} ({record.name}) has evaluated its budget of {spec.budget.trials} trials; nothing to resume "
+              f"(`supernas show {record.id}` shows its front)")
+        return
+    print(f"resuming job {record.id} ({record.name}) at {done} evaluated trials")
     _execute(store, record.id, spec, ray_address, progress)
 
 
 def _execute(store, job_id: int, spec, ray_address: str | None, progress: bool) -> None:
     from supernas.search.runner import execute
+    from supernas.workers.cluster import disconnect
 
+    where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray instance"
+    print(f"starting {spec.workers} evaluator{'s' if spec.workers != 1 else ''} on {where} (a few seconds)...", file=sys.stderr, flush=True)
     try:
         execute(store, job_id, spec, spec.workers, ray_address, progress)
     except KeyboardInterrupt:
@@ -120,11 +162,17 @@ def _execute(store, job_id: int, spec, ray_address: str | None, progress: bool) 
     job = store.get_job(job_id)
     hv = "-" if job.hypervolume is None else f"{job.hypervolume:.6g}"
     console().print(_front_table(store, job, limit=20))
-    print(f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, {job.n_failed} failed; hypervolume {hv}")
+    print(f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, {job.n_failed} failed; hypervolume {hv}",
+          flush=True)
+    print("stopping Ray...", file=sys.stderr, flush=True)
+    disconnect()
 
 
 @commands.command("jobs")
-def jobs_command(db: DbOption = None) -> None:
+def jobs_command(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON list, one object per job")] = False,
+) -> None:
     """Every job: id, name, space, status, trials done/budget, hypervolume."""
     from rich.table import Table
 
@@ -132,12 +180,20 @@ def jobs_command(db: DbOption = None) -> None:
 
     table = Table("id", "name", "space", "status", "trials", "front", "hypervolume", "created")
     store = open_store(db)
+    rows = []
     for job in store.list_jobs():
         done = job.n_complete + job.n_infeasible + job.n_failed
+        front = store.count_trials(job.id, ["complete"]) and len(store.front(job.id))
+        rows.append({"id": job.id, "name": job.name, "space": job.space, "status": job.status, "evaluated": done,
+                     "budget_trials": job.budget_trials, "front": front, "hypervolume": job.hypervolume,
+                     "created_at": job.created_at.isoformat()})
         hv = "-" if job.hypervolume is None else f"{job.hypervolume:.5g}"
-        table.add_row(str(job.id), job.name, job.space, job.status, f"{done}/{job.budget_trials or '-'}",
-                      str(store.count_trials(job.id, ["complete"]) and len(store.front(job.id))), hv, f"{job.created_at:%Y-%m-%d %H:%M}")
-    console().print(table)
+        table.add_row(str(job.id), job.name, job.space, job.status, f"{done}/{job.budget_trials or '-'}", str(front), hv,
+                      f"{job.created_at:%Y-%m-%d %H:%M}")
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        console().print(table)
 
 
 @commands.command("show")
@@ -148,16 +204,18 @@ def show_command(job: JobArg, db: DbOption = None) -> None:
     from supernas.search.store import open_store
 
     store = open_store(db)
-    record = store.get_job(job_key(job))
+    record = find_job(store, job)
     done = record.n_complete + record.n_infeasible + record.n_failed
     hv = "-" if record.hypervolume is None else f"{record.hypervolume:.6g}"
+    better = directions(record)
+    shown = {**record.spec, "objectives": [{**o, "direction": better[o["metric"]]} for o in record.spec["objectives"]]}
     print(f"job {record.id} ({record.name}) - {record.status}")
     print(f"trials: {done}/{record.budget_trials or '-'} evaluated ({record.n_complete} complete, {record.n_infeasible} infeasible, "
           f"{record.n_failed} failed, {record.n_running} running, {record.n_queued} queued); hypervolume {hv}")
     if record.error:
         print(f"error: {record.error}")
     print("spec:")
-    print("  " + yaml.safe_dump(record.spec, sort_keys=False).replace("\n", "\n  ").rstrip())
+    print("  " + yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).replace("\n", "\n  ").rstrip())
     console().print(_front_table(store, record))
     _print_verification_summary(store, record)
 
@@ -182,9 +240,10 @@ def _print_verification_summary(store, record) -> None:
 def pareto_command(
     job: JobArg,
     fmt: Annotated[str, typer.Option("--format", help="csv, json or table")] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
     db: DbOption = None,
 ) -> None:
-    """A job's Pareto front with each point's metrics and architecture."""
+    """A job's Pareto front with each point's metrics and architecture, sorted by the first objective."""
     import csv
 
     from supernas.search.store import open_store
@@ -192,9 +251,10 @@ def pareto_command(
 
     if fmt not in ("csv", "json", "table"):
         raise SpecError(f"--format {fmt!r} is not supported (allowed: csv, json, table)")
+    fmt = "json" if as_json else fmt
     store = open_store(db)
-    record = store.get_job(job_key(job))
-    front = store.front(record.id)
+    record = find_job(store, job)
+    front = front_in_table_order(store, record)
     if fmt == "table":
         console().print(_front_table(store, record))
         return
@@ -204,7 +264,7 @@ def pareto_command(
     if fmt == "json":
         print(json.dumps(rows, indent=2))
         return
-    metrics = sorted({k for t in front for k in t.values})
+    metrics = list(dict.fromkeys([*job_metrics(record), *sorted({k for t in front for k in t.values})]))
     checked = [f"{m} (verified)" for m in metrics]
     writer = csv.DictWriter(sys.stdout, fieldnames=["trial", "arch_id", *metrics, *checked, "architecture"])
     writer.writeheader()

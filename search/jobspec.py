@@ -25,10 +25,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from supernas.predictors.direction import Direction
 from supernas.spaces.errors import SpecError, SupernasError, pydantic_message
 from supernas.spaces.spec import read_structured_file
 
-Direction = Literal["minimize", "maximize"]
 STRATEGIES = ("random", "nsga2", "tpe", "motpe", "predictor", "mip")
 
 
@@ -148,7 +148,7 @@ def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
     try:
         job = JobSpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(pydantic_message(e, where)) from None
+        raise SpecError(pydantic_message(e, where, JobSpec)) from None
     if job.plugins:
         job = _with_plugins(job, base or Path.cwd(), where)
     try:

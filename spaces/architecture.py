@@ -96,7 +96,7 @@ class Architecture(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            raise ArchitectureError(pydantic_message(e, where)) from None
+            raise ArchitectureError(pydantic_message(e, where, cls)) from None
 
     @classmethod
     def from_json(cls, text: str, where: str = "architecture") -> Architecture:
@@ -109,6 +109,9 @@ class Architecture(BaseModel):
 
 def check(spec: SpaceSpec, arch: Architecture) -> Architecture:
     """Raise ``ArchitectureError`` naming the first field whose value the space does not offer."""
+    if not isinstance(arch, Architecture):
+        raise ArchitectureError(f"expected an Architecture, got {type(arch).__name__}; build one with "
+                                "Architecture.model_validate(data) or parse_architecture(spec, text)")
 
     def need(ok: bool, field: str, value: object, choices: object) -> None:
         if not ok:

@@ -7,6 +7,7 @@ The CLI prints that line and exits 2; the web API turns it into a 4xx answer.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 
@@ -26,13 +27,53 @@ class NotFoundError(SupernasError):
     """A named thing (space, metric, file, job, trial) does not exist."""
 
 
+class InputError(SupernasError):
+    """Tensors given to a model do not fit its space (shape, token ids, sequence length)."""
+
+
 def allowed(values: Iterable[object]) -> str:
     """Render the allowed values for an error message, e.g. ``allowed: 2, 4, 8``."""
     return "allowed: " + ", ".join(str(v) for v in values)
 
 
-def pydantic_message(error: Exception, where: str) -> str:
-    """One line from a pydantic ValidationError: where, field path, value, and what is wrong."""
+def did_you_mean(value: object, choices: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a mistyped ``value``, or nothing."""
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _model_in(annotation: object):
+    """The pydantic model an annotation holds (``X``, ``X | None``, ``list[X]``), if any."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_names(model: object, loc: tuple) -> list[str]:
+    """The field names of the model found at ``loc`` inside ``model`` (list indices skipped)."""
+    current = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        current = _model_in(fields[part].annotation)
+    return list(getattr(current, "model_fields", {}))
+
+
+def pydantic_message(error: Exception, where: str, model: object = None) -> str:
+    """One line from a pydantic ValidationError: where, field path, value, and what is wrong. With the
+    ``model`` that was validated, a mistyped field name gets a suggestion (a typo of a required field
+    says so: the missing field is what the user meant)."""
     from pydantic import ValidationError
 
     if not isinstance(error, ValidationError):
@@ -42,7 +83,13 @@ def pydantic_message(error: Exception, where: str) -> str:
     path = ".".join(str(p) for p in first["loc"]) or "(top level)"
     extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     if first["type"] == "extra_forbidden":
-        return f"{where}: unknown field '{path}'{extra}"
+        parent, name = first["loc"][:-1], first["loc"][-1]
+        missing = [e["loc"][-1] for e in errors if e["type"] == "missing" and e["loc"][:-1] == parent]
+        hint = did_you_mean(name, missing)
+        if hint:  # the missing field is what the user meant: one mistake, not two
+            rest = f" (and {len(errors) - 2} more)" if len(errors) > 2 else ""
+            return f"{where}: unknown field '{path}'{hint[:-2]}, a required field?){rest}"
+        return f"{where}: unknown field '{path}'{did_you_mean(name, _field_names(model, parent))}{extra}"
     if first["type"] == "missing":
         return f"{where}: field '{path}' is required{extra}"
     value = first.get("input")

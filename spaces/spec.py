@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .audio import AudioSpec
-from .errors import NotFoundError, SpecError, pydantic_message
+from .errors import NotFoundError, SpecError, did_you_mean, pydantic_message
 
 
 class AttentionType(str, Enum):
@@ -225,19 +225,33 @@ def parse_spec(data: object, where: str) -> SpaceSpec:
     try:
         return SpaceSpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(pydantic_message(e, where)) from None
+        raise SpecError(pydantic_message(e, where, SpaceSpec)) from None
 
 
 def read_structured_file(path: Path) -> object:
     """Parse a YAML or JSON file (JSON is YAML) with a one-line error for syntax mistakes."""
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+        example = f"; for example {path / inside[0]}" if inside else " (it holds no .yaml or .json file)"
+        raise NotFoundError(f"{path} is a directory: give one spec file inside it{example}")
     if not path.is_file():
         raise NotFoundError(f"{path}: no such file")
     text = path.read_text(encoding="utf-8")
     try:
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        detail = " ".join(str(e).split())
-        raise SpecError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {detail}") from None
+    except json.JSONDecodeError as e:
+        raise SpecError(f"{path}, line {e.lineno}, column {e.colno}: not valid JSON: {e.msg}") from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML: {_yaml_problem(e)}") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where and what, as 'line L, column C: problem' (PyYAML's own text spreads it over several lines)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or " ".join(str(error).split())
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def load_spec(name_or_path: str | Path) -> SpaceSpec:
@@ -248,5 +262,6 @@ def load_spec(name_or_path: str | Path) -> SpaceSpec:
     else:
         path = Path(text)
         if not path.suffix:
-            raise NotFoundError(f"unknown space '{text}'; built-in spaces: {', '.join(builtin_names())} (or a .yaml/.json spec file)")
+            raise NotFoundError(f"unknown space '{text}'{did_you_mean(text, builtin_names())}; built-in spaces: "
+                                f"{', '.join(builtin_names())} (or a .yaml/.json spec file)")
     return parse_spec(read_structured_file(path), str(path if path.parent != BUILTIN_DIR else text))

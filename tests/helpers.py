@@ -43,6 +43,22 @@ def header_bytes(path: Path) -> int:
     return 8 + length
 
 
+def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """The ``supernas`` entry point run in this process (the same code as the console script, without an
+    interpreter start per call): exit code, stdout, stderr."""
+    import sys
+
+    import pytest
+
+    from supernas.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["supernas", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = capsys.readouterr()
+    return done.value.code, out.out, out.err
+
+
 KEYWORD_SET = {"speakers": 8, "takes": 3, "seed": 0}  # the tests' spoken keyword set: 288 clips, 6 training and 2 held-out voices
 
 

@@ -101,7 +101,8 @@
       labelfont: { size: 11 },
       tickfont: { size: 10 },
     };
-    Plotly.react("parcoords", [trace], charts.layout({ margin: { l: 45, r: 45, t: 45, b: 15 } }), charts.CONFIG);
+    // labels sit above the axes: a top margin taller than the toolbar and room right of the last axis keep them apart
+    Plotly.react("parcoords", [trace], charts.layout({ margin: { l: 60, r: 90, t: 80, b: 15 } }), charts.CONFIG);
   }
 
   function drawHypervolume(history) {
