@@ -16,12 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from supernas.spaces import Architecture, get_space, sample
 
 from .jobspec import JobSpec, objective_directions
-from .pareto import minimization_vector
+from .reference import fixed_reference
 from .strategies import Strategy, make_strategy
 
 FINISHED = ["complete", "infeasible", "failed"]
@@ -78,6 +76,7 @@ class Controller:
         """
         self.store.requeue_running(self.job_id)
         self._replay_finished_trials()
+        self._fix_reference()
         self.store.set_job_status(self.job_id, "running")
         started = time.monotonic()
         try:
@@ -151,7 +150,6 @@ class Controller:
             self.strategy.tell(arch, None, 0.0)
         else:
             violation = self._violation(outcome.values)
-            self._ensure_reference(outcome.values, violation)
             self.store.finish_trial(outcome.key, outcome.values, violation == 0.0, self.objectives)
             self.strategy.tell(arch, outcome.values, violation)
         self._report()
@@ -161,26 +159,12 @@ class Controller:
             return 0.0
         return sum(c.violation(values[c.metric]) for c in self.spec.constraints)
 
-    def _ensure_reference(self, values: dict[str, float], violation: float) -> None:
-        """Fix the hypervolume reference point once, so the history is comparable and monotone.
-
-        The job's ``reference`` if given; otherwise, once ``min(10, budget)`` feasible trials exist, their
-        worst value per objective plus 10 % of the observed range (or of the value, if the range is 0).
-        """
-        job = self.store.get_job(self.job_id)
-        if job.reference is not None or violation > 0:
-            return
-        if self.spec.reference is not None:
-            ref = minimization_vector(dict(zip([n for n, _ in self.objectives], self.spec.reference)), self.objectives)
-            self.store.set_reference(self.job_id, ref)
-            return
-        feasible = [t.values for t in self.store.trials(self.job_id, states=["complete"])] + [values]
-        if len(feasible) < min(10, self.spec.budget.trials or 10):
-            return
-        points = np.array([minimization_vector(v, self.objectives) for v in feasible])
-        worst, span = points.max(axis=0), points.max(axis=0) - points.min(axis=0)
-        margin = np.where(span > 0, 0.1 * span, 0.1 * np.abs(worst) + 1e-12)
-        self.store.set_reference(self.job_id, [float(x) for x in worst + margin])
+    def _fix_reference(self) -> None:
+        """Fix the hypervolume reference before the first trial (``reference.py`` says how); a job that has
+        one keeps it, so its history stays comparable and monotone."""
+        if self.store.get_job(self.job_id).reference is None:
+            reference = fixed_reference(self.spec, self.space, self.objectives, self.pool.evaluate_now)
+            self.store.set_reference(self.job_id, reference)
 
     def _replay_finished_trials(self) -> None:
         for trial in self.store.trials(self.job_id, states=FINISHED):

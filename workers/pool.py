@@ -36,6 +36,10 @@ class WorkersFailing(SupernasError):
     """Workers die faster than they do work: something is wrong with the job's setup."""
 
 
+class EvaluationFailed(SupernasError):
+    """An architecture scored outside a trial could not be scored."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     key: int
@@ -89,6 +93,22 @@ class EvaluatorPool:
         ref = self.actors[slot].evaluate.remote(arch_json)
         self._inflight[ref] = (slot, key)
         return self._names[slot]
+
+    def evaluate_now(self, arch_json: str) -> dict[str, float]:
+        """Score one architecture on a free worker and wait for it: not a trial (the job's hypervolume
+        reference is fixed from such anchors). A metric's error is an EvaluationFailed naming it."""
+        from ray.exceptions import RayActorError, RayTaskError
+
+        slot = self._idle[0]
+        try:
+            return self._ray.get(self.actors[slot].evaluate.remote(arch_json))
+        except RayTaskError as e:
+            cause = e.cause if getattr(e, "cause", None) is not None else e
+            raise EvaluationFailed(f"{type(cause).__name__}: {cause}"[:500]) from None
+        except RayActorError:
+            self._idle.remove(slot)
+            self._recheck[slot] = time.monotonic()
+            raise EvaluationFailed("the worker died evaluating it") from None
 
     def wait(self, timeout: float | None = None) -> list[Outcome]:
         """Outcomes of every evaluation that finished within ``timeout`` seconds (at least one if any);
