@@ -15,9 +15,11 @@ import typer
 
 from supernas.dashboard.commands import commands as dashboard_commands
 from supernas.predictors.commands import commands as predictor_commands
+from supernas.search.block_commands import commands as block_commands
 from supernas.search.checkpoint_commands import commands as checkpoint_commands
 from supernas.search.commands import commands as job_commands
 from supernas.spaces.commands import commands as space_commands
+from supernas.spaces.data_commands import commands as data_commands
 
 app = typer.Typer(
     help="Neural architecture search for efficient transformers.",
@@ -26,7 +28,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,  # plain help: flags read --progress/--no-progress, not a <bool> they do not take
 )
-for layer_commands in (space_commands, predictor_commands, job_commands, checkpoint_commands, dashboard_commands):
+for layer_commands in (space_commands, data_commands, predictor_commands, job_commands, block_commands, checkpoint_commands,
+                       dashboard_commands):
     app.add_typer(layer_commands)
 
 
