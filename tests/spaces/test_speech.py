@@ -28,7 +28,7 @@ def test_speech_tiny_subnets_equal_their_extraction():
     _equal_after_extraction(spec, sample_many(spec, 24, seed=5) + [largest(spec), smallest(spec)], batch_size=3)
 
 
-def test_hubert_base_subnets_equal_their_extraction_on_speech_on_short_clips():
+def test_hubert_base_subnets_equal_their_extraction_on_short_clips():
     spec = speech_on_short_clips("hubert-base", 0.25)
     assert spec.seq_len == 12  # 4,000 samples through HuBERT's 7 convolutions (total stride 320)
     _equal_after_extraction(spec, sample_many(spec, 3, seed=6), batch_size=1)
