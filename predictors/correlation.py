@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
-from tqdm import tqdm
 
 from supernas.spaces import Architecture, Supernet, sample_many
 from supernas.spaces.data import TextData, batch_at, load_text
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch
+from supernas.spaces.progress import make_progress
 from supernas.spaces.training import finetune
 
 from .base import CostClass, MetricContext, get_metric
@@ -89,7 +89,7 @@ def finetuned_losses(
     """Held-out loss of each subnet after ``finetuning`` on ``text`` (same batches and seed for all)."""
     return [
         heldout_loss(finetune(supernet, arch, text, finetuning.steps, finetuning.lr, finetuning.batch_size, finetuning.seq_len, seed), arch, heldout)
-        for arch in tqdm(archs, disable=not progress, desc=f"fine-tune {finetuning.steps} steps")
+        for arch in make_progress(archs, enabled=progress, desc=f"fine-tune {finetuning.steps} steps", unit="subnet")
     ]
 
 

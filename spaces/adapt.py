@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from .architecture import Architecture
 from .errors import SpecError
 from .ops import mean_pool
 from .parent import PARENT_WEIGHTS, parent_supernet, save_parent
+from .progress import make_progress
 from .supernet import Supernet
 from .training import GRAD_CLIP, TrainResult, default_warmup, learning_rate, restore_checkpoint, sandwich, save_checkpoint
 
@@ -136,7 +136,7 @@ def adapt_supernet(
     supernet.train()
     losses = []
     stop = steps if until is None else min(until, steps)
-    bar = tqdm(range(start, stop), initial=start, total=steps, disable=not progress, desc=f"adapt {supernet.spec.name}")
+    bar = make_progress(range(start, stop), initial=start, total=steps, enabled=progress, desc=f"adapt {supernet.spec.name}", unit="step")
     for step in bar:
         losses.append(adapt_step(supernet, parent, optimizer, texts, config, step))
         bar.set_postfix(smallest=f"{losses[-1]:.4f}", lr=f"{learning_rate(config, step):.2e}")

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from tqdm import tqdm
 
 from .architecture import Architecture, largest, sample, smallest
 from . import taskdata
@@ -37,6 +36,7 @@ from .data import TextData, batch_at
 from .inputs import Batch
 from .errors import NotFoundError, SpecError
 from .losses import distill_loss, task_loss
+from .progress import make_progress
 from .spec import SpaceSpec
 from .supernet import SUPERNET_WEIGHTS, Supernet
 from .taskdata import TaskData
@@ -211,7 +211,7 @@ def train_supernet(
     supernet.train()
     losses = []
     stop = steps if until is None else min(until, steps)
-    bar = tqdm(range(start, stop), initial=start, total=steps, disable=not progress, desc=f"train {spec.name}")
+    bar = make_progress(range(start, stop), initial=start, total=steps, enabled=progress, desc=f"train {spec.name}", unit="step")
     for step in bar:
         losses.append(train_step(supernet, optimizer, data, config, step, sandwich(supernet, config, step)))
         bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{learning_rate(config, step):.2e}")
