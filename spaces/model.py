@@ -24,6 +24,7 @@ from torch import nn
 
 from . import ops
 from .architecture import Architecture, LayerArch
+from .errors import InputError
 from .spec import SpaceSpec
 from .speech import SpeechFrontEnd
 
@@ -198,7 +199,24 @@ class Transformer(nn.Module):
             block.configure(e, layer)
         self.depth = arch.depth
 
+    def check_inputs(self, inputs: torch.Tensor) -> None:
+        """A one-line error for the common mistakes torch would report deep inside an embedding."""
+        spec = self.spec
+        if spec.task not in ("causal_lm", "encoder_classification") or torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return  # an export traces symbolic shapes: nothing to read there
+        if inputs.ndim != 2:
+            raise InputError(f"token ids must be a 2-D (batch, sequence) tensor, got shape {tuple(inputs.shape)}"
+                             + (" (add a batch dimension: ids[None])" if inputs.ndim == 1 else ""))
+        if inputs.dtype.is_floating_point or inputs.dtype == torch.bool:
+            raise InputError(f"token ids must be integers, got {inputs.dtype}")
+        if inputs.shape[1] > spec.max_seq_len:
+            raise InputError(f"sequence of {inputs.shape[1]} tokens is longer than space '{spec.name}' allows ({spec.max_seq_len})")
+        if inputs.numel() and (int(inputs.min()) < 0 or int(inputs.max()) >= spec.vocab_size):
+            bad = int(inputs.max()) if int(inputs.max()) >= spec.vocab_size else int(inputs.min())
+            raise InputError(f"token id {bad} is outside the vocabulary of space '{spec.name}' (0 to {spec.vocab_size - 1})")
+
     def embed(self, inputs: torch.Tensor, token_types: torch.Tensor | None) -> torch.Tensor:
+        self.check_inputs(inputs)
         if self.spec.task == "speech":
             x = self.frontend(inputs)  # (B, frames, C)
             return self.emb_norm(x) if self.emb_norm is not None else x
