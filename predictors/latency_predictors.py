@@ -154,6 +154,12 @@ def arch_features(spec: SpaceSpec, arch: Architecture, workload: Workload) -> di
     return features
 
 
+def feature_matrix(spec: SpaceSpec, archs: Sequence[Architecture], workload: Workload) -> np.ndarray:
+    """:func:`arch_features` of each architecture, one row each (the surrogates of strategy ``predictor``
+    learn from the same matrix)."""
+    return np.array([list(arch_features(spec, arch, workload).values()) for arch in archs], dtype=float)
+
+
 class RegressorPredictor(LatencyPredictor):
     kind = "regressor"
     suffix = ".pkl"
@@ -163,7 +169,7 @@ class RegressorPredictor(LatencyPredictor):
         self.model = model
 
     def features(self, archs: Sequence[Architecture]) -> np.ndarray:
-        return np.array([list(arch_features(self.spec, arch, self.workload).values()) for arch in archs], dtype=float)
+        return feature_matrix(self.spec, archs, self.workload)
 
     def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> RegressorPredictor:
         linear = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))

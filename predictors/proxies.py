@@ -38,7 +38,6 @@ from torch import nn
 from torch.func import functional_call
 
 from supernas.spaces import Architecture
-from supernas.spaces.analytic import count_non_embedding_params
 from supernas.spaces.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch
@@ -46,6 +45,7 @@ from supernas.spaces.losses import task_loss
 from supernas.spaces.model import Block, FeedForward, Transformer
 
 from .base import CostClass, Metric, MetricContext, register
+from .costs import NonEmbeddingParams
 
 Index = tuple  # of slices (or Ellipsis) selecting the active part of a parameter
 Objective = Callable[[torch.Tensor, Batch], torch.Tensor]  # (output, batch) -> scalar
@@ -405,7 +405,7 @@ PROXIES: tuple[str, ...] = tuple(cls.name for cls in (Synflow, Snip, GradNorm, F
 
 
 @register
-class DecoderParams(Metric):
+class DecoderParams(NonEmbeddingParams):
     """Decoder (non-embedding) parameters, LiteTransformerSearch's training-free proxy for a decoder
     LM's perplexity (Javaheripi et al. 2022, "LiteTransformerSearch: Training-free Neural Architecture
     Search for Efficient Language Models"): every parameter but the token and position embeddings (an
@@ -414,10 +414,9 @@ class DecoderParams(Metric):
     name = "decoder_params"
     direction = "maximize"
     unit = "parameters"
-    cost = CostClass.analytic
     tasks = ("causal_lm",)
     description = "non-embedding parameters of a decoder LM (Javaheripi et al. 2022)"
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         self.check_applicable(context.spec)
-        return float(count_non_embedding_params(context.spec, arch))
+        return super().evaluate(arch, context)  # the count non_embedding_params reports, maximized here

@@ -20,9 +20,9 @@ from supernas.spaces import Architecture, get_space, sample
 
 from .jobspec import JobSpec, objective_directions
 from .reference import fixed_reference
+from .records import EVALUATED
 from .strategies import Strategy, make_strategy
 
-FINISHED = ["complete", "infeasible", "failed"]
 MAX_ASK_ROUNDS = 20  # proposals that are all duplicates this many times in a row -> random samples
 
 
@@ -106,7 +106,7 @@ class Controller:
         budget = self.spec.budget.trials
         if budget is None:
             return float("inf")
-        return budget - self.store.count_trials(self.job_id, FINISHED) - len(self.inflight)
+        return budget - self.store.count_trials(self.job_id, EVALUATED) - len(self.inflight)
 
     def _fill_workers(self) -> None:
         while self.pool.free_slots() and self._remaining() > 0:
@@ -133,7 +133,7 @@ class Controller:
             known = self.store.find_trial(self.job_id, arch.arch_id)
             if known is None:
                 fresh.append(arch)
-            elif known.state in FINISHED:
+            elif known.state in EVALUATED:
                 self.strategy.tell(arch, known.values if known.state != "failed" else None, self._violation(known.values))
         unique = {a.arch_id: a for a in fresh}
         return self.store.add_trials(self.job_id, [(i, a.to_json()) for i, a in unique.items()])
@@ -167,7 +167,7 @@ class Controller:
             self.store.set_reference(self.job_id, reference)
 
     def _replay_finished_trials(self) -> None:
-        for trial in self.store.trials(self.job_id, states=FINISHED):
+        for trial in self.store.trials(self.job_id, states=EVALUATED):
             values = trial.values if trial.state != "failed" else None
             self.strategy.tell(Architecture.from_json(trial.arch_json), values, self._violation(values))
 

@@ -11,6 +11,7 @@ from supernas.spaces import get_space
 from .controller import Controller, Progress
 from .jobspec import JobSpec, validate_job
 from .leases import job_lease
+from .records import EVALUATED
 
 
 def evaluator_args(spec: JobSpec) -> dict:
@@ -63,7 +64,7 @@ def execute(
     with job_lease(store, job_id, role or " ".join(["supernas", *sys.argv[1:2]])) as lease:
         connect(ray_address, workers)
         pool = EvaluatorPool(workers, evaluator_args(spec), num_cpus=num_cpus)
-        done = store.count_trials(job_id, ["complete", "infeasible", "failed"])
+        done = store.count_trials(job_id, EVALUATED)
         stop = (lambda: lease.lost or should_stop()) if should_stop else (lambda: lease.lost)
         try:
             with progress_bar(spec.budget.trials, progress, initial=done) as update:

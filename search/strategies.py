@@ -167,11 +167,10 @@ class PredictorStrategy(Strategy):
         return proposals
 
     def _features(self, archs: list[Architecture]) -> np.ndarray:
-        from supernas.predictors.latency_predictors import arch_features
+        from supernas.predictors.latency_predictors import feature_matrix
         from supernas.predictors.workload import Workload
 
-        workload = Workload(batch_size=1, seq_len=min(64, self.spec.seq_len))
-        return np.array([list(arch_features(self.spec, a, workload).values()) for a in archs], dtype=float)
+        return feature_matrix(self.spec, archs, Workload(batch_size=1, seq_len=min(64, self.spec.seq_len)))
 
     def _fit(self) -> callable:
         from sklearn.ensemble import GradientBoostingRegressor

@@ -6,8 +6,8 @@ import yaml
 
 from supernas.search.jobspec import load_job_spec, objective_directions
 from supernas.search.pareto import minimization_vector
+from supernas.search.records import EVALUATED
 
-FINISHED = ["complete", "infeasible", "failed"]
 
 
 def write_job(tmp_path, **overrides) -> str:
@@ -41,7 +41,7 @@ def assert_consistent(store, job_id: int, job_file: str, budget: int) -> None:
     """Budget spent exactly, every arch once, stored front = brute-force filter, hypervolume monotone."""
     objectives = objective_directions(load_job_spec(job_file))
     trials = store.trials(job_id)
-    finished = [t for t in trials if t.state in FINISHED]
+    finished = [t for t in trials if t.state in EVALUATED]
     assert len(finished) == budget
     assert not [t for t in trials if t.state in ("running", "queued")]
     assert len({t.arch_id for t in trials}) == len(trials)

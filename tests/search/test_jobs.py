@@ -13,12 +13,13 @@ from datetime import datetime, timezone
 import pytest
 
 from supernas.search.jobspec import load_job_spec
+from supernas.search.records import EVALUATED
 from supernas.search.runner import create_job, execute
 from supernas.search.store import open_store
 from supernas.workers.cluster import connect, disconnect
 
 from ..processes import kill_ray_session_of
-from .jobs_helpers import FINISHED, assert_consistent, write_job
+from .jobs_helpers import assert_consistent, write_job
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def _kill_a_busy_worker(store_url: str, job_id: int, killed: list, stop: threadi
     store = open_store(store_url)
     while not stop.is_set():
         running = [t for t in store.trials(job_id, states=["running"]) if t.worker]
-        if running and store.count_trials(job_id, FINISHED) >= 3:
+        if running and store.count_trials(job_id, EVALUATED) >= 3:
             known = {t.worker for t in store.trials(job_id) if t.worker}
             pid = int(running[0].worker.split(":")[1].split("@")[0])
             os.kill(pid, signal.SIGKILL)
@@ -93,17 +94,17 @@ def test_sigkilled_controller_then_resume(tmp_path, store_url):
     assert refused.stderr.startswith(f"error: job {job_id} is being run by supernas run on {socket.gethostname()} (pid {run.pid})")
     assert len(refused.stderr.strip().splitlines()) == 1
 
-    _wait_for(lambda: store.count_trials(job_id, FINISHED) >= 5, run)  # the first one runs on
+    _wait_for(lambda: store.count_trials(job_id, EVALUATED) >= 5, run)  # the first one runs on
     os.killpg(run.pid, signal.SIGKILL)  # the controller, at once
     run.wait()
     kill_ray_session_of(run.pid)  # and the local Ray it started, which runs in sessions of its own
-    before = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
+    before = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=EVALUATED)}
     assert 5 <= len(before) < 14 and store.get_job(job_id).status == "running"
 
     time.sleep(3)  # the dead controller's lease expires
     resumed = subprocess.run(resume, capture_output=True, text=True, timeout=300, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    after = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
+    after = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=EVALUATED)}
     assert all(after[i] == before[i] for i in before)  # nothing finished was lost or re-run
     assert_consistent(store, job_id, job_file, budget=14)
     assert store.leases() == {}  # given up at the end
@@ -124,7 +125,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     store = open_store(url)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not (store.list_jobs() and store.count_trials(1, FINISHED) >= 3):
+    while time.monotonic() < deadline and not (store.list_jobs() and store.count_trials(1, EVALUATED) >= 3):
         time.sleep(0.1)
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=120)
@@ -132,4 +133,4 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     assert "supernas resume 1" in err and "Traceback" not in err
     job = store.get_job(1)
     assert job.status == "stopped" and job.n_running == 0
-    assert 3 <= store.count_trials(1, FINISHED) < 40
+    assert 3 <= store.count_trials(1, EVALUATED) < 40

@@ -16,7 +16,7 @@ import pytest
 from supernas.predictors.base import get_metric
 from supernas.predictors.latency import model_latency, subnet_latency
 from supernas.predictors.latency_metrics import workload_option
-from supernas.search.records import VerificationRecord, VerifiedValue
+from supernas.search.records import EVALUATED, VerificationRecord, VerifiedValue
 from supernas.search.store import open_store
 from supernas.search.verify import TOLERANCE, constraint_lines
 from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
@@ -170,13 +170,13 @@ def test_rows_survive_a_restart_and_a_resume(verified_job):
     url, home, _, _ = verified_job
     with open_store(url) as store:
         before, history = store.verifications(1), store.verifications(1, history=True)
-        evaluated = store.count_trials(1, ["complete", "infeasible", "failed"])
+        evaluated = store.count_trials(1, EVALUATED)
     with open_store(url) as reopened:  # a new process would see the same: the store is the source of truth
         assert reopened.verifications(1) == before
     resumed = supernas("resume", "1", "--db", url, "--no-progress", home=home)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     with open_store(url) as store:
-        assert store.count_trials(1, ["complete", "infeasible", "failed"]) > evaluated  # the resume searched on
+        assert store.count_trials(1, EVALUATED) > evaluated  # the resume searched on
         assert store.verifications(1, [r.trial_number for r in before]) == before
         assert store.verifications(1, history=True) == history
 
