@@ -41,6 +41,9 @@ def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Iterator
 
     try:
         yield update
+    except KeyboardInterrupt:
+        bar.leave = False  # Ctrl-C: clear the bar rather than draw it again above the resume hint
+        raise
     finally:
         bar.close()
 
