@@ -21,3 +21,19 @@ def test_front_end_macs_equal_torchs_flop_count():
             with FlopCounterMode(display=False) as counter, torch.no_grad():
                 model.frontend(random_batch(spec, 1).inputs)
             assert counter.get_total_flops() == 2 * speech_frontend_macs(spec, arch.embed_dim)
+
+
+def test_lookup_table_times_the_front_end_as_the_base_part():
+    from supernas.predictors.forward_parts import ForwardPart, arch_parts, part_module
+    from supernas.predictors.workload import Workload
+    from supernas.spaces import get_space
+    from supernas.spaces.speech import ConvFeatureEncoder
+
+    spec = get_space("speech-tiny")
+    arch = largest(spec)
+    assert arch_parts(arch)[0] == ForwardPart("base", arch.embed_dim)
+    module, inputs = part_module(spec, ForwardPart("base", arch.embed_dim), Workload(batch_size=2))
+    assert isinstance(module.frontend.features, ConvFeatureEncoder) and len(module.blocks) == 0
+    assert inputs.shape == (2, spec.audio.max_samples)  # one-second clips, whatever seq_len says
+    with torch.no_grad():
+        assert module(inputs).shape == (2, spec.num_classes)
