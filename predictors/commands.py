@@ -15,20 +15,33 @@ commands = typer.Typer()
 
 
 @commands.command("metrics")
-def metrics_command() -> None:
-    """Every registered metric: name, direction, unit, cost class, options."""
+def metrics_command(
+    plugin: Annotated[Optional[list[str]], typer.Option(help="also a plugin's metrics (module name or .py file; repeatable)")] = None,
+) -> None:
+    """Every registered metric: name, direction, unit, cost class, options, and where it comes from
+    (built in, an installed plugin's entry point, or --plugin)."""
     from rich.table import Column, Table
 
-    from supernas.predictors.base import get_metric, metric_names
+    from supernas.predictors.base import REGISTRY, get_metric, metric_names
+    from supernas.predictors.plugins import is_file_plugin, load_plugins
 
-    table = Table("direction", "unit", "cost", "tasks", "options", "description")
+    load_plugins([str(Path(p).resolve()) if is_file_plugin(p) else p for p in plugin or []])
+    origins = {name: _origin(REGISTRY[name].__module__) for name in metric_names()}
+    table = Table("direction", "unit", "cost", "tasks", "options")
     table.columns.insert(0, Column("name", no_wrap=True))
-    for name in metric_names():
+    table.columns.append(Column("from", no_wrap=True, min_width=max(map(len, origins.values()))))
+    table.columns.append(Column("description"))
+    for name, origin in origins.items():
         m = get_metric(name)
         tasks = "all" if len(m.tasks) == 3 else ", ".join(m.tasks)
         options = ", ".join(f"{k}={v}" for k, v in m.options.items())
-        table.add_row(name, m.direction, m.unit, m.cost.value, tasks, options, m.description)
+        table.add_row(name, m.direction, m.unit, m.cost.value, tasks, options, origin, m.description)
     console().print(table)
+
+
+def _origin(module: str) -> str:
+    """Where a metric comes from: built in, or the plugin module that registered it."""
+    return "built-in" if module.startswith("supernas.") else module
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:

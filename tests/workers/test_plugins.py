@@ -3,6 +3,7 @@ workers (each imports it from the runtime environment Ray ships, not from the sp
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -75,3 +76,21 @@ def test_decorated_function_is_a_metric_with_its_options(tmp_path, monkeypatch):
     write_plugin(tmp_path, "team_metrics_d", metric="team_score_c")  # another module taking the same name
     with pytest.raises(PluginError, match="metric 'team_score_c' is registered twice: by team_metrics_c and by team_metrics_d"):
         load_plugins(["team_metrics_d"])
+
+
+def test_metrics_command_lists_plugins_and_installed_entry_points(tmp_path):
+    """An installed package's ``supernas.metrics`` entry point (a dist-info on the path, as pip leaves
+    it) and a --plugin file both show up, each with the module it came from."""
+    write_plugin(tmp_path, "installed_metrics", metric="installed_score")
+    info = tmp_path / "installed_metrics-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: installed-metrics\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[supernas.metrics]\ninstalled = installed_metrics\n")
+    write_plugin(tmp_path, "side_metrics", metric="side_score")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    listed = subprocess.run(["supernas", "metrics", "--plugin", str(tmp_path / "side_metrics.py")],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = {cells[0]: cells for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in listed.stdout.splitlines()) if cells}
+    assert rows["installed_score"][1:4] == ["maximize", "points", "analytic"] and rows["installed_score"][6] == "installed_metrics"
+    assert rows["side_score"][6] == "side_metrics" and rows["params"][6] == "built-in"
