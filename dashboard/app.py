@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runner starts and stops with the server."""
     settings = settings or Settings()
     store = open_store(settings.db_url)
-    runner = JobRunner(store, settings.workers)
+    runner = JobRunner(store, settings.workers, settings.max_jobs, settings.ray_address)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,15 +23,17 @@ def serve_command(
     db: DbOption = None,
     token: TokenOption = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers per job (default: each spec's)")] = None,
+    max_jobs: Annotated[int, typer.Option(min=1, help="jobs run at once, sharing the cluster's CPUs")] = 1,
+    ray_address: Annotated[Optional[str], typer.Option(help="run jobs on an existing Ray cluster ('auto' or host:port)")] = None,
 ) -> None:
-    """Web dashboard and REST API (OpenAPI at /docs); runs submitted jobs one at a time."""
+    """Web dashboard and REST API (OpenAPI at /docs); runs submitted jobs, up to --max-jobs at once."""
     from supernas.dashboard import Settings, create_app
     from supernas.dashboard.app import listen, serve
     from supernas.dashboard.security import check_exposure
 
     check_exposure(host, token)
     listener = listen(host, port)
-    app = create_app(Settings(db_url=db, token=token or None, workers=workers))
+    app = create_app(Settings(db_url=db, token=token or None, workers=workers, max_jobs=max_jobs, ray_address=ray_address))
     shown = f"[{host}]" if ":" in host else host
     auth = "token required to change things" if token else "no token: loopback only"
     print(f"supernas dashboard on http://{shown}:{port} (store {app.state.store.url_display}; {auth})", flush=True)

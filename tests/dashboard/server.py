@@ -92,7 +92,7 @@ def serving(home: Path, *args: str, token: str | None = None) -> Iterator[Server
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     db_url = f"sqlite:///{home / 'supernas.db'}"
-    env = {**os.environ, "SUPERNAS_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SUPERNAS_HOME": str(home), "PYTHONUNBUFFERED": "1", "SUPERNAS_LEASE_S": "5"}
     env.pop("SUPERNAS_TOKEN", None)
     command = [SUPERNAS, "serve", "--port", str(port), "--db", db_url, "--workers", "1", *args]
     if token:

@@ -8,9 +8,10 @@ import signal
 
 import yaml
 
+from supernas.search.records import EVALUATED
 from supernas.search.store import open_store
 
-from ..search.jobs_helpers import FINISHED, assert_consistent
+from ..search.jobs_helpers import assert_consistent
 from .server import serving, small_job
 
 BUDGET = 20
@@ -26,7 +27,7 @@ def slow_job() -> dict:
 
 def finished_trials(db_url: str, job_id: int) -> dict[int, tuple]:
     with open_store(db_url) as store:
-        return {t.number: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=FINISHED)}
+        return {t.number: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=EVALUATED)}
 
 
 def check_finished(db_url: str, job_id: int, spec: dict, tmp_path, kept: dict[int, tuple]) -> None:
@@ -73,3 +74,28 @@ def test_server_restarts_pick_the_job_back_up(tmp_path):
     with serving(home) as server:
         assert server.wait(job_id)["status"] == "completed"
         check_finished(server.db_url, job_id, slow_job(), tmp_path, kept)
+
+
+def test_two_jobs_run_at_once_and_a_cancel_stops_only_its_own(tmp_path):
+    """``serve --max-jobs 2``: two jobs on one local Ray instance (one worker each on 2 CPUs)."""
+    with serving(tmp_path / "home", "--max-jobs", "2") as server:
+        first, second = (server.submit(slow_job() | {"name": name})["id"] for name in ("first", "second"))
+        for job_id in (first, second):
+            server.wait(job_id, ("running",), evaluated=2)
+        with server.client() as c:
+            assert c.post(f"/api/jobs/{second}/cancel").status_code == 200
+        assert server.wait(second, ("stopped",))["evaluated"] < BUDGET
+        with server.client() as c:
+            assert c.get(f"/api/jobs/{first}").json()["status"] in ("running", "completed")  # the other runs on
+        assert server.wait(first)["status"] == "completed"
+        kept = finished_trials(server.db_url, second)
+        with server.client() as c:
+            assert c.post(f"/api/jobs/{second}/resume").status_code == 200
+        assert server.wait(second)["status"] == "completed"
+
+        check_finished(server.db_url, first, slow_job() | {"name": "first"}, tmp_path, {})
+        check_finished(server.db_url, second, slow_job() | {"name": "second"}, tmp_path, kept)
+        with open_store(server.db_url) as store:
+            a, b = store.trials(first), store.trials(second)
+        overlapping = [(x.number, y.number) for x in a for y in b if x.started_at < y.finished_at and y.started_at < x.finished_at]
+        assert overlapping, "the two jobs' trials ran at the same time"
