@@ -12,15 +12,12 @@ from supernas.spaces.analytic import checkpoint_bytes
 from supernas.spaces.checkpoint import WEIGHTS, CheckpointAsSupernet, tensor_bytes_on_disk
 from supernas.spaces.errors import ArchitectureError
 from supernas.spaces.inputs import random_batch
+from supernas.spaces.parent import full_precision
 from supernas.spaces.spec import SpaceSpec
 
 TOLERANCE = 1e-5
 TIMED = ("latency_ms", "latency_predicted_ms")
 SKIPPED_HERE = ("embedding_fidelity", "similarity_rank")  # encoder-only: tested with their own spaces
-
-
-def full_precision(spec: SpaceSpec) -> SpaceSpec:
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update=dict(weight_bits=[32], act_bits=[32]))})
 
 
 def deterministic_lm_metrics(spec: SpaceSpec) -> list[str]:
