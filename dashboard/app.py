@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -17,12 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from supernas.search.store import Store, open_store
+from supernas.search.store import open_store
 from supernas.spaces.errors import NotFoundError, SupernasError
 
 from .api import jobs, spaces, trials
 from .apidocs import mount_docs
-from .convert import objectives_of
 from .jobdata import JobDataCache
 from .pages import render
 from .pages import router as pages_router
@@ -47,7 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner.start()
-        threading.Thread(target=_warm, args=(store, app.state.cache), name="supernas-cache-warm", daemon=True).start()
         try:
             yield
         finally:
@@ -91,17 +88,6 @@ def serve(app: FastAPI, listener: socket.socket) -> None:
         uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     except KeyboardInterrupt:  # uvicorn shuts down, then raises the captured Ctrl-C again
         pass
-
-
-def _warm(store: Store, cache: JobDataCache, newest: int = 4) -> None:
-    """Read the newest jobs into the trial cache at start-up: the first view of a job with tens of
-    thousands of trials then costs milliseconds instead of a second of reading."""
-    try:
-        for job in store.list_jobs()[-newest:][::-1]:
-            with cache.fresh(job.id) as data:
-                data.point_sets([o.metric for o in objectives_of(job)])
-    except Exception:  # a convenience only: requests read what they need themselves
-        log.exception("warming the trial cache failed")
 
 
 def _user_error(request: Request, error: Exception) -> Response:

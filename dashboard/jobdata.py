@@ -1,7 +1,11 @@
 """An in-memory mirror of a job's trials, so the pages' big reads (chart points, tables sorted by a
 metric) cost milliseconds on a job with tens of thousands of trials.
 
-It stays correct cheaply because of how the store evolves: trial numbers are dense from 0, a finished
+A job the cache has not read yet (the first view after a server start) is served from the store
+directly, reading only what the page needs (:func:`page_point_sets`: the front, an even sample of the
+other trials by number, the counts), while the cache reads the job in the background.
+
+The cache stays correct cheaply because of how the store evolves: trial numbers are dense from 0, a finished
 trial never changes again except for its ``on_front`` flag, and that flag and the hypervolume history
 only change when a trial finishes. A refresh therefore reads just the trials numbered from the first
 unfinished one on, and re-reads the (small, indexed) front and the history only when something finished.
@@ -9,6 +13,7 @@ unfinished one on, and re-reads the (small, indexed) front and the history only 
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -20,6 +25,8 @@ from supernas.search.store import Store
 
 from .archview import DIMENSIONS, ArchView, arch_view
 from .models import HypervolumePoint, PointSet
+
+log = logging.getLogger("supernas.dashboard")
 
 MAX_DOMINATED = 3000  # chart points per set above which a set is thinned
 MAX_INFEASIBLE = 1000
@@ -48,7 +55,7 @@ class JobData:
         self._first_open = next((t.number for t in tail if t.state not in EVALUATED), len(self.trials))
         if newly_finished or not self._loaded:
             self.front = {t.number for t in store.front(self.job_id)}
-            self.history = _steps(store.hypervolume_history(self.job_id))
+            self.history = hypervolume_steps(store.hypervolume_history(self.job_id))
             self._loaded = True
 
     def view(self, trial: TrialRecord) -> ArchView:
@@ -78,27 +85,45 @@ class JobData:
         dominated = [t for t in self.trials if t.state == "complete" and t.number not in self.front]
         infeasible = [t for t in self.trials if t.state == "infeasible"]
         return (
-            self._columns(front, metrics), self._columns(_thin(dominated, MAX_DOMINATED), metrics),
-            self._columns(_thin(infeasible, MAX_INFEASIBLE), metrics), len(dominated), len(infeasible),
+            columns(front, metrics, self.view), columns(_thin(dominated, MAX_DOMINATED), metrics, self.view),
+            columns(_thin(infeasible, MAX_INFEASIBLE), metrics, self.view), len(dominated), len(infeasible),
         )
 
-    def _columns(self, trials: list[TrialRecord], metrics: list[str]) -> PointSet:
-        views = [self.view(t) for t in trials]
-        return PointSet(
-            numbers=[t.number for t in trials],
-            values=[[t.values[m] for t in trials] for m in metrics],
-            dims=[[v.dims[i] for v in views] for i in range(len(DIMENSIONS))],
-            hover=[v.hover for v in views],
-        )
+
+def columns(trials: list[TrialRecord], metrics: list[str], view=lambda t: arch_view(t.arch_json)) -> PointSet:
+    views = [view(t) for t in trials]
+    return PointSet(
+        numbers=[t.number for t in trials],
+        values=[[t.values[m] for t in trials] for m in metrics],
+        dims=[[v.dims[i] for v in views] for i in range(len(DIMENSIONS))],
+        hover=[v.hover for v in views],
+    )
+
+
+def thinning_step(count: int, cap: int) -> int:
+    """Keep the trials whose number is a multiple of this: about ``cap`` of ``count``, even over the run."""
+    return max(1, math.ceil(count / cap))
 
 
 def _thin(trials: list[TrialRecord], cap: int) -> list[TrialRecord]:
-    """Every k-th trial, k the smallest that keeps at most ``cap``: even over the run, and stable
-    between refreshes while the count stays in the same band."""
-    return trials[:: max(1, math.ceil(len(trials) / cap))]
+    """The trials a chart shows of a set: those numbered by a multiple of the set's thinning step (the
+    same sample the store gives :func:`page_point_sets`, and stable while the count stays in its band)."""
+    step = thinning_step(len(trials), cap)
+    return [t for t in trials if t.number % step == 0]
 
 
-def _steps(history: list[tuple[int, float]]) -> list[HypervolumePoint]:
+def page_point_sets(store: Store, job_id: int, metrics: list[str]) -> tuple[PointSet, PointSet, PointSet, int, int]:
+    """What ``JobData.point_sets`` gives, read from the store: the front and the counts by indexed
+    reads, and only the sampled dominated and infeasible trials."""
+    n_front = store.count_trials(job_id, ["complete"], on_front=True)
+    n_dominated, n_infeasible = store.count_trials(job_id, ["complete"]) - n_front, store.count_trials(job_id, ["infeasible"])
+    front = store.trials(job_id, ["complete"], on_front=True)
+    dominated = store.trials(job_id, ["complete"], on_front=False, every=thinning_step(n_dominated, MAX_DOMINATED))
+    infeasible = store.trials(job_id, ["infeasible"], every=thinning_step(n_infeasible, MAX_INFEASIBLE))
+    return columns(front, metrics), columns(dominated, metrics), columns(infeasible, metrics), n_dominated, n_infeasible
+
+
+def hypervolume_steps(history: list[tuple[int, float]]) -> list[HypervolumePoint]:
     """The history where the hypervolume changed, plus its last point: the same step curve, a
     fraction of the points (a long job records one per feasible trial)."""
     kept = [p for i, p in enumerate(history) if i == 0 or p[1] != history[i - 1][1]]
@@ -110,11 +135,39 @@ def _steps(history: list[tuple[int, float]]) -> list[HypervolumePoint]:
 class JobDataCache:
     """The JobData of the most recently read jobs (each holds all its job's trials, so only a few)."""
 
+    LOAD_DELAY_S = 1.0  # a job's first view is answered from the store before the cache starts reading it
+
     def __init__(self, store: Store, size: int = 8) -> None:
         self._store, self._size = store, size
         self._jobs: OrderedDict[int, JobData] = OrderedDict()
         self._locks: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._loading: set[int] = set()
+
+    def ready(self, job_id: int) -> bool:
+        """Whether the job's trials are in memory (``fresh`` then costs a short catch-up). If not, they
+        are read in the background, shortly, so the reads that answer the first view run first: the
+        caller answers from the store meanwhile."""
+        with self._lock:
+            data = self._jobs.get(job_id)
+            if data is not None and data._loaded:
+                return True
+            if job_id not in self._loading:
+                self._loading.add(job_id)
+                timer = threading.Timer(self.LOAD_DELAY_S, self._load, args=(job_id,))
+                timer.daemon = True
+                timer.start()
+            return False
+
+    def _load(self, job_id: int) -> None:
+        try:
+            with self.fresh(job_id):
+                pass
+        except Exception:  # a convenience only: requests read what they need themselves
+            log.exception("reading job %s into the trial cache failed", job_id)
+        finally:
+            with self._lock:
+                self._loading.discard(job_id)
 
     @contextmanager
     def fresh(self, job_id: int) -> Iterator[JobData]:

@@ -313,8 +313,10 @@ class Store:
         descending: bool = False,
         limit: int | None = None,
         offset: int = 0,
+        every: int = 1,
     ) -> list[TrialRecord]:
-        """The job's trials, filtered by state and front membership, ordered by number or by a metric.
+        """The job's trials, filtered by state and front membership (and to numbers that are multiples of
+        ``every``: an even sample of a big job), ordered by number or by a metric.
 
         Ordering by a metric sorts in Python; trials without that metric come last either way.
         """
@@ -322,6 +324,8 @@ class Store:
         query = _in_states(select(TrialRow.__table__).where(TrialRow.job_id == job_id), states)
         if on_front is not None:
             query = query.where(TrialRow.on_front == on_front)
+        if every > 1:
+            query = query.where(TrialRow.number % every == 0)
         if order_by == "number":
             query = query.order_by(TrialRow.number.desc() if descending else TrialRow.number).offset(offset).limit(limit)
         else:
@@ -335,10 +339,14 @@ class Store:
         ranked += [t for t in records if not (t.values and order_by in t.values)]
         return ranked[offset : None if limit is None else offset + limit]
 
-    def count_trials(self, job_id: int, states: Sequence[str] | None = None) -> int:
-        """How many trials the job has (in ``states``, when given); cheaper than ``len(trials(...))``."""
+    def count_trials(self, job_id: int, states: Sequence[str] | None = None, on_front: bool | None = None) -> int:
+        """How many trials the job has (in ``states``, on or off the front, when given); cheaper than
+        ``len(trials(...))``."""
+        query = _in_states(select(func.count()).where(TrialRow.job_id == job_id), states)
+        if on_front is not None:
+            query = query.where(TrialRow.on_front == on_front)
         with self._read() as session:
-            return session.scalar(_in_states(select(func.count()).where(TrialRow.job_id == job_id), states))
+            return session.scalar(query)
 
     def front(self, job_id: int) -> list[TrialRecord]:
         """The job's Pareto front: complete trials no other complete trial dominates (ties all kept)."""

@@ -13,6 +13,7 @@ from supernas.search.runner import create_job
 from ..archview import DIMENSIONS, arch_view
 from ..convert import job_out, objectives_of, trial_out, verified_points
 from ..deps import Authorized, CacheDep, JobId, RunnerDep, SettingsDep, StoreDep
+from ..jobdata import hypervolume_steps, page_point_sets
 from ..models import HypervolumePoint, JobOut, PlotData, TrialOut
 from ..security import read_limited
 from ..submission import MAX_SPEC_BYTES, read_submission
@@ -94,6 +95,8 @@ def get_front(job_id: JobId, store: StoreDep) -> list[TrialOut]:
 def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[HypervolumePoint]:
     """Hypervolume over evaluated trials: each point where it changed, and the latest."""
     store.get_job(job_id)
+    if not cache.ready(job_id):
+        return hypervolume_steps(store.hypervolume_history(job_id))
     with cache.fresh(job_id) as data:
         return data.history
 
@@ -104,8 +107,11 @@ def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep) -> PlotData:
     verified front trials' measured objectives."""
     objectives = objectives_of(store.get_job(job_id))
     metrics = [o.metric for o in objectives]
-    with cache.fresh(job_id) as data:
-        front, dominated, infeasible, n_dominated, n_infeasible = data.point_sets(metrics)
+    if cache.ready(job_id):
+        with cache.fresh(job_id) as data:
+            front, dominated, infeasible, n_dominated, n_infeasible = data.point_sets(metrics)
+    else:  # the first view since the server started: only what the chart shows
+        front, dominated, infeasible, n_dominated, n_infeasible = page_point_sets(store, job_id, metrics)
     verified = verified_points(store.verifications(job_id), set(front.numbers), metrics)  # verifications change apart from trials
     return PlotData(objectives=objectives, dimensions=list(DIMENSIONS), front=front, dominated=dominated,
                     infeasible=infeasible, dominated_total=n_dominated, infeasible_total=n_infeasible, verified=verified)

@@ -45,6 +45,11 @@ def list_trials(
     metrics = job_out(store.get_job(job_id)).metrics
     if sort != "number" and sort not in metrics:
         raise HTTPException(422, f"sort '{sort}' is not 'number' or a metric of job {job_id} ({', '.join(metrics)})")
+    if sort == "number" and not cache.ready(job_id):  # the first view since the server started: one page
+        page = store.trials(job_id, state, on_front, "number", order == "desc", limit, offset)
+        verified = {v.trial_number: v for v in store.verifications(job_id, [t.number for t in page])} if page else {}
+        items = [trial_out(t, t.on_front, arch_view(t.arch_json), verified.get(t.number)) for t in page]
+        return TrialPage(total=store.count_trials(job_id, state, on_front), offset=offset, limit=limit, items=items)
     with cache.fresh(job_id) as data:
         rows = data.select(state, on_front, sort, order == "desc")
         page = rows[offset : offset + limit]
