@@ -10,6 +10,7 @@ import yaml
 from supernas.search.jobspec import JobSpec, validate_job
 from supernas.spaces import builtin_names
 from supernas.spaces.errors import SpecError
+from supernas.predictors.plugins import is_file_plugin
 from supernas.spaces.taskdata import BUILTINS
 
 WHERE = "submitted spec"
@@ -61,7 +62,20 @@ def confine_paths(data: dict, home: Path) -> dict:
         if not path.is_relative_to(root):
             raise SpecError(f"{WHERE}: field '{field}' = {value!r}: a path must lie inside the server's supernas home")
         confined[field] = str(path)
+    plugins = data.get("plugins")
+    if isinstance(plugins, list):  # plugin files too: importing one runs its code on the server
+        confined["plugins"] = [_confined_plugin(p, root) if isinstance(p, str) and is_file_plugin(p) else p for p in plugins]
     return confined
+
+
+def _confined_plugin(value: str, root: Path) -> str:
+    try:
+        path = (root / value).resolve()
+    except (OSError, ValueError) as e:
+        raise SpecError(f"{WHERE}: field 'plugins': {value!r} is not a usable path ({e})") from None
+    if not path.is_relative_to(root):
+        raise SpecError(f"{WHERE}: field 'plugins': {value!r}: a plugin file must lie inside the server's supernas home")
+    return str(path)
 
 
 def read_submission(body: bytes, content_type: str, home: Path) -> JobSpec:

@@ -210,6 +210,7 @@ def test_verified_values_are_served_beside_the_searched_ones(finished_server):
         (yaml.safe_dump(small_job(colour="blue")), "application/x-yaml", 422, ["colour"]),
         (yaml.safe_dump(small_job(space="../../outside.yaml")), "application/x-yaml", 422, ["space", "inside the server's supernas home"]),
         (yaml.safe_dump(small_job(data="/etc/passwd.csv")), "application/x-yaml", 422, ["data", "inside the server's supernas home"]),
+        (yaml.safe_dump(small_job(plugins=["/tmp/elsewhere.py"])), "application/x-yaml", 422, ["plugins", "inside the server's supernas home"]),
         ("a: &x [1]\nb: *x\n", "application/x-yaml", 422, ["aliases"]),
         ("name: " + "x" * 70_000, "application/x-yaml", 413, ["exceeds the limit"]),
     ],
