@@ -1,7 +1,8 @@
 """SpaceSpec: the declarative description of a supernet and of what may vary in it.
 
 A spec is pure data (YAML or JSON on disk, a pydantic model in memory). It fixes the task framing
-(vocabulary or image patches, sequence length, head size, normalisation) and lists the choices of every
+(vocabulary, image patches or, for speech, the waveform and conv front end in ``audio``; sequence
+length, head size, normalisation) and lists the choices of every
 elastic dimension. Global choices: depth (the first k layers are active) and embedding width (the first
 k channels, MatFormer-style nesting). Per-layer choices: attention type, heads, GQA key/value heads,
 sliding windows, FFN width, mixture-of-experts (experts, top-k) and the quantization policy

@@ -57,7 +57,8 @@ Kind = Literal["text", "labeled_text", "images", "audio"]
 @dataclass(frozen=True)
 class TaskSplit:
     """Examples of one split: token ids (N, T) long with ``padding`` (N, T) bool (True at real tokens),
-    or images (N, C, H, W) float with ``padding`` None; ``labels`` (N,) long, or None for unlabeled text."""
+    or images (N, C, H, W) or waveforms (N, samples) float with ``padding`` None; ``labels`` (N,) long,
+    or None for unlabeled text."""
 
     inputs: torch.Tensor
     padding: torch.Tensor | None = None
