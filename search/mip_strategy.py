@@ -6,13 +6,13 @@ for the metric's workload), ``params``, ``non_embedding_params`` and ``weight_by
 objective (``val_loss``, say) is what the summed quality cost stands for. The first budgeted objective
 is swept from the least any architecture needs to what the largest needs, over ``population`` levels;
 each level asks the solver for ``solutions`` distinct answers; a constraint's ``max`` on a budgeted
-metric is a fixed budget of every solve. When a sweep is used up, the next one halves the spacing. The
-proposals are evaluated by the workers like any trial's, so the stored front is measured, not the sum.
+metric is a fixed budget of every solve. When a sweep is used up, the next one halves the spacing (twice
+at most: nearby budgets soon give the same optima), then each further sweep doubles the distinct answers
+asked of every level. The proposals are evaluated by the workers like any trial's, so the stored front
+is measured, not the sum.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from supernas.predictors.blocks import BlockLibrary
 from supernas.spaces import Architecture, SpaceSpec, sample
@@ -25,6 +25,7 @@ from .strategies import Strategy
 BUDGETED = {"latency_predicted_ms": "latency_ms", "latency_ms": "latency_ms", "params": "params",
             "non_embedding_params": "non_embedding_params", "weight_bytes": "weight_bytes"}
 MAX_EMPTY_SWEEPS = 4  # sweeps in a row with no new architecture -> random samples (the front is exhausted)
+MAX_REFINEMENTS = 2  # sweeps that halve the spacing of the levels; later ones ask each level for more answers
 
 
 def layerwise_problem(library: BlockLibrary, score: str = "kl") -> LayerwiseProblem:
@@ -62,23 +63,26 @@ class MipStrategy(Strategy):
         for name, bound in self.fixed.items():  # an infeasible constraint is one clear line before any trial
             solve(self.problem, {name: bound})
         self.low, self.high = least(self.problem, self.swept), most(self.problem, self.swept)
-        self.levels_done: set[float] = set()
+        self.asked_of: dict[int, int] = {}  # budget level (step of the finest grid) -> distinct answers asked of it
         self.sweeps, self.empty_sweeps = 0, 0
         self.proposed: set[str] = set()
         self.queue: list[Architecture] = []
 
     def _sweep(self) -> list[Architecture]:
-        """The next sweep's new levels (all of them, then the midpoints), each solved for distinct answers."""
-        count = (self.settings.population - 1) * 2**self.sweeps + 1  # each sweep adds the previous one's midpoints
+        """The next sweep: the levels (each refinement adds the previous ones' midpoints), each solved for
+        its distinct answers (more of them once the levels are fine enough)."""
+        refinements = min(self.sweeps, MAX_REFINEMENTS)
+        finest = (self.settings.population - 1) * 2**MAX_REFINEMENTS  # levels are steps of the finest grid
+        solutions = self.settings.solutions * 2 ** (self.sweeps - refinements)
         self.sweeps += 1
-        levels = [float(x) for x in np.linspace(self.low, self.high, count)]
         fresh: list[Architecture] = []
-        for level in levels:
-            if level in self.levels_done:
+        for step in range(0, finest + 1, 2 ** (MAX_REFINEMENTS - refinements)):
+            if self.asked_of.get(step, 0) >= solutions:
                 continue
-            self.levels_done.add(level)
+            self.asked_of[step] = solutions
+            level = self.low + (self.high - self.low) * step / finest
             try:
-                choices = solve(self.problem, {**self.fixed, self.swept: level}, self.settings.solutions)
+                choices = solve(self.problem, {**self.fixed, self.swept: level}, solutions)
             except InfeasibleBudget:
                 continue
             for choice in choices:
