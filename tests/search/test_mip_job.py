@@ -1,6 +1,6 @@
 """A ``mip`` job on a trained gpt-tiny supernet, through Ray workers and a real store: its proposals are the
 MILP's answers, its stored front is the non-dominated filter of its trials, and its block library is stored
-and reused by a later job on the same supernet, data and workload."""
+under the key a later job on the same supernet, data and workload looks up."""
 
 from __future__ import annotations
 
