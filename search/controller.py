@@ -55,6 +55,12 @@ class Controller:
         library = self._block_library() if spec.strategy.name == "mip" else None
         self.strategy: Strategy = make_strategy(self.space, self.objectives, spec.strategy, spec.seed, spec.constraints, library)
         self.inflight: dict[int, Architecture] = {}  # trial id -> architecture
+        # the job as this controller knows it, kept in memory: it holds the job's lease, so no one else
+        # adds or finishes trials, and reading them back per trial made a big job slow down as it grew
+        self.known: dict[str, tuple[str, dict[str, float] | None]] = {}  # arch_id -> (state, values)
+        self.queue: list[tuple[int, str]] = []  # queued (trial id, arch_json), oldest first
+        self.finished = 0
+        self._reported = 0.0
 
     def _block_library(self):
         """Strategy mip's block library: from the store when this supernet, data and workload have one, else built
@@ -106,37 +112,39 @@ class Controller:
         budget = self.spec.budget.trials
         if budget is None:
             return float("inf")
-        return budget - self.store.count_trials(self.job_id, EVALUATED) - len(self.inflight)
+        return budget - self.finished - len(self.inflight)
 
     def _fill_workers(self) -> None:
         while self.pool.free_slots() and self._remaining() > 0:
-            trial = self._next_trial()
-            worker = self.pool.submit(trial.id, trial.arch_json)
-            self.store.mark_running(trial.id, worker)
-            self.inflight[trial.id] = Architecture.from_json(trial.arch_json)
+            trial_id, arch_json = self._next_trial()
+            worker = self.pool.submit(trial_id, arch_json)
+            self.store.mark_running(trial_id, worker)
+            self.inflight[trial_id] = Architecture.from_json(arch_json)
 
-    def _next_trial(self):
+    def _next_trial(self) -> tuple[int, str]:
         """A queued trial (re-queued after a fault or a crash) or a new proposal from the strategy."""
-        queued = [t for t in self.store.trials(self.job_id, states=["queued"]) if t.id not in self.inflight]
-        if queued:
-            return queued[0]
+        if self.queue:
+            return self.queue.pop(0)
         for _ in range(MAX_ASK_ROUNDS):
             new = self._add_new(self.strategy.ask(1))
             if new:
                 return new[0]
         return self._add_new([sample(self.space, self.rng) for _ in range(MAX_ASK_ROUNDS)])[0]
 
-    def _add_new(self, archs: list[Architecture]) -> list:
-        """Store the architectures this job has not seen; answer the others from the store."""
-        fresh = []
+    def _add_new(self, archs: list[Architecture]) -> list[tuple[int, str]]:
+        """Store the architectures this job has not seen; answer the others from what it knows."""
+        fresh = {}
         for arch in archs:
-            known = self.store.find_trial(self.job_id, arch.arch_id)
+            known = self.known.get(arch.arch_id)
             if known is None:
-                fresh.append(arch)
-            elif known.state in EVALUATED:
-                self.strategy.tell(arch, known.values if known.state != "failed" else None, self._violation(known.values))
-        unique = {a.arch_id: a for a in fresh}
-        return self.store.add_trials(self.job_id, [(i, a.to_json()) for i, a in unique.items()])
+                fresh[arch.arch_id] = arch
+            elif known[0] in EVALUATED:
+                values = known[1] if known[0] != "failed" else None
+                self.strategy.tell(arch, values, self._violation(values))
+        added = self.store.add_trials(self.job_id, [(i, a.to_json()) for i, a in fresh.items()]) if fresh else []
+        for trial in added:
+            self.known[trial.arch_id] = ("queued", None)
+        return [(t.id, t.arch_json) for t in added]
 
     # ------------------------------------------------------------------ outcomes
 
@@ -144,14 +152,18 @@ class Controller:
         arch = self.inflight.pop(outcome.key)
         if outcome.worker_lost:
             self.store.requeue(outcome.key)
+            self.queue.append((outcome.key, arch.to_json()))
             return
         if outcome.values is None:
             self.store.fail_trial(outcome.key, outcome.error)
+            self.known[arch.arch_id] = ("failed", None)
             self.strategy.tell(arch, None, 0.0)
         else:
             violation = self._violation(outcome.values)
             self.store.finish_trial(outcome.key, outcome.values, violation == 0.0, self.objectives)
+            self.known[arch.arch_id] = ("complete" if violation == 0.0 else "infeasible", outcome.values)
             self.strategy.tell(arch, outcome.values, violation)
+        self.finished += 1
         self._report()
 
     def _violation(self, values: dict[str, float] | None) -> float:
@@ -167,9 +179,15 @@ class Controller:
             self.store.set_reference(self.job_id, reference)
 
     def _replay_finished_trials(self) -> None:
-        for trial in self.store.trials(self.job_id, states=EVALUATED):
-            values = trial.values if trial.state != "failed" else None
-            self.strategy.tell(Architecture.from_json(trial.arch_json), values, self._violation(values))
+        """Rebuild the strategy, and what the controller knows of the job, from the stored trials."""
+        for trial in self.store.trials(self.job_id):
+            self.known[trial.arch_id] = (trial.state, trial.values)
+            if trial.state == "queued":
+                self.queue.append((trial.id, trial.arch_json))
+            elif trial.state in EVALUATED:
+                self.finished += 1
+                values = trial.values if trial.state != "failed" else None
+                self.strategy.tell(Architecture.from_json(trial.arch_json), values, self._violation(values))
 
     def _requeue_inflight(self) -> None:
         """Back to the queue: every running trial of the job, also one interrupted between submit and bookkeeping."""
@@ -177,6 +195,10 @@ class Controller:
         self.inflight.clear()
 
     def _report(self) -> None:
+        """Progress, read from the store at most 5 times a second (and at the budget's end)."""
+        if time.monotonic() - self._reported < 0.2 and self._remaining() > 0:
+            return
+        self._reported = time.monotonic()
         job = self.store.get_job(self.job_id)
         evaluated = job.n_complete + job.n_infeasible + job.n_failed
         front = len(self.store.front(self.job_id))

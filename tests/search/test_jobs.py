@@ -46,7 +46,7 @@ def _kill_a_busy_worker(store_url: str, job_id: int, killed: list, stop: threadi
     store = open_store(store_url)
     while not stop.is_set():
         running = [t for t in store.trials(job_id, states=["running"]) if t.worker]
-        if running and store.count_trials(job_id, EVALUATED) >= 3:
+        if running and store.count_trials(job_id, EVALUATED) >= 1:
             known = {t.worker for t in store.trials(job_id) if t.worker}
             pid = int(running[0].worker.split(":")[1].split("@")[0])
             os.kill(pid, signal.SIGKILL)
