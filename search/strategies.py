@@ -139,6 +139,7 @@ class PredictorStrategy(Strategy):
     """
 
     PENALTY = 1e6
+    HISTORY = 1000  # the surrogates fit, and evolution starts from, the newest this many evaluated trials
 
     def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
                  constraints: list | None = None) -> None:
@@ -172,15 +173,20 @@ class PredictorStrategy(Strategy):
 
         return feature_matrix(self.spec, archs, Workload(batch_size=1, seq_len=min(64, self.spec.seq_len)))
 
+    def _recent(self) -> list[tuple[Architecture, dict[str, float]]]:
+        """The newest evaluated trials: a round's cost (features, fits, the first non-dominated sort) stops
+        growing with the job, as Optuna's samplers' does with their bounded history."""
+        return list(self.observed.values())[-self.HISTORY:]
+
     def _fit(self) -> callable:
         from sklearn.ensemble import GradientBoostingRegressor
 
-        archs = [a for a, _ in self.observed.values()]
-        x = self._features(archs)
+        recent = self._recent()
+        x = self._features([a for a, _ in recent])
         targets = [name for name, _ in self.objectives] + [c.metric for c in self.constraints]
         models = {}
         for name in dict.fromkeys(targets):
-            y = np.array([v[name] for _, v in self.observed.values()], dtype=float)
+            y = np.array([v[name] for _, v in recent], dtype=float)
             models[name] = GradientBoostingRegressor(n_estimators=150, max_depth=3, learning_rate=0.1, random_state=self.seed).fit(x, y)
 
         def predict(candidates: list[Architecture]) -> np.ndarray:
@@ -207,8 +213,7 @@ class PredictorStrategy(Strategy):
     def _evolve_on_surrogate(self, n: int) -> list[Architecture]:
         predict = self._fit()
         size = 4 * self.settings.population
-        observed = [a for a, _ in self.observed.values()]
-        population = observed[:]
+        population = [a for a, _ in self._recent()]
         while len(population) < size:
             population.append(sample(self.spec, self.rng))
         scores = predict(population)
