@@ -10,12 +10,22 @@ supernet (``supernet.active``) and on the baseline every sharing benchmark uses 
 subnet extracted from the same supernet), and prints milliseconds per candidate and the ratio
 extract / shared, mean and spread over seeds.
 
-    python benchmarks/throughput.py [--trials 24] [--seeds 0 1 2]
+Part 3, the scale curve: jobs of ``--scale-trials`` (default 10,000) trials with two analytic objectives
+(non-embedding parameters down, FLOPs down) on 2 workers, for nsga2, motpe and predictor, one per seed
+(``--scale-seeds``). It prints trials/s in each 500-trial window (by finishing time) and the last
+window's rate as a ratio to the first's, mean and spread over the seeds: an analytic trial takes about
+a millisecond, so this is the controller's own cost per trial as the job grows.
+
+Part 4: the same gpt2-small job (hidden_cov and FLOPs, random strategy, trials of about a second on one
+thread) on 1 and 2 workers: trials/s and the ratio 2 / 1 (2 cores should give about 2x).
+
+    python benchmarks/throughput.py [--trials 24] [--seeds 0 1 2] [--scale-trials 10000] [--scale-seeds 0 1] [--parts 1 2 3 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -53,6 +63,48 @@ def trials_per_second(workers: int, trials: int, directory: Path) -> float:
     return len(done) / span.total_seconds()
 
 
+SCALE_JOB = {"name": "scale", "space": "gpt-tiny", "objectives": [{"metric": "non_embedding_params"}, {"metric": "flops"}]}
+GPT2_JOB = {"name": "gpt2", "space": "gpt2-small", "objectives": [{"metric": "hidden_cov"}, {"metric": "flops"}],
+            "strategy": "random", "seed": 0}
+WINDOW = 500
+
+
+def run_job(job: dict, directory: Path, name: str, workers: int) -> list:
+    """Run ``job`` on ``workers`` Ray actors in a fresh SQLite store; its finished trials."""
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**job, "workers": workers}))
+    spec = load_job_spec(path)
+    store = open_store(f"sqlite:///{directory / f'{name}.db'}")
+    job_id = create_job(store, spec)
+    execute(store, job_id, spec, workers, None, progress=False)
+    return store.trials(job_id, states=["complete", "infeasible", "failed"])
+
+
+def window_rates(trials: list) -> list[float]:
+    """Trials per second in each full window of WINDOW trials, in finishing order."""
+    done = sorted(t.finished_at for t in trials)
+    return [(WINDOW - 1) / (done[i + WINDOW - 1] - done[i]).total_seconds() for i in range(0, len(done) - WINDOW + 1, WINDOW)]
+
+
+def scale_curve(strategy: str, n: int, seeds: list[int], directory: Path) -> list[list[float]]:
+    """Per seed, the window rates of an ``n``-trial analytic job on 2 workers."""
+    job = {**SCALE_JOB, "strategy": strategy, "budget": {"trials": n}}
+    return [window_rates(run_job({**job, "seed": seed}, directory, f"scale-{strategy}-{seed}", 2)) for seed in seeds]
+
+
+def gpt2_rates(trials: int, directory: Path) -> list[float]:
+    """Trials/s of the same gpt2-small job on 1 and 2 workers (first start to last finish)."""
+    rates = []
+    for workers in (1, 2):
+        done = run_job({**GPT2_JOB, "budget": {"trials": trials}}, directory, f"gpt2-{workers}", workers)
+        rates.append(len(done) / (max(t.finished_at for t in done) - min(t.started_at for t in done)).total_seconds())
+    return rates
+
+
+def mean_sd(values: list[float]) -> str:
+    return f"{statistics.mean(values):.1f}" + (f"±{statistics.stdev(values):.1f}" if len(values) > 1 else "")
+
+
 def proxy_costs(n: int, seeds: list[int]) -> list[tuple[str, Comparison]]:
     spec = full_precision(get_space("gpt-tiny"))
     supernet, batch = Supernet(spec), random_batch(spec, 4, 32)
@@ -64,14 +116,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="part 2: architecture samples")
+    parser.add_argument("--scale-trials", type=int, default=10_000)
+    parser.add_argument("--scale-strategies", nargs="+", default=["nsga2", "motpe", "predictor"])
+    parser.add_argument("--scale-seeds", type=int, nargs="+", default=[0, 1], help="part 3: job seeds")
+    parser.add_argument("--gpt2-trials", type=int, default=12)
+    parser.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3, 4])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         connect(None, workers=4)
-        rates = {w: trials_per_second(w, args.trials, Path(tmp)) for w in (1, 2, 4)}
+        if 1 in args.parts:
+            rates = {w: trials_per_second(w, args.trials, Path(tmp)) for w in (1, 2, 4)}
+            print(f"{'workers':<9}{'trials/s':>10}{'vs 1 worker':>13}")
+            for w, rate in rates.items():
+                print(f"{w:<9}{rate:>10.2f}{rate / rates[1]:>12.2f}x")
+        if 3 in args.parts:
+            print(f"\nscale curve: trials/s per {WINDOW}-trial window, 2 workers, analytic objectives, "
+                  f"mean±sd over job seeds {args.scale_seeds}")
+            for strategy in args.scale_strategies:
+                per_seed = scale_curve(strategy, args.scale_trials, args.scale_seeds, Path(tmp))
+                windows = [mean_sd([rates[i] for rates in per_seed]) for i in range(min(map(len, per_seed)))]
+                last = mean_sd([rates[-1] / rates[0] for rates in per_seed])
+                print(f"{strategy:<10} slowest window {min(map(min, per_seed)):.1f}/s, last/first {last}x: {' '.join(windows)}")
+        if 4 in args.parts:
+            one, two = gpt2_rates(args.gpt2_trials, Path(tmp))
+            print(f"\ngpt2-small, {args.gpt2_trials} trials: 1 worker {one:.3f}/s, 2 workers {two:.3f}/s, ratio {two / one:.2f}x")
         disconnect()
-    print(f"{'workers':<9}{'trials/s':>10}{'vs 1 worker':>13}")
-    for w, rate in rates.items():
-        print(f"{w:<9}{rate:>10.2f}{rate / rates[1]:>12.2f}x")
+    if 2 not in args.parts:
+        return
     torch.set_num_threads(1)
     print(f"\n{'proxy':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>20}   (gpt-tiny, batch 4x32, "
           f"median of 10 per seed, seeds {args.seeds}; baseline: {BASELINE})")
