@@ -141,3 +141,14 @@ class SpaceOut(BaseModel):
     description: str
     log10_subnets: float
     limits: SpaceLimits
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer. ``detail`` is one line for a user mistake (a bad spec, an unknown job or trial),
+    or FastAPI's list of field errors when a parameter itself is malformed."""
+
+    detail: str | list[dict[str, object]]
+
+
+NOT_FOUND = {404: {"model": ErrorOut, "description": "no such job, trial or space"}}
+REJECTED = {422: {"model": ErrorOut, "description": "a user mistake (one line) or malformed parameters (a list)"}}

@@ -14,11 +14,11 @@ from ..archview import DIMENSIONS, arch_view
 from ..convert import job_out, objectives_of, trial_out, verified_points
 from ..deps import Authorized, CacheDep, JobId, RunnerDep, SettingsDep, StoreDep
 from ..jobdata import hypervolume_steps, page_point_sets
-from ..models import HypervolumePoint, JobOut, PlotData, TrialOut
+from ..models import NOT_FOUND, REJECTED, ErrorOut, HypervolumePoint, JobOut, PlotData, TrialOut
 from ..security import read_limited
 from ..submission import MAX_SPEC_BYTES, read_submission
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=REJECTED)
 
 SPEC_BODY = {
     "required": True,
@@ -43,7 +43,7 @@ async def spec_upload(request: Request) -> Upload:
 
 @router.post(
     "", status_code=201, dependencies=Authorized, openapi_extra={"requestBody": SPEC_BODY},
-    responses={413: {"description": "spec too large"}, 422: {"description": "invalid spec; the message names the field"}},
+    responses={413: {"description": "spec too large"}, 422: {"model": ErrorOut, "description": "invalid spec; the message names the field"}},
 )
 def submit_job(upload: Annotated[Upload, Depends(spec_upload)], store: StoreDep, runner: RunnerDep, settings: SettingsDep) -> JobOut:
     """Queue a job; the server runs its jobs one at a time, oldest first."""
@@ -59,12 +59,12 @@ def list_jobs(store: StoreDep) -> list[JobOut]:
     return [job_out(job) for job in store.list_jobs()]
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=NOT_FOUND)
 def get_job(job_id: JobId, store: StoreDep) -> JobOut:
     return job_out(store.get_job(job_id))
 
 
-@router.post("/{job_id}/cancel", dependencies=Authorized, responses={409: {"description": "not queued or running here"}})
+@router.post("/{job_id}/cancel", dependencies=Authorized, responses={**NOT_FOUND, 409: {"description": "not queued or running here"}})
 def cancel_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     """Stop a queued or running job; finished trials are kept and ``resume`` continues it."""
     if not runner.cancel(job_id):
@@ -73,7 +73,7 @@ def cancel_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     return job_out(store.get_job(job_id))
 
 
-@router.post("/{job_id}/resume", dependencies=Authorized, responses={409: {"description": "not stopped or failed"}})
+@router.post("/{job_id}/resume", dependencies=Authorized, responses={**NOT_FOUND, 409: {"description": "not stopped or failed"}})
 def resume_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     """Queue a stopped or failed job again; it continues from its finished trials."""
     if not runner.resume(job_id):
@@ -82,7 +82,7 @@ def resume_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     return job_out(store.get_job(job_id))
 
 
-@router.get("/{job_id}/front")
+@router.get("/{job_id}/front", responses=NOT_FOUND)
 def get_front(job_id: JobId, store: StoreDep) -> list[TrialOut]:
     """The Pareto front: complete trials no other complete trial dominates, by number (each with its
     newest verification, if any)."""
@@ -91,7 +91,7 @@ def get_front(job_id: JobId, store: StoreDep) -> list[TrialOut]:
     return [trial_out(t, True, arch_view(t.arch_json), verified.get(t.number)) for t in store.front(job_id)]
 
 
-@router.get("/{job_id}/hypervolume")
+@router.get("/{job_id}/hypervolume", responses=NOT_FOUND)
 def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[HypervolumePoint]:
     """Hypervolume over evaluated trials: each point where it changed, and the latest."""
     store.get_job(job_id)
@@ -101,7 +101,7 @@ def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[Hyp
         return data.history
 
 
-@router.get("/{job_id}/plot")
+@router.get("/{job_id}/plot", responses=NOT_FOUND)
 def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep) -> PlotData:
     """Chart data: every front trial; dominated and infeasible ones thinned evenly above a few thousand; the
     verified front trials' measured objectives."""

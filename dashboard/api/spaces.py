@@ -9,7 +9,7 @@ from supernas.spaces.architecture import log10_subnets
 from supernas.spaces.errors import NotFoundError
 
 from ..convert import space_limits
-from ..models import SpaceOut
+from ..models import NOT_FOUND, REJECTED, SpaceOut
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
@@ -22,7 +22,7 @@ def list_spaces() -> list[SpaceOut]:
     ]
 
 
-@router.get("/{name}")
+@router.get("/{name}", responses={**NOT_FOUND, **REJECTED})
 def get_space_spec(name: str) -> dict:
     """A built-in space's full spec (only built-in names: the API reads no files by path)."""
     if name not in builtin_names():

@@ -21,9 +21,9 @@ from supernas.spaces import get_space
 from ..archview import arch_view
 from ..convert import job_out, trial_detail, trial_out
 from ..deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
-from ..models import TrialDetail, TrialPage, TrialState
+from ..models import NOT_FOUND, REJECTED, ErrorOut, TrialDetail, TrialPage, TrialState
 
-router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"])
+router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"], responses={**NOT_FOUND, **REJECTED})
 
 ExportFormat = Literal["supernas", "onnx", "hf"]
 _extracting = threading.Lock()  # one extraction at a time: each holds a whole supernet in memory
@@ -68,7 +68,7 @@ def get_trial(job_id: JobId, number: TrialNumber, store: StoreDep) -> TrialDetai
     return trial_detail(job_id, trial, arch_view(trial.arch_json), get_space(job.space), verification)
 
 
-@router.post("/{number}/verify", dependencies=Authorized, responses={422: {"description": "a failed or unfinished trial"}})
+@router.post("/{number}/verify", dependencies=Authorized, responses={422: {"model": ErrorOut, "description": "a failed or unfinished trial"}})
 def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: SettingsDep) -> TrialDetail:
     """Extract the trial's checkpoint (kept under the server's home in checkpoints/), load it back and
     re-measure every metric of the job on it, as `supernas verify JOB --trials N`; returns the trial with
