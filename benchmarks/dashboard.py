@@ -1,7 +1,9 @@
 """Dashboard reads on a big job: how long the Pareto API call and the job page's data load take on a
 job with 50,000 stored trials, cold (the first request after the server starts) and warm, against the
-real optuna-dashboard 0.21 serving the same trials from an Optuna RDB study in SQLite (its study page
-loads ``GET /api/studies/ID``: every trial, and the Pareto front it computes), and against
+real optuna-dashboard 0.21 serving the same trials from an Optuna journal file (its study page loads
+``GET /api/studies/ID``: every trial, and the Pareto front it computes; a journal because writing
+50,000 trials into Optuna's RDB storage takes about an hour here, and either storage is read whole into
+memory by optuna-dashboard), and against
 recomputing the front from the stored trials on each request, measured in the same run. Install the
 comparison with ``pip install -e ".[bench]"``; without it that row is left out and said so.
 
@@ -70,21 +72,28 @@ def build_store(url: str, n: int) -> int:
     return job_id
 
 
-def build_optuna_study(url: str, job_url: str, job_id: int) -> int | None:
-    """The job's trials as an Optuna study (same values, architectures as parameters), for optuna-dashboard."""
+def build_optuna_study(path: Path, job_url: str, job_id: int) -> int:
+    """The job's trials as an Optuna study for optuna-dashboard: the same values, each architecture as the
+    parameters our Optuna strategies give it (``search.encoding``), as an Optuna user's study would hold."""
     import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    from supernas.search.encoding import ArchEncoding
+    from supernas.spaces import Architecture
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with open_store(job_url) as store:
         spec = JobSpec.model_validate(store.get_job(job_id).spec)
         trials = store.trials(job_id)
-    directions = [d for _, d in objective_directions(spec)]
-    study = optuna.create_study(storage=url, study_name="dashboard-benchmark", directions=directions)
-    distribution = optuna.distributions.CategoricalDistribution([t.arch_id for t in trials])
+    objectives = objective_directions(spec)
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    study = optuna.create_study(storage=storage, study_name="dashboard-benchmark", directions=[d for _, d in objectives])
+    encoding = ArchEncoding(get_space(spec.space))
+    distributions = encoding.distributions()
     frozen = [
         optuna.trial.create_trial(
-            params={"arch": t.arch_id}, distributions={"arch": distribution},
-            values=[t.values[name] for name, _ in objective_directions(spec)], state=optuna.trial.TrialState.COMPLETE,
+            params=encoding.encode(Architecture.from_json(t.arch_json)), distributions=distributions,
+            values=[t.values[name] for name, _ in objectives], state=optuna.trial.TrialState.COMPLETE,
         )
         for t in trials if t.values
     ]
@@ -93,13 +102,14 @@ def build_optuna_study(url: str, job_url: str, job_id: int) -> int | None:
     return study._study_id
 
 
-def start_optuna_dashboard(url: str) -> tuple[subprocess.Popen, str] | None:
-    """The real optuna-dashboard on ``url``, once it answers; None when it is not installed."""
+def start_optuna_dashboard(path: Path) -> tuple[subprocess.Popen, str] | None:
+    """The real optuna-dashboard on the journal file, once it answers; None when it is not installed."""
     program = shutil.which("optuna-dashboard") or str(Path(sys.executable).with_name("optuna-dashboard"))
     if not Path(program).exists():
         return None
     port = free_port()
-    process = subprocess.Popen([program, url, "--host", "127.0.0.1", "--port", str(port), "--quiet"],
+    process = subprocess.Popen([program, str(path), "--storage-class", "JournalFileStorage", "--host", "127.0.0.1",
+                                "--port", str(port), "--quiet"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -111,9 +121,9 @@ def start_optuna_dashboard(url: str) -> tuple[subprocess.Popen, str] | None:
     raise RuntimeError("optuna-dashboard did not start")
 
 
-def optuna_page_ms(url: str, study_id: int, repeats: int) -> tuple[float, list[float]] | None:
+def optuna_page_ms(path: Path, study_id: int, repeats: int) -> tuple[float, list[float]] | None:
     """Cold and warm times of optuna-dashboard's study-page data call, on a server started for it."""
-    started = start_optuna_dashboard(url)
+    started = start_optuna_dashboard(path)
     if started is None:
         return None
     process, base = started
@@ -212,13 +222,13 @@ def main() -> None:
         job_id = build_store(url, args.trials)
         print(f"stored {args.trials} trials in {time.perf_counter() - start:.1f} s")
         base_ms = timed(lambda: recompute_front(url, job_id))
-        optuna_url = f"sqlite:///{Path(tmp) / 'optuna.db'}"
+        optuna_journal = Path(tmp) / "optuna-journal.log"
         try:
             import optuna_dashboard  # noqa: F401  (the bench extra)
 
-            study_id = build_optuna_study(optuna_url, url, job_id)
+            study_id = build_optuna_study(optuna_journal, url, job_id)
             print(f"stored them as an Optuna study for optuna-dashboard {optuna_dashboard.__version__}")
-            optuna_ms = optuna_page_ms(optuna_url, study_id, max(3, args.repeats // 3))
+            optuna_ms = optuna_page_ms(optuna_journal, study_id, max(3, args.repeats // 3))
         except ImportError:
             optuna_ms = None
             print("optuna-dashboard is not installed (pip install -e '.[bench]'): its row is left out")
