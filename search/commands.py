@@ -152,8 +152,6 @@ def _execute(store, job_id: int, spec, ray_address: str | None, progress: bool) 
     from supernas.search.runner import execute
     from supernas.workers.cluster import disconnect
 
-    where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray instance"
-    print(f"starting {spec.workers} evaluator{'s' if spec.workers != 1 else ''} on {where} (a few seconds)...", file=sys.stderr, flush=True)
     try:
         execute(store, job_id, spec, spec.workers, ray_address, progress)
     except KeyboardInterrupt:

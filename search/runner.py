@@ -65,6 +65,9 @@ def execute(
     from supernas.workers.pool import EvaluatorPool
 
     with job_lease(store, job_id, role or " ".join(["supernas", *sys.argv[1:2]])) as lease:
+        if progress:  # the seconds Ray takes to start are not silent (once the job is ours to run)
+            where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray instance"
+            print(f"starting {workers} evaluator{'s' if workers != 1 else ''} on {where}...", file=sys.stderr, flush=True)
         connect(ray_address, workers)
         pool = EvaluatorPool(workers, evaluator_args(spec), num_cpus=num_cpus)
         done = store.count_trials(job_id, EVALUATED)
