@@ -91,3 +91,9 @@ def test_jobs_json_and_a_missing_job_points_at_jobs(monkeypatch, capsys, stored_
     assert code == 0 and [(j["id"], j["name"], j["evaluated"], j["front"]) for j in jobs] == [(1, "twice", 0, 0), (2, "twice", 4, 3)]
     code, _, err = run_main(monkeypatch, capsys, "pareto", "999", "--db", stored_jobs)
     assert code == 2 and "no job '999'" in err and "`supernas jobs` lists the jobs there" in err
+
+
+def test_resuming_a_job_whose_budget_is_spent_starts_nothing(monkeypatch, capsys, stored_jobs):
+    code, out, err = run_main(monkeypatch, capsys, "resume", "2", "--db", stored_jobs)
+    assert code == 0 and err == ""
+    assert out.strip() == "job 2 (twice) has evaluated its budget of 4 trials; nothing to resume (`supernas show 2` shows its front)"
