@@ -140,22 +140,37 @@ class _Model:
         self.h.addConstr(self.h.qsum(chosen) <= len(chosen) - 1)
 
 
+class Answers:
+    """The distinct answers under fixed budgets, best first, found one solve at a time: asking for more
+    continues from the cuts already made instead of solving the first ones again."""
+
+    def __init__(self, problem: LayerwiseProblem, budgets: dict[str, float]) -> None:
+        for name, bound in budgets.items():
+            floor = least(problem, name)
+            if bound < floor:
+                raise InfeasibleBudget(
+                    f"mip: no architecture meets {name} <= {bound:g}; the least any architecture of the space needs is {floor:g}"
+                )
+        self.budgets, self.model = budgets, _Model(problem, budgets)
+        self.found: list[Choice] = []
+        self.exhausted = False
+
+    def first(self, solutions: int) -> list[Choice]:
+        """Up to ``solutions`` answers; raises :class:`InfeasibleBudget` when not even one exists."""
+        while len(self.found) < solutions and not self.exhausted:
+            choice = self.model.solve()
+            if choice is None:
+                self.exhausted = True
+                break
+            self.found.append(choice)
+            self.model.forbid(choice)
+        if not self.found:
+            names = ", ".join(f"{n} <= {b:g}" for n, b in self.budgets.items())
+            raise InfeasibleBudget(f"mip: no architecture meets {names} together")
+        return self.found[:solutions]
+
+
 def solve(problem: LayerwiseProblem, budgets: dict[str, float], solutions: int = 1) -> list[Choice]:
     """Up to ``solutions`` distinct answers, best first: the optimum under ``budgets``, then the optimum
     that differs from it, and so on. Raises :class:`InfeasibleBudget` when not even one exists."""
-    for name, bound in budgets.items():
-        floor = least(problem, name)
-        if bound < floor:
-            raise InfeasibleBudget(f"mip: no architecture meets {name} <= {bound:g}; the least any architecture of the space needs is {floor:g}")
-    model = _Model(problem, budgets)
-    found: list[Choice] = []
-    while len(found) < solutions:
-        choice = model.solve()
-        if choice is None:
-            break
-        found.append(choice)
-        model.forbid(choice)
-    if not found:
-        names = ", ".join(f"{n} <= {b:g}" for n, b in budgets.items())
-        raise InfeasibleBudget(f"mip: no architecture meets {names} together")
-    return found
+    return Answers(problem, budgets).first(solutions)

@@ -19,7 +19,7 @@ from supernas.spaces import Architecture, SpaceSpec, sample
 from supernas.spaces.errors import SpecError
 
 from .jobspec import Direction, StrategySpec
-from .mip import InfeasibleBudget, LayerwiseProblem, Resource, least, most, solve
+from .mip import Answers, InfeasibleBudget, LayerwiseProblem, Resource, least, most, solve
 from .strategies import Strategy
 
 BUDGETED = {"latency_predicted_ms": "latency_ms", "latency_ms": "latency_ms", "params": "params",
@@ -63,7 +63,7 @@ class MipStrategy(Strategy):
         for name, bound in self.fixed.items():  # an infeasible constraint is one clear line before any trial
             solve(self.problem, {name: bound})
         self.low, self.high = least(self.problem, self.swept), most(self.problem, self.swept)
-        self.asked_of: dict[int, int] = {}  # budget level (step of the finest grid) -> distinct answers asked of it
+        self.answers: dict[int, Answers | None] = {}  # budget level (step of the finest grid) -> its answers (None: infeasible)
         self.sweeps, self.empty_sweeps = 0, 0
         self.proposed: set[str] = set()
         self.queue: list[Architecture] = []
@@ -77,13 +77,16 @@ class MipStrategy(Strategy):
         self.sweeps += 1
         fresh: list[Architecture] = []
         for step in range(0, finest + 1, 2 ** (MAX_REFINEMENTS - refinements)):
-            if self.asked_of.get(step, 0) >= solutions:
-                continue
-            self.asked_of[step] = solutions
             level = self.low + (self.high - self.low) * step / finest
+            if step not in self.answers:
+                try:
+                    self.answers[step] = Answers(self.problem, {**self.fixed, self.swept: level})
+                except InfeasibleBudget:
+                    self.answers[step] = None
             try:
-                choices = solve(self.problem, {**self.fixed, self.swept: level}, solutions)
+                choices = [] if self.answers[step] is None else self.answers[step].first(solutions)
             except InfeasibleBudget:
+                self.answers[step] = None
                 continue
             for choice in choices:
                 arch = self.library.architecture(choice.depth, list(choice.layers))
