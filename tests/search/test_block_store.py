@@ -1,5 +1,5 @@
-"""Block libraries in the store (SQLite and PostgreSQL): kept by key, the first one kept, and a version-2
-database gains the table exactly as a fresh one has it."""
+"""Block libraries in the store (SQLite and PostgreSQL): kept by key, the first one kept, and the version-3
+migration creates the table exactly as a fresh database has it."""
 
 from __future__ import annotations
 
@@ -33,15 +33,18 @@ def test_block_libraries_are_kept_by_key(store_url):
         assert again.get_block_library(KEY)["evaluations"] == 7
 
 
-def test_a_version_2_database_gains_the_table(store_url):
+def test_the_migration_creates_the_table_as_a_fresh_database_has_it(store_url):
+    from supernas.search.tables import MIGRATIONS, _add_block_libraries
+
+    assert MIGRATIONS[3] is _add_block_libraries  # version 3 (the version-2 -> 3 step of an upgrade)
     open_store(store_url).close()
     fresh = _columns(store_url)
     engine = make_engine(store_url)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE supernas_block_libraries"))
-        connection.execute(text("UPDATE supernas_schema SET version = 2"))
+        _add_block_libraries(connection)
     engine.dispose()
+    assert _columns(store_url) == fresh
     with open_store(store_url) as upgraded:
         upgraded.save_block_library(KEY, {"evaluations": 1})
         assert upgraded.get_block_library(KEY) == {"evaluations": 1}
-    assert _columns(store_url) == fresh
