@@ -69,10 +69,10 @@ class StrategySpec(BaseModel):
     population: int = Field(default=16, ge=2, description="nsga2 population; predictor's surrogate NSGA-II uses 4x; mip: budget levels per sweep")
     initial: int = Field(default=16, ge=2, description="random trials before a model-based strategy takes over")
     generations: int = Field(default=40, ge=1, description="predictor: NSGA-II generations on the surrogate per round")
-
     solutions: int = Field(default=2, ge=1, le=64, description="mip: distinct answers per budget level")
     score: Literal["kl", "val_loss"] = Field(default="kl", description="mip: the block library's quality cost it minimizes")
     heldout_batches: int = Field(default=4, ge=1, le=256, description="mip: held-out batches each block is scored on")
+
 
 class Budget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -166,11 +166,6 @@ def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
         job.metric_uses()
     except SpecError as e:
         raise SpecError(f"{where}: {e}") from None
-    if job.data is not None:
-        job = _with_data(job, space, where)
-    return job if job.supernet is None else _with_supernet(job, space, where)
-
-
     if job.strategy.name == "mip":
         from .mip_strategy import budget_metrics
 
@@ -178,6 +173,11 @@ def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
             budget_metrics(objective_directions(job), job.constraints)
         except SpecError as e:
             raise SpecError(f"{where}: field 'strategy': {e}") from None
+    if job.data is not None:
+        job = _with_data(job, space, where)
+    return job if job.supernet is None else _with_supernet(job, space, where)
+
+
 def _with_plugins(job: JobSpec, base: Path, where: str) -> JobSpec:
     """Import the job's plugins (a failure stops the job here, before anything is stored or run) and
     make a plugin file's path absolute, so workers, ``resume`` and the server import the same file."""
