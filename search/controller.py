@@ -160,7 +160,7 @@ class Controller:
             self.strategy.tell(arch, None, 0.0)
         else:
             violation = self._violation(outcome.values)
-            self.store.finish_trial(outcome.key, outcome.values, violation == 0.0, self.objectives)
+            self.store.finish_trial(outcome.key, outcome.values, violation == 0.0, self.objectives, outcome.worker)
             self.known[arch.arch_id] = ("complete" if violation == 0.0 else "infeasible", outcome.values)
             self.strategy.tell(arch, outcome.values, violation)
         self.finished += 1

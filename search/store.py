@@ -222,17 +222,20 @@ class Store:
             trial.state, trial.worker, trial.started_at = "running", worker, now()
 
     def finish_trial(
-        self, trial_id: int, values: dict[str, float], feasible: bool, objectives: Sequence[tuple[str, str]]
+        self, trial_id: int, values: dict[str, float], feasible: bool, objectives: Sequence[tuple[str, str]],
+        worker: str | None = None,
     ) -> None:
         """Store the trial's metric values as ``complete`` (``infeasible`` when it violated a constraint).
 
         ``objectives`` are ``(metric, "minimize" | "maximize")`` pairs. For a feasible trial, the job's
         front becomes the non-dominated subset of the old front plus this trial (a trial off the front
         is dominated by one on it, so nothing else can come back), and when the job has a reference point
-        the new front's hypervolume is appended to its history.
+        the new front's hypervolume is appended to its history. ``worker``, when given, is the process
+        that computed the values (it replaces the one credited at submission).
         """
         with self._write() as session:
             trial = self._trial_for_update(session, trial_id, ("queued", "running"))
+            trial.worker = worker or trial.worker
             trial.values_json = json.dumps({name: float(value) for name, value in values.items()})
             _finish(trial, "complete" if feasible else "infeasible")
             if feasible:

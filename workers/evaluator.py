@@ -54,6 +54,11 @@ class Evaluator:
             values[name] = value
         return values
 
+    def evaluate_signed(self, arch_json: str) -> tuple[str, dict[str, float]]:
+        """The values and the process that computed them: a call queued while Ray restarted this actor
+        runs in the new process, which the pool must credit instead of the dead one."""
+        return self.where(), self.evaluate(arch_json)
+
     def where(self) -> str:
         """host:pid@node, to record which worker (and which Ray node) evaluated a trial."""
         import ray

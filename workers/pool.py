@@ -90,7 +90,7 @@ class EvaluatorPool:
     def submit(self, key: int, arch_json: str) -> str:
         """Start evaluating on an idle actor; returns the worker's name."""
         slot = self._idle.pop(0)
-        ref = self.actors[slot].evaluate.remote(arch_json)
+        ref = self.actors[slot].evaluate_signed.remote(arch_json)
         self._inflight[ref] = (slot, key)
         return self._names[slot]
 
@@ -171,7 +171,7 @@ class EvaluatorPool:
         slot, key = self._inflight.pop(ref)
         name = self._names[slot]
         try:
-            values = self._ray.get(ref)
+            name, values = self._ray.get(ref)
         except RayActorError:  # Ray restarts the actor; it is a free slot again once it answers
             self._recheck[slot] = time.monotonic()
             return Outcome(key, name, error="worker died during evaluation", worker_lost=True)
@@ -179,6 +179,7 @@ class EvaluatorPool:
             self._idle.append(slot)
             cause = e.cause if getattr(e, "cause", None) is not None else e
             return Outcome(key, name, error=f"{type(cause).__name__}: {cause}"[:2000])
+        self._names[slot] = name  # a restarted actor may have run it before the pool learnt its new name
         self._idle.append(slot)
         return Outcome(key, name, values=values)
 
