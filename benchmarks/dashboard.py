@@ -10,9 +10,9 @@ comparison with ``pip install -e ".[bench]"``; without it that row is left out a
 The job is gpt-tiny with two analytic objectives (decoder parameters up, FLOPs down) and a FLOPs cap,
 so its 50,000 distinct random architectures have real values, a real front and infeasible trials;
 they are stored with ``Store.import_trials`` into a fresh SQLite file, then a real ``supernas serve``
-answers over loopback HTTP. "Cold" is the first request, sent as soon as the server answers (it reads
-the newest jobs into its trial cache as it starts, so that request may wait for the read); "warm" is
-the median of later ones. With Debian's chromium installed it also times the
+answers over loopback HTTP. "Cold" is the first request, sent as soon as the server answers (it is
+served from the store with only what the page shows, while the job is read into memory in the
+background); "warm" is the median of later ones. With Debian's chromium installed it also times the
 job page in a headless browser until its charts and table are drawn. Prints figures, asserts nothing.
 
     python benchmarks/dashboard.py [--trials 50000] [--repeats 10]
