@@ -70,3 +70,21 @@ def speech_on_short_clips(name: str, seconds: float):
     data["audio"]["max_seconds"] = seconds
     data["layer"]["windows"] = [2, 4]
     return parse_spec(data, name)
+
+
+def assert_active_weights_are_extracted(supernet, archs, batch) -> None:
+    """Per architecture, the supernet's active weights and their gradients are exactly the extracted
+    subnet's: what a weight-sharing proxy scores is what the deployed model holds."""
+    import torch
+
+    from supernas.predictors.proxies import weight_grads
+    from supernas.spaces import extract, parameter_count
+
+    for arch in archs:
+        with supernet.active(arch):
+            pairs = weight_grads(supernet, batch)
+        dense = weight_grads(extract(supernet, arch), batch)
+        assert sum(w.numel() for w, _ in pairs) == parameter_count(extract(supernet, arch))
+        for (w, g), (dw, dg) in zip(pairs, dense, strict=True):
+            assert torch.equal(w, dw)
+            torch.testing.assert_close(g, dg, rtol=1e-4, atol=1e-9)

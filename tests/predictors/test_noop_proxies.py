@@ -4,15 +4,15 @@ and every proxy scores the two the same."""
 from __future__ import annotations
 
 import pytest
-import torch
 
+from ..helpers import assert_active_weights_are_extracted
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext, get_metric
-from supernas.spaces import extract, parameter_count, sample_many
+from supernas.predictors.proxies import PROXIES
+from supernas.spaces import extract, sample_many
 from supernas.spaces.inputs import random_batch
 from supernas.spaces.spec import parse_spec
 
-PROXIES = ["synflow", "snip", "grad_norm", "fisher", "naswot", "jacov", "hidden_cov", "zico"]
 SPACE = {
     "name": "gpt-noop", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 32, "head_dim": 8,
     "depth": [2, 3], "embed_dim": [32, 48],
@@ -29,15 +29,7 @@ def context() -> MetricContext:
 
 def test_noop_blocks_have_no_active_weights(context):
     assert len(ARCHS) == 3
-    supernet = context.supernet
-    for arch in ARCHS:
-        with supernet.active(arch):
-            pairs = proxies.weight_grads(supernet, context.batch)
-        dense = proxies.weight_grads(extract(supernet, arch), context.batch)
-        assert sum(w.numel() for w, _ in pairs) == parameter_count(extract(supernet, arch))
-        for (w, g), (dw, dg) in zip(pairs, dense, strict=True):
-            assert torch.equal(w, dw)
-            torch.testing.assert_close(g, dg, rtol=1e-4, atol=1e-9)
+    assert_active_weights_are_extracted(context.supernet, ARCHS, context.batch)
 
 
 @pytest.mark.parametrize("name", PROXIES)

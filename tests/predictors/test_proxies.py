@@ -14,10 +14,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ..helpers import assert_active_weights_are_extracted
+
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext, get_metric
 from supernas.predictors.proxies import PROXIES
-from supernas.spaces import Supernet, extract, get_space, largest, parameter_count, sample_many
+from supernas.spaces import Supernet, extract, get_space, largest, sample_many
 from supernas.spaces.errors import SpecError
 from supernas.spaces.inputs import Batch, random_batch
 from supernas.spaces.spec import SpaceSpec, parse_spec
@@ -234,15 +236,7 @@ def gpt_context() -> MetricContext:
 
 
 def test_active_weights_are_exactly_the_extracted_parameters(gpt_context: MetricContext) -> None:
-    supernet = gpt_context.supernet
-    for arch in ARCHS:
-        with supernet.active(arch):
-            pairs = proxies.weight_grads(supernet, gpt_context.batch)
-        dense = proxies.weight_grads(extract(supernet, arch), gpt_context.batch)
-        assert sum(w.numel() for w, _ in pairs) == parameter_count(extract(supernet, arch))
-        for (w, g), (dw, dg) in zip(pairs, dense, strict=True):
-            assert torch.equal(w, dw)
-            torch.testing.assert_close(g, dg, rtol=1e-4, atol=1e-9)
+    assert_active_weights_are_extracted(gpt_context.supernet, ARCHS, gpt_context.batch)
 
 
 @pytest.mark.parametrize("name", PROXIES)
