@@ -111,14 +111,7 @@ def start_optuna_dashboard(path: Path) -> tuple[subprocess.Popen, str] | None:
     process = subprocess.Popen([program, str(path), "--storage-class", "JournalFileStorage", "--host", "127.0.0.1",
                                 "--port", str(port), "--quiet"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/api/meta", timeout=5).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("optuna-dashboard did not start")
+    return process, wait_until_up(f"http://127.0.0.1:{port}", "/api/meta", 600, "optuna-dashboard")
 
 
 def optuna_page_ms(path: Path, study_id: int, repeats: int) -> tuple[float, list[float]] | None:
@@ -175,19 +168,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(base: str, probe: str, attempts: int, name: str) -> str:
+    """``base`` once ``probe`` answers 200, polled every 0.2 s while the server still refuses connections."""
+    for _ in range(attempts):
+        try:
+            if httpx.get(f"{base}{probe}", timeout=5).status_code == 200:
+                return base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{name} did not start")
+
+
 def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     supernas = str(Path(sys.executable).with_name("supernas"))
     process = subprocess.Popen([supernas, "serve", "--port", str(port), "--db", url], env={**os.environ, "SUPERNAS_HOME": str(home)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/spaces", timeout=5).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
+    return process, wait_until_up(f"http://127.0.0.1:{port}", "/api/spaces", 300, "the server")
 
 
 def browser_page_ms(base: str, job_id: int, repeats: int) -> list[tuple[float, float]] | None:
