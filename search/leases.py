@@ -29,6 +29,10 @@ class LeaseHeld(SupernasError):
     """Another live controller is running the job."""
 
 
+class LeaseLost(SupernasError):
+    """This controller's lease passed to another controller (it stalled past its expiry): the job is theirs."""
+
+
 def lease_seconds() -> float:
     return float(os.environ.get("SUPERNAS_LEASE_S", DEFAULT_LEASE_S))
 

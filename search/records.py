@@ -98,3 +98,21 @@ class TrialRecord:
     started_at: datetime | None
     finished_at: datetime | None
     duration_s: float | None
+
+
+@dataclass(frozen=True)
+class TrialUpdate:
+    """A trial as its controller last saw it, written with others in one transaction
+    (``Store.record_trials``): a new trial is inserted with ``number``, an existing one (queued or running)
+    takes the new state, times, values and error."""
+
+    arch_id: str
+    number: int
+    arch_json: str
+    state: str
+    worker: str | None = None
+    values: dict[str, float] | None = None
+    error: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

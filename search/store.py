@@ -30,12 +30,16 @@ from sqlalchemy.orm import Session
 from supernas.spaces.errors import NotFoundError
 
 from .database import default_url, make_engine, masked, one_line, session_factories
-from .fronts import GrowingFront, set_front, update_front
-from .records import EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialRecord, VerificationRecord, VerifiedValue
+from .fronts import set_front, update_front
+from .leases import LeaseLost
+from .records import (
+    EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialRecord, TrialUpdate, VerificationRecord, VerifiedValue,
+)
 from .tables import (
     BlockLibraryRow,
     CheckpointRow, HypervolumeRow, JobRow, LeaseRow, StoreError, TrialRow, VerificationRow, migrate, now,
 )
+from .trial_batches import write_trials
 
 
 def open_store(url: str | None = None) -> Store:
@@ -249,6 +253,25 @@ class Store:
             trial.error = error
             _finish(trial, "failed")
 
+    def record_trials(
+        self, job_id: int, updates: Sequence[TrialUpdate], objectives: Sequence[tuple[str, str]], holder: str | None = None,
+    ) -> None:
+        """Write a controller's batch of trial changes in one transaction, in the order they happened: new
+        trials are inserted (queued, running or already finished), the job's queued and running ones take
+        their new state; the front and hypervolume history end as if each had been written on its own.
+
+        ``holder``: the job's lease holder writing; when the lease has passed to another controller
+        meanwhile, nothing is written and LeaseLost says who holds it (the job is theirs now).
+        """
+        with self._write() as session:
+            job = self._lock_job(session, job_id)
+            if holder is not None:
+                lease = session.get(LeaseRow, job_id)
+                if lease is None or lease.holder != holder:
+                    raise LeaseLost(f"job {job_id} is no longer run by {holder}"
+                                    + ("" if lease is None else f"; {lease.holder} took it over"))
+            write_trials(session, job, updates, objectives)
+
     def requeue(self, trial_id: int) -> None:
         """Put a running trial back in the queue (its worker was lost); a queued trial stays queued."""
         with self._write() as session:
@@ -439,38 +462,15 @@ class Store:
             new = list({arch_id: (arch_id, arch_json, values, feasible)
                         for arch_id, arch_json, values, feasible in trials if arch_id not in known}.values())
             last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.job_id == job_id))
-            evaluated = session.scalar(select(func.count()).where(TrialRow.job_id == job_id, TrialRow.state.in_(EVALUATED)))
-            old_front = list(session.scalars(select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.on_front.is_(True))))
-            front = GrowingFront(old_front, objectives)  # keys: old trials' row ids, ("new", index) for new ones
-            reference = None if job.reference_json is None else json.loads(job.reference_json)
             stamp, first = now(), 0 if last is None else last + 1
-            rows, volumes = [], []
-            for i, (arch_id, arch_json, values, feasible) in enumerate(new):
-                state = "failed" if values is None else "complete" if feasible else "infeasible"
-                rows.append(dict(
-                    job_id=job_id, number=first + i, arch_id=arch_id, arch_json=arch_json, state=state,
-                    values_json=None if values is None else json.dumps({k: float(v) for k, v in values.items()}),
-                    error="imported as failed" if values is None else None, on_front=False,
-                    created_at=stamp, started_at=stamp, finished_at=stamp, duration_s=0.0,
-                ))
-                if state != "complete":
-                    continue
-                front.add(("new", i), values)
-                if reference is not None:
-                    volumes.append(dict(job_id=job_id, n_evaluated=evaluated + i + 1, hypervolume=front.hypervolume(reference),
-                                        recorded_at=stamp))
-            keys = set(front.keys)
-            for key in keys:
-                if isinstance(key, tuple):
-                    rows[key[1]]["on_front"] = True
-            dropped = [row.id for row in old_front if row.id not in keys]
-            if dropped:
-                session.execute(update(TrialRow).where(TrialRow.id.in_(dropped)).values(on_front=False))
-            if rows:
-                session.execute(TrialRow.__table__.insert(), rows)
-            if volumes:
-                session.execute(HypervolumeRow.__table__.insert(), volumes)
-            return len(rows)
+            updates = [
+                TrialUpdate(arch_id, first + i, arch_json, "failed" if values is None else "complete" if feasible else "infeasible",
+                            values=values, error="imported as failed" if values is None else None,
+                            created_at=stamp, started_at=stamp, finished_at=stamp)
+                for i, (arch_id, arch_json, values, feasible) in enumerate(new)
+            ]
+            write_trials(session, job, updates, objectives)
+            return len(updates)
 
 
 def _in_states(query: Select, states: Sequence[str] | None) -> Select:
