@@ -1,12 +1,15 @@
 """The controller: runs one job to its budget, keeping every worker busy.
 
-    Strategy.ask -> dedupe by arch_id against the store -> Store.add_trials (queued)
-    EvaluatorPool.submit -> Store.mark_running
-    outcome -> Store.finish_trial (Pareto front and hypervolume updated in the same transaction)
-            -> Strategy.tell
+    Strategy.ask -> dedupe by arch_id against what the job has -> a new trial, numbered next
+    EvaluatorPool.submit -> the trial is running
+    outcome -> the trial is complete, infeasible or failed -> Strategy.tell
 
-The store is the source of truth, so the controller can die at any moment: ``resume`` re-queues the
-trials that were running, rebuilds the strategy from the finished ones and carries on.
+The controller holds the job's lease, so it alone writes the job's trials and knows them all in memory.
+It writes their changes in batches, at most ``FLUSH_S`` seconds late, with ``Store.record_trials`` (one
+transaction, Pareto front and hypervolume updated in it): one transaction per trial event made the store
+the bottleneck of a job of cheap trials. The store stays the source of truth, so the controller can die
+at any moment: ``resume`` re-queues the trials stored as running, rebuilds the strategy from the finished
+ones and carries on; trials finished in the last unwritten moment are evaluated again, never twice stored.
 """
 
 from __future__ import annotations
@@ -14,16 +17,19 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from supernas.spaces import Architecture, get_space, sample
 
 from .jobspec import JobSpec, objective_directions
 from .reference import fixed_reference
-from .records import EVALUATED
+from .leases import LeaseLost
+from .records import EVALUATED, TrialUpdate
+from .tables import now
 from .strategies import Strategy, make_strategy
 
 MAX_ASK_ROUNDS = 20  # proposals that are all duplicates this many times in a row -> random samples
+FLUSH_S = 0.2  # trial changes reach the store (and a dashboard) at most this late
 
 
 @dataclass
@@ -45,8 +51,11 @@ class Controller:
         pool,
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        holder: str | None = None,
     ) -> None:
-        self.store, self.job_id, self.spec, self.pool = store, job_id, spec, pool
+        """``holder``: the job's lease holder this controller runs as; a write after the lease passed to
+        another controller is refused, and this one stops without touching the job again."""
+        self.store, self.job_id, self.spec, self.pool, self.holder = store, job_id, spec, pool, holder
         self.should_stop = should_stop or (lambda: False)
         self.space = get_space(spec.space)
         self.objectives = objective_directions(spec)
@@ -54,13 +63,15 @@ class Controller:
         self.rng = random.Random(spec.seed + 1)
         library = self._block_library() if spec.strategy.name == "mip" else None
         self.strategy: Strategy = make_strategy(self.space, self.objectives, spec.strategy, spec.seed, spec.constraints, library)
-        self.inflight: dict[int, Architecture] = {}  # trial id -> architecture
-        # the job as this controller knows it, kept in memory: it holds the job's lease, so no one else
-        # adds or finishes trials, and reading them back per trial made a big job slow down as it grew
+        # the job as this controller knows it: it holds the job's lease, so no one else adds or finishes trials
         self.known: dict[str, tuple[str, dict[str, float] | None]] = {}  # arch_id -> (state, values)
-        self.queue: list[tuple[int, str]] = []  # queued (trial id, arch_json), oldest first
+        self.live: dict[str, TrialUpdate] = {}  # queued and running trials by arch_id, as last changed
+        self.queue: list[str] = []  # queued trials' arch_ids, oldest first
+        self.inflight: dict[str, Architecture] = {}  # running trials by arch_id
+        self.unwritten: dict[str, TrialUpdate] = {}  # changes since the last write, in the order they happened
+        self.next_number = 0
         self.finished = 0
-        self._reported = 0.0
+        self._written = time.monotonic()
 
     def _block_library(self):
         """Strategy mip's block library: from the store when this supernet, data and workload have one, else built
@@ -78,7 +89,8 @@ class Controller:
         """Evaluate until the budget is spent.
 
         KeyboardInterrupt, or ``should_stop()`` turning true (a cancel from the web service), leaves the
-        job 'stopped' and resumable: in-flight trials go back to the queue.
+        job 'stopped' and resumable: in-flight trials go back to the queue. A lost lease leaves the job
+        as it is, to the controller that holds it now.
         """
         self.store.requeue_running(self.job_id)
         self._replay_finished_trials()
@@ -88,23 +100,25 @@ class Controller:
         try:
             while True:
                 if self.should_stop():
-                    self._requeue_inflight()
-                    self.store.set_job_status(self.job_id, "stopped")
+                    self._stop("stopped")
                     return
                 out_of_time = self.spec.budget.wall_time_s is not None and time.monotonic() - started >= self.spec.budget.wall_time_s
                 if not out_of_time:
                     self._fill_workers()
                 if not self.inflight and (out_of_time or self._remaining() <= 0 or not self.pool.starting()):
                     break  # (workers still starting will take the budget's remaining trials)
-                for outcome in self.pool.wait(timeout=1.0):
+                for outcome in self.pool.wait(timeout=FLUSH_S if self.unwritten else 1.0):
                     self._record(outcome)
+                if time.monotonic() - self._written >= FLUSH_S:
+                    self._write()
+            self._write()
+        except LeaseLost:
+            return
         except KeyboardInterrupt:
-            self._requeue_inflight()
-            self.store.set_job_status(self.job_id, "stopped")
+            self._stop("stopped")
             raise
         except BaseException as e:
-            self._requeue_inflight()
-            self.store.set_job_status(self.job_id, "failed", error=f"{type(e).__name__}: {e}"[:2000])
+            self._stop("failed", error=f"{type(e).__name__}: {e}"[:2000])
             raise
         self.store.set_job_status(self.job_id, "completed")
 
@@ -116,55 +130,76 @@ class Controller:
 
     def _fill_workers(self) -> None:
         while self.pool.free_slots() and self._remaining() > 0:
-            trial_id, arch_json = self._next_trial()
-            worker = self.pool.submit(trial_id, arch_json)
-            self.store.mark_running(trial_id, worker)
-            self.inflight[trial_id] = Architecture.from_json(arch_json)
+            trial = self._next_trial()
+            worker = self.pool.submit(trial.arch_id, trial.arch_json)
+            self._change(replace(trial, state="running", worker=worker, started_at=now()))
+            self.inflight[trial.arch_id] = Architecture.from_json(trial.arch_json)
 
-    def _next_trial(self) -> tuple[int, str]:
+    def _next_trial(self) -> TrialUpdate:
         """A queued trial (re-queued after a fault or a crash) or a new proposal from the strategy."""
         if self.queue:
-            return self.queue.pop(0)
+            return self.live[self.queue.pop(0)]
         for _ in range(MAX_ASK_ROUNDS):
             new = self._add_new(self.strategy.ask(1))
             if new:
                 return new[0]
         return self._add_new([sample(self.space, self.rng) for _ in range(MAX_ASK_ROUNDS)])[0]
 
-    def _add_new(self, archs: list[Architecture]) -> list[tuple[int, str]]:
-        """Store the architectures this job has not seen; answer the others from what it knows."""
-        fresh = {}
+    def _add_new(self, archs: list[Architecture]) -> list[TrialUpdate]:
+        """New trials for the architectures this job has not seen; the others are answered from what it knows."""
+        added = []
         for arch in archs:
             known = self.known.get(arch.arch_id)
             if known is None:
-                fresh[arch.arch_id] = arch
+                trial = TrialUpdate(arch.arch_id, self.next_number, arch.to_json(), "queued", created_at=now())
+                self.next_number += 1
+                self.known[arch.arch_id] = ("queued", None)
+                self._change(trial)
+                added.append(trial)
             elif known[0] in EVALUATED:
                 values = known[1] if known[0] != "failed" else None
                 self.strategy.tell(arch, values, self._violation(values))
-        added = self.store.add_trials(self.job_id, [(i, a.to_json()) for i, a in fresh.items()]) if fresh else []
-        for trial in added:
-            self.known[trial.arch_id] = ("queued", None)
-        return [(t.id, t.arch_json) for t in added]
+        return added
+
+    def _change(self, trial: TrialUpdate) -> None:
+        """The trial's new state, to be written with the next batch (a change of an unwritten trial replaces it)."""
+        if trial.state in EVALUATED:
+            self.live.pop(trial.arch_id, None)
+        else:
+            self.live[trial.arch_id] = trial
+        self.unwritten.pop(trial.arch_id, None)
+        self.unwritten[trial.arch_id] = trial
+
+    def _write(self, check_lease: bool = False) -> None:
+        """Write the changes since the last write in one transaction, then report progress (``check_lease``:
+        also with nothing to write, so a lost lease raises LeaseLost here)."""
+        if self.unwritten or (check_lease and self.holder is not None):
+            self.store.record_trials(self.job_id, list(self.unwritten.values()), self.objectives, self.holder)
+            self.unwritten.clear()
+            self._report()
+        self._written = time.monotonic()
 
     # ------------------------------------------------------------------ outcomes
 
     def _record(self, outcome) -> None:
         arch = self.inflight.pop(outcome.key)
+        trial = self.live[outcome.key]
         if outcome.worker_lost:
-            self.store.requeue(outcome.key)
-            self.queue.append((outcome.key, arch.to_json()))
+            self._change(replace(trial, state="queued", worker=None, started_at=None))
+            self.queue.append(outcome.key)
             return
+        finished = replace(trial, worker=outcome.worker, finished_at=now())
         if outcome.values is None:
-            self.store.fail_trial(outcome.key, outcome.error)
+            self._change(replace(finished, state="failed", error=outcome.error))
             self.known[arch.arch_id] = ("failed", None)
             self.strategy.tell(arch, None, 0.0)
         else:
             violation = self._violation(outcome.values)
-            self.store.finish_trial(outcome.key, outcome.values, violation == 0.0, self.objectives, outcome.worker)
-            self.known[arch.arch_id] = ("complete" if violation == 0.0 else "infeasible", outcome.values)
+            state = "complete" if violation == 0.0 else "infeasible"
+            self._change(replace(finished, state=state, values=outcome.values))
+            self.known[arch.arch_id] = (state, outcome.values)
             self.strategy.tell(arch, outcome.values, violation)
         self.finished += 1
-        self._report()
 
     def _violation(self, values: dict[str, float] | None) -> float:
         if not values:
@@ -182,24 +217,31 @@ class Controller:
         """Rebuild the strategy, and what the controller knows of the job, from the stored trials."""
         for trial in self.store.trials(self.job_id):
             self.known[trial.arch_id] = (trial.state, trial.values)
+            self.next_number = max(self.next_number, trial.number + 1)
             if trial.state == "queued":
-                self.queue.append((trial.id, trial.arch_json))
+                self.live[trial.arch_id] = TrialUpdate(trial.arch_id, trial.number, trial.arch_json, "queued")
+                self.queue.append(trial.arch_id)
             elif trial.state in EVALUATED:
                 self.finished += 1
                 values = trial.values if trial.state != "failed" else None
                 self.strategy.tell(Architecture.from_json(trial.arch_json), values, self._violation(values))
 
-    def _requeue_inflight(self) -> None:
-        """Back to the queue: every running trial of the job, also one interrupted between submit and bookkeeping."""
-        self.store.requeue_running(self.job_id)
-        self.inflight.clear()
+    def _stop(self, status: str, error: str | None = None) -> None:
+        """Leave the job resumable: what finished is written, every running trial goes back to the queue
+        (also one interrupted between submit and bookkeeping), and the job takes ``status``."""
+        try:
+            for arch_id in self.inflight:
+                self._change(replace(self.live[arch_id], state="queued", worker=None, started_at=None))
+            self.inflight.clear()
+            self._write(check_lease=True)
+            self.store.requeue_running(self.job_id)
+            self.store.set_job_status(self.job_id, status, error=error)
+        except LeaseLost:
+            pass  # the job is another controller's now: leave it to them
 
     def _report(self) -> None:
-        """Progress, read from the store at most 5 times a second (and at the budget's end)."""
-        if time.monotonic() - self._reported < 0.2 and self._remaining() > 0:
-            return
-        self._reported = time.monotonic()
+        """Progress, read from the store after each write."""
         job = self.store.get_job(self.job_id)
         evaluated = job.n_complete + job.n_infeasible + job.n_failed
-        front = len(self.store.front(self.job_id))
+        front = self.store.count_trials(self.job_id, on_front=True)
         self.on_progress(Progress(evaluated, self.spec.budget.trials, front, job.hypervolume))

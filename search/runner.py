@@ -74,7 +74,7 @@ def execute(
         stop = (lambda: lease.lost or should_stop()) if should_stop else (lambda: lease.lost)
         try:
             with progress_bar(spec.budget.trials, progress, initial=done) as update:
-                Controller(store, job_id, spec, pool, on_progress=update, should_stop=stop).run()
+                Controller(store, job_id, spec, pool, on_progress=update, should_stop=stop, holder=lease.holder).run()
         finally:
             pool.shutdown()
 

@@ -42,7 +42,7 @@ class EvaluationFailed(SupernasError):
 
 @dataclass(frozen=True)
 class Outcome:
-    key: int
+    key: str  # what the caller submitted it under (the controller: its arch_id)
     worker: str
     values: dict[str, float] | None = None
     error: str | None = None
@@ -87,7 +87,7 @@ class EvaluatorPool:
         """Workers not up yet (first start or a restart after a crash): more capacity is coming."""
         return len(self._starting) + len(self._recheck)
 
-    def submit(self, key: int, arch_json: str) -> str:
+    def submit(self, key: str, arch_json: str) -> str:
         """Start evaluating on an idle actor; returns the worker's name."""
         slot = self._idle.pop(0)
         ref = self.actors[slot].evaluate_signed.remote(arch_json)
