@@ -8,7 +8,7 @@ state from the trials already in the store. Strategies never see the database.
 
 - ``random``: uniform samples (``spaces.sample``).
 - ``nsga2``, ``tpe``/``motpe``: Optuna's samplers through ask/tell on an in-memory study; constraint
-  violations reach them as Optuna trial constraints.
+  violations reach them as Optuna trial constraints (:mod:`.optuna_strategy`).
 - ``predictor``: a LINAS-style loop: fit cheap surrogates on the evaluated trials, run NSGA-II on the
   surrogates for ``generations`` x ``4 * population`` predictions, propose the best unevaluated ones.
 - ``mip``: exact per-layer block choice over a measured block library (:mod:`.mip_strategy`).
@@ -17,7 +17,6 @@ state from the trials already in the store. Strategies never see the database.
 from __future__ import annotations
 
 import random
-import warnings
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -48,85 +47,6 @@ class RandomStrategy(Strategy):
         pass
 
 
-class OptunaStrategy(Strategy):
-    """NSGA-II or (multi-objective) TPE from Optuna, driven through ask/tell.
-
-    The sampler sees a bounded history: Optuna's samplers scan every trial of their study on each ask
-    (TPE fits its densities on all of them), so a job slowed down as it grew. Once the study holds
-    ``HISTORY`` trials it is rebuilt from the newest half, with their NSGA-II generations, so the cost of
-    an ask stops growing with the job. NSGA-II's parents come from the last two generations only, so it
-    loses nothing; TPE then models the newest trials (and the job's front lives in the store, whole).
-    """
-
-    HISTORY = 1000
-
-    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int) -> None:
-        import optuna
-
-        from .encoding import ArchEncoding
-
-        super().__init__(spec, objectives, settings, seed)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        self.study = self._new_study(seed)
-        self.encoding = ArchEncoding(spec)
-        self.pending: dict[str, list] = {}  # arch_id -> asked Optuna trials not yet told
-        self.rebuilds = 0
-
-    def _new_study(self, seed: int):
-        import optuna
-
-        if self.settings.name == "nsga2":
-            sampler = optuna.samplers.NSGAIISampler(population_size=self.settings.population, seed=seed)
-        else:
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.settings.initial, multivariate=True)
-        return optuna.create_study(directions=[d for _, d in self.objectives], sampler=sampler)
-
-    def ask(self, n: int) -> list[Architecture]:
-        archs = []
-        for _ in range(n):
-            if len(self.study._storage.get_all_trials(self.study._study_id, deepcopy=False)) >= self.HISTORY:
-                self._trim_history()
-            trial = self.study.ask()
-            arch = self.encoding.suggest(trial)
-            self.pending.setdefault(arch.arch_id, []).append(trial)
-            archs.append(arch)
-        return archs
-
-    def _trim_history(self) -> None:
-        """A new study (and a new sampler, seeded in turn) holding the newest half of the finished trials.
-        Trials still asked in the old one are added to the new one when told."""
-        from optuna.samplers import NSGAIISampler
-
-        kept = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()][-(self.HISTORY // 2):]
-        self.rebuilds += 1
-        self.study = self._new_study(self.seed + self.rebuilds)
-        self.study.add_trials(kept)
-        if self.settings.name == "nsga2":  # parents of the oldest kept generation: none (stops the parent recursion)
-            key = NSGAIISampler._get_generation_key()
-            generations = [t.system_attrs[key] for t in kept if key in t.system_attrs]
-            if generations:
-                prefix = NSGAIISampler._get_parent_cache_key_prefix()
-                self.study._storage.set_study_system_attr(self.study._study_id, prefix + str(min(generations)), [])
-
-    def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
-        import optuna
-
-        objective_values = None if values is None else [values[name] for name, _ in self.objectives]
-        state = optuna.trial.TrialState.FAIL if values is None else optuna.trial.TrialState.COMPLETE
-        trials = [t for t in self.pending.pop(arch.arch_id, []) if t.study is self.study]
-        if not trials:
-            self.study.add_trial(
-                optuna.trial.create_trial(
-                    params=self.encoding.encode(arch), distributions=self.encoding.distributions(),
-                    values=objective_values, state=state, constraints={"violation": violation},
-                )
-            )
-        for trial in trials:
-            trial.set_constraint("violation", violation)
-            self.study.tell(trial, objective_values, state=state)
-
-
 class PredictorStrategy(Strategy):
     """LINAS-style surrogate-assisted search (Cummings et al. 2022).
 
@@ -139,7 +59,7 @@ class PredictorStrategy(Strategy):
     """
 
     PENALTY = 1e6
-    HISTORY = 1000  # the surrogates fit, and evolution starts from, the newest this many evaluated trials
+    HISTORY = 500  # by default the surrogates fit, and evolution starts from, the newest this many evaluated trials
 
     def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
                  constraints: list | None = None) -> None:
@@ -148,6 +68,7 @@ class PredictorStrategy(Strategy):
         self.observed: dict[str, tuple[Architecture, dict[str, float]]] = {}
         self.asked: set[str] = set()
         self.queue: list[Architecture] = []
+        self.feature_rows: dict[str, np.ndarray] = {}  # evaluated architectures' features, by arch_id
 
     def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
         if values is not None:
@@ -173,16 +94,24 @@ class PredictorStrategy(Strategy):
 
         return feature_matrix(self.spec, archs, Workload(batch_size=1, seq_len=min(64, self.spec.seq_len)))
 
+    def _feature_rows(self, archs: list[Architecture]) -> np.ndarray:
+        """``archs``' features; an evaluated architecture's are computed once and kept, since every round
+        fits on, and starts evolution from, the recent history again."""
+        new = list({a.arch_id: a for a in archs if a.arch_id not in self.feature_rows}.values())
+        computed = dict(zip((a.arch_id for a in new), self._features(new))) if new else {}
+        self.feature_rows.update((arch_id, row) for arch_id, row in computed.items() if arch_id in self.observed)
+        return np.array([self.feature_rows[a.arch_id] if a.arch_id in self.feature_rows else computed[a.arch_id] for a in archs])
+
     def _recent(self) -> list[tuple[Architecture, dict[str, float]]]:
         """The newest evaluated trials: a round's cost (features, fits, the first non-dominated sort) stops
         growing with the job, as Optuna's samplers' does with their bounded history."""
-        return list(self.observed.values())[-self.HISTORY:]
+        return list(self.observed.values())[-(self.settings.history or self.HISTORY):]
 
     def _fit(self) -> callable:
         from sklearn.ensemble import GradientBoostingRegressor
 
         recent = self._recent()
-        x = self._features([a for a, _ in recent])
+        x = self._feature_rows([a for a, _ in recent])
         targets = [name for name, _ in self.objectives] + [c.metric for c in self.constraints]
         models = {}
         for name in dict.fromkeys(targets):
@@ -190,7 +119,7 @@ class PredictorStrategy(Strategy):
             models[name] = GradientBoostingRegressor(n_estimators=150, max_depth=3, learning_rate=0.1, random_state=self.seed).fit(x, y)
 
         def predict(candidates: list[Architecture]) -> np.ndarray:
-            feats = self._features(candidates)
+            feats = self._feature_rows(candidates)
             predicted = {name: model.predict(feats) for name, model in models.items()}
             scores = np.stack([predicted[n] if d == "minimize" else -predicted[n] for n, d in self.objectives], axis=1)
             penalty = sum(np.array([c.violation(v) for v in predicted[c.metric]]) for c in self.constraints)
@@ -254,5 +183,7 @@ def make_strategy(spec: SpaceSpec, objectives: list[tuple[str, Direction]], sett
         return RandomStrategy(spec, objectives, settings, seed)
     if settings.name == "predictor":
         return PredictorStrategy(spec, objectives, settings, seed, constraints)
+    from .optuna_strategy import OptunaStrategy  # (Optuna is imported only by jobs that use it)
+
     # Optuna's samplers need no list: each told trial carries its total violation as a trial constraint
     return OptunaStrategy(spec, objectives, settings, seed)

@@ -71,16 +71,11 @@ def test_predictor_proposes_unseen_architectures_that_beat_random():
 
 
 @pytest.mark.parametrize("strategy", ["nsga2", "motpe"])
-def test_optuna_history_is_bounded_and_evolution_goes_on(strategy, monkeypatch):
-    """Past HISTORY trials the sampler's study is rebuilt from the newest half (with their NSGA-II
+def test_optuna_history_is_bounded_and_evolution_goes_on(strategy):
+    """Past ``history`` trials the sampler's study is rebuilt from the newest half (with their NSGA-II
     generations), so asks stop slowing down; trials asked before a rebuild and told after still count."""
-    from optuna.samplers import NSGAIISampler
-
-    from supernas.search.strategies import OptunaStrategy
-
-    monkeypatch.setattr(OptunaStrategy, "HISTORY", 40)
     spec = get_space("gpt-tiny")
-    s = make_strategy(spec, OBJECTIVES, StrategySpec(name=strategy, population=8, initial=8), seed=0)
+    s = make_strategy(spec, OBJECTIVES, StrategySpec(name=strategy, population=8, initial=8, history=40), seed=0)
     for _ in range(30):
         batch = s.ask(4)
         for arch in batch:
@@ -90,5 +85,5 @@ def test_optuna_history_is_bounded_and_evolution_goes_on(strategy, monkeypatch):
     assert s.rebuilds >= 4
     assert all(t.state.is_finished() for t in s.study.trials) and not s.pending
     if strategy == "nsga2":  # later generations still breed from parents (not a restart at generation 0)
-        key = NSGAIISampler._get_generation_key()
+        key = type(s.study.sampler)._get_generation_key()
         assert min(t.system_attrs[key] for t in s.study.trials if key in t.system_attrs) >= 6
