@@ -1,13 +1,18 @@
-"""Two writers of one job take turns (SQLite and PostgreSQL), and a bulk import stores exactly what
-adding and finishing the same trials one by one stores."""
+"""Two writers of one job take turns (SQLite and PostgreSQL); a bulk import, and a controller's batch of
+trial changes, store exactly what adding and finishing the same trials one by one stores."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import pytest
 
+from supernas.search.leases import LeaseLost
 from supernas.search.pareto import hypervolume, minimization_vector
+from supernas.search.records import TrialUpdate
 from supernas.search.store import open_store
 
 from .jobs_helpers import brute_force_front
@@ -99,3 +104,76 @@ def test_import_trials_stores_what_adding_them_one_by_one_stores(store_url):
         assert {t.id for t in store.front(jobs[1])} == brute_force_front(store.trials(jobs[1]), THREE)
         assert store.import_trials(jobs[1], later, THREE) == 0  # all known now: nothing changes
         assert _stored(store, jobs[1]) == expected
+
+
+def test_record_trials_stores_what_the_one_by_one_calls_store(store_url):
+    """A controller's batches (trials new in the batch and finished in it, trials queued by an earlier batch
+    and finished in a later one, a running one put back in the queue, a failure) end in the store exactly as
+    the same events written one call each: states, numbers, values, times, front and hypervolume history."""
+    rng = np.random.default_rng(3)
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    events = []  # (arch_id, outcome) in the order they happen; outcome None: put back in the queue
+    for i in range(30):
+        outcome = rng.random()
+        values = {name: float(rng.integers(0, 6)) for name, _ in THREE}
+        events.append((f"a{i}", None if outcome < 0.1 else "failed" if outcome < 0.2 else (values, outcome > 0.4)))
+    with open_store(store_url) as store:
+        jobs = [new_job(store, name) for name in ("one-by-one", "batched")]
+        for job_id in jobs:
+            store.set_reference(job_id, [6.0, 0.0, 6.0])
+
+        ids, requeued = {}, set()
+        for i, (arch_id, outcome) in enumerate(events):  # one call per event
+            if arch_id not in ids:
+                ids[arch_id] = store.add_trials(jobs[0], [(arch_id, f'{{"id": "{arch_id}"}}')])[0].id
+            store.mark_running(ids[arch_id], "w1")
+            if outcome is None:
+                store.requeue(ids[arch_id])
+                requeued.add(arch_id)
+            elif outcome == "failed":
+                store.fail_trial(ids[arch_id], "boom")
+            else:
+                store.finish_trial(ids[arch_id], outcome[0], outcome[1], THREE, "w2")
+
+        batches, trial = [[]], {}  # the same events as TrialUpdates, written 7 at a time
+        for i, (arch_id, outcome) in enumerate(events):
+            trial[arch_id] = replace(trial.get(arch_id) or TrialUpdate(arch_id, i, f'{{"id": "{arch_id}"}}', "queued"),
+                                     state="running", worker="w1", started_at=t0 + timedelta(seconds=i))
+            if outcome is None:
+                trial[arch_id] = replace(trial[arch_id], state="queued", worker=None, started_at=None)
+            elif outcome == "failed":
+                trial[arch_id] = replace(trial[arch_id], state="failed", error="boom", finished_at=t0 + timedelta(seconds=i, milliseconds=5))
+            else:
+                trial[arch_id] = replace(trial[arch_id], state="complete" if outcome[1] else "infeasible", worker="w2",
+                                         values=outcome[0], finished_at=t0 + timedelta(seconds=i, milliseconds=5))
+            batches[-1].append(trial[arch_id])
+            if len(batches[-1]) == 7:
+                batches.append([])
+        for batch in batches:
+            store.record_trials(jobs[1], batch, THREE)
+
+        expected, batched = _stored(store, jobs[0]), _stored(store, jobs[1])
+        assert batched == expected
+        assert requeued and {t.arch_id for t in store.trials(jobs[1], states=["queued"])} == requeued
+        finished = store.trials(jobs[1], states=["complete", "infeasible", "failed"])
+        assert all(t.worker == ("w1" if t.state == "failed" else "w2") for t in finished)
+        assert all(t.duration_s == pytest.approx(0.005) for t in finished)  # the controller's own times
+        assert {t.id for t in store.front(jobs[1])} == brute_force_front(store.trials(jobs[1]), THREE)
+
+        done = next(t for t in finished if t.state == "complete")
+        again = TrialUpdate(done.arch_id, done.number, done.arch_json, "running")
+        with pytest.raises(ValueError, match="finished trials never change"):
+            store.record_trials(jobs[1], [again], THREE)
+        assert _stored(store, jobs[1]) == expected
+
+
+def test_record_trials_refuses_a_writer_whose_lease_passed_on(store_url):
+    with open_store(store_url) as store:
+        job_id = new_job(store)
+        store.take_lease(job_id, "first", 60)
+        store.record_trials(job_id, [TrialUpdate("x0", 0, "{}", "queued")], THREE, holder="first")
+        store.release_lease(job_id, "first")
+        store.take_lease(job_id, "second", 60)
+        with pytest.raises(LeaseLost, match="job .* is no longer run by first; second took it over"):
+            store.record_trials(job_id, [TrialUpdate("x1", 1, "{}", "queued")], THREE, holder="first")
+        assert [t.arch_id for t in store.trials(job_id)] == ["x0"]  # nothing of the refused batch

@@ -87,3 +87,32 @@ def test_optuna_history_is_bounded_and_evolution_goes_on(strategy):
     if strategy == "nsga2":  # later generations still breed from parents (not a restart at generation 0)
         key = type(s.study.sampler)._get_generation_key()
         assert min(t.system_attrs[key] for t in s.study.trials if key in t.system_attrs) >= 6
+
+
+@pytest.mark.parametrize("strategy", ["nsga2", "motpe"])
+def test_optuna_strategies_never_propose_an_architecture_twice(strategy):
+    """A converging population repeats known children; each repeat is replaced by a new mutant of it, which
+    joins the study when told (for NSGA-II in the asked trial's generation), and the repeat's own trial is
+    closed as failed: every proposal is new, and every told architecture is a complete trial of the study."""
+    import optuna
+
+    spec = get_space("gpt-tiny")
+    s = make_strategy(spec, [("params", "minimize"), ("bytes", "minimize")],  # one small corner: many repeats
+                      StrategySpec(name=strategy, population=4, initial=4, history=1000), seed=0)
+    proposed = []
+    for _ in range(60):
+        for arch in s.ask(2):
+            check(spec, arch)
+            proposed.append(arch.arch_id)
+            v = values(spec, arch)
+            s.tell(arch, {"params": v["params"], "bytes": v["bytes"]}, 0.0)
+    assert len(set(proposed)) == len(proposed) == 120
+    trials = s.study.get_trials(deepcopy=False)
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(failed) >= 5, "the models converged: some proposals repeated"
+    assert len(complete) == 120 and not s.pending and not s.mutants
+    assert sorted(s.encoding.decode(t.params).arch_id for t in complete) == sorted(proposed)
+    if strategy == "nsga2":
+        key = type(s.study.sampler)._get_generation_key()
+        assert all(key in t.system_attrs for t in complete)  # mutants breed like the sampler's own children
