@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from supernas.predictors.base import metric_names
 from supernas.search.store import open_store
 from supernas.spaces.errors import NotFoundError, SupernasError
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metric_names()  # every job view needs the metric registry (objectives' directions): loading it takes a second
         runner.start()
         try:
             yield

@@ -3,10 +3,11 @@ numeric dimensions of the parallel-coordinates plot."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from statistics import fmean
 
-from supernas.spaces import Architecture, SpaceSpec
+from supernas.spaces import SpaceSpec
 
 ATTENTION_SHORT = {"mha": "mha", "gqa": "gqa", "linear": "lin", "sliding_window": "swa", "none": "none"}
 SKIPPED = "–"  # a no-op block's heads, FFN width or experts
@@ -25,31 +26,34 @@ def _per_layer(values: list[object]) -> str:
 
 
 def arch_view(arch_json: str) -> ArchView:
-    """The view of a stored architecture (canonical JSON, so it always parses)."""
-    arch = Architecture.from_json(arch_json)
-    layers = arch.layers
-    attention = _per_layer([ATTENTION_SHORT[layer.attention.value] for layer in layers])
+    """The view of a stored architecture. Stored JSON is canonical (``Architecture.to_json``: every field,
+    validated when it was stored), so it is read as plain data: validating it again was most of a chart's
+    cost on a big job."""
+    arch = json.loads(arch_json)
+    layers = arch["layers"]
+    attention = _per_layer([ATTENTION_SHORT[layer["attention"]] for layer in layers])
     heads = _per_layer([
-        SKIPPED if not layer.has_attention else layer.heads if layer.kv_heads == layer.heads else f"{layer.heads}:{layer.kv_heads}"
+        SKIPPED if layer["attention"] == "none" else layer["heads"] if layer["kv_heads"] == layer["heads"]
+        else f"{layer['heads']}:{layer['kv_heads']}"
         for layer in layers
     ])
     experts = _per_layer([
-        SKIPPED if not layer.has_ffn else layer.experts if layer.experts == 1 else f"{layer.experts}k{layer.top_k}"
+        SKIPPED if not layer["ffn_dim"] else layer["experts"] if layer["experts"] == 1 else f"{layer['experts']}k{layer['top_k']}"
         for layer in layers
     ])
-    ffn = _per_layer([layer.ffn_dim if layer.has_ffn else SKIPPED for layer in layers])
-    head = f"depth {arch.depth} · embed {arch.embed_dim}"
+    ffn = _per_layer([layer["ffn_dim"] or SKIPPED for layer in layers])
+    head = f"depth {len(layers)} · embed {arch['embed_dim']}"
     hover = "<br>".join([
         head,
         f"attention {attention}",
         f"heads {heads} · FFN {ffn}",
         f"experts {experts}",
-        f"bits w{_per_layer([layer.weight_bits for layer in layers])} a{_per_layer([layer.act_bits for layer in layers])}",
+        f"bits w{_per_layer([layer['weight_bits'] for layer in layers])} a{_per_layer([layer['act_bits'] for layer in layers])}",
     ])
     dims = (
-        float(arch.depth), float(arch.embed_dim), fmean(layer.heads for layer in layers),
-        fmean(layer.ffn_dim for layer in layers), fmean(layer.experts for layer in layers),
-        fmean(layer.weight_bits for layer in layers),
+        float(len(layers)), float(arch["embed_dim"]), fmean(layer["heads"] for layer in layers),
+        fmean(layer["ffn_dim"] for layer in layers), fmean(layer["experts"] for layer in layers),
+        fmean(layer["weight_bits"] for layer in layers),
     )
     return ArchView(f"{head} · {attention}", hover, dims)
 
