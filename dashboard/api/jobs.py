@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from supernas.search.runner import create_job
 
@@ -102,16 +102,19 @@ def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[Hyp
 
 
 @router.get("/{job_id}/plot", responses=NOT_FOUND)
-def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep) -> PlotData:
+def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep, response: Response) -> PlotData:
     """Chart data: every front trial; dominated and infeasible ones thinned evenly above a few thousand; the
-    verified front trials' measured objectives."""
+    verified front trials' measured objectives. Its Server-Timing header says where the trials came from:
+    ``memory`` (the server's copy of the job) or ``store`` (a first view, read from the database)."""
     objectives = objectives_of(store.get_job(job_id))
     metrics = [o.metric for o in objectives]
     if cache.ready(job_id):
         with cache.fresh(job_id) as data:
             front, dominated, infeasible, n_dominated, n_infeasible = data.point_sets(metrics)
+        response.headers["Server-Timing"] = 'trials;desc="memory"'
     else:  # the first view since the server started: only what the chart shows
         front, dominated, infeasible, n_dominated, n_infeasible = page_point_sets(store, job_id, metrics)
+        response.headers["Server-Timing"] = 'trials;desc="store"'
     verified = verified_points(store.verifications(job_id), set(front.numbers), metrics)  # verifications change apart from trials
     return PlotData(objectives=objectives, dimensions=list(DIMENSIONS), front=front, dominated=dominated,
                     infeasible=infeasible, dominated_total=n_dominated, infeasible_total=n_infeasible, verified=verified)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import time
 import zipfile
 
 import pytest
@@ -92,10 +93,20 @@ def test_hypervolume_history_never_decreases(finished_server):
 
 
 def test_plot_data_holds_every_front_point(finished_server):
+    """Whether read from the store (a first view) or from the server's copy of the job, the same data;
+    the Server-Timing header says which."""
     with finished_server.client() as c:
         plot = c.get("/api/jobs/1/plot").json()
         front = c.get("/api/jobs/1/front").json()
         job = c.get("/api/jobs/1").json()
+        sources = {}
+        deadline = time.monotonic() + 60
+        while "memory" not in sources:
+            assert time.monotonic() < deadline, "the job was never read into memory"
+            answer = c.get("/api/jobs/1/plot")
+            sources[answer.headers["server-timing"].split('"')[1]] = answer.json()
+            time.sleep(0.05)
+    assert set(sources) <= {"store", "memory"} and all(data == plot for data in sources.values())
     assert plot["front"]["numbers"] == [t["number"] for t in front]
     assert plot["front"]["values"][1] == [t["values"]["flops"] for t in front]
     assert plot["dominated_total"] == job["complete"] - len(front) == len(plot["dominated"]["numbers"])
