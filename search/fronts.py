@@ -1,7 +1,8 @@
 """Keeping a job's stored Pareto front and hypervolume history in step with its trials.
 
 The front is stored as the ``on_front`` flag of complete trials; each feasible trial appends one
-hypervolume point once the job has a reference. The dominance rules themselves live in ``pareto``.
+hypervolume point once the job has a reference (``trial_batches`` writes both). The dominance rules
+themselves live in ``pareto``.
 """
 
 from __future__ import annotations
@@ -11,22 +12,24 @@ import math
 from collections.abc import Hashable, Sequence
 
 import numpy as np
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from .pareto import add_to_front, hypervolume, minimization_vector, non_dominated
-from .records import EVALUATED
-from .tables import HypervolumeRow, JobRow, TrialRow
+from .tables import TrialRow
 
 Objectives = Sequence[tuple[str, str]]  # (metric, "minimize" | "maximize") pairs
 
 
 def objective_vector(row: TrialRow, objectives: Objectives) -> list[float]:
-    """The trial's objectives in minimization form; a missing or non-finite value is a caller bug."""
-    values = json.loads(row.values_json or "{}")
+    """The stored trial's objectives in minimization form (see ``checked_vector``)."""
+    return checked_vector(json.loads(row.values_json or "{}"), objectives, f"trial {row.number} of job {row.job_id}")
+
+
+def checked_vector(values: dict[str, float], objectives: Objectives, trial: str) -> list[float]:
+    """``values``' objectives in minimization form; a missing or non-finite value is a caller bug (ValueError
+    naming ``trial``)."""
     missing = [name for name, _ in objectives if name not in values or not math.isfinite(values[name])]
     if missing:
-        raise ValueError(f"trial {row.number} of job {row.job_id}: no finite value for objective(s) {', '.join(missing)}")
+        raise ValueError(f"{trial}: no finite value for objective(s) {', '.join(missing)}")
     return minimization_vector(values, objectives)
 
 
@@ -38,18 +41,6 @@ def set_front(rows: list[TrialRow], objectives: Objectives) -> np.ndarray:
     for i, row in enumerate(rows):
         row.on_front = i in keep
     return points[sorted(keep)]
-
-
-def update_front(session: Session, job_id: int, candidates: list[TrialRow], objectives: Objectives) -> None:
-    """Set ``on_front`` among ``candidates`` and append the new front's hypervolume if a reference exists.
-    The job's row must already be locked in ``session``."""
-    front = set_front(candidates, objectives)
-    reference_json = session.get(JobRow, job_id).reference_json
-    if reference_json is None:
-        return
-    evaluated = session.scalar(select(func.count()).where(TrialRow.job_id == job_id, TrialRow.state.in_(EVALUATED)))
-    volume = hypervolume(front, json.loads(reference_json))
-    session.add(HypervolumeRow(job_id=job_id, n_evaluated=evaluated, hypervolume=volume))
 
 
 class GrowingFront:
@@ -65,9 +56,10 @@ class GrowingFront:
         self.keys: list[Hashable] = [row.id for row in stored_front]
         self._volume: float | None = None
 
-    def add(self, key: Hashable, values: dict[str, float]) -> None:
-        """A complete trial's values: it joins the front unless a point on it dominates it."""
-        point = minimization_vector(values, self.objectives)
+    def add(self, key: Hashable, values: dict[str, float], trial: str) -> None:
+        """A complete trial's values: it joins the front unless a point on it dominates it (``trial`` names
+        it in the error about a missing objective)."""
+        point = checked_vector(values, self.objectives, trial)
         kept = add_to_front(self.points, point)
         if kept is None:
             return

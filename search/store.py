@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 from supernas.spaces.errors import NotFoundError
 
 from .database import default_url, make_engine, masked, one_line, session_factories
-from .fronts import set_front, update_front
+from .fronts import set_front
 from .leases import LeaseLost
 from .records import (
-    EVALUATED, JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialRecord, TrialUpdate, VerificationRecord, VerifiedValue,
+    JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialRecord, TrialUpdate, VerificationRecord, VerifiedValue,
 )
 from .tables import (
     BlockLibraryRow,
@@ -239,12 +239,11 @@ class Store:
         """
         with self._write() as session:
             trial = self._trial_for_update(session, trial_id, ("queued", "running"))
-            trial.worker = worker or trial.worker
-            trial.values_json = json.dumps({name: float(value) for name, value in values.items()})
-            _finish(trial, "complete" if feasible else "infeasible")
-            if feasible:
-                on_front = select(TrialRow).where(TrialRow.job_id == trial.job_id, TrialRow.on_front.is_(True))
-                update_front(session, trial.job_id, [*session.scalars(on_front), trial], objectives)
+            finished = TrialUpdate(
+                trial.arch_id, trial.number, trial.arch_json, "complete" if feasible else "infeasible", worker=worker or trial.worker,
+                values=values, started_at=trial.started_at, finished_at=now(),
+            )
+            write_trials(session, session.get(JobRow, trial.job_id), [finished], objectives)
 
     def fail_trial(self, trial_id: int, error: str) -> None:
         """The evaluation raised: keep the error; the architecture stays in the job (never retried)."""

@@ -60,7 +60,7 @@ def write_trials(session: Session, job: JobRow, updates: Sequence[TrialUpdate], 
             evaluated += 1
         if update_.state != "complete":
             continue
-        front.add((kind, len(rows[kind]) - 1), update_.values)
+        front.add((kind, len(rows[kind]) - 1), update_.values or {}, f"trial {update_.number} of job {job.id}")
         if reference is not None:
             volumes.append(dict(job_id=job.id, n_evaluated=evaluated, hypervolume=front.hypervolume(reference),
                                 recorded_at=update_.finished_at or stamp))
