@@ -16,10 +16,12 @@ Part 3, the scale curve: jobs of ``--scale-trials`` (default 10,000) trials with
 window's rate as a ratio to the first's, mean and spread over the seeds: an analytic trial takes about
 a millisecond, so this is the controller's own cost per trial as the job grows.
 
-Part 4: the same gpt2-small job (hidden_cov and FLOPs, random strategy, trials of about a second on one
-thread) on 1 and 2 workers: trials/s and the ratio 2 / 1 (2 cores should give about 2x).
+Part 4: the same gpt2-small job (hidden_cov and FLOPs on a batch of 8 x 128 tokens, random strategy,
+trials of about a second on one thread) on 1 and 2 workers, per job seed: trials/s and the ratio 2 / 1
+(2 cores should give about 2x), mean and spread over the seeds.
 
-    python benchmarks/throughput.py [--trials 24] [--seeds 0 1 2] [--scale-trials 10000] [--scale-seeds 0 1] [--parts 1 2 3 4]
+    python benchmarks/throughput.py [--trials 24] [--seeds 0 1 2] [--scale-trials 10000] [--scale-seeds 0 1]
+        [--gpt2-trials 24] [--gpt2-seeds 0 1 2] [--parts 1 2 3 4]
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def trials_per_second(workers: int, trials: int, directory: Path) -> float:
 
 SCALE_JOB = {"name": "scale", "space": "gpt-tiny", "objectives": [{"metric": "non_embedding_params"}, {"metric": "flops"}]}
 GPT2_JOB = {"name": "gpt2", "space": "gpt2-small", "objectives": [{"metric": "hidden_cov"}, {"metric": "flops"}],
-            "strategy": "random", "seed": 0}
+            "batch": {"batch_size": 8, "seq_len": 128},
+            "strategy": "random"}
 WINDOW = 500
 
 
@@ -92,17 +95,17 @@ def scale_curve(strategy: str, n: int, seeds: list[int], directory: Path) -> lis
     return [window_rates(run_job({**job, "seed": seed}, directory, f"scale-{strategy}-{seed}", 2)) for seed in seeds]
 
 
-def gpt2_rates(trials: int, directory: Path) -> list[float]:
+def gpt2_rates(trials: int, seed: int, directory: Path) -> list[float]:
     """Trials/s of the same gpt2-small job on 1 and 2 workers (first start to last finish)."""
     rates = []
     for workers in (1, 2):
-        done = run_job({**GPT2_JOB, "budget": {"trials": trials}}, directory, f"gpt2-{workers}", workers)
+        done = run_job({**GPT2_JOB, "budget": {"trials": trials}, "seed": seed}, directory, f"gpt2-{seed}-{workers}", workers)
         rates.append(len(done) / (max(t.finished_at for t in done) - min(t.started_at for t in done)).total_seconds())
     return rates
 
 
-def mean_sd(values: list[float]) -> str:
-    return f"{statistics.mean(values):.1f}" + (f"±{statistics.stdev(values):.1f}" if len(values) > 1 else "")
+def mean_sd(values: list[float], digits: int = 1) -> str:
+    return f"{statistics.mean(values):.{digits}f}" + (f"±{statistics.stdev(values):.{digits}f}" if len(values) > 1 else "")
 
 
 def proxy_costs(n: int, seeds: list[int]) -> list[tuple[str, Comparison]]:
@@ -119,7 +122,8 @@ def main() -> None:
     parser.add_argument("--scale-trials", type=int, default=10_000)
     parser.add_argument("--scale-strategies", nargs="+", default=["nsga2", "motpe", "predictor"])
     parser.add_argument("--scale-seeds", type=int, nargs="+", default=[0, 1], help="part 3: job seeds")
-    parser.add_argument("--gpt2-trials", type=int, default=12)
+    parser.add_argument("--gpt2-trials", type=int, default=24)
+    parser.add_argument("--gpt2-seeds", type=int, nargs="+", default=[0, 1, 2], help="part 4: job seeds")
     parser.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3, 4])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,8 +142,10 @@ def main() -> None:
                 last = mean_sd([rates[-1] / rates[0] for rates in per_seed])
                 print(f"{strategy:<10} slowest window {min(map(min, per_seed)):.1f}/s, last/first {last}x: {' '.join(windows)}")
         if 4 in args.parts:
-            one, two = gpt2_rates(args.gpt2_trials, Path(tmp))
-            print(f"\ngpt2-small, {args.gpt2_trials} trials: 1 worker {one:.3f}/s, 2 workers {two:.3f}/s, ratio {two / one:.2f}x")
+            runs = [gpt2_rates(args.gpt2_trials, seed, Path(tmp)) for seed in args.gpt2_seeds]
+            print(f"\ngpt2-small, {args.gpt2_trials} trials of about a second, job seeds {args.gpt2_seeds}: "
+                  f"1 worker {mean_sd([one for one, _ in runs], 3)}/s, 2 workers {mean_sd([two for _, two in runs], 3)}/s, "
+                  f"ratio {mean_sd([two / one for one, two in runs], 2)}x")
         disconnect()
     if 2 not in args.parts:
         return

@@ -153,7 +153,7 @@ class JobRunner:
 
     def _run(self, job_id: int, prepared: tuple | Exception) -> None:
         """Run the job to its budget or until stopped; a failure is recorded on the job, never raised."""
-        from supernas.search.leases import LeaseHeld
+        from supernas.search.leases import LeaseHeld, LeaseLost
 
         run = self._runs[job_id]
         should_stop = lambda: self._closing or run.cancelled  # noqa: E731
@@ -165,7 +165,7 @@ class JobRunner:
                 return
             execute(self._store, job_id, spec, workers, self._ray_address, progress=False,
                     should_stop=should_stop, role=ROLE, num_cpus=cpus_each)
-        except LeaseHeld as e:  # another controller started it meanwhile: it is that one's job now
+        except (LeaseHeld, LeaseLost) as e:  # another controller started it, or took it over: it is that one's job now
             log.info("job %s: %s", job_id, e)
         except Exception as e:  # the job failed, the server goes on
             log.exception("job %s failed", job_id)

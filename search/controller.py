@@ -89,8 +89,8 @@ class Controller:
         """Evaluate until the budget is spent.
 
         KeyboardInterrupt, or ``should_stop()`` turning true (a cancel from the web service), leaves the
-        job 'stopped' and resumable: in-flight trials go back to the queue. A lost lease leaves the job
-        as it is, to the controller that holds it now.
+        job 'stopped' and resumable: in-flight trials go back to the queue. A lost lease (LeaseLost) leaves
+        the job as it is, to the controller that holds it now.
         """
         self.store.requeue_running(self.job_id)
         self._replay_finished_trials()
@@ -113,7 +113,7 @@ class Controller:
                     self._write()
             self._write()
         except LeaseLost:
-            return
+            raise  # the job is another controller's now: leave it as it is
         except KeyboardInterrupt:
             self._stop("stopped")
             raise
@@ -228,16 +228,14 @@ class Controller:
 
     def _stop(self, status: str, error: str | None = None) -> None:
         """Leave the job resumable: what finished is written, every running trial goes back to the queue
-        (also one interrupted between submit and bookkeeping), and the job takes ``status``."""
-        try:
-            for arch_id in self.inflight:
-                self._change(replace(self.live[arch_id], state="queued", worker=None, started_at=None))
-            self.inflight.clear()
-            self._write(check_lease=True)
-            self.store.requeue_running(self.job_id)
-            self.store.set_job_status(self.job_id, status, error=error)
-        except LeaseLost:
-            pass  # the job is another controller's now: leave it to them
+        (also one interrupted between submit and bookkeeping), and the job takes ``status``. LeaseLost, and
+        nothing written, when the job is another controller's by now."""
+        for arch_id in self.inflight:
+            self._change(replace(self.live[arch_id], state="queued", worker=None, started_at=None))
+        self.inflight.clear()
+        self._write(check_lease=True)
+        self.store.requeue_running(self.job_id)
+        self.store.set_job_status(self.job_id, status, error=error)
 
     def _report(self) -> None:
         """Progress, read from the store after each write."""

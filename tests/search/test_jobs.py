@@ -111,6 +111,31 @@ def test_sigkilled_controller_then_resume(tmp_path, store_url):
     assert store.leases() == {}  # given up at the end
 
 
+def test_a_controller_whose_lease_passed_on_stops_and_leaves_the_job_alone(tmp_path):
+    """Another controller took the job over (the first stalled past its lease): the first stops at its next
+    write with one line naming the new holder, and neither writes the job's trials nor changes its status."""
+    url = f"sqlite:///{tmp_path / 'taken.db'}"
+    job_file = write_job(tmp_path, budget={"trials": 400})
+    run = subprocess.Popen(["supernas", "run", job_file, "--db", url, "--no-progress"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    store = open_store(url)
+    try:
+        _wait_for(lambda: store.list_jobs() and store.count_trials(1, EVALUATED) >= 5, run)
+        (lease,) = store.leases().values()
+        store.release_lease(1, lease.holder)  # as an expiry would let it
+        store.take_lease(1, "the other controller", 60)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        kill_ray_session_of(run.pid)
+    assert run.returncode == 2
+    assert stderr.strip() == f"error: job 1 is no longer run by {lease.holder}; the other controller took it over"
+    trials = {t.id: (t.state, t.values) for t in store.trials(1)}
+    time.sleep(0.5)
+    assert {t.id: (t.state, t.values) for t in store.trials(1)} == trials  # nothing written after the refusal
+    assert store.get_job(1).status == "running" and len(trials) < 400  # the new holder's to carry on
+    assert store.leases()[1].holder == "the other controller"
+
+
 def _wait_for(condition, run: subprocess.Popen, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
