@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from statistics import fmean
 
 from supernas.spaces import SpaceSpec
 
@@ -50,10 +49,11 @@ def arch_view(arch_json: str) -> ArchView:
         f"experts {experts}",
         f"bits w{_per_layer([layer['weight_bits'] for layer in layers])} a{_per_layer([layer['act_bits'] for layer in layers])}",
     ])
+    depth = len(layers)
     dims = (
-        float(len(layers)), float(arch["embed_dim"]), fmean(layer["heads"] for layer in layers),
-        fmean(layer["ffn_dim"] for layer in layers), fmean(layer["experts"] for layer in layers),
-        fmean(layer["weight_bits"] for layer in layers),
+        float(depth), float(arch["embed_dim"]), sum(layer["heads"] for layer in layers) / depth,
+        sum(layer["ffn_dim"] for layer in layers) / depth, sum(layer["experts"] for layer in layers) / depth,
+        sum(layer["weight_bits"] for layer in layers) / depth,
     )
     return ArchView(f"{head} · {attention}", hover, dims)
 

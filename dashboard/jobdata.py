@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from supernas.search.records import EVALUATED, TrialRecord
+from supernas.search.records import EVALUATED, TrialPoint, TrialRecord
 from supernas.search.store import Store
 
 from .archview import DIMENSIONS, ArchView, arch_view
@@ -28,8 +28,8 @@ from .models import HypervolumePoint, PointSet
 
 log = logging.getLogger("supernas.dashboard")
 
-MAX_DOMINATED = 3000  # chart points per set above which a set is thinned
-MAX_INFEASIBLE = 1000
+MAX_DOMINATED = 2000  # chart points per set above which a set is thinned (more looks the same and costs more)
+MAX_INFEASIBLE = 500
 
 
 class JobData:
@@ -55,7 +55,7 @@ class JobData:
         self._first_open = next((t.number for t in tail if t.state not in EVALUATED), len(self.trials))
         if newly_finished or not self._loaded:
             self.front = {t.number for t in store.front(self.job_id)}
-            self.history = hypervolume_steps(store.hypervolume_history(self.job_id))
+            self.history = hypervolume_steps(store, self.job_id)
             self._loaded = True
 
     def view(self, trial: TrialRecord) -> ArchView:
@@ -90,7 +90,7 @@ class JobData:
         )
 
 
-def columns(trials: list[TrialRecord], metrics: list[str], view=lambda t: arch_view(t.arch_json)) -> PointSet:
+def columns(trials: Sequence[TrialRecord | TrialPoint], metrics: list[str], view=lambda t: arch_view(t.arch_json)) -> PointSet:
     views = [view(t) for t in trials]
     return PointSet(
         numbers=[t.number for t in trials],
@@ -114,22 +114,18 @@ def _thin(trials: list[TrialRecord], cap: int) -> list[TrialRecord]:
 
 def page_point_sets(store: Store, job_id: int, metrics: list[str]) -> tuple[PointSet, PointSet, PointSet, int, int]:
     """What ``JobData.point_sets`` gives, read from the store: the front and the counts by indexed
-    reads, and only the sampled dominated and infeasible trials."""
+    reads, and only the sampled dominated and infeasible trials, only what a chart shows of each."""
     n_front = store.count_trials(job_id, ["complete"], on_front=True)
     n_dominated, n_infeasible = store.count_trials(job_id, ["complete"]) - n_front, store.count_trials(job_id, ["infeasible"])
-    front = store.trials(job_id, ["complete"], on_front=True)
-    dominated = store.trials(job_id, ["complete"], on_front=False, every=thinning_step(n_dominated, MAX_DOMINATED))
-    infeasible = store.trials(job_id, ["infeasible"], every=thinning_step(n_infeasible, MAX_INFEASIBLE))
+    front = store.trial_points(job_id, ["complete"], on_front=True)
+    dominated = store.trial_points(job_id, ["complete"], on_front=False, every=thinning_step(n_dominated, MAX_DOMINATED))
+    infeasible = store.trial_points(job_id, ["infeasible"], every=thinning_step(n_infeasible, MAX_INFEASIBLE))
     return columns(front, metrics), columns(dominated, metrics), columns(infeasible, metrics), n_dominated, n_infeasible
 
 
-def hypervolume_steps(history: list[tuple[int, float]]) -> list[HypervolumePoint]:
-    """The history where the hypervolume changed, plus its last point: the same step curve, a
-    fraction of the points (a long job records one per feasible trial)."""
-    kept = [p for i, p in enumerate(history) if i == 0 or p[1] != history[i - 1][1]]
-    if history and kept[-1] != history[-1]:
-        kept.append(history[-1])
-    return [HypervolumePoint(evaluated=n, hypervolume=hv) for n, hv in kept]
+def hypervolume_steps(store: Store, job_id: int) -> list[HypervolumePoint]:
+    """The job's hypervolume step curve (``Store.hypervolume_steps``: a fraction of its points)."""
+    return [HypervolumePoint(evaluated=n, hypervolume=hv) for n, hv in store.hypervolume_steps(job_id)]
 
 
 class JobDataCache:

@@ -101,6 +101,15 @@ class TrialRecord:
 
 
 @dataclass(frozen=True)
+class TrialPoint:
+    """What a chart shows of a trial (``Store.trial_points``)."""
+
+    number: int
+    values: dict[str, float] | None
+    arch_json: str
+
+
+@dataclass(frozen=True)
 class TrialUpdate:
     """A trial as its controller last saw it, written with others in one transaction
     (``Store.record_trials``): a new trial is inserted with ``number``, an existing one (queued or running)

@@ -33,7 +33,7 @@ from .database import default_url, make_engine, masked, one_line, session_factor
 from .fronts import set_front
 from .leases import LeaseLost
 from .records import (
-    JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialRecord, TrialUpdate, VerificationRecord, VerifiedValue,
+    JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialPoint, TrialRecord, TrialUpdate, VerificationRecord, VerifiedValue,
 )
 from .tables import (
     BlockLibraryRow,
@@ -346,11 +346,7 @@ class Store:
         Ordering by a metric sorts in Python; trials without that metric come last either way.
         """
         # plain rows, not ORM objects: building tens of thousands of tracked instances costs seconds
-        query = _in_states(select(TrialRow.__table__).where(TrialRow.job_id == job_id), states)
-        if on_front is not None:
-            query = query.where(TrialRow.on_front == on_front)
-        if every > 1:
-            query = query.where(TrialRow.number % every == 0)
+        query = _filtered(select(TrialRow.__table__), job_id, states, on_front, every)
         if order_by == "number":
             query = query.order_by(TrialRow.number.desc() if descending else TrialRow.number).offset(offset).limit(limit)
         else:
@@ -363,6 +359,17 @@ class Store:
         ranked = sorted(measured, key=lambda t: t.values[order_by], reverse=descending)
         ranked += [t for t in records if not (t.values and order_by in t.values)]
         return ranked[offset : None if limit is None else offset + limit]
+
+    def trial_points(
+        self, job_id: int, states: Sequence[str] | None = None, on_front: bool | None = None, every: int = 1,
+    ) -> list[TrialPoint]:
+        """What a chart plots of the job's trials (number, values, architecture), filtered as ``trials``
+        filters them, in number order: a third of the cost of whole records on a big job."""
+        columns = select(TrialRow.number, TrialRow.values_json, TrialRow.arch_json)
+        query = _filtered(columns, job_id, states, on_front, every).order_by(TrialRow.number)
+        with self._read() as session:
+            return [TrialPoint(number, None if values is None else json.loads(values), arch_json)
+                    for number, values, arch_json in session.execute(query)]
 
     def count_trials(self, job_id: int, states: Sequence[str] | None = None, on_front: bool | None = None) -> int:
         """How many trials the job has (in ``states``, on or off the front, when given); cheaper than
@@ -382,6 +389,18 @@ class Store:
         query = select(HypervolumeRow.n_evaluated, HypervolumeRow.hypervolume).where(HypervolumeRow.job_id == job_id)
         with self._read() as session:
             return [tuple(row) for row in session.execute(query.order_by(HypervolumeRow.id))]
+
+    def hypervolume_steps(self, job_id: int) -> list[tuple[int, float]]:
+        """The history as its step curve: where each hypervolume value was first reached, and the last point.
+        A long job records one point per feasible trial; its hypervolume never decreases (the reference is
+        fixed and the front only gains ground), so the database can drop the repeats."""
+        of_job = HypervolumeRow.job_id == job_id
+        firsts = select(func.min(HypervolumeRow.n_evaluated), HypervolumeRow.hypervolume).where(of_job).group_by(HypervolumeRow.hypervolume)
+        last = select(HypervolumeRow.n_evaluated, HypervolumeRow.hypervolume).where(of_job).order_by(HypervolumeRow.id.desc()).limit(1)
+        with self._read() as session:
+            steps = sorted(tuple(row) for row in session.execute(firsts))
+            steps += [tuple(row) for row in session.execute(last) if not steps or tuple(row) != steps[-1]]
+        return steps
 
     # ------------------------------------------------------------------------------------ artifacts
 
@@ -470,6 +489,16 @@ class Store:
             ]
             write_trials(session, job, updates, objectives)
             return len(updates)
+
+
+def _filtered(query: Select, job_id: int, states: Sequence[str] | None, on_front: bool | None, every: int) -> Select:
+    """``query`` over the job's trials in ``states``, on or off the front, numbered by a multiple of ``every``."""
+    query = _in_states(query.where(TrialRow.job_id == job_id), states)
+    if on_front is not None:
+        query = query.where(TrialRow.on_front == on_front)
+    if every > 1:
+        query = query.where(TrialRow.number % every == 0)
+    return query
 
 
 def _in_states(query: Select, states: Sequence[str] | None) -> Select:

@@ -20,7 +20,7 @@ from sqlalchemy.types import TypeDecorator
 
 from supernas.spaces.errors import SupernasError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # MIGRATIONS[v] upgrades a database at version v - 1 to v, inside the opening transaction. A fresh
 # database is created from the models below at SCHEMA_VERSION directly, so version 1 needs no entry.
 # Each migration writes its own frozen DDL (never the current models, which later versions may change).
@@ -90,7 +90,7 @@ class TrialRow(Base):
         UniqueConstraint("job_id", "arch_id"),  # no architecture is evaluated twice in one job
         UniqueConstraint("job_id", "number"),
         Index("ix_supernas_trials_job_state", "job_id", "state"),
-        Index("ix_supernas_trials_job_front", "job_id", "on_front"),
+        Index("ix_supernas_trials_job_front_number", "job_id", "on_front", "number"),  # the front, and samples by number
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -237,6 +237,18 @@ def _drop_predictors(connection: Connection) -> None:
 
 
 MIGRATIONS[5] = _drop_predictors
+
+
+def _index_front_by_number(connection: Connection) -> None:
+    """Version 6: the front index also orders by number. With (job_id, on_front) alone, SQLite read a job's
+    front (ordered by number) by walking every trial of the job in number order: 20 ms at 50,000 trials."""
+    connection.execute(text("DROP INDEX IF EXISTS ix_supernas_trials_job_front"))
+    connection.execute(text(
+        "CREATE INDEX IF NOT EXISTS ix_supernas_trials_job_front_number ON supernas_trials (job_id, on_front, number)"
+    ))
+
+
+MIGRATIONS[6] = _index_front_by_number
 
 
 def migrate(connection: Connection, url_display: str) -> None:

@@ -96,7 +96,7 @@ def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[Hyp
     """Hypervolume over evaluated trials: each point where it changed, and the latest."""
     store.get_job(job_id)
     if not cache.ready(job_id):
-        return hypervolume_steps(store.hypervolume_history(job_id))
+        return hypervolume_steps(store, job_id)
     with cache.fresh(job_id) as data:
         return data.history
 

@@ -45,7 +45,7 @@ def test_schema_version_is_current_and_reopening_keeps_data(store_url):
     with open_store(store_url) as first:
         job_id = new_job(first)
         first.add_trials(job_id, archs("a", "b"))
-    assert schema_versions(store_url) == [SCHEMA_VERSION] == [5]
+    assert schema_versions(store_url) == [SCHEMA_VERSION] == [6]
     with open_store(store_url) as again:
         job = again.get_job(job_id)
         assert (job.name, job.n_queued, job.spec["name"]) == ("job", 2, "job")
@@ -98,8 +98,11 @@ def test_a_version_1_database_upgrades_in_place(store_url):
         (trial,) = made.add_trials(job_id, archs("a"))
         made.finish_trial(trial.id, {"loss": 1.0, "latency": 2.0}, True, TWO)
         fresh_shape = _table_shape(store_url, "supernas_verifications")
+        fresh_trials = _table_shape(store_url, "supernas_trials")
     engine = make_engine(store_url)  # back to version 1, as the previous supernas left it
     with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_supernas_trials_job_front_number"))  # versions 1-5 indexed (job_id, on_front)
+        connection.execute(text("CREATE INDEX ix_supernas_trials_job_front ON supernas_trials (job_id, on_front)"))
         connection.execute(text("DROP TABLE supernas_verifications"))
         connection.execute(text("DROP TABLE supernas_block_libraries"))
         connection.execute(text("DROP TABLE supernas_leases"))
@@ -108,8 +111,9 @@ def test_a_version_1_database_upgrades_in_place(store_url):
     engine.dispose()
     assert schema_versions(store_url) == [1]
     with open_store(store_url) as upgraded:
-        assert schema_versions(store_url) == [5]
+        assert schema_versions(store_url) == [6]
         assert "supernas_predictors" not in inspect(make_engine(store_url)).get_table_names()
+        assert _table_shape(store_url, "supernas_trials") == fresh_trials
         assert upgraded.get_trial(job_id, 0).values == {"loss": 1.0, "latency": 2.0}
         assert _table_shape(store_url, "supernas_verifications") == fresh_shape
         value = VerifiedValue("loss", 1.0, 1.0, "the metric on the loaded checkpoint", True)
