@@ -12,20 +12,23 @@ from .archview import ArchView, front_end_line
 from .models import JobOut, Objective, SpaceLimits, TrialDetail, TrialOut, VerificationOut, VerifiedPoints, VerifiedValueOut
 
 
-def objectives_of(job: JobRecord) -> list[Objective]:
-    """The job's objectives with their directions filled in (the stored spec may leave them out)."""
-    spec = JobSpec.model_validate(job.spec)
-    return [Objective(metric=m, direction=d) for m, d in objective_directions(spec)]
+def objectives_of(spec: dict) -> list[Objective]:
+    """A stored spec's objectives with their directions filled in (the stored spec may leave them out)."""
+    return [Objective(metric=m, direction=d) for m, d in objective_directions(JobSpec.model_validate(spec))]
+
+
+def metrics_of(spec: dict, objectives: list[Objective]) -> list[str]:
+    """The metrics a job's trials carry: its objectives', then its constraints'."""
+    return list(dict.fromkeys([o.metric for o in objectives] + [c["metric"] for c in spec.get("constraints", [])]))
 
 
 def job_out(job: JobRecord) -> JobOut:
-    objectives = objectives_of(job)
-    names = [o.metric for o in objectives] + [c["metric"] for c in job.spec.get("constraints", [])]
+    objectives = objectives_of(job.spec)
     return JobOut(
         id=job.id, name=job.name, space=job.space, status=job.status, error=job.error, budget_trials=job.budget_trials,
         evaluated=job.n_complete + job.n_infeasible + job.n_failed, complete=job.n_complete,
         infeasible=job.n_infeasible, failed=job.n_failed, running=job.n_running, queued=job.n_queued,
-        hypervolume=job.hypervolume, objectives=objectives, metrics=list(dict.fromkeys(names)), spec=job.spec,
+        hypervolume=job.hypervolume, objectives=objectives, metrics=metrics_of(job.spec, objectives), spec=job.spec,
         created_at=job.created_at, updated_at=job.updated_at,
     )
 

@@ -130,6 +130,14 @@ class Store:
                 raise NotFoundError(f"no job '{job_id_or_name}' in {self.url_display} (`supernas jobs` lists the jobs there)")
             return _job_records(session, [row])[0]
 
+    def job_spec(self, job_id: int) -> dict:
+        """The job's stored spec alone: one indexed read, where ``get_job`` also counts the job's trials."""
+        with self._read() as session:
+            spec_json = session.scalar(select(JobRow.spec_json).where(JobRow.id == job_id))
+        if spec_json is None:
+            raise NotFoundError(f"no job '{job_id}' in {self.url_display} (`supernas jobs` lists the jobs there)")
+        return json.loads(spec_json)
+
     def list_jobs(self) -> list[JobRecord]:
         """Every job, oldest first."""
         with self._read() as session:

@@ -86,7 +86,7 @@ def resume_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
 def get_front(job_id: JobId, store: StoreDep) -> list[TrialOut]:
     """The Pareto front: complete trials no other complete trial dominates, by number (each with its
     newest verification, if any)."""
-    store.get_job(job_id)
+    store.job_spec(job_id)  # (a missing job is a 404)
     verified = {v.trial_number: v for v in store.verifications(job_id)}
     return [trial_out(t, True, arch_view(t.arch_json), verified.get(t.number)) for t in store.front(job_id)]
 
@@ -94,7 +94,7 @@ def get_front(job_id: JobId, store: StoreDep) -> list[TrialOut]:
 @router.get("/{job_id}/hypervolume", responses=NOT_FOUND)
 def get_hypervolume(job_id: JobId, store: StoreDep, cache: CacheDep) -> list[HypervolumePoint]:
     """Hypervolume over evaluated trials: each point where it changed, and the latest."""
-    store.get_job(job_id)
+    store.job_spec(job_id)  # (a missing job is a 404)
     if not cache.ready(job_id):
         return hypervolume_steps(store, job_id)
     with cache.fresh(job_id) as data:
@@ -106,7 +106,7 @@ def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep, response: Response
     """Chart data: every front trial; dominated and infeasible ones thinned evenly above a few thousand; the
     verified front trials' measured objectives. Its Server-Timing header says where the trials came from:
     ``memory`` (the server's copy of the job) or ``store`` (a first view, read from the database)."""
-    objectives = objectives_of(store.get_job(job_id))
+    objectives = objectives_of(store.job_spec(job_id))
     metrics = [o.metric for o in objectives]
     if cache.ready(job_id):
         with cache.fresh(job_id) as data:

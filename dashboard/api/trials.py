@@ -19,7 +19,7 @@ from supernas.search.verify import verify_job
 from supernas.spaces import get_space
 
 from ..archview import arch_view
-from ..convert import job_out, trial_detail, trial_out
+from ..convert import metrics_of, objectives_of, trial_detail, trial_out
 from ..deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
 from ..models import NOT_FOUND, REJECTED, ErrorOut, TrialDetail, TrialPage, TrialState
 
@@ -42,7 +42,8 @@ def list_trials(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> TrialPage:
     """A page of the job's trials, filtered and sorted; trials without the sort metric come last."""
-    metrics = job_out(store.get_job(job_id)).metrics
+    spec = store.job_spec(job_id)
+    metrics = metrics_of(spec, objectives_of(spec))
     if sort != "number" and sort not in metrics:
         raise HTTPException(422, f"sort '{sort}' is not 'number' or a metric of job {job_id} ({', '.join(metrics)})")
     if sort == "number" and not cache.ready(job_id):  # the first view since the server started: one page
