@@ -30,6 +30,10 @@ DETERMINISTIC = ("val_loss", "weight_bytes", "params", "hidden_cov")
 # medians of one subnet still vary up to 2-3x with the neighbours' load, so the bound is measured (below).
 LATENCY = {"batch_size": 1, "seq_len": 32, "repeats": 5, "threads": 1, "clock": "cpu"}
 ROUNDS = 6
+# The search times its trials in a Ray worker while the job starts around it, the test times them later in a
+# quieter moment: over six runs of this job (90 front trials) searched / verified ranged 0.53-2.01, with a
+# run's median as far as 0.71 (x1.41), while the noise measured here was at times as low as x1.3.
+NOISE_FLOOR = 1.5
 
 
 def supernas(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
@@ -89,7 +93,7 @@ def test_deterministic_objectives_equal_and_latency_within_noise(verified_job):
 def test_latency_within_the_measured_noise_of_the_machine(verified_job, tmp_path):
     """The machine's noise is measured here: each front subnet timed ROUNDS times as the search timed it
     (extracted from the job's supernet), interleaved with its checkpoint timed as verify times it; the
-    noise is the largest max/min ratio of one subnet's medians (at least 1.3). A stored verified latency
+    noise is the largest max/min ratio of one subnet's medians (at least NOISE_FLOOR). A stored verified latency
     must lie within that of the searched one for the median trial, and within its square for every
     trial. The two were taken at other moments (the search in a Ray worker, beside the controller) and a
     shared machine's load changes in between: a searched value taken at a bad moment stays bad however
@@ -110,7 +114,7 @@ def test_latency_within_the_measured_noise_of_the_machine(verified_job, tmp_path
         for _ in range(ROUNDS):
             medians += [subnet_latency(net, arch, workload).median_ms, model_latency(model, workload).median_ms]
         ratios.append(max(medians) / min(medians))
-    noise = max(*ratios, 1.3)
+    noise = max(*ratios, NOISE_FLOOR)
     report, final = [f"noise x{noise:.2f}"], []
     for record in records:
         value = record.values["latency_ms"]
