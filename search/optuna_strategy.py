@@ -102,7 +102,7 @@ class OptunaStrategy(Strategy):
         frozen = self.study.get_trials(deepcopy=False)[trial.number]
         generation = self.study.sampler.get_trial_generation(self.study, frozen) if self.settings.name == "nsga2" else None
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        genes = 2 + 3 * self.spec.max_depth
+        genes = len(self.encoding.distributions())  # one Optuna parameter per gene that mutate() resamples
         for _ in range(MUTANT_TRIES):
             arch = mutate(self.spec, repeat, self.rng, prob=1.0 / genes)
             if arch.arch_id not in self.seen:
