@@ -41,8 +41,9 @@ from supernas.predictors.base import MetricContext, get_metric
 from supernas.search.jobspec import JobSpec, objective_directions
 from supernas.search.pareto import minimization_vector
 from supernas.search.runner import create_job
-from supernas.search.store import open_store
-from supernas.spaces import get_space, sample_many
+from supernas.search.store.store import open_store
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import sample_many
 
 FLOPS_CAP = 1.5e6
 JOB = {
@@ -56,7 +57,7 @@ JOB = {
 
 def build_store(url: str, n: int) -> int:
     """A completed job with ``n`` distinct random architectures scored by the analytic metrics."""
-    space = get_space("gpt-tiny")
+    space = load_spec("gpt-tiny")
     spec = JobSpec.model_validate({**JOB, "budget": {"trials": n}})
     objectives = objective_directions(spec)
     context = MetricContext(space)
@@ -80,8 +81,8 @@ def build_optuna_study(path: Path, job_url: str, job_id: int) -> int:
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    from supernas.search.encoding import ArchEncoding
-    from supernas.spaces import Architecture
+    from supernas.search.strategies.encoding import ArchEncoding
+    from supernas.spaces.architecture import Architecture
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with open_store(job_url) as store:
@@ -90,7 +91,7 @@ def build_optuna_study(path: Path, job_url: str, job_id: int) -> int:
     objectives = objective_directions(spec)
     storage = JournalStorage(JournalFileBackend(str(path)))
     study = optuna.create_study(storage=storage, study_name="dashboard-benchmark", directions=[d for _, d in objectives])
-    encoding = ArchEncoding(get_space(spec.space))
+    encoding = ArchEncoding(load_spec(spec.space))
     distributions = encoding.distributions()
     frozen = [
         optuna.trial.create_trial(

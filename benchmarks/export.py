@@ -29,9 +29,13 @@ from pathlib import Path
 import torch
 import yaml
 
-from supernas.search.store import open_store
-from supernas.spaces import Architecture, Supernet, extract, get_space, parameter_count
-from supernas.spaces.onnx_export import example_inputs, runtime_session, to_onnx, torch_outputs
+from supernas.search.store.store import open_store
+from supernas.spaces.architecture import Architecture
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract
+from supernas.spaces.spec import load_spec
+from supernas.models.dense import parameter_count
+from supernas.export.onnx import example_inputs, runtime_session, to_onnx, torch_outputs
 
 POLICIES = {"fp32": 32, "int8": 8, "int4": 4}
 
@@ -71,7 +75,7 @@ def median_ms(run, repeats: int) -> float:
 
 
 def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -> None:
-    base = get_space(space)
+    base = load_spec(space)
     spec = base.model_copy(update={"layer": base.layer.model_copy(update={"weight_bits": [4, 8, 32], "act_bits": [32]})})
     supernet = Supernet(spec, seed=0)
     print(f"\n{space}: 5 front subnets, batch 1 x {seq_len} tokens, 1 thread, median of {repeats}")

@@ -18,13 +18,14 @@ import sys
 import torch
 
 from sharing import BASELINE, Comparison, compare
-from supernas.spaces import Supernet, builtin_names, get_space
-from supernas.spaces.inputs import random_batch
-from supernas.spaces.parent import full_precision
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import builtin_names, load_spec
+from supernas.data.inputs import random_batch
+from supernas.models.parent import full_precision
 
 
 def forward_pass(name: str, n: int, seeds: list[int]) -> Comparison:
-    spec = full_precision(get_space(name))
+    spec = full_precision(load_spec(name))
     supernet = Supernet(spec).eval()
     batch = random_batch(spec, 1, 32, seed=0)
     with torch.inference_mode():
@@ -34,11 +35,11 @@ def forward_pass(name: str, n: int, seeds: list[int]) -> Comparison:
 # VmHWM (peak RSS of this process image) rather than ru_maxrss, which a child inherits from its parent.
 PEAK = """
 import re, torch
-from supernas.spaces import Supernet, get_space
-from supernas.spaces.inputs import random_batch
+from supernas.spaces import Supernet, load_spec
+from supernas.data.inputs import random_batch
 def hwm(): return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
 base = hwm()
-spec = get_space({name!r})
+spec = load_spec({name!r})
 net = Supernet(spec).eval()
 with torch.inference_mode():
     net(random_batch(spec, 1, 32).inputs)
@@ -61,7 +62,7 @@ def main() -> None:
     print(f"{'space':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>22}{'supernet peak MiB':>20}{'weights MiB':>13}")
     for name in builtin_names():
         result = forward_pass(name, args.archs, args.seeds)
-        weights = sum(p.numel() for p in Supernet(get_space(name)).parameters()) * 4 / 2**20
+        weights = sum(p.numel() for p in Supernet(load_spec(name)).parameters()) * 4 / 2**20
         print(f"{name:<12}{result.mean('shared_ms'):>11.2f}{result.mean('extracted_ms'):>12.2f}{result.ratio_text():>22}"
               f"{peak_mib(name):>20.0f}{weights:>13.0f}")
     print(f"(per seed the median over {args.archs} random subnets, then mean and sd over seeds {args.seeds}; "

@@ -19,9 +19,9 @@ import os
 import tempfile
 import time
 
-from supernas.predictors.calibration import calibrate
-from supernas.predictors.calibration_report import format_report
-from supernas.spaces import get_space
+from supernas.predictors.latency.calibration import calibrate
+from supernas.predictors.latency.report import format_report
+from supernas.spaces.spec import load_spec
 
 TARGET_WITHIN_10 = 90.0
 
@@ -46,7 +46,7 @@ def main() -> None:
         for name in args.spaces:
             start = time.perf_counter()
             report = calibrate(
-                get_space(name), args.n, "cpu", args.batch_size, args.seq_len, args.seed, args.holdout,
+                load_spec(name), args.n, "cpu", args.batch_size, args.seq_len, args.seed, args.holdout,
                 args.threads, args.clock, args.warmup, args.repeats, args.rounds,
             )
             best = report.scores[report.best].within_10

@@ -18,7 +18,7 @@ import statistics
 import torch
 
 from supernas.predictors.correlation import FINETUNED, TARGET, Finetuning, format_agreement, rank_agreement, training_text
-from supernas.spaces import Supernet
+from supernas.models.supernet import Supernet
 
 
 def _mean(xs: list[float | None]) -> str:

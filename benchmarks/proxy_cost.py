@@ -18,13 +18,13 @@ from sharing import BASELINE, Comparison, compare
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext
 from supernas.predictors.proxies import PROXIES
-from supernas.spaces import get_space
-from supernas.spaces.parent import full_precision
+from supernas.spaces.spec import load_spec
+from supernas.models.parent import full_precision
 
 
 def bench_space(name: str, n_archs: int, seeds: list[int]) -> list[tuple[str, Comparison]]:
     """(proxy, its comparison) for every zero-cost proxy."""
-    context = MetricContext(spec=full_precision(get_space(name)), seed=0)
+    context = MetricContext(spec=full_precision(load_spec(name)), seed=0)
     supernet, batch = context.supernet, context.batch
     return [(proxy, compare(supernet, lambda model, f=getattr(proxies, proxy): f(model, batch), n_archs, seeds))
             for proxy in PROXIES]

@@ -6,7 +6,7 @@ For each linear shape of a gpt2-small block (in -> out: 768 -> 2304 qkv, 768 -> 
 
   fp16     torch ``F.linear`` on fp16 weights (cuBLAS): the baseline a quantized model has to beat
   deq+mm   torch: unpack and dequantize the integer weight to fp16, then ``F.linear`` (the torch backend)
-  triton   :func:`supernas.spaces.kernels.quant_linear`: dequantization inside the matmul tiles
+  triton   :func:`supernas.models.kernels.quant_linear`: dequantization inside the matmul tiles
 
 and prints the kernel's speedup over both, and its achieved bandwidth (weight, scale, input and output
 bytes over its time) as a share of the GPU's peak DRAM bandwidth. Decoding is memory-bound: int4 weights
@@ -34,7 +34,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from supernas.spaces.quant import dequantize, fake_quant_activation, pack_int4, quantize_weight, scale_columns, unpack_int4
+from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, quantize_weight, scale_columns, unpack_int4
 
 GPT2_SMALL = {"qkv": (768, 2304), "attn out": (768, 768), "fc1": (768, 3072), "fc2": (3072, 768)}  # (in, out)
 
@@ -49,7 +49,7 @@ def bench(fn: Callable[[], object]) -> float:
 
 def compare(in_f: int, out_f: int, tokens: int, bits: int, group_size: int | None, act_bits: int) -> dict[str, float]:
     """Times of the three ways to compute one quantized linear layer, and the kernel's traffic and error."""
-    from supernas.spaces.kernels import quant_linear
+    from supernas.models.kernels import quant_linear
 
     g = torch.Generator().manual_seed(0)
     w = torch.randn(out_f, in_f, generator=g) * 0.02

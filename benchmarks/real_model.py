@@ -28,13 +28,17 @@ import yaml
 
 from supernas.predictors.base import MetricContext
 from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank
-from supernas.predictors.timing import measure_latency
-from supernas.search.store import open_store
+from supernas.predictors.latency.timing import measure_latency
+from supernas.search.store.store import open_store
 from supernas.search.verify import summarize
-from supernas.spaces import Architecture, Supernet, extract, get_space, parameter_count
-from supernas.spaces.adapt import adapt_supernet, adaptation_texts
-from supernas.spaces.importance import from_pretrained
-from supernas.spaces.tokenizer import minilm_dir
+from supernas.spaces.architecture import Architecture
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract
+from supernas.spaces.spec import load_spec
+from supernas.models.dense import parameter_count
+from supernas.training.adapt import adapt_supernet, adaptation_texts
+from supernas.models.importance import from_pretrained
+from supernas.data.tokenizer import minilm_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = ROOT / "examples" / "minilm-l6.yaml"
@@ -59,7 +63,7 @@ def latency_ms(net: Supernet, arch: Architecture) -> float:
 
 
 def slicing_and_adaptation(steps: int, seeds: list[int], home: Path) -> Path:
-    spec = get_space(str(SPACE))
+    spec = load_spec(str(SPACE))
     weights = minilm_dir() / "model.safetensors"
     archs = [subnet(spec, *s) for s in SUBNETS]
     unsorted, _ = from_pretrained(spec, weights, reorder=False)
@@ -105,7 +109,7 @@ def flagship(adapted: Path, home: Path, calibrate_n: int) -> None:
     print(f"\nflagship job, verified front (exit {done.returncode}):")
     store = open_store(url)
     records = store.verifications(1)
-    spec = get_space(str(SPACE))
+    spec = load_spec(str(SPACE))
     full = Supernet.load(adapted)
     full_arch = subnet(spec, 6, 12, 1536, 32)
     print(f"{'':>10} {'params':>11} {'checkpoint MB':>13} {'latency ms (measured)':>21} {'similarity_rank':>15}")

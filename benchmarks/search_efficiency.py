@@ -50,12 +50,13 @@ def strategies():
 
 def trained_supernet(directory: Path, steps: int):
     """gpt-tiny trained ``steps`` steps on the stdlib text (kept in ``directory`` and reused)."""
-    from supernas.spaces import Supernet, get_space
-    from supernas.spaces.data import stdlib_text
-    from supernas.spaces.training import train_supernet
+    from supernas.models.supernet import Supernet
+    from supernas.spaces.spec import load_spec
+    from supernas.data.text import stdlib_text
+    from supernas.training.sandwich import train_supernet
 
     if not (directory / "supernet.json").is_file():
-        supernet = Supernet(get_space("gpt-tiny"), seed=0)
+        supernet = Supernet(load_spec("gpt-tiny"), seed=0)
         train_supernet(supernet, stdlib_text(), steps=steps, batch_size=16, seq_len=64, checkpoint_dir=directory, progress=True)
     return Supernet.load(directory)
 
@@ -82,7 +83,7 @@ class Evaluator:
 def run(spec, settings, evaluate, evals: int, seed: int, reference: np.ndarray, library=None, offset: int = 0) -> np.ndarray:
     """Hypervolume after each evaluation (the first ``offset`` are the library's cost: nothing evaluated yet)."""
     from supernas.search.pareto import hypervolume, minimization_vector, non_dominated
-    from supernas.search.strategies import make_strategy
+    from supernas.search.strategies.base import make_strategy
 
     strategy = make_strategy(spec, OBJECTIVES, settings, seed, [], library)
     seen: set[str] = set()
@@ -121,13 +122,13 @@ def main() -> None:
 
     import torch
 
-    from supernas.predictors.blocks import build_block_library
-    from supernas.predictors.calibration import calibrate, load_predictor
-    from supernas.predictors.latency_metrics import workload_option
-    from supernas.search.block_library import heldout_for
+    from supernas.search.puzzle.blocks import build_block_library
+    from supernas.predictors.latency.calibration import calibrate, load_predictor
+    from supernas.predictors.latency.metrics import workload_option
+    from supernas.search.puzzle.library import heldout_for
     from supernas.search.pareto import minimization_vector
-    from supernas.spaces import sample_many
-    from supernas.spaces.errors import NotFoundError
+    from supernas.spaces.architecture import sample_many
+    from supernas.core.errors import NotFoundError
 
     torch.set_num_threads(1)
     supernet = trained_supernet(cache / f"gpt-tiny-{args.steps}-steps", args.steps)

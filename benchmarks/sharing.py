@@ -22,7 +22,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from supernas.spaces import Supernet, extract, sample_many
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract
+from supernas.spaces.architecture import sample_many
 
 BASELINE = "extract the subnet from the same supernet, then the same computation on the dense model"
 

@@ -25,15 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from supernas.predictors.calibration import calibrate
-from supernas.predictors.latency import subnet_latencies
+from supernas.predictors.latency.calibration import calibrate
+from supernas.predictors.latency.measure import subnet_latencies
 from supernas.predictors.oneshot import heldout_accuracy
-from supernas.predictors.workload import Workload
+from supernas.predictors.latency.workload import Workload
 from supernas.search.pareto import non_dominated
-from supernas.spaces import Supernet, get_space, largest, sample_many, smallest
-from supernas.spaces.keywords import make_keywords
-from supernas.spaces.taskdata import heldout_batches, load_task_data
-from supernas.spaces.training import train_supernet
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import largest, sample_many, smallest
+from supernas.data.keywords import make_keywords
+from supernas.data.task import heldout_batches, load_task_data
+from supernas.training.sandwich import train_supernet
 
 
 def front_picks(accuracy: list[float], latency: list[float]) -> list[int]:
@@ -77,7 +79,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="a keyword set (default: made here, 24 voices x 4 takes)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    spec = get_space("speech-tiny")
+    spec = load_spec("speech-tiny")
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SUPERNAS_HOME"] = str(Path(tmp) / "home")  # predictors go there, not to the user's home
         directory = args.data or Path(tmp) / "keywords"

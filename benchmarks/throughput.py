@@ -38,10 +38,11 @@ from sharing import BASELINE, Comparison, compare
 from supernas.predictors.proxies import hidden_cov, snip
 from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute
-from supernas.search.store import open_store
-from supernas.spaces import Supernet, get_space
-from supernas.spaces.inputs import random_batch
-from supernas.spaces.parent import full_precision
+from supernas.search.store.store import open_store
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.data.inputs import random_batch
+from supernas.models.parent import full_precision
 from supernas.workers.cluster import connect, disconnect
 
 JOB = {
@@ -109,7 +110,7 @@ def mean_sd(values: list[float], digits: int = 1) -> str:
 
 
 def proxy_costs(n: int, seeds: list[int]) -> list[tuple[str, Comparison]]:
-    spec = full_precision(get_space("gpt-tiny"))
+    spec = full_precision(load_spec("gpt-tiny"))
     supernet, batch = Supernet(spec), random_batch(spec, 4, 32)
     return [(name, compare(supernet, lambda model, f=proxy: f(model, batch), n, seeds))
             for name, proxy in (("hidden_cov", hidden_cov), ("snip", snip))]

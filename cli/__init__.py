@@ -15,11 +15,11 @@ import typer
 
 from supernas.dashboard.commands import commands as dashboard_commands
 from supernas.predictors.commands import commands as predictor_commands
-from supernas.search.block_commands import commands as block_commands
+from supernas.search.puzzle.commands import commands as block_commands
 from supernas.search.checkpoint_commands import commands as checkpoint_commands
 from supernas.search.commands import commands as job_commands
 from supernas.spaces.commands import commands as space_commands
-from supernas.spaces.data_commands import commands as data_commands
+from supernas.data.commands import commands as data_commands
 
 app = typer.Typer(
     help="Neural architecture search for efficient transformers.",
@@ -55,7 +55,7 @@ def _options(
 
 
 def main() -> None:
-    from supernas.spaces.errors import SupernasError
+    from supernas.core.errors import SupernasError
 
     try:
         code = app(prog_name="supernas", standalone_mode=False)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 def __getattr__(name: str):
     if name == "create_app":
-        from .app import create_app
+        from supernas.dashboard.app import create_app
 
         return create_app
     if name == "Settings":
-        from .settings import Settings
+        from supernas.dashboard.settings import Settings
 
         return Settings
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,17 +17,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from supernas.predictors.base import metric_names
-from supernas.search.store import open_store
-from supernas.spaces.errors import NotFoundError, SupernasError
+from supernas.search.store.store import open_store
+from supernas.core.errors import NotFoundError, SupernasError
 
-from .api import jobs, spaces, trials
-from .apidocs import mount_docs
-from .jobdata import JobDataCache
-from .pages import render
-from .pages import router as pages_router
-from .runner import JobRunner
-from .security import LoopbackHostOnly, SecurityHeaders
-from .settings import Settings
+from supernas.dashboard.api import jobs, spaces, trials
+from supernas.dashboard.apidocs import mount_docs
+from supernas.dashboard.jobdata import JobDataCache
+from supernas.dashboard.pages import render
+from supernas.dashboard.pages import router as pages_router
+from supernas.dashboard.runner import JobRunner
+from supernas.dashboard.security import LoopbackHostOnly, SecurityHeaders
+from supernas.dashboard.settings import Settings
 
 log = logging.getLogger("supernas.dashboard")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from supernas.spaces import SpaceSpec
+from supernas.spaces.spec import SpaceSpec
 
 ATTENTION_SHORT = {"mha": "mha", "gqa": "gqa", "linear": "lin", "sliding_window": "swa", "none": "none"}
 SKIPPED = "–"  # a no-op block's heads, FFN width or experts

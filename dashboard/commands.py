@@ -50,7 +50,7 @@ def submit_command(
     import urllib.error
     import urllib.request
 
-    from supernas.spaces.errors import NotFoundError, SupernasError
+    from supernas.core.errors import NotFoundError, SupernasError
 
     if not job_file.is_file():
         raise NotFoundError(f"{job_file}: no such file")

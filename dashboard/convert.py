@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from supernas.search.jobspec import JobSpec, objective_directions
-from supernas.search.records import JobRecord, TrialRecord, VerificationRecord
-from supernas.spaces import SpaceSpec
+from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord
+from supernas.spaces.spec import SpaceSpec
 
-from .archview import ArchView, front_end_line
-from .models import JobOut, Objective, SpaceLimits, TrialDetail, TrialOut, VerificationOut, VerifiedPoints, VerifiedValueOut
+from supernas.dashboard.archview import ArchView, front_end_line
+from supernas.dashboard.models import JobOut, Objective, SpaceLimits, TrialDetail, TrialOut, VerificationOut, VerifiedPoints, VerifiedValueOut
 
 
 def objectives_of(spec: dict) -> list[Objective]:

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from supernas.search.store import Store
+from supernas.search.store.store import Store
 
-from .jobdata import JobDataCache
-from .runner import JobRunner
-from .security import require_token
-from .settings import Settings
+from supernas.dashboard.jobdata import JobDataCache
+from supernas.dashboard.runner import JobRunner
+from supernas.dashboard.security import require_token
+from supernas.dashboard.settings import Settings
 
 
 def get_store(request: Request) -> Store:

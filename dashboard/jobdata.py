@@ -20,11 +20,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from supernas.search.records import EVALUATED, TrialPoint, TrialRecord
-from supernas.search.store import Store
+from supernas.search.store.records import EVALUATED, TrialPoint, TrialRecord
+from supernas.search.store.store import Store
 
-from .archview import DIMENSIONS, ArchView, arch_view
-from .models import HypervolumePoint, PointSet
+from supernas.dashboard.archview import DIMENSIONS, ArchView, arch_view
+from supernas.dashboard.models import HypervolumePoint, PointSet
 
 log = logging.getLogger("supernas.dashboard")
 

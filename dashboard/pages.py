@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from supernas.spaces.errors import SpecError
+from supernas.core.errors import SpecError
 
-from .deps import JobId, StoreDep, TrialNumber
+from supernas.dashboard.deps import JobId, StoreDep, TrialNumber
 
 PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))  # bundled with plotly: no CDN
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

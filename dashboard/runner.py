@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 from supernas.search.jobspec import JobSpec
 from supernas.search.runner import execute, stored_spec
-from supernas.search.store import Store
+from supernas.search.store.store import Store
 from supernas.workers.cluster import connect, disconnect
 
 log = logging.getLogger("supernas.dashboard")
@@ -153,7 +153,7 @@ class JobRunner:
 
     def _run(self, job_id: int, prepared: tuple | Exception) -> None:
         """Run the job to its budget or until stopped; a failure is recorded on the job, never raised."""
-        from supernas.search.leases import LeaseHeld, LeaseLost
+        from supernas.search.store.leases import LeaseHeld, LeaseLost
 
         run = self._runs[job_id]
         should_stop = lambda: self._closing or run.cancelled  # noqa: E731

@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from supernas.spaces.errors import SupernasError
+from supernas.core.errors import SupernasError
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 

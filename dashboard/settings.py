@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from supernas.spaces.paths import supernas_home
+from supernas.core.paths import supernas_home
 
 
 @dataclass(frozen=True)

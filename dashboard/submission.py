@@ -8,10 +8,10 @@ from pathlib import Path
 import yaml
 
 from supernas.search.jobspec import JobSpec, validate_job
-from supernas.spaces import builtin_names
-from supernas.spaces.errors import SpecError
+from supernas.spaces.spec import builtin_names
+from supernas.core.errors import SpecError
 from supernas.predictors.plugins import is_file_plugin
-from supernas.spaces.taskdata import BUILTINS
+from supernas.data.task import BUILTINS
 
 WHERE = "submitted spec"
 MAX_SPEC_BYTES = 64 * 1024

@@ -22,11 +22,13 @@ from typing import ClassVar
 
 import torch
 
-from supernas.spaces import Architecture, SpaceSpec, Supernet
-from supernas.spaces.errors import NotFoundError, SpecError, allowed, did_you_mean
-from supernas.spaces.inputs import Batch, random_batch
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import SpaceSpec
+from supernas.models.supernet import Supernet
+from supernas.core.errors import NotFoundError, SpecError, allowed, did_you_mean
+from supernas.data.inputs import Batch, random_batch
 
-from .direction import Direction
+from supernas.predictors.direction import Direction
 
 
 class CostClass(str, Enum):
@@ -62,7 +64,7 @@ class MetricContext:
     def use_data(self, source: str) -> None:
         """Score one-shot metrics on ``source``'s held-out split (bytes of its tail for a byte-level LM)
         instead of the data kept with the supernet; every context given the same source scores the same examples."""
-        from supernas.spaces.taskdata import TaskData, heldout_batches, load_data
+        from supernas.data.task import TaskData, heldout_batches, load_data
 
         data = load_data(source, self.spec)
         if isinstance(data, TaskData):
@@ -132,10 +134,10 @@ _entry_points_loaded = False
 def _load_builtin_metrics() -> None:
     """The built-in metrics, then those of installed plugins (the ``supernas.metrics`` entry points)."""
     global _entry_points_loaded
-    from . import metrics  # noqa: F401  (registers every built-in metric)
+    from supernas.predictors import catalogue as metrics  # noqa: F401  (registers every built-in metric)
 
     if not _entry_points_loaded:
-        from .plugins import load_entry_point_plugins
+        from supernas.predictors.plugins import load_entry_point_plugins
 
         _entry_points_loaded = True
         load_entry_point_plugins()

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from supernas.spaces.commandline import SpaceArg, console, read_arch
+from supernas.core.commandline import SpaceArg, console, read_arch
 
 commands = typer.Typer()
 
@@ -48,7 +48,7 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
     """KEY=VALUE pairs, values parsed as YAML scalars (numbers stay numbers)."""
     import yaml
 
-    from supernas.spaces.errors import SpecError
+    from supernas.core.errors import SpecError
 
     options = {}
     for pair in pairs:
@@ -76,9 +76,10 @@ def score_command(
     --option threads=1 --option clock=cpu.
     """
     from supernas.predictors.base import MetricContext, get_metric
-    from supernas.spaces import Supernet, get_space
+    from supernas.models.supernet import Supernet
+    from supernas.spaces.spec import load_spec
 
-    spec = get_space(space)
+    spec = load_spec(space)
     chosen = read_arch(spec, arch)
     options = _parse_options(option)
     context = MetricContext(spec, seed=seed, supernet_factory=(lambda: Supernet.load(supernet)) if supernet else None)
@@ -115,11 +116,11 @@ def calibrate_command(
     seed: Annotated[int, typer.Option(help="which subnets are sampled and held out, and the random weights they run with")] = 0,
 ) -> None:
     """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
-    from supernas.predictors.calibration import calibrate
-    from supernas.predictors.calibration_report import format_report
-    from supernas.spaces import get_space
+    from supernas.predictors.latency.calibration import calibrate
+    from supernas.predictors.latency.report import format_report
+    from supernas.spaces.spec import load_spec
 
-    report = calibrate(get_space(space), n, device=device, batch_size=batch_size, seq_len=seq_len, seed=seed,
+    report = calibrate(load_spec(space), n, device=device, batch_size=batch_size, seq_len=seq_len, seed=seed,
                        holdout=holdout, threads=threads, clock=clock, repeats=repeats, rounds=rounds, backend=backend,
                        graph_optimization=graph_optimization)
     print(format_report(report))
@@ -151,13 +152,15 @@ def train_command(
     import torch
 
     from supernas.predictors.oneshot import heldout_accuracy, heldout_loss
-    from supernas.spaces import Supernet, get_space, largest, smallest
-    from supernas.spaces.data import heldout_batches
-    from supernas.spaces.taskdata import TaskData, load_data
-    from supernas.spaces.training import train_supernet
+    from supernas.models.supernet import Supernet
+    from supernas.spaces.spec import load_spec
+    from supernas.spaces.architecture import largest, smallest
+    from supernas.data.text import heldout_batches
+    from supernas.data.task import TaskData, load_data
+    from supernas.training.sandwich import train_supernet
 
     torch.set_num_threads(threads)
-    spec = get_space(space)
+    spec = load_spec(space)
     text = load_data(data, spec)  # every mistake in the data is one line here, before anything is written
     net = Supernet(spec, seed=seed)
     train_supernet(net, text, steps, lr=lr, batch_size=batch_size, seq_len=seq_len, sandwich_k=sandwich_k, distill=distill,
@@ -194,12 +197,13 @@ def proxies_report_command(
     import torch
 
     from supernas.predictors.correlation import Finetuning, format_agreement, rank_agreement, training_text
-    from supernas.spaces import Supernet, get_space
-    from supernas.spaces.errors import SpecError
+    from supernas.models.supernet import Supernet
+    from supernas.spaces.spec import load_spec
+    from supernas.core.errors import SpecError
 
     torch.set_num_threads(threads)
     net = Supernet.load(supernet)
-    if get_space(space).name != net.spec.name:
+    if load_spec(space).name != net.spec.name:
         raise SpecError(f"space {space} does not match the supernet's space '{net.spec.name}'")
     tuning = Finetuning(finetune_steps, finetune_lr) if finetune_steps else None
     rows, _ = rank_agreement(net, n, seed, text=training_text(net, data), finetuning=tuning, progress=progress)

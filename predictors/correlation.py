@@ -22,16 +22,17 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from supernas.spaces import Architecture, Supernet, sample_many
-from supernas.spaces.data import TextData, batch_at, load_text
-from supernas.spaces.errors import SpecError
-from supernas.spaces.inputs import Batch
-from supernas.spaces.progress import make_progress
-from supernas.spaces.training import finetune
+from supernas.spaces.architecture import Architecture, sample_many
+from supernas.models.supernet import Supernet
+from supernas.data.text import TextData, batch_at, load_text
+from supernas.core.errors import SpecError
+from supernas.data.inputs import Batch
+from supernas.core.progress import make_progress
+from supernas.training.sandwich import finetune
 
-from .base import CostClass, MetricContext, get_metric
-from .oneshot import heldout_loss
-from .proxies import PROXIES
+from supernas.predictors.base import CostClass, MetricContext, get_metric
+from supernas.predictors.oneshot import heldout_loss
+from supernas.predictors.proxies import PROXIES
 
 BASELINES = ("params", "decoder_params")
 TARGET = "val_loss"

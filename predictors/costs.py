@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from supernas.spaces import Architecture, AttentionType, LayerArch, SpaceSpec
+from supernas.spaces.architecture import Architecture, LayerArch
+from supernas.spaces.spec import AttentionType, SpaceSpec
 from supernas.spaces.analytic import checkpoint_bytes, count_non_embedding_params, count_params, layer_linears
-from supernas.spaces.errors import SpecError
+from supernas.core.errors import SpecError
 
-from .base import CostClass, Metric, MetricContext, register
+from supernas.predictors.base import CostClass, Metric, MetricContext, register
 
 FP16, FP32 = 2, 4
 

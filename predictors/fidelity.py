@@ -2,7 +2,7 @@
 
 The parent is the dense pretrained model the supernet came from (``supernas from-pretrained``), at full
 precision; after ``supernas adapt`` changed the shared weights it is the copy kept beside them
-(:mod:`supernas.spaces.parent`). Sentence embeddings are the mean over real tokens of the final hidden
+(:mod:`supernas.models.parent`). Sentence embeddings are the mean over real tokens of the final hidden
 states (sentence-transformers' pooling for MiniLM).
 
 - ``embedding_fidelity``: mean cosine between a subnet's and the parent's embedding of each held-out
@@ -14,7 +14,7 @@ states (sentence-transformers' pooling for MiniLM).
 
 Held-out sentences: the first ``sentences`` (default 256) of the context's held-out batches (a job's
 ``data``), else of the held-out split kept with the supernet (``from-pretrained`` keeps the stdlib
-docstring prose of :mod:`supernas.spaces.prose` by default), else of that prose's held-out split; text is
+docstring prose of :mod:`supernas.data.prose` by default), else of that prose's held-out split; text is
 tokenized with MiniLM's own WordPiece tokenizer.
 """
 
@@ -26,15 +26,16 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-from supernas.spaces import Architecture, Supernet
-from supernas.spaces.errors import SpecError
-from supernas.spaces.inputs import Batch
-from supernas.spaces.ops import mean_pool
-from supernas.spaces.parent import parent_supernet
-from supernas.spaces.taskdata import heldout_batches, load_task_data
+from supernas.spaces.architecture import Architecture
+from supernas.models.supernet import Supernet
+from supernas.core.errors import SpecError
+from supernas.data.inputs import Batch
+from supernas.models.ops import mean_pool
+from supernas.models.parent import parent_supernet
+from supernas.data.task import heldout_batches, load_task_data
 
-from .base import CostClass, Metric, MetricContext, register
-from .costs import int_option
+from supernas.predictors.base import CostClass, Metric, MetricContext, register
+from supernas.predictors.costs import int_option
 
 
 @torch.no_grad()

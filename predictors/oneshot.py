@@ -17,13 +17,14 @@ from collections.abc import Callable
 
 import torch
 
-from supernas.spaces import Architecture, Supernet
-from supernas.spaces.data import heldout_batches, stdlib_text
-from supernas.spaces.errors import SpecError
-from supernas.spaces.inputs import Batch
-from supernas.spaces.losses import counted_targets, task_loss
+from supernas.spaces.architecture import Architecture
+from supernas.models.supernet import Supernet
+from supernas.data.text import heldout_batches, stdlib_text
+from supernas.core.errors import SpecError
+from supernas.data.inputs import Batch
+from supernas.training.losses import counted_targets, task_loss
 
-from .base import CostClass, Metric, MetricContext, register
+from supernas.predictors.base import CostClass, Metric, MetricContext, register
 
 Score = Callable[[torch.Tensor, Batch], torch.Tensor]  # (logits, batch) -> mean over the batch's targets
 

@@ -28,10 +28,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
-from supernas.spaces import Architecture
-from supernas.spaces.errors import SupernasError
+from supernas.spaces.architecture import Architecture
+from supernas.core.errors import SupernasError
 
-from .base import REGISTRY, CostClass, Direction, Metric, MetricContext, register
+from supernas.predictors.base import REGISTRY, CostClass, Direction, Metric, MetricContext, register
 
 ENTRY_POINT_GROUP = "supernas.metrics"
 

@@ -37,15 +37,15 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from supernas.spaces import Architecture
-from supernas.spaces.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
-from supernas.spaces.errors import SpecError
-from supernas.spaces.inputs import Batch
-from supernas.spaces.losses import task_loss
-from supernas.spaces.model import Block, FeedForward, Transformer
+from supernas.spaces.architecture import Architecture
+from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
+from supernas.core.errors import SpecError
+from supernas.data.inputs import Batch
+from supernas.training.losses import task_loss
+from supernas.models.model import Block, FeedForward, Transformer
 
-from .base import CostClass, Metric, MetricContext, register
-from .costs import NonEmbeddingParams
+from supernas.predictors.base import CostClass, Metric, MetricContext, register
+from supernas.predictors.costs import NonEmbeddingParams
 
 Index = tuple  # of slices (or Ellipsis) selecting the active part of a parameter
 Objective = Callable[[torch.Tensor, Batch], torch.Tensor]  # (output, batch) -> scalar

@@ -19,7 +19,7 @@ checkpoint with ``load_subnet`` and re-measures each metric on it, by the first 
   search timed. ``latency_predicted_ms`` is re-measured the same way: the searched value was a
   prediction, the verified one is the latency it predicted.
 - every other metric (proxies, one-shot ``val_loss``/``val_accuracy``, plugins): its own ``evaluate``
-  with a :class:`~supernas.spaces.checkpoint.CheckpointAsSupernet` as the context's supernet, so the
+  with a :class:`~supernas.models.checkpoint.CheckpointAsSupernet` as the context's supernet, so the
   same code runs on the checkpoint's weights. The context has the search's calibration batch and seed,
   and the held-out text kept with the job's supernet.
 - except weight-gradient proxies (``synflow``, ``snip``, ``grad_norm``, ``zico``) on a subnet with
@@ -38,17 +38,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from supernas.spaces import Supernet, load_subnet, parameter_count
-from supernas.spaces.checkpoint import WEIGHTS, CheckpointAsSupernet, read_subnet_config, tensor_bytes_on_disk
-from supernas.spaces.errors import SupernasError
-from supernas.spaces.inputs import Batch
-from supernas.spaces.model import Transformer
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import load_subnet
+from supernas.models.dense import parameter_count
+from supernas.models.checkpoint import WEIGHTS, CheckpointAsSupernet, read_subnet_config, tensor_bytes_on_disk
+from supernas.core.errors import SupernasError
+from supernas.data.inputs import Batch
+from supernas.models.model import Transformer
 
-from . import runtimes
-from .base import CostClass, Metric, MetricContext, get_metric
-from .latency import model_latency
-from .latency_metrics import workload_option
-from .workload import Workload
+from supernas.predictors.latency import runtimes
+from supernas.predictors.base import CostClass, Metric, MetricContext, get_metric
+from supernas.predictors.latency.measure import model_latency
+from supernas.predictors.latency.metrics import workload_option
+from supernas.predictors.latency.workload import Workload
 
 DETERMINISTIC = (CostClass.analytic, CostClass.proxy, CostClass.one_shot)
 WEIGHT_GRADIENT_PROXIES = ("synflow", "snip", "grad_norm", "zico")

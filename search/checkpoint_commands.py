@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from supernas.spaces.commandline import console, read_arch
+from supernas.core.commandline import console, read_arch
 
-from .commands import DbOption, JobArg, find_job, job_key, job_metrics
+from supernas.search.commands import DbOption, JobArg, find_job, job_key, job_metrics
 
 commands = typer.Typer()
 
@@ -30,15 +30,18 @@ def extract_command(
 
     Either JOB TRIAL (a trial of a stored job, with the job's supernet weights) or --space/--arch.
     """
-    from supernas.spaces import Supernet, extract, get_space, parameter_count, save_subnet
-    from supernas.spaces.errors import SpecError
+    from supernas.models.supernet import Supernet
+    from supernas.models.checkpoint import extract, save_subnet
+    from supernas.spaces.spec import load_spec
+    from supernas.models.dense import parameter_count
+    from supernas.core.errors import SpecError
 
     if job is not None:
         if trial is None:
             raise SpecError("extract JOB needs TRIAL (a trial number; see `supernas show JOB`)")
         from supernas.search.checkpoints import extract_trial
-        from supernas.search.store import open_store
-        from supernas.spaces.checkpoint import read_subnet_config
+        from supernas.search.store.store import open_store
+        from supernas.models.checkpoint import read_subnet_config
 
         _, chosen, config = read_subnet_config(extract_trial(open_store(db), job_key(job), trial, output, supernet))
         print(f"wrote {output} (arch {chosen.arch_id}, {config['parameters']:,} parameters, weights: {config['weights']})")
@@ -47,12 +50,12 @@ def extract_command(
         raise SpecError("extract needs --arch (a JSON file, inline JSON or -)")
     if supernet is not None:
         net = Supernet.load(supernet)
-        if space is not None and get_space(space).name != net.spec.name:
+        if space is not None and load_spec(space).name != net.spec.name:
             raise SpecError(f"--space {space} does not match the supernet's space '{net.spec.name}'")
     elif space is None:
         raise SpecError("extract needs --space (or --supernet DIR)")
     else:
-        net = Supernet(get_space(space), seed=seed)
+        net = Supernet(load_spec(space), seed=seed)
     chosen = read_arch(net.spec, arch)
     model = extract(net, chosen)
     save_subnet(model, output)
@@ -72,7 +75,7 @@ def verify_command(
     print searched vs measured, and one summary line per metric. Exit 1 if a deterministic value differs."""
     from rich.table import Table
 
-    from supernas.search.store import open_store
+    from supernas.search.store.store import open_store
     from supernas.search.verify import TOLERANCE, constraint_lines, parse_trials, signed_error, summarize, summary_line, verify_job
 
     which = parse_trials(trials)
@@ -121,8 +124,8 @@ def export_command(
 
     Either JOB TRIAL (a trial of a stored job) or --checkpoint DIR (from `supernas extract`).
     """
-    from supernas.spaces.errors import SpecError
-    from supernas.spaces.export import check_format, check_output_directory, export_checkpoint
+    from supernas.core.errors import SpecError
+    from supernas.export.exporters import check_format, check_output_directory, export_checkpoint
 
     check_format(fmt)
     check_output_directory(output)
@@ -134,7 +137,7 @@ def export_command(
         raise SpecError("export needs JOB TRIAL (see `supernas show JOB`) or --checkpoint DIR")
     else:
         from supernas.search.checkpoints import export_trial
-        from supernas.search.store import open_store
+        from supernas.search.store.store import open_store
 
         result = export_trial(open_store(db), job_key(job), trial, output, fmt, supernet)
     files = ", ".join(sorted(f.name for f in result.directory.iterdir()))

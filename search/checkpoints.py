@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supernas.spaces import Supernet, Transformer, extract, get_space, parse_architecture, save_subnet
-from supernas.spaces.errors import SpecError
-from supernas.spaces.export import ExportResult, check_format, check_output_directory, export_subnet
+from supernas.models.supernet import Supernet
+from supernas.models.model import Transformer
+from supernas.models.checkpoint import extract, save_subnet
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import parse_architecture
+from supernas.core.errors import SpecError
+from supernas.export.exporters import ExportResult, check_format, check_output_directory, export_subnet
 
-from .records import JobRecord, TrialRecord
+from supernas.search.store.records import JobRecord, TrialRecord
 
 
 def job_supernet(record: JobRecord, supernet: str | Path | None = None) -> Supernet:
@@ -18,7 +22,7 @@ def job_supernet(record: JobRecord, supernet: str | Path | None = None) -> Super
     weights = record.spec.get("supernet") or supernet
     if weights:
         return Supernet.load(weights)
-    return Supernet(get_space(record.spec["space"]), seed=record.spec.get("seed", 0))
+    return Supernet(load_spec(record.spec["space"]), seed=record.spec.get("seed", 0))
 
 
 def check_extractable(record: JobRecord, trial: TrialRecord) -> None:
@@ -49,7 +53,7 @@ def extract_trial(store, job: int | str, trial_number: int, out_dir: str | Path,
 def export_trial(
     store, job: int | str, trial_number: int, out_dir: str | Path, fmt: str, supernet: str | Path | None = None
 ) -> ExportResult:
-    """Export a job's trial in ``fmt`` (see :mod:`supernas.spaces.export`) to a new ``out_dir``; recorded like a checkpoint."""
+    """Export a job's trial in ``fmt`` (see :mod:`supernas.export.exporters`) to a new ``out_dir``; recorded like a checkpoint."""
     check_format(fmt)
     check_output_directory(Path(out_dir))  # before the supernet is built
     job_id, trial_id, model = trial_subnet(store, job, trial_number, supernet)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from supernas.spaces.commandline import console
+from supernas.core.commandline import console
 
 commands = typer.Typer()
 
@@ -64,7 +64,7 @@ def job_metrics(job) -> list[str]:
 def _front_table(store, job, limit: int | None = None):
     from rich.table import Column, Table
 
-    from supernas.spaces import Architecture
+    from supernas.spaces.architecture import Architecture
 
     from supernas.search.verify import TOLERANCE
 
@@ -115,7 +115,7 @@ def run_command(
     """Run a search job to its budget; prints the job id."""
     from supernas.search.jobspec import load_job_spec
     from supernas.search.runner import create_job, spec_with_workers
-    from supernas.search.store import open_store
+    from supernas.search.store.store import open_store
 
     spec = spec_with_workers(load_job_spec(job_file), workers)
     store = open_store(db)
@@ -134,7 +134,7 @@ def resume_command(
 ) -> None:
     """Continue a stopped or crashed job: finished trials are kept, nothing is evaluated twice."""
     from supernas.search.runner import spec_with_workers, stored_spec
-    from supernas.search.store import open_store
+    from supernas.search.store.store import open_store
 
     store = open_store(db)
     record = find_job(store, job)
@@ -174,7 +174,7 @@ def jobs_command(
     """Every job: id, name, space, status, trials done/budget, hypervolume."""
     from rich.table import Table
 
-    from supernas.search.store import open_store
+    from supernas.search.store.store import open_store
 
     table = Table("id", "name", "space", "status", "trials", "front", "hypervolume", "created")
     store = open_store(db)
@@ -199,7 +199,7 @@ def show_command(job: JobArg, db: DbOption = None) -> None:
     """A job's spec, progress and Pareto front."""
     import yaml
 
-    from supernas.search.store import open_store
+    from supernas.search.store.store import open_store
 
     store = open_store(db)
     record = find_job(store, job)
@@ -244,8 +244,8 @@ def pareto_command(
     """A job's Pareto front with each point's metrics and architecture, sorted by the first objective."""
     import csv
 
-    from supernas.search.store import open_store
-    from supernas.spaces.errors import SpecError
+    from supernas.search.store.store import open_store
+    from supernas.core.errors import SpecError
 
     if fmt not in ("csv", "json", "table"):
         raise SpecError(f"--format {fmt!r} is not supported (allowed: csv, json, table)")

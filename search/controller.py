@@ -19,14 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from supernas.spaces import Architecture, get_space, sample
+from supernas.spaces.architecture import Architecture, sample
+from supernas.spaces.spec import load_spec
 
-from .jobspec import JobSpec, objective_directions
-from .reference import fixed_reference
-from .leases import LeaseLost
-from .records import EVALUATED, TrialUpdate
-from .tables import now
-from .strategies import Strategy, make_strategy
+from supernas.search.jobspec import JobSpec, objective_directions
+from supernas.search.reference import fixed_reference
+from supernas.search.store.leases import LeaseLost
+from supernas.search.store.records import EVALUATED, TrialUpdate
+from supernas.search.store.tables import now
+from supernas.search.strategies.base import Strategy, make_strategy
 
 MAX_ASK_ROUNDS = 20  # proposals that are all duplicates this many times in a row -> random samples
 FLUSH_S = 0.2  # trial changes reach the store (and a dashboard) at most this late
@@ -57,7 +58,7 @@ class Controller:
         another controller is refused, and this one stops without touching the job again."""
         self.store, self.job_id, self.spec, self.pool, self.holder = store, job_id, spec, pool, holder
         self.should_stop = should_stop or (lambda: False)
-        self.space = get_space(spec.space)
+        self.space = load_spec(spec.space)
         self.objectives = objective_directions(spec)
         self.on_progress = on_progress or (lambda p: None)
         self.rng = random.Random(spec.seed + 1)
@@ -76,7 +77,7 @@ class Controller:
     def _block_library(self):
         """Strategy mip's block library: from the store when this supernet, data and workload have one, else built
         here (once, on the controller) and stored for later jobs."""
-        from .block_library import obtain_library
+        from supernas.search.puzzle.library import obtain_library
 
         s = self.spec
         library, _ = obtain_library(self.store, self.space, s.supernet, s.data, s.metric_uses(),

@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from supernas.predictors.direction import Direction
-from supernas.spaces.errors import SpecError, SupernasError, pydantic_message
+from supernas.core.errors import SpecError, SupernasError, pydantic_message
 from supernas.spaces.spec import read_structured_file
 
 STRATEGIES = ("random", "nsga2", "tpe", "motpe", "predictor", "mip")
@@ -143,7 +143,7 @@ def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
     """Validate parsed data as a job spec, including its space and every metric it names (after
     importing its plugins; a plugin file's path is taken from ``base``, default the current directory)."""
     from supernas.predictors.base import get_metric
-    from supernas.spaces import get_space
+    from supernas.spaces.spec import load_spec
 
     if not isinstance(data, dict):
         raise SpecError(f"{where}: a job spec must be a mapping, got {type(data).__name__}")
@@ -154,7 +154,7 @@ def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
     if job.plugins:
         job = _with_plugins(job, base or Path.cwd(), where)
     try:
-        space = get_space(job.space)
+        space = load_spec(job.space)
     except SupernasError as e:
         raise SpecError(f"{where}: field 'space': {e}") from None
     uses = [(f"objectives[{i}]", u) for i, u in enumerate(job.objectives)]
@@ -169,7 +169,7 @@ def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
     except SpecError as e:
         raise SpecError(f"{where}: {e}") from None
     if job.strategy.name == "mip":
-        from .mip_strategy import budget_metrics
+        from supernas.search.strategies.mip import budget_metrics
 
         try:
             budget_metrics(objective_directions(job), job.constraints)
@@ -196,7 +196,7 @@ def _with_plugins(job: JobSpec, base: Path, where: str) -> JobSpec:
 def _with_data(job: JobSpec, space, where: str) -> JobSpec:
     """Load the job's data once (every mistake in it is a one-line error before anything is stored) and
     make a file's path absolute, as ``supernet`` is, so every worker splits the same file."""
-    from supernas.spaces.taskdata import BUILTINS, load_data
+    from supernas.data.task import BUILTINS, load_data
 
     try:
         load_data(job.data, space)
@@ -208,7 +208,7 @@ def _with_data(job: JobSpec, space, where: str) -> JobSpec:
 def _with_supernet(job: JobSpec, space, where: str) -> JobSpec:
     """Check the job's supernet directory (exists, trained for the job's space) and make its path
     absolute, so Ray workers, ``resume`` and ``extract`` find the same weights from any directory."""
-    from supernas.spaces.supernet import read_supernet_config
+    from supernas.models.supernet import read_supernet_config
 
     try:
         _, trained = read_supernet_config(job.supernet)

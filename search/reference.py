@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from supernas.spaces import SpaceSpec, largest, smallest
-from supernas.spaces.errors import SpecError, SupernasError
+from supernas.spaces.spec import SpaceSpec
+from supernas.spaces.architecture import largest, smallest
+from supernas.core.errors import SpecError, SupernasError
 
-from .jobspec import Constraint, JobSpec
-from .pareto import minimization_vector
+from supernas.search.jobspec import Constraint, JobSpec
+from supernas.search.pareto import minimization_vector
 
 MARGIN = 0.1
 

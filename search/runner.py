@@ -6,17 +6,17 @@ import sys
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 
-from supernas.spaces import get_space
+from supernas.spaces.spec import load_spec
 
-from .controller import Controller, Progress
-from .jobspec import JobSpec, validate_job
-from .leases import job_lease
-from .records import EVALUATED
+from supernas.search.controller import Controller, Progress
+from supernas.search.jobspec import JobSpec, validate_job
+from supernas.search.store.leases import job_lease
+from supernas.search.store.records import EVALUATED
 
 
 def evaluator_args(spec: JobSpec) -> dict:
     return dict(
-        space=get_space(spec.space).model_dump(mode="json"),
+        space=load_spec(spec.space).model_dump(mode="json"),
         metrics=spec.metric_uses(),
         batch_size=spec.batch.batch_size,
         seq_len=spec.batch.seq_len,
@@ -29,7 +29,7 @@ def evaluator_args(spec: JobSpec) -> dict:
 
 @contextmanager
 def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Iterator:
-    from supernas.spaces.progress import make_progress
+    from supernas.core.progress import make_progress
 
     bar = make_progress(total=total, initial=initial, unit="trial", enabled=enabled)  # off a terminal: plain lines
 

@@ -20,15 +20,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from supernas.spaces import extract, parse_architecture, save_subnet
-from supernas.spaces.checkpoint import CONFIG, WEIGHTS, read_subnet_config
-from supernas.spaces.errors import SpecError, SupernasError
-from supernas.spaces.paths import supernas_home
+from supernas.models.checkpoint import extract, save_subnet
+from supernas.spaces.architecture import parse_architecture
+from supernas.models.checkpoint import CONFIG, WEIGHTS, read_subnet_config
+from supernas.core.errors import SpecError, SupernasError
+from supernas.core.paths import supernas_home
 
-from .checkpoints import check_extractable, job_supernet
-from .runner import stored_spec
-from .records import JobRecord, TrialRecord, VerificationRecord, VerifiedValue
-from .store import Store
+from supernas.search.checkpoints import check_extractable, job_supernet
+from supernas.search.runner import stored_spec
+from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord, VerifiedValue
+from supernas.search.store.store import Store
 
 WORKER_THREADS = 1  # the Evaluator's torch threads (workers/evaluator.py)
 TOLERANCE = 1e-5  # relative: a deterministic metric re-measured on the checkpoint equals the searched value
@@ -89,7 +90,7 @@ def check_checkpoint_directory(directory: Path, arch_id: str) -> None:
 
 def machine() -> dict:
     """Where the verification measured: host, hardware, threads, torch version."""
-    from supernas.predictors.workload import device_fingerprint
+    from supernas.predictors.latency.workload import device_fingerprint
 
     return {"host": socket.gethostname(), **device_fingerprint("cpu", WORKER_THREADS)}
 
@@ -108,9 +109,9 @@ def verify_job(
     ``SUPERNAS_HOME/checkpoints/job-J``); a caller's ``out_dir`` must not hold anything else there unless
     ``replace`` (supernas's own folders, as the default one). ``supernet`` is used only for a job whose
     spec names none."""
-    from supernas.predictors.timing import fixed_threads
+    from supernas.predictors.latency.timing import fixed_threads
     from supernas.predictors.verification import CheckpointMeasurer
-    from supernas.spaces.inputs import random_batch
+    from supernas.data.inputs import random_batch
 
     record = store.get_job(job)
     spec = stored_spec(store, record.id)

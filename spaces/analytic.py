@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .architecture import Architecture, LayerArch
-from .quant import weight_storage_bytes
-from .audio import AudioSpec
-from .spec import SpaceSpec
+from supernas.spaces.architecture import Architecture, LayerArch
+from supernas.models.quant import weight_storage_bytes
+from supernas.spaces.audio import AudioSpec
+from supernas.spaces.spec import SpaceSpec
 
 FP32 = 4
 

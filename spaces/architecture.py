@@ -14,8 +14,8 @@ import random
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .errors import ArchitectureError, allowed, pydantic_message
-from .spec import AttentionType, SpaceSpec
+from supernas.core.errors import ArchitectureError, allowed, pydantic_message
+from supernas.spaces.spec import AttentionType, SpaceSpec
 
 
 class LayerArch(BaseModel):

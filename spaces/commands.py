@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .commandline import SpaceArg, console
+from supernas.core.commandline import SpaceArg, console
 
 commands = typer.Typer()
 space_app = typer.Typer(help="Inspect one search space.", no_args_is_help=True)
@@ -20,14 +20,15 @@ def spaces_command() -> None:
     """Table of built-in spaces: task, elastic dimensions, number of subnets, largest size."""
     from rich.table import Table
 
-    from supernas.spaces import builtin_names, get_space, largest
+    from supernas.spaces.spec import builtin_names, load_spec
+    from supernas.spaces.architecture import largest
     from supernas.spaces.analytic import count_params
     from supernas.spaces.architecture import log10_subnets
     from supernas.spaces.describe import elastic_dimensions
 
     table = Table("space", "task", "elastic dims", "log10(#subnets)", "max params")
     for name in builtin_names():
-        spec = get_space(name)
+        spec = load_spec(name)
         global_dims, layer_dims = elastic_dimensions(spec)
         table.add_row(
             name, spec.task, f"{len(global_dims)} global + {len(layer_dims)} per layer", f"{log10_subnets(spec):.1f}",
@@ -39,10 +40,10 @@ def spaces_command() -> None:
 @space_app.command("show")
 def space_show(space: SpaceArg, as_json: Annotated[bool, typer.Option("--json", help="the full spec as JSON")] = False) -> None:
     """Every dimension of a space and its choices."""
-    from supernas.spaces import get_space
+    from supernas.spaces.spec import load_spec
     from supernas.spaces.describe import describe
 
-    spec = get_space(space)
+    spec = load_spec(space)
     if as_json:
         print(json.dumps(spec.model_dump(mode="json"), indent=2))
     else:
@@ -56,9 +57,10 @@ def sample_command(
     seed: Annotated[int, typer.Option(help="same seed, same architectures")] = 0,
 ) -> None:
     """Random architectures as JSON lines."""
-    from supernas.spaces import get_space, sample_many
+    from supernas.spaces.spec import load_spec
+    from supernas.spaces.architecture import sample_many
 
-    for arch in sample_many(get_space(space), n, seed):
+    for arch in sample_many(load_spec(space), n, seed):
         print(arch.to_json())
 
 
@@ -72,15 +74,15 @@ def from_pretrained_command(
                                                     "or built-in name (default for WordPiece encoders such as bert-mini: stdlib-prose)")] = None,
 ) -> None:
     """Build a supernet whose largest subnet is a pretrained model (e.g. MiniLM-L6 into bert-mini)."""
-    from supernas.spaces import get_space
-    from supernas.spaces.importance import from_pretrained
-    from supernas.spaces.parent import save_parent
-    from supernas.spaces.taskdata import load_data, pretrained_default_data
+    from supernas.spaces.spec import load_spec
+    from supernas.models.importance import from_pretrained
+    from supernas.models.parent import save_parent
+    from supernas.data.task import load_data, pretrained_default_data
 
-    spec = get_space(space)
+    spec = load_spec(space)
     heldout = load_data(data, spec) if data is not None else pretrained_default_data(spec)  # one line and nothing written if bad
     if str(weights) == "minilm" and not weights.exists():
-        from supernas.spaces.tokenizer import minilm_dir
+        from supernas.data.tokenizer import minilm_dir
 
         weights = minilm_dir() / "model.safetensors"
     net, report = from_pretrained(spec, weights, reorder=reorder)
@@ -114,8 +116,8 @@ def adapt_command(
     """Adapt a pretrained supernet so small subnets recover the parent's embeddings (sandwich distillation)."""
     import torch
 
-    from supernas.spaces import Supernet
-    from supernas.spaces.adapt import adapt_supernet, adaptation_texts
+    from supernas.models.supernet import Supernet
+    from supernas.training.adapt import adapt_supernet, adaptation_texts
 
     torch.set_num_threads(threads)
     net = Supernet.load(supernet)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .architecture import attention_options, ffn_options, layer_count, log10_subnets, quant_options
-from .spec import SpaceSpec
+from supernas.spaces.architecture import attention_options, ffn_options, layer_count, log10_subnets, quant_options
+from supernas.spaces.spec import SpaceSpec
 
 
 def elastic_dimensions(spec: SpaceSpec) -> tuple[dict[str, list], dict[str, list]]:

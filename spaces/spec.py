@@ -22,8 +22,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .audio import AudioSpec
-from .errors import NotFoundError, SpecError, did_you_mean, pydantic_message
+from supernas.spaces.audio import AudioSpec
+from supernas.core.errors import NotFoundError, SpecError, did_you_mean, pydantic_message
 
 
 class AttentionType(str, Enum):

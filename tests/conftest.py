@@ -33,9 +33,9 @@ def one_thread():
 @pytest.fixture(scope="session")
 def keyword_set(tmp_path_factory):
     """A small spoken keyword set (``supernas data keywords``), synthesised once per test session."""
-    from supernas.spaces.keywords import make_keywords
+    from supernas.data.keywords import make_keywords
 
-    from .helpers import KEYWORD_SET
+    from tests.helpers import KEYWORD_SET
 
     directory = tmp_path_factory.mktemp("keywords") / "set"
     make_keywords(directory, **KEYWORD_SET)

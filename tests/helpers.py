@@ -64,9 +64,9 @@ KEYWORD_SET = {"speakers": 8, "takes": 3, "seed": 0}  # the tests' spoken keywor
 
 def speech_on_short_clips(name: str, seconds: float):
     """A built-in speech space on shorter clips (windows cut to fit): the same modules, fewer frames to compute."""
-    from supernas.spaces import get_space
+    from supernas.spaces.spec import load_spec
 
-    data = get_space(name).model_dump(mode="json")
+    data = load_spec(name).model_dump(mode="json")
     data["audio"]["max_seconds"] = seconds
     data["layer"]["windows"] = [2, 4]
     return parse_spec(data, name)
@@ -78,7 +78,8 @@ def assert_active_weights_are_extracted(supernet, archs, batch) -> None:
     import torch
 
     from supernas.predictors.proxies import weight_grads
-    from supernas.spaces import extract, parameter_count
+    from supernas.models.checkpoint import extract
+    from supernas.models.dense import parameter_count
 
     for arch in archs:
         with supernet.active(arch):

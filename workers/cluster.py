@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 
-from supernas.spaces.errors import SupernasError
+from supernas.core.errors import SupernasError
 
 
 class ClusterError(SupernasError):

@@ -15,8 +15,9 @@ import torch
 
 from supernas.predictors.base import MetricContext, get_metric
 from supernas.predictors.plugins import load_plugins, plugin_module_name
-from supernas.spaces import Architecture, Supernet, check
-from supernas.spaces.inputs import random_batch
+from supernas.spaces.architecture import Architecture, check
+from supernas.models.supernet import Supernet
+from supernas.data.inputs import random_batch
 from supernas.spaces.spec import parse_spec
 
 

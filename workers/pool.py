@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from supernas.spaces.errors import SupernasError
+from supernas.core.errors import SupernasError
 
-from .evaluator import Evaluator
+from supernas.workers.evaluator import Evaluator
 
 RESTARTS_PER_WORKER = 3
 RECHECK_S = 0.5  # how often a restarting actor is asked whether it is up

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from supernas.search.runner import create_job
 
-from ..archview import DIMENSIONS, arch_view
-from ..convert import job_out, objectives_of, trial_out, verified_points
-from ..deps import Authorized, CacheDep, JobId, RunnerDep, SettingsDep, StoreDep
-from ..jobdata import hypervolume_steps, page_point_sets
-from ..models import NOT_FOUND, REJECTED, ErrorOut, HypervolumePoint, JobOut, PlotData, TrialOut
-from ..security import read_limited
-from ..submission import MAX_SPEC_BYTES, read_submission
+from supernas.dashboard.archview import DIMENSIONS, arch_view
+from supernas.dashboard.convert import job_out, objectives_of, trial_out, verified_points
+from supernas.dashboard.deps import Authorized, CacheDep, JobId, RunnerDep, SettingsDep, StoreDep
+from supernas.dashboard.jobdata import hypervolume_steps, page_point_sets
+from supernas.dashboard.models import NOT_FOUND, REJECTED, ErrorOut, HypervolumePoint, JobOut, PlotData, TrialOut
+from supernas.dashboard.security import read_limited
+from supernas.dashboard.submission import MAX_SPEC_BYTES, read_submission
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=REJECTED)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from supernas.spaces import builtin_names, get_space
+from supernas.spaces.spec import builtin_names, load_spec
 from supernas.spaces.architecture import log10_subnets
-from supernas.spaces.errors import NotFoundError
+from supernas.core.errors import NotFoundError
 
-from ..convert import space_limits
-from ..models import NOT_FOUND, REJECTED, SpaceOut
+from supernas.dashboard.convert import space_limits
+from supernas.dashboard.models import NOT_FOUND, REJECTED, SpaceOut
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 def list_spaces() -> list[SpaceOut]:
     return [
         SpaceOut(name=s.name, task=s.task, description=s.description, log10_subnets=log10_subnets(s), limits=space_limits(s))
-        for s in map(get_space, builtin_names())
+        for s in map(load_spec, builtin_names())
     ]
 
 
@@ -27,4 +27,4 @@ def get_space_spec(name: str) -> dict:
     """A built-in space's full spec (only built-in names: the API reads no files by path)."""
     if name not in builtin_names():
         raise NotFoundError(f"no built-in space '{name}'; built-in spaces: {', '.join(builtin_names())}")
-    return get_space(name).model_dump(mode="json")
+    return load_spec(name).model_dump(mode="json")

@@ -16,12 +16,12 @@ from starlette.background import BackgroundTask
 
 from supernas.search.checkpoints import export_trial, extract_trial
 from supernas.search.verify import verify_job
-from supernas.spaces import get_space
+from supernas.spaces.spec import load_spec
 
-from ..archview import arch_view
-from ..convert import metrics_of, objectives_of, trial_detail, trial_out
-from ..deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
-from ..models import NOT_FOUND, REJECTED, ErrorOut, TrialDetail, TrialPage, TrialState
+from supernas.dashboard.archview import arch_view
+from supernas.dashboard.convert import metrics_of, objectives_of, trial_detail, trial_out
+from supernas.dashboard.deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
+from supernas.dashboard.models import NOT_FOUND, REJECTED, ErrorOut, TrialDetail, TrialPage, TrialState
 
 router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"], responses={**NOT_FOUND, **REJECTED})
 
@@ -66,7 +66,7 @@ def get_trial(job_id: JobId, number: TrialNumber, store: StoreDep) -> TrialDetai
     job = store.get_job(job_id)
     trial = store.get_trial(job_id, number)
     verification = next(iter(store.verifications(job_id, [number])), None)
-    return trial_detail(job_id, trial, arch_view(trial.arch_json), get_space(job.space), verification)
+    return trial_detail(job_id, trial, arch_view(trial.arch_json), load_spec(job.space), verification)
 
 
 @router.post("/{number}/verify", dependencies=Authorized, responses={422: {"model": ErrorOut, "description": "a failed or unfinished trial"}})
@@ -79,7 +79,7 @@ def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: 
         verify_job(store, job_id, [number], settings.home / "checkpoints" / f"job-{job_id}", replace=True)
     trial = store.get_trial(job_id, number)
     verification = next(iter(store.verifications(job_id, [number])), None)
-    return trial_detail(job_id, trial, arch_view(trial.arch_json), get_space(job.space), verification)
+    return trial_detail(job_id, trial, arch_view(trial.arch_json), load_spec(job.space), verification)
 
 
 @router.post(

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from supernas.predictors.base import metric_names
-from supernas.spaces import get_space, sample_many
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import sample_many
 from supernas.spaces.analytic import count_params
 
-from ..helpers import supernas
+from tests.helpers import supernas
 
 ABSENT_GPU = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU: absent on every machine
 
@@ -24,12 +25,12 @@ def test_metrics_lists_every_registered_metric(tmp_path):
 
 
 def test_score_matches_the_library(tmp_path):
-    arch = sample_many(get_space("gpt-tiny"), 1, seed=2)[0]
+    arch = sample_many(load_spec("gpt-tiny"), 1, seed=2)[0]
     (tmp_path / "arch.json").write_text(arch.to_json())
     done = supernas("score", "gpt-tiny", "--arch", str(tmp_path / "arch.json"), "--metrics", "params,hidden_cov", "--json", home=tmp_path)
     assert done.returncode == 0, done.stderr
     values = json.loads(done.stdout)
-    assert values["arch_id"] == arch.arch_id and values["params"] == count_params(get_space("gpt-tiny"), arch)
+    assert values["arch_id"] == arch.arch_id and values["params"] == count_params(load_spec("gpt-tiny"), arch)
     again = json.loads(supernas("score", "gpt-tiny", "--arch", arch.to_json(), "--metrics", "hidden_cov", "--json", home=tmp_path).stdout)
     assert again["hidden_cov"] == values["hidden_cov"]  # deterministic for the same seed
 
@@ -38,7 +39,7 @@ def test_calibrate_then_predicted_latency(tmp_path):
     done = supernas("calibrate", "gpt-tiny", "-n", "10", "--repeats", "2", "--threads", "1", home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "MAPE" in done.stdout and "Spearman" in done.stdout
-    arch = sample_many(get_space("gpt-tiny"), 1, seed=3)[0]
+    arch = sample_many(load_spec("gpt-tiny"), 1, seed=3)[0]
     scored = supernas("score", "gpt-tiny", "--arch", arch.to_json(), "--metrics", "latency_predicted_ms",
                       "--option", "threads=1", "--json", home=tmp_path)
     assert scored.returncode == 0, scored.stderr
@@ -60,7 +61,7 @@ def test_calibrate_then_predicted_latency(tmp_path):
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, needle):
-    arch = sample_many(get_space(args[1]), 1, seed=0)[0].to_json()
+    arch = sample_many(load_spec(args[1]), 1, seed=0)[0].to_json()
     args = [arch if a in ("{}", "-") else a for a in args]
     done = supernas(*args, home=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr

@@ -9,16 +9,15 @@ import torch
 from scipy.stats import kendalltau, spearmanr
 
 from supernas.predictors.base import get_metric
-from supernas.predictors.correlation import (
-    COMBINED, FINETUNED, Finetuning, format_agreement, loo_ridge, proxy_context, rank_agreement, training_text,
-)
+from supernas.predictors.correlation import COMBINED, FINETUNED, Finetuning, format_agreement, loo_ridge, proxy_context, rank_agreement, training_text
 from supernas.predictors.oneshot import heldout_loss
-from supernas.spaces import Supernet, sample_many
-from supernas.spaces.data import heldout_batches, stdlib_text, text_file
-from supernas.spaces.errors import SpecError
-from supernas.spaces.training import finetune
+from supernas.models.supernet import Supernet
+from supernas.spaces.architecture import sample_many
+from supernas.data.text import heldout_batches, stdlib_text, text_file
+from supernas.core.errors import SpecError
+from supernas.training.sandwich import finetune
 
-from ..helpers import TINY_BYTES, corpus_file
+from tests.helpers import TINY_BYTES, corpus_file
 
 
 

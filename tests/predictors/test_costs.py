@@ -7,14 +7,16 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from supernas.predictors import costs
 from supernas.predictors.base import REGISTRY, MetricContext
-from supernas.spaces import (
-    Architecture, AttentionType, LayerArch, SpaceSpec, SpecError, Supernet, extract, get_space, parameter_count, sample_many,
-    save_subnet,
-)
-from supernas.spaces.inputs import random_batch
-from supernas.spaces.parent import full_precision
+from supernas.spaces.architecture import Architecture, LayerArch, sample_many
+from supernas.spaces.spec import AttentionType, SpaceSpec, load_spec
+from supernas.core.errors import SpecError
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract, save_subnet
+from supernas.models.dense import parameter_count
+from supernas.data.inputs import random_batch
+from supernas.models.parent import full_precision
 
-from ..helpers import header_bytes
+from tests.helpers import header_bytes
 
 TINY = SpaceSpec.model_validate(
     dict(
@@ -76,7 +78,7 @@ def test_attention_variants_by_hand():
 
 
 def test_kv_cache_shrinks_with_gqa_and_windows():
-    spec = get_space("gpt-tiny")  # head_dim 16
+    spec = load_spec("gpt-tiny")  # head_dim 16
     mha = Architecture(space="gpt-tiny", embed_dim=128, layers=(LayerArch(attention="mha", heads=8, ffn_dim=512),) * 4)
     cache = lambda arch, t=128: metric("kv_cache_bytes", spec, arch, seq_len=t)
     assert cache(mha) == 4 * 2 * 2 * 8 * 16 == 2048
@@ -88,7 +90,7 @@ def test_kv_cache_shrinks_with_gqa_and_windows():
 
 def test_kv_cache_is_for_language_models_only():
     with pytest.raises(SpecError, match="does not apply"):
-        REGISTRY["kv_cache_bytes"]().check_applicable(get_space("bert-mini"))
+        REGISTRY["kv_cache_bytes"]().check_applicable(load_spec("bert-mini"))
 
 
 def test_bad_option_is_a_clear_error():
@@ -107,7 +109,7 @@ def counted_flops(model, inputs) -> tuple[int, int]:
 
 @pytest.mark.parametrize("name", ["gpt-tiny", "bert-mini", "vit-tiny"])
 def test_flops_match_torch_flop_counter(name):
-    spec = full_precision(get_space(name))
+    spec = full_precision(load_spec(name))
     softmax = spec.layer.model_copy(update=dict(attention=[AttentionType.mha, AttentionType.gqa]))
     softmax_only = spec.model_copy(update={"layer": softmax})
     supernet, t = Supernet(spec, seed=1), 32
@@ -122,7 +124,7 @@ def test_flops_match_torch_flop_counter(name):
 
 @pytest.mark.parametrize("name", ["gpt-tiny", "bert-mini"])
 def test_params_and_weight_bytes_match_real_subnets(tmp_path, name):
-    spec = get_space(name)
+    spec = load_spec(name)
     supernet = Supernet(spec)
     for i, arch in enumerate(sample_many(spec, 3, seed=4)):
         model = extract(supernet, arch)

@@ -9,21 +9,24 @@ from scipy.stats import spearmanr
 
 from supernas.predictors.base import MetricContext
 from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank, first_sentences, pair_similarities, sentence_embeddings
-from supernas.spaces import Architecture, Supernet, extract, get_space, largest, smallest
-from supernas.spaces.adapt import adapt_supernet, adaptation_texts
-from supernas.spaces.importance import from_pretrained
-from supernas.spaces.ops import mean_pool
-from supernas.spaces.parent import PARENT_WEIGHTS, full_precision
-from supernas.spaces.prose import stdlib_sentences
-from supernas.spaces.taskdata import heldout_batches, load_task_data
-from supernas.spaces.tokenizer import minilm_dir, wordpiece_encode
+from supernas.spaces.architecture import Architecture, largest, smallest
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract
+from supernas.spaces.spec import load_spec
+from supernas.training.adapt import adapt_supernet, adaptation_texts
+from supernas.models.importance import from_pretrained
+from supernas.models.ops import mean_pool
+from supernas.models.parent import PARENT_WEIGHTS, full_precision
+from supernas.data.prose import stdlib_sentences
+from supernas.data.task import heldout_batches, load_task_data
+from supernas.data.tokenizer import minilm_dir, wordpiece_encode
 
 SENTENCES = 96
 
 
 def _space():
     """bert-mini with full precision among the choices, so the full-size subnet is the parent itself."""
-    spec = get_space("bert-mini")
+    spec = load_spec("bert-mini")
     return spec.model_copy(update={"layer": spec.layer.model_copy(update={"weight_bits": [8, 16, 32], "act_bits": [16, 32]})})
 
 
@@ -46,7 +49,7 @@ def _cut(spec, heads: int, ffn: int, depth: int = 6) -> Architecture:
 def test_prose_is_real_sentences_and_tokenized_by_wordpiece():
     sentences = stdlib_sentences()
     assert len(sentences) > 1000 and all(s[0].isupper() and s.endswith(".") for s in sentences[:50])
-    prose = load_task_data("stdlib-prose", get_space("bert-mini"))
+    prose = load_task_data("stdlib-prose", load_spec("bert-mini"))
     assert len(prose.heldout) > SENTENCES and len(prose.train) > 3 * len(prose.heldout)
     ids, mask = wordpiece_encode(["hello world"], 16)
     assert ids[0, : int(mask.sum())].tolist() == [101, 7592, 2088, 102]  # [CLS] hello world [SEP]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import assert_active_weights_are_extracted
+from tests.helpers import assert_active_weights_are_extracted
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext, get_metric
 from supernas.predictors.proxies import PROXIES
-from supernas.spaces import extract, sample_many
-from supernas.spaces.inputs import random_batch
+from supernas.models.checkpoint import extract
+from supernas.spaces.architecture import sample_many
+from supernas.data.inputs import random_batch
 from supernas.spaces.spec import parse_spec
 
 SPACE = {

@@ -7,14 +7,17 @@ import torch
 import torch.nn.functional as F
 
 from supernas.predictors.base import MetricContext, get_metric
-from supernas.spaces import Supernet, extract, get_space, largest, sample_many, smallest
-from supernas.spaces.data import heldout_batches, stdlib_text, text_file
-from supernas.spaces.errors import SpecError
-from supernas.spaces.inputs import Batch
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import largest, sample_many, smallest
+from supernas.data.text import heldout_batches, stdlib_text, text_file
+from supernas.core.errors import SpecError
+from supernas.data.inputs import Batch
 from supernas.spaces.spec import parse_spec
-from supernas.spaces.training import train_supernet
+from supernas.training.sandwich import train_supernet
 
-from ..helpers import TINY_BYTES, corpus_file
+from tests.helpers import TINY_BYTES, corpus_file
 
 TINY_ENCODER = parse_spec(
     {"name": "tiny-encoder", "task": "encoder_classification", "vocab_size": 11, "type_vocab_size": 2,
@@ -36,7 +39,7 @@ def _by_hand_loss(model: torch.nn.Module, batches: list[Batch]) -> float:
 
 
 def test_val_loss_through_the_supernet_equals_the_extracted_subnet():
-    spec = get_space("gpt-tiny")  # every layer quantized: 4/8/16-bit weights, 8/16-bit activations
+    spec = load_spec("gpt-tiny")  # every layer quantized: 4/8/16-bit weights, 8/16-bit activations
     net = Supernet(spec, seed=1)
     heldout = heldout_batches(stdlib_text().heldout, seq_len=32, batch_size=4, n_batches=3)
     context = MetricContext(spec, heldout=heldout, supernet_factory=lambda: net)
@@ -49,7 +52,7 @@ def test_val_loss_through_the_supernet_equals_the_extracted_subnet():
 
 
 def test_val_loss_defaults_to_the_stdlib_heldout_text():
-    spec = get_space("gpt-tiny")
+    spec = load_spec("gpt-tiny")
     context = MetricContext(spec, seed=0)
     value = get_metric("val_loss", batches=2, batch_size=2, seq_len=16).evaluate(smallest(spec), context)
     expected = heldout_batches(stdlib_text().heldout, seq_len=16, batch_size=2, n_batches=2)
@@ -85,7 +88,7 @@ def test_classification_without_heldout_data_is_a_user_error():
     with pytest.raises(SpecError, match="needs labeled held-out data .*give the job .data."):
         get_metric("val_loss").evaluate(largest(TINY_ENCODER), context)
     with pytest.raises(SpecError, match="does not apply"):
-        get_metric("val_accuracy").evaluate(largest(get_space("gpt-tiny")), MetricContext(get_space("gpt-tiny")))
+        get_metric("val_accuracy").evaluate(largest(load_spec("gpt-tiny")), MetricContext(load_spec("gpt-tiny")))
 
 
 def test_metric_registry_lists_one_shot_metrics():

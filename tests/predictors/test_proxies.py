@@ -14,16 +14,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ..helpers import assert_active_weights_are_extracted
+from tests.helpers import assert_active_weights_are_extracted
 
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext, get_metric
 from supernas.predictors.proxies import PROXIES
-from supernas.spaces import Supernet, extract, get_space, largest, sample_many
-from supernas.spaces.errors import SpecError
-from supernas.spaces.inputs import Batch, random_batch
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import largest, sample_many
+from supernas.core.errors import SpecError
+from supernas.data.inputs import Batch, random_batch
 from supernas.spaces.spec import SpaceSpec, parse_spec
-from supernas.spaces.parent import full_precision
+from supernas.models.parent import full_precision
 
 
 
@@ -226,7 +229,7 @@ def test_decoder_params_counts_everything_but_the_embeddings() -> None:
 
 # ---------------------------------------------------------------- weight sharing == extraction
 
-GPT = full_precision(get_space("gpt-tiny"))
+GPT = full_precision(load_spec("gpt-tiny"))
 ARCHS = sample_many(GPT, 4, seed=1)  # every attention type, dense and 2/4-expert FFNs, every width
 
 
@@ -250,7 +253,7 @@ def test_supernet_equals_extracted_gpt(name: str, gpt_context: MetricContext) ->
 
 @pytest.mark.parametrize("space", ["bert-mini", "vit-tiny", "speech-tiny"])
 def test_supernet_equals_extracted_encoders(space: str) -> None:
-    spec = full_precision(get_space(space))
+    spec = full_precision(load_spec(space))
     context = MetricContext(spec=spec, batch=random_batch(spec, batch_size=4, seq_len=16, seed=1))
     arch = sample_many(spec, 1, seed=3)[0]
     dense = extract(context.supernet, arch)
@@ -263,7 +266,7 @@ def test_supernet_equals_extracted_encoders(space: str) -> None:
 
 
 def test_deterministic_and_leaves_the_supernet_untouched() -> None:
-    spec = get_space("gpt-tiny")  # quantized, as searches run it
+    spec = load_spec("gpt-tiny")  # quantized, as searches run it
     context = MetricContext(spec=spec, batch=random_batch(spec, batch_size=4, seq_len=16, seed=0), seed=4)
     supernet = context.supernet.train()
     before = {k: v.clone() for k, v in supernet.state_dict().items()}
@@ -282,7 +285,7 @@ def test_deterministic_and_leaves_the_supernet_untouched() -> None:
 
 
 def test_decoder_params_applies_to_causal_lm_only() -> None:
-    spec = get_space("bert-mini")
+    spec = load_spec("bert-mini")
     metric = get_metric("decoder_params")
     with pytest.raises(SpecError, match="decoder_params"):
         metric.check_applicable(spec)

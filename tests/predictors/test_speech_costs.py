@@ -6,10 +6,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from supernas.predictors.costs import speech_frontend_macs
-from supernas.spaces import Supernet, extract, largest, smallest
-from supernas.spaces.inputs import random_batch
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract
+from supernas.spaces.architecture import largest, smallest
+from supernas.data.inputs import random_batch
 
-from ..helpers import speech_on_short_clips
+from tests.helpers import speech_on_short_clips
 
 
 def test_front_end_macs_equal_torchs_flop_count():
@@ -24,12 +26,12 @@ def test_front_end_macs_equal_torchs_flop_count():
 
 
 def test_lookup_table_times_the_front_end_as_the_base_part():
-    from supernas.predictors.forward_parts import ForwardPart, arch_parts, part_module
-    from supernas.predictors.workload import Workload
-    from supernas.spaces import get_space
-    from supernas.spaces.speech import ConvFeatureEncoder
+    from supernas.predictors.latency.parts import ForwardPart, arch_parts, part_module
+    from supernas.predictors.latency.workload import Workload
+    from supernas.spaces.spec import load_spec
+    from supernas.models.speech import ConvFeatureEncoder
 
-    spec = get_space("speech-tiny")
+    spec = load_spec("speech-tiny")
     arch = largest(spec)
     assert arch_parts(arch)[0] == ForwardPart("base", arch.embed_dim)
     module, inputs = part_module(spec, ForwardPart("base", arch.embed_dim), Workload(batch_size=2))

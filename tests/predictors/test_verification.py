@@ -7,12 +7,15 @@ import pytest
 
 from supernas.predictors.base import CostClass, MetricContext, get_metric, metric_names
 from supernas.predictors.verification import WEIGHT_GRADIENT_PROXIES, CheckpointMeasurer, embedding_parameters
-from supernas.spaces import Supernet, extract, get_space, load_subnet, sample_many, save_subnet
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import extract, load_subnet, save_subnet
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import sample_many
 from supernas.spaces.analytic import checkpoint_bytes
-from supernas.spaces.checkpoint import WEIGHTS, CheckpointAsSupernet, tensor_bytes_on_disk
-from supernas.spaces.errors import ArchitectureError
-from supernas.spaces.inputs import random_batch
-from supernas.spaces.parent import full_precision
+from supernas.models.checkpoint import WEIGHTS, CheckpointAsSupernet, tensor_bytes_on_disk
+from supernas.core.errors import ArchitectureError
+from supernas.data.inputs import random_batch
+from supernas.models.parent import full_precision
 from supernas.spaces.spec import SpaceSpec
 
 TOLERANCE = 1e-5
@@ -37,7 +40,7 @@ def checkpoints(spec: SpaceSpec, tmp_path, n: int, seed: int = 3):
         yield net, arch, directory
 
 
-@pytest.mark.parametrize("space", [get_space("gpt-tiny"), full_precision(get_space("gpt-tiny"))], ids=["quantized", "fp32"])
+@pytest.mark.parametrize("space", [load_spec("gpt-tiny"), full_precision(load_spec("gpt-tiny"))], ids=["quantized", "fp32"])
 def test_every_deterministic_metric_equals_the_supernets_value(space, tmp_path):
     batch = random_batch(space, 4, 32, seed=0)
     for net, arch, directory in checkpoints(space, tmp_path, 3):
@@ -57,7 +60,7 @@ def test_every_deterministic_metric_equals_the_supernets_value(space, tmp_path):
 
 
 def test_size_and_counts_come_from_the_checkpoint_itself(tmp_path):
-    spec = get_space("gpt-tiny")
+    spec = load_spec("gpt-tiny")
     for net, arch, directory in checkpoints(spec, tmp_path, 3, seed=5):
         measurer = CheckpointMeasurer(directory)
         weights = directory / WEIGHTS
@@ -70,7 +73,7 @@ def test_size_and_counts_come_from_the_checkpoint_itself(tmp_path):
 
 
 def test_latency_is_timed_on_the_checkpoint_with_the_metrics_workload(tmp_path):
-    (_, _, directory), = checkpoints(get_space("gpt-tiny"), tmp_path, 1)
+    (_, _, directory), = checkpoints(load_spec("gpt-tiny"), tmp_path, 1)
     measurer = CheckpointMeasurer(directory)
     options = {"batch_size": 2, "seq_len": 16, "repeats": 3, "warmup": 1, "threads": 1, "clock": "cpu"}
     timed = measurer.measure("latency_ms", options)
@@ -81,13 +84,13 @@ def test_latency_is_timed_on_the_checkpoint_with_the_metrics_workload(tmp_path):
 
 
 def test_a_metric_that_cannot_run_on_a_checkpoint_gives_a_reason_not_a_value(tmp_path):
-    (_, _, directory), = checkpoints(get_space("vit-tiny"), tmp_path, 1)
+    (_, _, directory), = checkpoints(load_spec("vit-tiny"), tmp_path, 1)
     got = CheckpointMeasurer(directory).measure("val_accuracy", {})
     assert got.value is None and got.method == "not re-measured" and "val_accuracy" in got.note and "held-out" in got.note
 
 
 def test_checkpoint_as_supernet_holds_one_architecture(tmp_path):
-    spec = get_space("gpt-tiny")
+    spec = load_spec("gpt-tiny")
     net = Supernet(spec, seed=0)
     first, other = sample_many(spec, 2, seed=1)
     model = load_subnet(save_subnet(extract(net, first), tmp_path / "c"))
@@ -109,7 +112,7 @@ def test_cost_classes_decide_determinism():
 
 def test_fidelity_is_re_measured_against_the_parent_of_the_supernet(tmp_path):
     """Fidelity compares with the parent kept beside the supernet, never with the checkpoint's own weights."""
-    spec = get_space("bert-mini")
+    spec = load_spec("bert-mini")
     for net, arch, directory in checkpoints(spec, tmp_path, 2, seed=0):
         searched = MetricContext(spec, seed=0)
         searched.supernet = net
@@ -123,9 +126,9 @@ def test_fidelity_is_re_measured_against_the_parent_of_the_supernet(tmp_path):
 def test_one_shot_quality_of_a_classifier_on_the_jobs_data_or_the_data_kept_with_its_supernet(tmp_path):
     """val_loss/val_accuracy on task data: the job's (``data``) or the held-out split kept beside the supernet."""
     from supernas.spaces.spec import parse_spec
-    from supernas.spaces.taskdata import load_task_data
+    from supernas.data.task import load_task_data
 
-    vit = get_space("vit-tiny").model_dump(mode="json")
+    vit = load_spec("vit-tiny").model_dump(mode="json")
     spec = parse_spec({**vit, "name": "vit-digits", "depth": [1, 2], "embed_dim": [32, 64],
                        "layer": {**vit["layer"], "heads": [1, 2], "ffn_dim": [64, 128]}}, "vit-digits")
     for net, arch, directory in checkpoints(spec, tmp_path, 2):

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from supernas.search.database import make_engine
+from supernas.search.store.database import make_engine
 
-from ..processes import free_port
+from tests.processes import free_port
 
 
 def _postgres_bindir() -> Path | None:

@@ -6,7 +6,7 @@ import yaml
 
 from supernas.search.jobspec import load_job_spec, objective_directions
 from supernas.search.pareto import minimization_vector
-from supernas.search.records import EVALUATED
+from supernas.search.store.records import EVALUATED
 
 
 

@@ -8,12 +8,13 @@ import json
 
 import pytest
 
-from supernas.search.store import open_store
-from supernas.spaces import Architecture, load_subnet
-from supernas.spaces.inputs import random_batch
+from supernas.search.store.store import open_store
+from supernas.spaces.architecture import Architecture
+from supernas.models.checkpoint import load_subnet
+from supernas.data.inputs import random_batch
 
-from ..helpers import supernas
-from .jobs_helpers import write_job
+from tests.helpers import supernas
+from tests.search.jobs_helpers import write_job
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_bad_job_file_is_one_line_and_stores_nothing(tmp_path):
 def test_export_a_trial_as_onnx_runs_in_onnx_runtime(finished_job, tmp_path):
     import numpy as np
 
-    from supernas.spaces.onnx_export import example_inputs, runtime_session, torch_outputs
+    from supernas.export.onnx import example_inputs, runtime_session, torch_outputs
 
     url, _ = finished_job
     trial = open_store(url).front(1)[0]

@@ -21,20 +21,22 @@ from supernas.predictors.base import MetricContext, get_metric
 from supernas.predictors.oneshot import heldout_accuracy, heldout_loss
 from supernas.cli import main
 from supernas.search.jobspec import load_job_spec
-from supernas.search.store import open_store
-from supernas.spaces import Architecture, Supernet, get_space, largest, smallest
-from supernas.spaces.errors import SpecError
+from supernas.search.store.store import open_store
+from supernas.spaces.architecture import Architecture, largest, smallest
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.core.errors import SpecError
 from supernas.spaces.spec import parse_spec
-from supernas.spaces.taskdata import heldout_batches, load_task_data
+from supernas.data.task import heldout_batches, load_task_data
 from supernas.workers.evaluator import Evaluator
 
-from ..helpers import supernas
-from ..spaces.datafiles import BAD, TINY_WORDPIECE, write_bad, write_jsonl
-from .jobs_helpers import write_job
+from tests.helpers import supernas
+from tests.data.datafiles import BAD, TINY_WORDPIECE, write_bad, write_jsonl
+from tests.search.jobs_helpers import write_job
 
 VIT_DIGITS = parse_spec(
-    {**get_space("vit-tiny").model_dump(mode="json"), "name": "vit-tiny-digits", "depth": [1, 2], "embed_dim": [32, 64],
-     "layer": {**get_space("vit-tiny").layer.model_dump(mode="json"), "heads": [1, 2], "ffn_dim": [64, 128], "experts": [1, 2]}},
+    {**load_spec("vit-tiny").model_dump(mode="json"), "name": "vit-tiny-digits", "depth": [1, 2], "embed_dim": [32, 64],
+     "layer": {**load_spec("vit-tiny").layer.model_dump(mode="json"), "heads": [1, 2], "ffn_dim": [64, 128], "experts": [1, 2]}},
     "vit-tiny-digits",
 )
 # Measured on a 2-core VM: 200 steps take 13-15 s; held-out accuracy 0.767 (largest) and 0.314 (smallest)

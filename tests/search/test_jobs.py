@@ -13,13 +13,13 @@ from datetime import datetime, timezone
 import pytest
 
 from supernas.search.jobspec import load_job_spec
-from supernas.search.records import EVALUATED
+from supernas.search.store.records import EVALUATED
 from supernas.search.runner import create_job, execute
-from supernas.search.store import open_store
+from supernas.search.store.store import open_store
 from supernas.workers.cluster import connect, disconnect
 
-from ..processes import kill_ray_session_of
-from .jobs_helpers import assert_consistent, write_job
+from tests.processes import kill_ray_session_of
+from tests.search.jobs_helpers import assert_consistent, write_job
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 
 from supernas.search.jobspec import load_job_spec, objective_directions
-from supernas.spaces import NotFoundError, SpecError
+from supernas.core.errors import NotFoundError, SpecError
 
 GOOD = """
 name: t

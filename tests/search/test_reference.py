@@ -9,12 +9,13 @@ from supernas.search.jobspec import load_job_spec, objective_directions
 from supernas.search.pareto import hypervolume, minimization_vector
 from supernas.search.reference import MARGIN
 from supernas.search.runner import create_job, evaluator_args, execute
-from supernas.search.store import open_store
-from supernas.spaces import get_space, largest, smallest
+from supernas.search.store.store import open_store
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import largest, smallest
 from supernas.workers.cluster import connect, disconnect
 from supernas.workers.evaluator import Evaluator
 
-from .jobs_helpers import write_job
+from tests.search.jobs_helpers import write_job
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_runs_of_one_spec_share_the_reference(local_ray, tmp_path):
     # hidden_cov (maximized, unconstrained): the worse of the largest and smallest subnets, plus 10 % of
     # their difference, scored here independently; flops: its constraint's bound
     evaluator = Evaluator(**evaluator_args(spec))
-    space = get_space(spec.space)
+    space = load_spec(spec.space)
     anchors = [-evaluator.evaluate(arch.to_json())["hidden_cov"] for arch in (largest(space), smallest(space))]
     expected_cov = max(anchors) + MARGIN * (max(anchors) - min(anchors))
     assert jobs[0].reference == [pytest.approx(expected_cov, rel=1e-12), 3.0e6]

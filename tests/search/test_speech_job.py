@@ -7,17 +7,19 @@ import pytest
 
 from supernas.predictors.costs import forward_macs
 from supernas.predictors.oneshot import heldout_accuracy
-from supernas.search.store import open_store
-from supernas.spaces import Architecture, Supernet, get_space
-from supernas.spaces.taskdata import heldout_batches, load_task_data
-from supernas.spaces.training import train_supernet
+from supernas.search.store.store import open_store
+from supernas.spaces.architecture import Architecture
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.data.task import heldout_batches, load_task_data
+from supernas.training.sandwich import train_supernet
 
-from ..helpers import supernas
-from .jobs_helpers import write_job
+from tests.helpers import supernas
+from tests.search.jobs_helpers import write_job
 
 
 def test_val_accuracy_vs_latency_job_on_speech_runs_on_ray_workers(tmp_path, keyword_set):
-    spec = get_space("speech-tiny")
+    spec = load_spec("speech-tiny")
     data = load_task_data(keyword_set, spec)
     net = Supernet(spec, seed=0)
     train_supernet(net, data, steps=20, lr=5e-3, batch_size=16, sandwich_k=1, progress=False)

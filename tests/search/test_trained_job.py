@@ -12,14 +12,16 @@ import torch
 
 from supernas.predictors.oneshot import heldout_loss
 from supernas.search.jobspec import load_job_spec
-from supernas.search.store import open_store
-from supernas.spaces import Architecture, Supernet, load_subnet
-from supernas.spaces.data import heldout_batches, text_file
-from supernas.spaces.errors import SpecError
-from supernas.spaces.training import train_supernet
+from supernas.search.store.store import open_store
+from supernas.spaces.architecture import Architecture
+from supernas.models.supernet import Supernet
+from supernas.models.checkpoint import load_subnet
+from supernas.data.text import heldout_batches, text_file
+from supernas.core.errors import SpecError
+from supernas.training.sandwich import train_supernet
 
-from ..helpers import TINY_BYTES, corpus_file, supernas
-from .jobs_helpers import write_job
+from tests.helpers import TINY_BYTES, corpus_file, supernas
+from tests.search.jobs_helpers import write_job
 
 VAL_LOSS = {"batches": 2, "batch_size": 4, "seq_len": 16}
 

@@ -14,16 +14,19 @@ from pathlib import Path
 import pytest
 
 from supernas.predictors.base import get_metric
-from supernas.predictors.latency import model_latency, subnet_latency
-from supernas.predictors.latency_metrics import workload_option
-from supernas.search.records import EVALUATED, VerificationRecord, VerifiedValue
-from supernas.search.store import open_store
+from supernas.predictors.latency.measure import model_latency, subnet_latency
+from supernas.predictors.latency.metrics import workload_option
+from supernas.search.store.records import EVALUATED, VerificationRecord, VerifiedValue
+from supernas.search.store.store import open_store
 from supernas.search.verify import TOLERANCE, constraint_lines
-from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
-from supernas.spaces.checkpoint import WEIGHTS, tensor_bytes_on_disk
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.models.checkpoint import load_subnet
+from supernas.spaces.architecture import parse_architecture
+from supernas.models.checkpoint import WEIGHTS, tensor_bytes_on_disk
 
-from ..helpers import supernas as run_supernas
-from .jobs_helpers import write_job
+from tests.helpers import supernas as run_supernas
+from tests.search.jobs_helpers import write_job
 
 DETERMINISTIC = ("val_loss", "weight_bytes", "params", "hidden_cov")
 # Latency: one thread and the thread CPU clock, the steadiest setting; on this project's shared 2-core VMs
@@ -102,7 +105,7 @@ def test_latency_within_the_measured_noise_of_the_machine(verified_job):
     verified again, at most twice."""
     url, home, _, _ = verified_job
     workload = workload_option(get_metric("latency_ms", **LATENCY))
-    net = Supernet(get_space("gpt-tiny"), seed=0).eval()
+    net = Supernet(load_spec("gpt-tiny"), seed=0).eval()
     with open_store(url) as store:
         records = store.verifications(1)
         trials = {t.number: t for t in store.front(1)}

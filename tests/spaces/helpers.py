@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from supernas.spaces import SpaceSpec
+from supernas.spaces.spec import SpaceSpec
 
 
 def padded_token_batch(spec: SpaceSpec, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

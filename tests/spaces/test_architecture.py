@@ -4,10 +4,9 @@ import random
 
 import pytest
 
-from supernas.spaces import (
-    Architecture, ArchitectureError, LayerArch, builtin_names, crossover, get_space, largest, mutate,
-    n_subnets, parse_architecture, sample, sample_many, smallest,
-)
+from supernas.spaces.architecture import Architecture, LayerArch, crossover, largest, mutate, n_subnets, parse_architecture, sample, sample_many, smallest
+from supernas.core.errors import ArchitectureError
+from supernas.spaces.spec import builtin_names, load_spec
 from supernas.spaces.architecture import attention_options, check, ffn_options, quant_options
 from supernas.spaces.spec import SpaceSpec
 
@@ -38,7 +37,7 @@ def test_n_subnets_exact_against_enumeration():
 
 
 def test_canonical_json_and_id_are_stable():
-    spec = get_space("gpt-tiny")
+    spec = load_spec("gpt-tiny")
     arch = sample(spec, random.Random(3))
     again = Architecture.from_json(arch.to_json())
     assert again == arch and again.arch_id == arch.arch_id and len(arch.arch_id) == 12
@@ -47,13 +46,13 @@ def test_canonical_json_and_id_are_stable():
 
 
 def test_defaults_fill_canonical_values():
-    arch = parse_architecture(get_space("gpt-tiny"), {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 2, "ffn_dim": 128, "weight_bits": 8, "act_bits": 8}] * 2})
+    arch = parse_architecture(load_spec("gpt-tiny"), {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 2, "ffn_dim": 128, "weight_bits": 8, "act_bits": 8}] * 2})
     assert arch.layers[0].kv_heads == 2 and arch.layers[0].window is None and arch.layers[0].experts == 1
 
 
 @pytest.mark.parametrize("name", builtin_names())
 def test_sampling_is_seeded_and_valid(name):
-    spec = get_space(name)
+    spec = load_spec(name)
     first, second = sample_many(spec, 30, seed=7), sample_many(spec, 30, seed=7)
     assert [a.arch_id for a in first] == [a.arch_id for a in second]
     assert len({a.arch_id for a in first}) == 30
@@ -75,7 +74,7 @@ def test_sampling_is_seeded_and_valid(name):
     ],
 )
 def test_wrong_choice_names_field_and_allowed_values(change, message):
-    spec = get_space("gpt-tiny")
+    spec = load_spec("gpt-tiny")
     data = json.loads(sample_many(spec, 1, seed=0)[0].to_json())
     data["layers"] = data["layers"][:2]
     for key, value in change.items():
@@ -90,7 +89,7 @@ def test_wrong_choice_names_field_and_allowed_values(change, message):
 
 
 def test_malformed_architecture_messages():
-    spec = get_space("gpt-tiny")
+    spec = load_spec("gpt-tiny")
     with pytest.raises(ArchitectureError, match="not valid JSON"):
         parse_architecture(spec, "{not json")
     with pytest.raises(ArchitectureError, match="kv_heads applies to gqa only"):

@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from supernas.spaces import ArchitectureError, Supernet, get_space, sample_many
-from supernas.spaces.errors import InputError
+from supernas.core.errors import ArchitectureError
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import sample_many
+from supernas.core.errors import InputError
 
 
 @pytest.fixture(scope="module")
 def gpt_tiny():
-    spec = get_space("gpt-tiny")
+    spec = load_spec("gpt-tiny")
     return spec, Supernet(spec, seed=0), sample_many(spec, 1, seed=0)[0]
 
 

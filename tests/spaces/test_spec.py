@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from supernas.spaces import NotFoundError, SpecError, builtin_names, get_space, largest
+from supernas.core.errors import NotFoundError, SpecError
+from supernas.spaces.spec import builtin_names, load_spec
+from supernas.spaces.architecture import largest
 from supernas.spaces.analytic import count_params
 
 GOOD = """
@@ -24,19 +26,19 @@ layer:
 def test_builtin_spaces_load():
     assert builtin_names() == ["bert-mini", "gpt-tiny", "gpt2-small", "hubert-base", "speech-tiny", "vit-tiny"]
     for name in builtin_names():
-        assert get_space(name).name == name
+        assert load_spec(name).name == name
 
 
 def test_published_sizes_of_largest_subnets():
     # GPT-2 124M (tied embeddings) and MiniLM-L6 (BertModel without pooler: 22,565,376) plus a 2-class head.
-    assert count_params(get_space("gpt2-small"), largest(get_space("gpt2-small"))) == 124_439_808
-    assert count_params(get_space("bert-mini"), largest(get_space("bert-mini"))) == 22_565_376 + 384 * 2 + 2
+    assert count_params(load_spec("gpt2-small"), largest(load_spec("gpt2-small"))) == 124_439_808
+    assert count_params(load_spec("bert-mini"), largest(load_spec("bert-mini"))) == 22_565_376 + 384 * 2 + 2
 
 
 def test_spec_file_anywhere_a_name_is_accepted(tmp_path: Path):
     path = tmp_path / "mine.yaml"
     path.write_text(GOOD)
-    spec = get_space(str(path))
+    spec = load_spec(str(path))
     assert spec.name == "mine" and spec.layer.kv_heads == [1, 2]
 
 
@@ -55,7 +57,7 @@ def test_invalid_spec_names_field(tmp_path: Path, edit, message):
     path = tmp_path / "bad.yaml"
     path.write_text(GOOD.replace(*edit))
     with pytest.raises(SpecError) as err:
-        get_space(str(path))
+        load_spec(str(path))
     assert message in str(err.value) and str(path) in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -64,8 +66,8 @@ def test_yaml_syntax_error_and_missing_file(tmp_path: Path):
     path = tmp_path / "broken.yaml"
     path.write_text("name: [unclosed\n")
     with pytest.raises(SpecError, match="not valid YAML"):
-        get_space(str(path))
+        load_spec(str(path))
     with pytest.raises(NotFoundError, match="no such file"):
-        get_space(str(tmp_path / "absent.yaml"))
+        load_spec(str(tmp_path / "absent.yaml"))
     with pytest.raises(NotFoundError, match="unknown space 'gpt-huge'"):
-        get_space("gpt-huge")
+        load_spec("gpt-huge")

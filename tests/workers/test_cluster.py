@@ -6,11 +6,11 @@ import pytest
 
 from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute
-from supernas.search.store import open_store
+from supernas.search.store.store import open_store
 from supernas.workers.cluster import ClusterError, connect, disconnect
 
-from ..search.jobs_helpers import assert_consistent, write_job
-from .plugin_helpers import expected, write_plugin
+from tests.search.jobs_helpers import assert_consistent, write_job
+from tests.predictors.plugin_helpers import expected, write_plugin
 
 
 @pytest.fixture

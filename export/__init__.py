@@ -1,0 +1,1 @@
+"""Exporters: a subnet checkpoint as a directory another runtime loads (ONNX, Hugging Face), checked by that runtime."""

@@ -1,0 +1,115 @@
+"""Exporters: a subnet as a directory that another runtime loads, checked by running that runtime.
+
+Formats:
+
+- ``supernas``: ``config.json`` + ``model.safetensors`` (:func:`supernas.spaces.save_subnet`).
+- ``onnx``: ``model.onnx`` (opset 21, integer weights kept as INT8/INT4 with DequantizeLinear; see
+  :mod:`supernas.export.onnx`), checked with ONNX Runtime against the torch subnet.
+- ``hf``: a Hugging Face directory (GPT-2 or BERT) for subnets a standard config expresses (see
+  :mod:`supernas.export.huggingface`), checked with transformers when it is installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from supernas.models.checkpoint import load_subnet, save_subnet
+from supernas.core.errors import SpecError, allowed
+from supernas.models.model import Transformer
+
+FORMATS = ("supernas", "onnx", "hf")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    directory: Path
+    format: str
+    bytes: int  # size of the written files
+    check: str  # how the runtime check went, one line
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise SpecError(f"unknown export format '{fmt}' ({allowed(FORMATS)})")
+    return fmt
+
+
+def check_output_directory(directory: Path) -> Path:
+    """Refuse to mix an export into files already there."""
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise SpecError(f"output directory {directory} exists and is not empty; choose a new one or empty it")
+    return directory
+
+
+def activation_quantized_layers(model: Transformer) -> list[int]:
+    return [i for i, layer in enumerate(model.arch.layers) if layer.act_bits < 32]
+
+
+def onnx_check(model: Transformer, onnx_file: Path) -> str:
+    """Run the file in ONNX Runtime on example inputs and compare with the torch subnet."""
+    from supernas.export.onnx import example_inputs, runtime_session, torch_outputs
+
+    inputs = example_inputs(model.spec, batch=2, seq=min(16, model.spec.seq_len))
+    ours = torch_outputs(model, inputs)
+    theirs = runtime_session(onnx_file).run(None, inputs)
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(theirs, ours))
+    line = f"ONNX Runtime ran it: max |difference| to the torch subnet {diff:.2e}"
+    fake_quant = activation_quantized_layers(model)
+    if fake_quant:  # a 1e-7 difference in accumulation order can move a value across a rounding step
+        line += f" (layers {fake_quant} round activations per tensor, so values near a rounding step may differ)"
+    return line
+
+
+def hf_check(model: Transformer, directory: Path) -> str:
+    """Load the directory with transformers (when installed) and compare with the torch subnet."""
+    try:
+        import transformers
+    except ImportError:
+        return "not checked: transformers is not installed (pip install transformers)"
+    spec = model.spec
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, spec.vocab_size, (2, min(16, spec.seq_len)), generator=g)
+    with torch.no_grad():
+        if spec.task == "causal_lm":
+            theirs = transformers.AutoModelForCausalLM.from_pretrained(directory).eval()(ids).logits
+            ours = model(ids)
+        else:
+            theirs = transformers.AutoModel.from_pretrained(directory).eval()(ids).last_hidden_state
+            ours = model.encode(ids)
+    return f"transformers loaded it: max |difference| to the torch subnet {float((theirs - ours).abs().max()):.2e}"
+
+
+def export_subnet(model: Transformer, directory: str | Path, fmt: str) -> ExportResult:
+    """Write ``model`` (an extracted or loaded subnet) to a new ``directory`` in format ``fmt``."""
+    check_format(fmt)
+    directory = check_output_directory(Path(directory))
+    if fmt == "hf":
+        from supernas.export.huggingface import hf_unsupported_reason, save_hf
+
+        reason = hf_unsupported_reason(model.spec, model.arch)
+        if reason is not None:  # before anything is written
+            raise SpecError(reason)
+        save_hf(model, directory)
+        check = hf_check(model, directory)
+    elif fmt == "onnx":
+        from supernas.export.onnx import ONNX_FILE, to_onnx
+
+        data = to_onnx(model)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / ONNX_FILE).write_bytes(data)
+        check = onnx_check(model, directory / ONNX_FILE)
+    else:
+        save_subnet(model, directory)
+        check = "load_subnet reads it"
+    size = sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
+    return ExportResult(directory, fmt, size, check)
+
+
+def export_checkpoint(checkpoint: str | Path, directory: str | Path, fmt: str) -> ExportResult:
+    """Export an already extracted subnet checkpoint directory."""
+    check_format(fmt)
+    return export_subnet(load_subnet(checkpoint), directory, fmt)

@@ -1,0 +1,188 @@
+"""Export an extracted subnet as a Hugging Face ``transformers`` checkpoint (GPT-2 or BERT).
+
+Only subnets a *standard* config can express exactly are exported, so the exported model computes what
+the subnet computes: GPT-2 (``GPT2LMHeadModel``) for pre-norm causal LMs, BERT (``BertModel``) for
+post-norm encoders. Everything else (elastic attention kinds, MoE, integer weights, activation
+fake-quant, per-layer widths) has no config field, and is refused with one line pointing at ONNX.
+
+This module only writes files (``config.json``, ``model.safetensors`` in transformers' own tensor names);
+it never imports ``transformers``, which is an optional dependency.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+
+from supernas.spaces.architecture import Architecture
+from supernas.core.errors import SpecError
+from supernas.models.model import Transformer
+from supernas.spaces.spec import AttentionType, SpaceSpec
+from supernas.core.weightfiles import save_weights
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+CLASSIFIER_WEIGHTS = "classifier.safetensors"
+ONNX_HINT = "; use --format onnx"
+# supernas activation -> transformers ACT2FN name (gelu_new is GPT-2's tanh approximation)
+HF_ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
+FAMILIES = {"causal_lm": ("Hugging Face GPT-2", "pre"), "encoder_classification": ("Hugging Face BERT", "post")}
+
+
+def _first_difference(spec: SpaceSpec, arch: Architecture) -> str | None:
+    """The first global setting or layer a standard GPT-2/BERT config cannot express, or None."""
+    if spec.task not in FAMILIES:
+        return f"task '{spec.task}': Hugging Face export covers GPT-2 (causal_lm) and BERT (encoder_classification) only"
+    family, norm = FAMILIES[spec.task]
+    if spec.norm != norm:
+        return f"norm '{spec.norm}' ({family} is {norm}-norm only)"
+    if spec.activation not in HF_ACTIVATIONS:
+        return f"activation '{spec.activation}' (no {family} hidden activation computes it)"
+    first = arch.layers[0]
+    for i, layer in enumerate(arch.layers):
+        at = f"layer {i}"
+        if not layer.has_attention or not layer.has_ffn:
+            return f"{at}: a no-op {'attention' if not layer.has_attention else 'FFN'} block ({family} layers always have both)"
+        if layer.attention is AttentionType.linear:
+            return f"{at}: attention 'linear' ({family} has softmax attention only)"
+        if layer.attention is AttentionType.gqa:
+            return f"{at}: attention 'gqa' with {layer.kv_heads} key/value heads ({family} has one per query head)"
+        if layer.attention is AttentionType.sliding_window:
+            return f"{at}: attention 'sliding_window' (window {layer.window}; {family} attends to the whole sequence)"
+        if layer.experts > 1:
+            return f"{at}: {layer.experts} experts, top-{layer.top_k} ({family} has dense FFNs only)"
+        if layer.weight_bits not in (16, 32):
+            return f"{at}: {layer.weight_bits}-bit weights ({family} stores float weights; 16/32-bit layers only)"
+        if layer.act_bits != 32:
+            return f"{at}: {layer.act_bits}-bit activation fake-quant (not expressible in a {family} config)"
+        if layer.heads * spec.head_dim != arch.embed_dim:
+            return (
+                f"{at}: heads {layer.heads} x head_dim {spec.head_dim} = {layer.heads * spec.head_dim} != embed_dim "
+                f"{arch.embed_dim} ({family} derives head_dim = hidden size / heads)"
+            )
+        for field in ("heads", "ffn_dim"):
+            if getattr(layer, field) != getattr(first, field):
+                return (
+                    f"{at}: {field} {getattr(layer, field)} differs from layer 0's {getattr(first, field)} "
+                    f"({family} config has one {field} for every layer)"
+                )
+    return None
+
+
+def hf_unsupported_reason(spec: SpaceSpec, arch: Architecture) -> str | None:
+    """None when a standard transformers config can express this subnet exactly; else ONE line naming the
+    first layer (or global setting) that differs and why, ending with "; use --format onnx"."""
+    why = _first_difference(spec, arch)
+    return None if why is None else why + ONNX_HINT
+
+
+def _weight(linear: torch.nn.Module) -> torch.Tensor:
+    """fp32 weight (out, in); 16-bit layers give their fp16 values, which fp32 holds exactly."""
+    return linear.dense_weight().detach().float()
+
+
+def _bias(linear: torch.nn.Module) -> torch.Tensor:
+    """The bias, or zeros for a bias-free space (GPT-2 and BERT always add one: zeros preserve the function)."""
+    return linear.bias.detach().float() if linear.bias is not None else torch.zeros(linear.out_features)
+
+
+def _ln(norm: torch.nn.LayerNorm, name: str) -> dict[str, torch.Tensor]:
+    return {f"{name}.weight": norm.weight.detach(), f"{name}.bias": norm.bias.detach()}
+
+
+def _gpt2(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict[str, torch.Tensor], dict]:
+    """GPT2LMHeadModel tensors (Conv1D weights are (in, out): transposed; c_attn = concat(q, k, v))."""
+    t: dict[str, torch.Tensor] = {"wte.weight": model.wte.weight.detach(), "wpe.weight": model.wpe.weight.detach()}
+    for i, block in enumerate(list(model.blocks)[: arch.depth]):
+        a, ffn, h = block.attn, block.ffn.experts[0], f"h.{i}"
+        t |= _ln(block.ln1, f"{h}.ln_1") | _ln(block.ln2, f"{h}.ln_2")
+        t[f"{h}.attn.c_attn.weight"] = torch.cat([_weight(a.q), _weight(a.k), _weight(a.v)]).t()
+        t[f"{h}.attn.c_attn.bias"] = torch.cat([_bias(a.q), _bias(a.k), _bias(a.v)])
+        t[f"{h}.attn.c_proj.weight"], t[f"{h}.attn.c_proj.bias"] = _weight(a.o).t(), _bias(a.o)
+        t[f"{h}.mlp.c_fc.weight"], t[f"{h}.mlp.c_fc.bias"] = _weight(ffn.fc1).t(), _bias(ffn.fc1)
+        t[f"{h}.mlp.c_proj.weight"], t[f"{h}.mlp.c_proj.bias"] = _weight(ffn.fc2).t(), _bias(ffn.fc2)
+    t |= _ln(model.final_norm, "ln_f")
+    tensors = {f"transformer.{k}": v for k, v in t.items()}
+    if not spec.tie_embeddings:  # tied: transformers ties lm_head to wte itself (and expects no tensor)
+        tensors["lm_head.weight"] = _weight(model.lm_head)
+    layer = arch.layers[0]
+    config = {
+        "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": spec.vocab_size,
+        "n_positions": spec.seq_len, "n_embd": arch.embed_dim, "n_layer": arch.depth, "n_head": layer.heads,
+        "n_inner": layer.ffn_dim, "activation_function": HF_ACTIVATIONS[spec.activation],
+        "layer_norm_epsilon": spec.norm_eps, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
+        "summary_first_dropout": 0.0, "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False, "tie_word_embeddings": spec.tie_embeddings,
+        "bos_token_id": None, "eos_token_id": None,  # the space does not name a tokenizer
+    }
+    return tensors, config
+
+
+def _bert(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict[str, torch.Tensor], dict]:
+    """BertModel tensors; the pooler is written as zeros (not part of the subnet, see config 'supernas')."""
+    e = arch.embed_dim
+    # a space without segment embeddings: one all-zero token type row adds nothing
+    types = model.wtt.weight.detach() if spec.type_vocab_size else torch.zeros(1, e)
+    t: dict[str, torch.Tensor] = {
+        "embeddings.word_embeddings.weight": model.wte.weight.detach(),
+        "embeddings.position_embeddings.weight": model.wpe.weight.detach(),
+        "embeddings.token_type_embeddings.weight": types,
+        **_ln(model.emb_norm, "embeddings.LayerNorm"),
+        "pooler.dense.weight": torch.zeros(e, e), "pooler.dense.bias": torch.zeros(e),
+    }
+    for i, block in enumerate(list(model.blocks)[: arch.depth]):
+        a, ffn, h = block.attn, block.ffn.experts[0], f"encoder.layer.{i}"
+        names = {
+            f"{h}.attention.self.query": a.q, f"{h}.attention.self.key": a.k, f"{h}.attention.self.value": a.v,
+            f"{h}.attention.output.dense": a.o, f"{h}.intermediate.dense": ffn.fc1, f"{h}.output.dense": ffn.fc2,
+        }
+        for name, linear in names.items():
+            t[f"{name}.weight"], t[f"{name}.bias"] = _weight(linear), _bias(linear)
+        t |= _ln(block.ln1, f"{h}.attention.output.LayerNorm") | _ln(block.ln2, f"{h}.output.LayerNorm")
+    layer = arch.layers[0]
+    config = {
+        "model_type": "bert", "architectures": ["BertModel"], "vocab_size": spec.vocab_size, "hidden_size": e,
+        "num_hidden_layers": arch.depth, "num_attention_heads": layer.heads, "intermediate_size": layer.ffn_dim,
+        "hidden_act": HF_ACTIVATIONS[spec.activation], "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0, "max_position_embeddings": spec.seq_len,
+        "type_vocab_size": types.shape[0], "layer_norm_eps": spec.norm_eps, "classifier_dropout": None,
+    }
+    return t, config
+
+
+def save_hf(model: Transformer, directory: str | Path) -> Path:
+    """Write config.json + model.safetensors that transformers.AutoModel.from_pretrained(directory) (and
+    AutoModelForCausalLM for GPT-2) loads offline; BERT also gets classifier.safetensors (our head).
+    Raise SpecError(hf_unsupported_reason(...)) when not expressible. Returns the directory."""
+    spec, arch = model.spec, model.arch
+    if reason := hf_unsupported_reason(spec, arch):
+        raise SpecError(reason)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    export = _gpt2 if spec.task == "causal_lm" else _bert
+    tensors, config = export(model, spec, arch)
+    about = {
+        "format": "supernas-hf-export", "supernas_version": version("supernas"), "arch_id": arch.arch_id,
+        "architecture": arch.model_dump(mode="json"), "space": spec.model_dump(mode="json"),
+        "weights": getattr(model, "provenance", "unknown"),
+        "precision": "float32; 16-bit layers hold their float16 values exactly",
+    }
+    if spec.task == "encoder_classification":
+        classifier = model.classifier
+        save_weights(
+            {"classifier.weight": _weight(classifier).contiguous(), "classifier.bias": _bias(classifier).contiguous()},
+            directory / CLASSIFIER_WEIGHTS, metadata={"format": "pt"},
+        )
+        about["pooler"] = "not part of the subnet: pooler.dense is all zeros so BertModel loads completely; ignore pooler_output"
+        about["classifier"] = {
+            "file": CLASSIFIER_WEIGHTS, "tensors": ["classifier.weight", "classifier.bias"],
+            "computes": "logits = classifier(mean of last_hidden_state over tokens with attention_mask 1)",
+            "num_classes": spec.num_classes,
+        }
+    config |= {"dtype": "float32", "supernas": about}
+    save_weights({k: v.contiguous().clone() for k, v in tensors.items()}, directory / WEIGHTS, metadata={"format": "pt"})
+    (directory / CONFIG).write_text(json.dumps(config, indent=2))
+    return directory

@@ -1,0 +1,198 @@
+"""The two latency predictors: ``lut`` (nn-Meter's lookup table of forward parts, summed and corrected by
+a linear fit) and ``regressor`` (gradient-boosted trees on architecture features, boosted from a ridge
+regression). See :mod:`.latency` for why each is built the way it is."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import ClassVar
+
+import joblib
+import numpy as np
+from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import AttentionType, SpaceSpec
+from supernas.spaces.analytic import checkpoint_bytes, layer_linears
+from supernas.spaces.spec import ACT_BITS, WEIGHT_BITS, parse_spec
+
+from supernas.predictors.costs import attention_macs, forward_macs, peak_activation_bytes, sequence_length
+from supernas.predictors.latency.parts import ForwardPart, arch_parts, forward_part_runner
+from supernas.predictors.latency.timing import fixed_threads, resolve_device, time_callable
+from supernas.predictors.latency.workload import Workload
+
+
+class LatencyPredictor(ABC):
+    """Predicts the latency (ms) of architectures of one space for the workload it was calibrated on."""
+
+    kind: ClassVar[str]
+    suffix: ClassVar[str]
+
+    def __init__(self, spec: SpaceSpec, workload: Workload) -> None:
+        self.spec, self.workload = spec, workload
+
+    @abstractmethod
+    def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> LatencyPredictor: ...
+
+    @abstractmethod
+    def predict(self, archs: Sequence[Architecture]) -> np.ndarray: ...
+
+    @abstractmethod
+    def save(self, path: Path) -> Path: ...
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path) -> LatencyPredictor: ...
+
+
+class LookupTablePredictor(LatencyPredictor):
+    kind = "lut"
+    suffix = ".json"
+
+    def __init__(
+        self,
+        spec: SpaceSpec,
+        workload: Workload,
+        table: dict[str, float] | None = None,
+        scale: float = 1.0,
+        offset: float = 0.0,
+    ) -> None:
+        super().__init__(spec, workload)
+        self.table = dict(table or {})
+        self.scale, self.offset = scale, offset
+
+    def profile(self, parts: Iterable[ForwardPart], rounds: int = 1) -> None:
+        """Time every part not yet in the table (on this machine: the table is only valid here).
+
+        With several rounds each part's entry is the median over passes through all of them.
+        """
+        missing = list({k.key: k for k in parts if k.key not in self.table}.values())
+        if not missing:
+            return
+        device, w = resolve_device(self.workload.device), self.workload
+
+        def once(part: ForwardPart) -> float:
+            run = forward_part_runner(self.spec, part, w, device)
+            return time_callable(run, device, w.warmup, w.repeats, w.threads, w.clock).median_ms
+
+        with fixed_threads(w.threads):
+            passes = [[once(k) for k in missing] for _ in range(rounds)]
+        self.table.update(zip((k.key for k in missing), np.median(passes, axis=0).tolist()))
+
+    def part_sum(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """Uncorrected prediction: the sum of each architecture's part times."""
+        self.profile(k for arch in archs for k in arch_parts(arch))
+        return np.array([sum(self.table[k.key] for k in arch_parts(arch)) for arch in archs])
+
+    def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> LookupTablePredictor:
+        """Least squares in relative error: weights 1/latency make each subnet count the same."""
+        y = np.asarray(latencies, dtype=float)
+        self.scale, self.offset = (float(c) for c in np.polyfit(self.part_sum(archs), y, 1, w=1 / y))
+        return self
+
+    def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
+        return self.scale * self.part_sum(archs) + self.offset
+
+    def save(self, path: Path) -> Path:
+        data = {
+            "kind": self.kind,
+            "space": self.spec.model_dump(mode="json"),
+            "workload": asdict(self.workload),
+            "scale": self.scale,
+            "offset": self.offset,
+            "table": self.table,
+        }
+        path.write_text(json.dumps(data, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> LookupTablePredictor:
+        data = json.loads(path.read_text())
+        spec = parse_spec(data["space"], f"{path}: space")
+        return cls(spec, Workload(**data["workload"]), data["table"], data["scale"], data["offset"])
+
+
+def arch_features(spec: SpaceSpec, arch: Architecture, workload: Workload) -> dict[str, float]:
+    """Architecture summary the regressor learns from: sizes, counts of each choice, analytic costs.
+
+    Besides compute (MACs) and bytes, per-op overhead dominates small models on CPU, so the counts of
+    choices that add ops (MoE experts, quantized weights that are dequantized on every call, quantized
+    activations, each attention kind) are features of their own.
+    """
+    layers, e = arch.layers, arch.embed_dim
+    t = sequence_length(spec, workload.seq_len)
+    features: dict[str, float] = {
+        "depth": arch.depth,
+        "embed_dim": e,
+        "heads": sum(x.heads for x in layers),
+        "kv_heads": sum(x.kv_heads for x in layers),
+        "window": sum(x.window or 0 for x in layers),
+        "ffn_dim": sum(x.ffn_dim for x in layers),
+        "active_ffn_dim": sum(x.top_k * x.ffn_dim for x in layers),
+        "experts": sum(x.experts for x in layers),
+        "top_k": sum(x.top_k for x in layers),
+        "moe_layers": sum(x.experts > 1 for x in layers),
+        "macs": forward_macs(spec, arch, workload.seq_len) * workload.batch_size,
+        "attention_macs": sum(attention_macs(spec, x, t) for x in layers) * workload.batch_size,
+        "weight_bytes": checkpoint_bytes(spec, arch),
+        "peak_activation_bytes": peak_activation_bytes(spec, arch, workload.batch_size, workload.seq_len),
+    }
+    for kind in AttentionType:
+        features[f"attention_{kind.value}"] = sum(x.attention is kind for x in layers)
+    linears = [lin for x in layers for lin in layer_linears(spec, e, x)]
+    for bits in WEIGHT_BITS:
+        features[f"weight_bits_{bits}_layers"] = sum(x.weight_bits == bits for x in layers)
+        features[f"weight_bits_{bits}_values"] = sum(lin.params for lin in linears if lin.weight_bits == bits)
+    for bits in ACT_BITS:
+        features[f"act_bits_{bits}_layers"] = sum(x.act_bits == bits for x in layers)
+    return features
+
+
+def feature_matrix(spec: SpaceSpec, archs: Sequence[Architecture], workload: Workload) -> np.ndarray:
+    """:func:`arch_features` of each architecture, one row each (the surrogates of strategy ``predictor``
+    learn from the same matrix)."""
+    return np.array([list(arch_features(spec, arch, workload).values()) for arch in archs], dtype=float)
+
+
+class RegressorPredictor(LatencyPredictor):
+    kind = "regressor"
+    suffix = ".pkl"
+
+    def __init__(self, spec: SpaceSpec, workload: Workload, model: GradientBoostingRegressor | None = None) -> None:
+        super().__init__(spec, workload)
+        self.model = model
+
+    def features(self, archs: Sequence[Architecture]) -> np.ndarray:
+        return feature_matrix(self.spec, archs, self.workload)
+
+    def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> RegressorPredictor:
+        linear = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+        self.model = GradientBoostingRegressor(
+            init=linear, n_estimators=100, learning_rate=0.05, max_depth=2, subsample=0.8, random_state=0
+        ).fit(self.features(archs), np.asarray(latencies, dtype=float))
+        return self
+
+    def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
+        if self.model is None:
+            raise RuntimeError("RegressorPredictor.predict before fit")
+        return self.model.predict(self.features(archs))
+
+    def save(self, path: Path) -> Path:
+        space, workload = self.spec.model_dump(mode="json"), asdict(self.workload)
+        joblib.dump({"kind": self.kind, "space": space, "workload": workload, "model": self.model}, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> RegressorPredictor:
+        data = joblib.load(path)
+        return cls(parse_spec(data["space"], f"{path}: space"), Workload(**data["workload"]), data["model"])
+
+
+PREDICTORS: dict[str, type[LatencyPredictor]] = {cls.kind: cls for cls in (LookupTablePredictor, RegressorPredictor)}

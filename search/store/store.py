@@ -1,0 +1,573 @@
+"""The Store: the only code that talks SQL. Everything else gets plain, frozen records.
+
+One SQLAlchemy URL selects the database: SQLite (the default, a file in ``SUPERNAS_HOME``) for one
+machine, PostgreSQL (``postgresql://user:password@host/db``, through psycopg2) when a dashboard or several
+machines share a job. Every table is prefixed ``supernas_`` so the same database can hold Optuna's tables.
+
+Each public method is one transaction. Writes that touch a job's trials lock the job's row first
+(``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so two writers of one job take
+turns and trial numbers, the Pareto front and the hypervolume history stay consistent. Reads never
+block writers: SQLite runs in WAL mode and PostgreSQL reads use REPEATABLE READ snapshots, so a
+dashboard reading while the controller writes sees a consistent state and never "database is locked".
+
+The pieces around it: ``records`` (what callers get back), ``tables`` (the SQL models and migrations),
+``database`` (engines and sessions), ``fronts`` (keeping the stored front and hypervolume in step).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.engine import Engine, Row
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session
+
+from supernas.core.errors import NotFoundError
+
+from supernas.search.store.database import default_url, make_engine, masked, one_line, session_factories
+from supernas.search.store.fronts import set_front
+from supernas.search.store.leases import LeaseLost
+from supernas.search.store.records import JOB_STATUSES, TRIAL_STATES, JobRecord, LeaseRecord, TrialPoint, TrialRecord, TrialUpdate, VerificationRecord, VerifiedValue
+from supernas.search.store.tables import BlockLibraryRow, CheckpointRow, HypervolumeRow, JobRow, LeaseRow, StoreError, TrialRow, VerificationRow, migrate, now
+from supernas.search.store.batches import write_trials
+
+
+def open_store(url: str | None = None) -> Store:
+    """The store at ``url``, else ``SUPERNAS_DB``, else ``sqlite:///$SUPERNAS_HOME/supernas.db``."""
+    return Store(url or default_url())
+
+
+# ---------------------------------------------------------------------------------------------- store
+
+
+class Store:
+    """Jobs, their trials, Pareto fronts and hypervolume histories in one SQL database.
+
+    A trial is one architecture evaluated in one job. Its life cycle::
+
+        queued --mark_running--> running --finish_trial--> complete | infeasible
+                                         --fail_trial----> failed
+                                         --requeue-------> queued
+
+    ``add_trials`` creates trials as ``queued``, numbered 0, 1, ... per job in creation order, and never
+    adds an ``arch_id`` the job already has, so no architecture is evaluated twice. ``finish_trial``
+    stores the values and, in the same transaction, updates the job's Pareto front (``on_front``) and
+    appends a hypervolume point, so the stored front always matches the stored trials. A complete trial
+    satisfied the job's constraints; an infeasible one has values but violated them and never joins the
+    front. A crash leaves trials ``running`` with no worker behind them: ``requeue_running`` puts them
+    back in the queue when the job resumes, and finished trials are never touched again.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url_display = masked(url)
+        self._engine: Engine | None = None
+        try:
+            self._engine = make_engine(url)
+            self._reads, self._writes = session_factories(self._engine)
+            with self._writes.begin() as session:
+                migrate(session.connection(), self.url_display)
+        except BaseException as e:
+            self.close()
+            if isinstance(e, (ArgumentError, ValueError, ImportError, DBAPIError)):
+                raise StoreError(f"cannot open database {self.url_display}: {masked(one_line(e))}") from None
+            raise
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.url_display!r})"
+
+    # ------------------------------------------------------------------------------------ sessions
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._reads.begin() as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._writes.begin() as session:
+            yield session
+
+    # ------------------------------------------------------------------------------------ jobs
+
+    def create_job(self, name: str, space: str, spec: dict, budget_trials: int | None) -> JobRecord:
+        """A new job in status ``queued``; ``spec`` is stored whole, as JSON."""
+        with self._write() as session:
+            row = JobRow(name=name, space=space, spec_json=json.dumps(spec), status="queued", budget_trials=budget_trials)
+            session.add(row)
+            session.flush()
+            return _job_records(session, [row])[0]
+
+    def get_job(self, job_id_or_name: int | str) -> JobRecord:
+        """A job by id, or by name (names are not unique: the newest job with that name)."""
+        with self._read() as session:
+            if isinstance(job_id_or_name, int):
+                row = session.get(JobRow, job_id_or_name)
+            else:
+                query = select(JobRow).where(JobRow.name == job_id_or_name).order_by(JobRow.id.desc()).limit(1)
+                row = session.scalar(query)
+            if row is None:
+                raise NotFoundError(f"no job '{job_id_or_name}' in {self.url_display} (`supernas jobs` lists the jobs there)")
+            return _job_records(session, [row])[0]
+
+    def job_spec(self, job_id: int) -> dict:
+        """The job's stored spec alone: one indexed read, where ``get_job`` also counts the job's trials."""
+        with self._read() as session:
+            spec_json = session.scalar(select(JobRow.spec_json).where(JobRow.id == job_id))
+        if spec_json is None:
+            raise NotFoundError(f"no job '{job_id}' in {self.url_display} (`supernas jobs` lists the jobs there)")
+        return json.loads(spec_json)
+
+    def list_jobs(self) -> list[JobRecord]:
+        """Every job, oldest first."""
+        with self._read() as session:
+            return _job_records(session, list(session.scalars(select(JobRow).order_by(JobRow.id))))
+
+    def set_job_status(self, job_id: int, status: str, error: str | None = None) -> None:
+        """Set the status (one of ``JOB_STATUSES``) and the error text (cleared when None)."""
+        if status not in JOB_STATUSES:
+            raise ValueError(f"job status {status!r} is not one of {', '.join(JOB_STATUSES)}")
+        with self._write() as session:
+            job = self._lock_job(session, job_id)
+            job.status, job.error = status, error
+
+    def set_reference(self, job_id: int, reference: Sequence[float]) -> list[float]:
+        """Fix the job's hypervolume reference point (minimization form) unless it is already fixed;
+        returns the stored one. Fixed once, so every hypervolume in the history is comparable."""
+        with self._write() as session:
+            job = self._lock_job(session, job_id)
+            if job.reference_json is None:
+                job.reference_json = json.dumps([float(x) for x in reference])
+            return json.loads(job.reference_json)
+
+    def _lock_job(self, session: Session, job_id: int) -> JobRow:
+        """The job's row, locked until the transaction ends: the writers of one job take turns."""
+        job = session.scalar(select(JobRow).where(JobRow.id == job_id).with_for_update())
+        if job is None:
+            raise NotFoundError(f"no job '{job_id}' in {self.url_display}")
+        return job
+
+    # ------------------------------------------------------------------------------------ leases
+
+    def take_lease(self, job_id: int, holder: str, seconds: float) -> LeaseRecord:
+        """Hold the job's lease for ``seconds`` unless another holder's lease is still live; returns the
+        lease as it stands (the caller's when taken). One transaction with the job locked, so of two
+        controllers asking at once exactly one gets it."""
+        with self._write() as session:
+            self._lock_job(session, job_id)
+            row, t = session.get(LeaseRow, job_id), now()
+            if row is None:
+                row = LeaseRow(job_id=job_id, holder=holder, expires_at=t + timedelta(seconds=seconds), renewed_at=t)
+                session.add(row)
+            elif row.holder == holder or row.expires_at <= t:
+                row.holder, row.expires_at, row.renewed_at = holder, t + timedelta(seconds=seconds), t
+            return LeaseRecord(job_id, row.holder, row.expires_at, row.renewed_at)
+
+    def renew_lease(self, job_id: int, holder: str, seconds: float) -> bool:
+        """Extend the holder's lease; False when the job's lease is no longer this holder's."""
+        with self._write() as session:
+            self._lock_job(session, job_id)
+            row, t = session.get(LeaseRow, job_id), now()
+            if row is None or row.holder != holder:
+                return False
+            row.expires_at, row.renewed_at = t + timedelta(seconds=seconds), t
+            return True
+
+    def release_lease(self, job_id: int, holder: str) -> None:
+        """Give the lease up (a no-op when it is someone else's by now)."""
+        with self._write() as session:
+            session.execute(delete(LeaseRow).where(LeaseRow.job_id == job_id, LeaseRow.holder == holder))
+
+    def leases(self) -> dict[int, LeaseRecord]:
+        """Every job's lease, live or expired, by job id."""
+        with self._read() as session:
+            return {
+                row.job_id: LeaseRecord(row.job_id, row.holder, row.expires_at, row.renewed_at)
+                for row in session.scalars(select(LeaseRow))
+            }
+
+    # ------------------------------------------------------------------------------------ trials: writes
+
+    def add_trials(self, job_id: int, archs: Sequence[tuple[str, str]]) -> list[TrialRecord]:
+        """Queue ``(arch_id, arch_json)`` pairs the job does not have yet (repeats within ``archs``
+        too are added once), numbered after the job's last trial; returns only the new trials."""
+        with self._write() as session:
+            self._lock_job(session, job_id)
+            wanted = dict(archs)  # arch_id -> arch_json, first occurrence order
+            existing = select(TrialRow.arch_id).where(TrialRow.job_id == job_id, TrialRow.arch_id.in_(list(wanted)))
+            known = set(session.scalars(existing))
+            last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.job_id == job_id))
+            first = 0 if last is None else last + 1
+            new = [arch_id for arch_id in wanted if arch_id not in known]
+            rows = [
+                TrialRow(job_id=job_id, number=first + i, arch_id=arch_id, arch_json=wanted[arch_id], state="queued")
+                for i, arch_id in enumerate(new)
+            ]
+            session.add_all(rows)
+            session.flush()
+            return [_trial_record(row) for row in rows]
+
+    def mark_running(self, trial_id: int, worker: str) -> None:
+        """A worker started evaluating the queued trial."""
+        with self._write() as session:
+            trial = self._trial_for_update(session, trial_id, ("queued",))
+            trial.state, trial.worker, trial.started_at = "running", worker, now()
+
+    def finish_trial(
+        self, trial_id: int, values: dict[str, float], feasible: bool, objectives: Sequence[tuple[str, str]],
+        worker: str | None = None,
+    ) -> None:
+        """Store the trial's metric values as ``complete`` (``infeasible`` when it violated a constraint).
+
+        ``objectives`` are ``(metric, "minimize" | "maximize")`` pairs. For a feasible trial, the job's
+        front becomes the non-dominated subset of the old front plus this trial (a trial off the front
+        is dominated by one on it, so nothing else can come back), and when the job has a reference point
+        the new front's hypervolume is appended to its history. ``worker``, when given, is the process
+        that computed the values (it replaces the one credited at submission).
+        """
+        with self._write() as session:
+            trial = self._trial_for_update(session, trial_id, ("queued", "running"))
+            finished = TrialUpdate(
+                trial.arch_id, trial.number, trial.arch_json, "complete" if feasible else "infeasible", worker=worker or trial.worker,
+                values=values, started_at=trial.started_at, finished_at=now(),
+            )
+            write_trials(session, session.get(JobRow, trial.job_id), [finished], objectives)
+
+    def fail_trial(self, trial_id: int, error: str) -> None:
+        """The evaluation raised: keep the error; the architecture stays in the job (never retried)."""
+        with self._write() as session:
+            trial = self._trial_for_update(session, trial_id, ("queued", "running"))
+            trial.error = error
+            _finish(trial, "failed")
+
+    def record_trials(
+        self, job_id: int, updates: Sequence[TrialUpdate], objectives: Sequence[tuple[str, str]], holder: str | None = None,
+    ) -> None:
+        """Write a controller's batch of trial changes in one transaction, in the order they happened: new
+        trials are inserted (queued, running or already finished), the job's queued and running ones take
+        their new state; the front and hypervolume history end as if each had been written on its own.
+
+        ``holder``: the job's lease holder writing; when the lease has passed to another controller
+        meanwhile, nothing is written and LeaseLost says who holds it (the job is theirs now).
+        """
+        with self._write() as session:
+            job = self._lock_job(session, job_id)
+            if holder is not None:
+                lease = session.get(LeaseRow, job_id)
+                if lease is None or lease.holder != holder:
+                    raise LeaseLost(f"job {job_id} is no longer run by {holder}"
+                                    + ("" if lease is None else f"; {lease.holder} took it over"))
+            write_trials(session, job, updates, objectives)
+
+    def requeue(self, trial_id: int) -> None:
+        """Put a running trial back in the queue (its worker was lost); a queued trial stays queued."""
+        with self._write() as session:
+            trial = self._trial_for_update(session, trial_id, ("queued", "running"))
+            trial.state, trial.worker, trial.started_at = "queued", None, None
+
+    def requeue_running(self, job_id: int) -> int:
+        """Re-queue every running trial of the job (after a crash, before resuming); returns how many."""
+        with self._write() as session:
+            self._lock_job(session, job_id)
+            result = session.execute(
+                update(TrialRow)
+                .where(TrialRow.job_id == job_id, TrialRow.state == "running")
+                .values(state="queued", worker=None, started_at=None)
+            )
+            return result.rowcount
+
+    def rebuild_front(self, job_id: int, objectives: Sequence[tuple[str, str]]) -> list[TrialRecord]:
+        """Recompute ``on_front`` from all complete trials (after a migration or a change of objectives);
+        returns the front. The hypervolume history is left as it is."""
+        with self._write() as session:
+            self._lock_job(session, job_id)
+            session.execute(update(TrialRow).where(TrialRow.job_id == job_id).values(on_front=False))
+            complete = list(session.scalars(select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.state == "complete")))
+            set_front(complete, objectives)
+            return [_trial_record(row) for row in sorted(complete, key=lambda row: row.number) if row.on_front]
+
+    def _trial_for_update(self, session: Session, trial_id: int, allowed: tuple[str, ...]) -> TrialRow:
+        """The trial, after locking its job; a trial in another state is a caller bug (ValueError)."""
+        job_id = session.scalar(select(TrialRow.job_id).where(TrialRow.id == trial_id))
+        if job_id is None:
+            raise NotFoundError(f"no trial with id {trial_id} in {self.url_display}")
+        self._lock_job(session, job_id)
+        trial = session.get(TrialRow, trial_id)
+        if trial.state not in allowed:
+            raise ValueError(f"trial {trial_id} is {trial.state}; expected {' or '.join(allowed)}")
+        return trial
+
+    # ------------------------------------------------------------------------------------ trials: reads
+
+    def find_trial(self, job_id: int, arch_id: str) -> TrialRecord | None:
+        """The job's trial of this architecture, if it has one."""
+        with self._read() as session:
+            row = session.scalar(select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.arch_id == arch_id))
+            return None if row is None else _trial_record(row)
+
+    def get_trial(self, job_id: int, trial: int | str) -> TrialRecord:
+        """A trial of the job by its number (int) or its ``arch_id`` (str)."""
+        column = TrialRow.number if isinstance(trial, int) else TrialRow.arch_id
+        with self._read() as session:
+            row = session.scalar(select(TrialRow).where(TrialRow.job_id == job_id, column == trial))
+            if row is None:
+                n = session.scalar(select(func.count()).where(TrialRow.job_id == job_id))
+                what = f"number {trial}" if isinstance(trial, int) else f"with arch_id '{trial}'"
+                span = f"its trials are numbered 0 to {n - 1}" if n else "it has no trials yet"
+                raise NotFoundError(f"job {job_id} has no trial {what} ({span})")
+            return _trial_record(row)
+
+    def trials(
+        self,
+        job_id: int,
+        states: Sequence[str] | None = None,
+        on_front: bool | None = None,
+        order_by: str = "number",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+        every: int = 1,
+    ) -> list[TrialRecord]:
+        """The job's trials, filtered by state and front membership (and to numbers that are multiples of
+        ``every``: an even sample of a big job), ordered by number or by a metric.
+
+        Ordering by a metric sorts in Python; trials without that metric come last either way.
+        """
+        # plain rows, not ORM objects: building tens of thousands of tracked instances costs seconds
+        query = _filtered(select(TrialRow.__table__), job_id, states, on_front, every)
+        if order_by == "number":
+            query = query.order_by(TrialRow.number.desc() if descending else TrialRow.number).offset(offset).limit(limit)
+        else:
+            query = query.order_by(TrialRow.number)
+        with self._read() as session:
+            records = [_trial_record(row) for row in session.execute(query)]
+        if order_by == "number":
+            return records
+        measured = [t for t in records if t.values and order_by in t.values]
+        ranked = sorted(measured, key=lambda t: t.values[order_by], reverse=descending)
+        ranked += [t for t in records if not (t.values and order_by in t.values)]
+        return ranked[offset : None if limit is None else offset + limit]
+
+    def trial_points(
+        self, job_id: int, states: Sequence[str] | None = None, on_front: bool | None = None, every: int = 1,
+    ) -> list[TrialPoint]:
+        """What a chart plots of the job's trials (number, values, architecture), filtered as ``trials``
+        filters them, in number order: a third of the cost of whole records on a big job."""
+        columns = select(TrialRow.number, TrialRow.values_json, TrialRow.arch_json)
+        query = _filtered(columns, job_id, states, on_front, every).order_by(TrialRow.number)
+        with self._read() as session:
+            return [TrialPoint(number, None if values is None else json.loads(values), arch_json)
+                    for number, values, arch_json in session.execute(query)]
+
+    def count_trials(self, job_id: int, states: Sequence[str] | None = None, on_front: bool | None = None) -> int:
+        """How many trials the job has (in ``states``, on or off the front, when given); cheaper than
+        ``len(trials(...))``."""
+        query = _in_states(select(func.count()).where(TrialRow.job_id == job_id), states)
+        if on_front is not None:
+            query = query.where(TrialRow.on_front == on_front)
+        with self._read() as session:
+            return session.scalar(query)
+
+    def front(self, job_id: int) -> list[TrialRecord]:
+        """The job's Pareto front: complete trials no other complete trial dominates (ties all kept)."""
+        return self.trials(job_id, on_front=True)
+
+    def hypervolume_history(self, job_id: int) -> list[tuple[int, float]]:
+        """``(trials evaluated, hypervolume)`` after each feasible trial since the reference was fixed."""
+        query = select(HypervolumeRow.n_evaluated, HypervolumeRow.hypervolume).where(HypervolumeRow.job_id == job_id)
+        with self._read() as session:
+            return [tuple(row) for row in session.execute(query.order_by(HypervolumeRow.id))]
+
+    def hypervolume_steps(self, job_id: int) -> list[tuple[int, float]]:
+        """The history as its step curve: where each hypervolume value was first reached, and the last point.
+        A long job records one point per feasible trial; its hypervolume never decreases (the reference is
+        fixed and the front only gains ground), so the database can drop the repeats."""
+        of_job = HypervolumeRow.job_id == job_id
+        firsts = select(func.min(HypervolumeRow.n_evaluated), HypervolumeRow.hypervolume).where(of_job).group_by(HypervolumeRow.hypervolume)
+        last = select(HypervolumeRow.n_evaluated, HypervolumeRow.hypervolume).where(of_job).order_by(HypervolumeRow.id.desc()).limit(1)
+        with self._read() as session:
+            steps = sorted(tuple(row) for row in session.execute(firsts))
+            steps += [tuple(row) for row in session.execute(last) if not steps or tuple(row) != steps[-1]]
+        return steps
+
+    # ------------------------------------------------------------------------------------ artifacts
+
+    def record_checkpoint(self, job_id: int, trial_id: int, path: str) -> None:
+        """Remember that a trial's subnet was extracted to ``path``."""
+        with self._write() as session:
+            session.add(CheckpointRow(job_id=job_id, trial_id=trial_id, path=path))
+
+    def record_verification(
+        self, job_id: int, trial_id: int, checkpoint: str, checkpoint_bytes: int, machine: dict,
+        values: Sequence[VerifiedValue],
+    ) -> VerificationRecord:
+        """Store a trial's re-measured values beside its searched ones (never over them). Re-verifying
+        a trial appends: :meth:`verifications` returns the newest per trial unless asked for all."""
+        with self._write() as session:
+            number = session.scalar(select(TrialRow.number).where(TrialRow.id == trial_id, TrialRow.job_id == job_id))
+            if number is None:
+                raise NotFoundError(f"job {job_id} has no trial with id {trial_id} in {self.url_display}")
+            row = VerificationRow(
+                job_id=job_id, trial_id=trial_id, checkpoint=checkpoint, checkpoint_bytes=int(checkpoint_bytes),
+                machine_json=json.dumps(machine), values_json=json.dumps({v.metric: _value_data(v) for v in values}),
+            )
+            session.add(row)
+            session.flush()
+            return _verification_record(row, number)
+
+    def verifications(self, job_id: int, trial_numbers: Sequence[int] | None = None, history: bool = False) -> list[VerificationRecord]:
+        """The job's verifications ordered by trial number: the newest of each trial, or every one
+        (oldest first within a trial) with ``history``; only those trials when ``trial_numbers`` is given."""
+        query = (
+            select(VerificationRow, TrialRow.number)
+            .join(TrialRow, TrialRow.id == VerificationRow.trial_id)
+            .where(VerificationRow.job_id == job_id)
+        )
+        if trial_numbers is not None:
+            query = query.where(TrialRow.number.in_(list(trial_numbers)))
+        if not history:
+            newest = select(func.max(VerificationRow.id)).where(VerificationRow.job_id == job_id).group_by(VerificationRow.trial_id)
+            query = query.where(VerificationRow.id.in_(newest))
+        with self._read() as session:
+            rows = session.execute(query.order_by(TrialRow.number, VerificationRow.id)).all()
+            return [_verification_record(row, number) for row, number in rows]
+
+    # ------------------------------------------------------------------------------------ block libraries
+
+    def get_block_library(self, key: dict[str, str]) -> dict | None:
+        """The stored block library (its JSON data) for ``key`` (space, supernet, data, workload), or None."""
+        with self._read() as session:
+            row = session.scalar(select(BlockLibraryRow).filter_by(**key))
+            return None if row is None else json.loads(row.library_json)
+
+    def save_block_library(self, key: dict[str, str], library: dict) -> None:
+        """Keep a block library under ``key``; one built meanwhile by another process under the same key stays."""
+        with self._write() as session:
+            if session.scalar(select(BlockLibraryRow.id).filter_by(**key)) is None:
+                session.add(BlockLibraryRow(**key, library_json=json.dumps(library)))
+
+    # ------------------------------------------------------------------------------------ bulk import
+
+    def import_trials(
+        self,
+        job_id: int,
+        trials: Sequence[tuple[str, str, dict[str, float] | None, bool]],
+        objectives: Sequence[tuple[str, str]],
+    ) -> int:
+        """Append evaluated trials in one transaction: ``(arch_id, arch_json, values, feasible)`` each,
+        ``values`` None for a failed one; returns how many were added.
+
+        The stored state ends as if each trial had been added and finished one by one, in order
+        (numbers, ``on_front``, one hypervolume point per feasible trial when the job has a reference),
+        at a fraction of the cost: for trials scored elsewhere, and for benchmarks of big jobs.
+        Architectures the job already has are skipped.
+        """
+        with self._write() as session:
+            job = self._lock_job(session, job_id)
+            known = set(session.scalars(select(TrialRow.arch_id).where(TrialRow.job_id == job_id)))
+            new = list({arch_id: (arch_id, arch_json, values, feasible)
+                        for arch_id, arch_json, values, feasible in trials if arch_id not in known}.values())
+            last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.job_id == job_id))
+            stamp, first = now(), 0 if last is None else last + 1
+            updates = [
+                TrialUpdate(arch_id, first + i, arch_json, "failed" if values is None else "complete" if feasible else "infeasible",
+                            values=values, error="imported as failed" if values is None else None,
+                            created_at=stamp, started_at=stamp, finished_at=stamp)
+                for i, (arch_id, arch_json, values, feasible) in enumerate(new)
+            ]
+            write_trials(session, job, updates, objectives)
+            return len(updates)
+
+
+def _filtered(query: Select, job_id: int, states: Sequence[str] | None, on_front: bool | None, every: int) -> Select:
+    """``query`` over the job's trials in ``states``, on or off the front, numbered by a multiple of ``every``."""
+    query = _in_states(query.where(TrialRow.job_id == job_id), states)
+    if on_front is not None:
+        query = query.where(TrialRow.on_front == on_front)
+    if every > 1:
+        query = query.where(TrialRow.number % every == 0)
+    return query
+
+
+def _in_states(query: Select, states: Sequence[str] | None) -> Select:
+    """``query`` restricted to trials in ``states`` (all trials when None); an unknown state is a caller bug."""
+    if states is None:
+        return query
+    unknown = sorted(set(states) - set(TRIAL_STATES))
+    if unknown:
+        raise ValueError(f"unknown trial state(s) {', '.join(unknown)}; states are {', '.join(TRIAL_STATES)}")
+    return query.where(TrialRow.state.in_(states))
+
+
+def _trial_record(row: TrialRow | Row) -> TrialRecord:
+    return TrialRecord(
+        id=row.id, job_id=row.job_id, number=row.number, arch_id=row.arch_id, arch_json=row.arch_json,
+        state=row.state, values=None if row.values_json is None else json.loads(row.values_json),
+        worker=row.worker, error=row.error, on_front=row.on_front, created_at=row.created_at,
+        started_at=row.started_at, finished_at=row.finished_at, duration_s=row.duration_s,
+    )
+
+
+def _value_data(value: VerifiedValue) -> dict:
+    return {
+        "searched": value.searched, "measured": value.measured, "method": value.method,
+        "deterministic": value.deterministic, "spread": value.spread, "note": value.note,
+    }
+
+
+def _verification_record(row: VerificationRow, number: int) -> VerificationRecord:
+    values = {metric: VerifiedValue(metric, **data) for metric, data in json.loads(row.values_json).items()}
+    return VerificationRecord(
+        id=row.id, job_id=row.job_id, trial_id=row.trial_id, trial_number=number, checkpoint=row.checkpoint,
+        checkpoint_bytes=row.checkpoint_bytes, machine=json.loads(row.machine_json), values=values,
+        created_at=row.created_at,
+    )
+
+
+def _job_records(session: Session, rows: list[JobRow]) -> list[JobRecord]:
+    """Records for ``rows`` with their trial counts and latest hypervolume, in two queries."""
+    ids = [row.id for row in rows]
+    counts: dict[int, Counter[str]] = {job_id: Counter() for job_id in ids}
+    by_state = (
+        select(TrialRow.job_id, TrialRow.state, func.count())
+        .where(TrialRow.job_id.in_(ids))
+        .group_by(TrialRow.job_id, TrialRow.state)
+    )
+    for job_id, state, n in session.execute(by_state):
+        counts[job_id][state] = n
+    newest = select(func.max(HypervolumeRow.id)).where(HypervolumeRow.job_id.in_(ids)).group_by(HypervolumeRow.job_id)
+    latest_query = select(HypervolumeRow.job_id, HypervolumeRow.hypervolume).where(HypervolumeRow.id.in_(newest))
+    latest = dict(session.execute(latest_query).all())
+    return [
+        JobRecord(
+            id=row.id, name=row.name, space=row.space, spec=json.loads(row.spec_json), status=row.status,
+            budget_trials=row.budget_trials,
+            reference=None if row.reference_json is None else json.loads(row.reference_json),
+            error=row.error, created_at=row.created_at, updated_at=row.updated_at,
+            n_complete=counts[row.id]["complete"], n_infeasible=counts[row.id]["infeasible"],
+            n_failed=counts[row.id]["failed"], n_queued=counts[row.id]["queued"],
+            n_running=counts[row.id]["running"], hypervolume=latest.get(row.id),
+        )
+        for row in rows
+    ]
+
+
+def _finish(trial: TrialRow, state: str) -> None:
+    trial.state, trial.finished_at = state, now()
+    if trial.started_at is not None:
+        trial.duration_s = (trial.finished_at - trial.started_at).total_seconds()
