@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .server import serving, small_job
+from tests.dashboard.server import serving, small_job
 
 
 @pytest.fixture(scope="session")

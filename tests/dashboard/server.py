@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from ..processes import free_port, kill_ray_session_of
+from tests.processes import free_port, kill_ray_session_of
 
 SUPERNAS = str(Path(sys.executable).with_name("supernas"))
 FINISHED_STATUSES = ("completed", "stopped", "failed")

@@ -14,12 +14,15 @@ import yaml
 
 from supernas.search.jobspec import JobSpec, objective_directions
 from supernas.search.pareto import minimization_vector
-from supernas.search.store import open_store
-from supernas.spaces import Supernet, get_space, load_subnet, parse_architecture
-from supernas.spaces.inputs import random_batch
+from supernas.search.store.store import open_store
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.models.checkpoint import load_subnet
+from supernas.spaces.architecture import parse_architecture
+from supernas.data.inputs import random_batch
 
-from ..search.jobs_helpers import brute_force_front
-from .server import small_job
+from tests.search.jobs_helpers import brute_force_front
+from tests.dashboard.server import small_job
 
 
 def all_trials(client, job_id: int, **params: object) -> list[dict]:
@@ -116,9 +119,9 @@ def test_plot_data_holds_every_front_point(finished_server):
 def test_trial_detail_is_the_stored_architecture(finished_server):
     with finished_server.client() as c:
         detail = c.get("/api/jobs/1/trials/3").json()
-    arch = parse_architecture(get_space("gpt-tiny"), json.dumps(detail["architecture"]), "trial 3")
+    arch = parse_architecture(load_spec("gpt-tiny"), json.dumps(detail["architecture"]), "trial 3")
     assert arch.arch_id == detail["arch_id"] and detail["number"] == 3 and detail["job_id"] == 1
-    assert detail["limits"]["depth"] == max(get_space("gpt-tiny").depth)
+    assert detail["limits"]["depth"] == max(load_spec("gpt-tiny").depth)
 
 
 def test_extract_serves_a_checkpoint_of_the_trials_subnet(finished_server, tmp_path):
@@ -131,7 +134,7 @@ def test_extract_serves_a_checkpoint_of_the_trials_subnet(finished_server, tmp_p
         assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]
         archive.extractall(tmp_path)
     model = load_subnet(tmp_path).eval()
-    space = get_space("gpt-tiny")
+    space = load_spec("gpt-tiny")
     arch = parse_architecture(space, json.dumps(detail["architecture"]), "trial")
     supernet, batch = Supernet(space, seed=0).eval(), random_batch(space, batch_size=2, seq_len=16, seed=3)
     with torch.no_grad(), supernet.active(arch):
@@ -143,7 +146,7 @@ def test_extract_serves_a_checkpoint_of_the_trials_subnet(finished_server, tmp_p
 def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_path):
     import numpy as np
 
-    from supernas.spaces.onnx_export import example_inputs, runtime_session, torch_outputs
+    from supernas.export.onnx import example_inputs, runtime_session, torch_outputs
 
     with finished_server.client() as c:
         number = c.get("/api/jobs/1/front").json()[0]["number"]

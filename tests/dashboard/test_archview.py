@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from supernas.dashboard.archview import arch_view
-from supernas.spaces import Architecture, LayerArch
+from supernas.spaces.architecture import Architecture, LayerArch
 
 
 def test_noop_blocks_read_as_absent():

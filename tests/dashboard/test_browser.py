@@ -13,10 +13,12 @@ import pytest
 import torch
 import yaml
 
-from supernas.spaces import Supernet, get_space, load_subnet
-from supernas.spaces.inputs import random_batch
+from supernas.models.supernet import Supernet
+from supernas.spaces.spec import load_spec
+from supernas.models.checkpoint import load_subnet
+from supernas.data.inputs import random_batch
 
-from .server import serving, small_job
+from tests.dashboard.server import serving, small_job
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
@@ -107,7 +109,7 @@ def test_submit_watch_click_and_extract(page, tmp_path):
         with server.client() as c:
             assert model.arch.arch_id == c.get(f"/api/jobs/1/trials/{number}").json()["arch_id"]
 
-        space = get_space("gpt-tiny")
+        space = load_spec("gpt-tiny")
         supernet, batch = Supernet(space, seed=0).eval(), random_batch(space, batch_size=1, seq_len=16)
         with torch.no_grad(), supernet.active(model.arch):
             assert torch.equal(model(batch.inputs), supernet(batch.inputs))

@@ -9,8 +9,9 @@ import numpy as np
 
 from supernas.dashboard import jobdata
 from supernas.dashboard.jobdata import JobData, JobDataCache, page_point_sets
-from supernas.search.store import open_store
-from supernas.spaces import get_space, sample_many
+from supernas.search.store.store import open_store
+from supernas.spaces.spec import load_spec
+from supernas.spaces.architecture import sample_many
 
 OBJECTIVES = [("a", "minimize"), ("b", "maximize")]
 
@@ -20,7 +21,7 @@ def test_page_data_from_the_store_equals_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(jobdata, "MAX_INFEASIBLE", 30)
     rng = np.random.default_rng(3)
     rows = []
-    for arch in sample_many(get_space("gpt-tiny"), 800, seed=5):
+    for arch in sample_many(load_spec("gpt-tiny"), 800, seed=5):
         values = None if rng.random() < 0.05 else {"a": float(rng.random()), "b": float(rng.random())}
         rows.append((arch.arch_id, arch.to_json(), values, bool(rng.random() > 0.2)))
     store = open_store(f"sqlite:///{tmp_path / 'page.db'}")

@@ -8,11 +8,11 @@ import signal
 
 import yaml
 
-from supernas.search.records import EVALUATED
-from supernas.search.store import open_store
+from supernas.search.store.records import EVALUATED
+from supernas.search.store.store import open_store
 
-from ..search.jobs_helpers import assert_consistent
-from .server import serving, small_job
+from tests.search.jobs_helpers import assert_consistent
+from tests.dashboard.server import serving, small_job
 
 BUDGET = 20
 

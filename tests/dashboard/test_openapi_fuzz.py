@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from .server import serving, small_job
+from tests.dashboard.server import serving, small_job
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

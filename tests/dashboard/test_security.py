@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from .server import SUPERNAS, serving, small_job
+from tests.dashboard.server import SUPERNAS, serving, small_job
 
 TOKEN = "s3cret-token"
 NO_TOKEN_ENV = {k: v for k, v in os.environ.items() if k != "SUPERNAS_TOKEN"}
