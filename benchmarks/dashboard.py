@@ -37,7 +37,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.base import MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.search.jobspec import JobSpec, objective_directions
 from supernas.search.pareto import minimization_vector
 from supernas.search.runner import create_job

@@ -34,7 +34,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, quantize_weight, scale_columns, unpack_int4
+from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, quantize_weight, unpack_int4
+from supernas.spaces.analytic import scale_columns
 
 GPT2_SMALL = {"qkv": (768, 2304), "attn out": (768, 768), "fc1": (768, 3072), "fc2": (3072, 768)}  # (in, out)
 

@@ -37,7 +37,7 @@ WORKLOAD = {"batch_size": 1, "seq_len": 64, "threads": 1, "clock": "cpu"}
 
 
 def strategies():
-    from supernas.search.jobspec import StrategySpec
+    from supernas.search.strategies.base import StrategySpec
 
     return {
         "random": StrategySpec(name="random"),
@@ -65,7 +65,8 @@ class Evaluator:
     """The job's metrics in-process, cached by architecture (both are deterministic)."""
 
     def __init__(self, supernet, batches: int) -> None:
-        from supernas.predictors.base import MetricContext, get_metric
+        from supernas.predictors.base import MetricContext
+        from supernas.predictors.catalogue import get_metric
 
         self.context = MetricContext(supernet.spec, supernet_factory=lambda: supernet)
         self.metrics = {
@@ -83,7 +84,7 @@ class Evaluator:
 def run(spec, settings, evaluate, evals: int, seed: int, reference: np.ndarray, library=None, offset: int = 0) -> np.ndarray:
     """Hypervolume after each evaluation (the first ``offset`` are the library's cost: nothing evaluated yet)."""
     from supernas.search.pareto import hypervolume, minimization_vector, non_dominated
-    from supernas.search.strategies.base import make_strategy
+    from supernas.search.strategies import make_strategy
 
     strategy = make_strategy(spec, OBJECTIVES, settings, seed, [], library)
     seen: set[str] = set()

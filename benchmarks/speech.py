@@ -34,7 +34,8 @@ from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import largest, sample_many, smallest
 from supernas.data.keywords import make_keywords
-from supernas.data.task import heldout_batches, load_task_data
+from supernas.data.task import load_task_data
+from supernas.data.types import heldout_batches
 from supernas.training.sandwich import train_supernet
 
 

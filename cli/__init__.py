@@ -18,7 +18,9 @@ from supernas.predictors.commands import commands as predictor_commands
 from supernas.search.puzzle.commands import commands as block_commands
 from supernas.search.checkpoint_commands import commands as checkpoint_commands
 from supernas.search.commands import commands as job_commands
+from supernas.models.commands import commands as model_commands
 from supernas.spaces.commands import commands as space_commands
+from supernas.training.commands import commands as training_commands
 from supernas.data.commands import commands as data_commands
 
 app = typer.Typer(
@@ -28,7 +30,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,  # plain help: flags read --progress/--no-progress, not a <bool> they do not take
 )
-for layer_commands in (space_commands, data_commands, predictor_commands, job_commands, block_commands, checkpoint_commands,
+for layer_commands in (space_commands, model_commands, training_commands, data_commands, predictor_commands, job_commands, block_commands, checkpoint_commands,
                        dashboard_commands):
     app.add_typer(layer_commands)
 

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from supernas.predictors.base import metric_names
+from supernas.predictors.catalogue import metric_names
 from supernas.search.store.store import open_store
 from supernas.core.errors import NotFoundError, SupernasError
 

@@ -22,7 +22,7 @@ import torch
 
 from supernas.core.errors import NotFoundError, SpecError
 from supernas.spaces.spec import SpaceSpec
-from supernas.data.task import TaskData, TaskSplit, split_index
+from supernas.data.types import TaskData, TaskSplit, split_index
 
 MANIFEST = "manifest.csv"
 SPLITS = ("train", "heldout")

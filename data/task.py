@@ -18,11 +18,7 @@ WordPiece vocabulary (bert-mini) is tokenized with MiniLM's own tokenizer (:mod:
 to the space's ``max_seq_len``; an encoder with a 256-token vocabulary reads UTF-8 bytes. Byte-level
 causal LMs do not come here: they read any file as bytes (:mod:`.data`).
 
-The held-out split is fixed by position: every ``HELDOUT_EVERY``-th example (0, 5, 10, ...), at most
-``MAX_HELDOUT`` of them, is held out and the rest trains, so a file sorted by label is still held out
-across all its classes and the same file gives the same split on every machine. A supernet keeps its
-held-out split beside its weights (``heldout.safetensors``), so every worker and every re-measurement
-scores exactly those examples.
+The held-out split is fixed by position (:func:`supernas.data.types.split_index`).
 
 Every mistake in a data file is a one-line ``SpecError``/``NotFoundError`` naming the file (and line)
 and what is wrong.
@@ -33,84 +29,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 
 from supernas.data.text import TextData, load_text
 from supernas.core.errors import NotFoundError, SpecError, allowed
-from supernas.data.inputs import Batch
+from supernas.data.types import MAX_HELDOUT, Kind, TaskData, TaskSplit, split_index
 from supernas.spaces.spec import SpaceSpec
 
-HELDOUT_EVERY = 5
-MAX_HELDOUT = 1000
-HELDOUT_BATCH_SIZE = 32  # one batching of the held-out split everywhere: the same batches, the same floats
 BUILTINS = ("digits", "stdlib-prose")
 FILE_TYPES = (".txt", ".jsonl", ".csv", ".npz")
-
-Kind = Literal["text", "labeled_text", "images", "audio"]
-
-
-@dataclass(frozen=True)
-class TaskSplit:
-    """Examples of one split: token ids (N, T) long with ``padding`` (N, T) bool (True at real tokens),
-    or images (N, C, H, W) or waveforms (N, samples) float with ``padding`` None; ``labels`` (N,) long,
-    or None for unlabeled text."""
-
-    inputs: torch.Tensor
-    padding: torch.Tensor | None = None
-    labels: torch.Tensor | None = None
-
-    def __len__(self) -> int:
-        return self.inputs.shape[0]
-
-    def select(self, index: torch.Tensor) -> TaskSplit:
-        """The examples at ``index``, text trimmed to the longest of them."""
-        inputs = self.inputs[index]
-        padding = None if self.padding is None else self.padding[index]
-        if padding is not None and len(index):
-            width = int(padding.sum(1).max())
-            inputs, padding = inputs[:, :width], padding[:, :width]
-        return TaskSplit(inputs, padding, None if self.labels is None else self.labels[index])
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        """The split as named tensors (for safetensors)."""
-        named = {"inputs": self.inputs, "padding": self.padding, "labels": self.labels}
-        return {k: v.contiguous() for k, v in named.items() if v is not None}
-
-    @classmethod
-    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> TaskSplit:
-        return cls(tensors["inputs"], tensors.get("padding"), tensors.get("labels"))
-
-
-@dataclass(frozen=True)
-class TaskData:
-    kind: Kind
-    train: TaskSplit
-    heldout: TaskSplit
-    source: str  # description: what the examples are and how many, for provenance and supernet.json
-
-
-# ------------------------------------------------------------------ batches
-
-
-def to_batch(split: TaskSplit) -> Batch:
-    """A whole split as one batch; unlabeled text has no targets (None)."""
-    return Batch(split.inputs, split.labels, split.padding)
-
-
-def heldout_batches(split: TaskSplit, batch_size: int = HELDOUT_BATCH_SIZE) -> list[Batch]:
-    """Every example of ``split`` in order, in batches of ``batch_size`` (each trimmed to its longest text)."""
-    return [to_batch(split.select(torch.arange(start, min(start + batch_size, len(split))))) for start in range(0, len(split), batch_size)]
-
-
-def batch_at(split: TaskSplit, step: int, batch_size: int, seed: int) -> Batch:
-    """Random examples for training step ``step``: the same (seed, step) always gives the same batch."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + step)  # one stream per (seed, step), as spaces.data
-    return to_batch(split.select(torch.randint(0, len(split), (batch_size,), generator=g)))
 
 
 # ------------------------------------------------------------------ loading
@@ -180,14 +110,6 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     _enough(path, len(rows))
     labels = [_label(path, where, value, spec) for where, _, value in rows]
     return _text_data(spec, [t for _, t, _ in rows], labels, f"{path.name}: {len(rows):,} labeled texts", str(path))
-
-
-def split_index(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, held-out) positions of ``n`` examples: every ``HELDOUT_EVERY``-th held out, at most ``MAX_HELDOUT``."""
-    held = torch.arange(0, n, HELDOUT_EVERY)[:MAX_HELDOUT]
-    keep = torch.ones(n, dtype=torch.bool)
-    keep[held] = False
-    return torch.arange(n)[keep], held
 
 
 def _split(kind: Kind, whole: TaskSplit, source: str) -> TaskData:

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from supernas.core.errors import SpecError, allowed
-from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, qmax, quantize_weight, scale_columns, unpack_int4
+from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, qmax, quantize_weight, unpack_int4
+from supernas.spaces.analytic import scale_columns
 
 BACKENDS = ("torch", "triton")
 

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 
 _MIN_SCALE = 1e-12
 
-
 class _StraightThrough(torch.autograd.Function):
     """Forward returns the quantized value, backward passes the gradient unchanged (STE)."""
 
@@ -30,10 +29,8 @@ class _StraightThrough(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         return grad, None
 
-
 def qmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1
-
 
 @dataclass(frozen=True)
 class QuantizedWeight:
@@ -44,18 +41,11 @@ class QuantizedWeight:
     bits: int
     group_size: int | None = None
 
-
-def scale_columns(in_features: int, group_size: int | None) -> int:
-    """Scales per row: 1 per channel, else one per group of ``group_size`` input columns."""
-    return 1 if group_size is None else -(-in_features // group_size)
-
-
 def expand_scale(scale: torch.Tensor, group_size: int | None, in_features: int) -> torch.Tensor:
     """Scales broadcastable against an (out, in) weight: per-row scales as they are, group scales repeated."""
     if group_size is None:
         return scale
     return scale.repeat_interleave(group_size, dim=1)[:, :in_features]
-
 
 def quantize_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -> QuantizedWeight:
     w = w.detach().float()
@@ -69,10 +59,8 @@ def quantize_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -
     values = torch.round(w / expand_scale(scale, group_size, w.shape[1])).clamp_(-limit, limit).to(torch.int8)
     return QuantizedWeight(values, scale, bits, group_size)
 
-
 def dequantize(values: torch.Tensor, scale: torch.Tensor, group_size: int | None = None) -> torch.Tensor:
     return values.float() * expand_scale(scale, group_size, values.shape[1])
-
 
 def fake_quant_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -> torch.Tensor:
     """The weight a layer with ``bits`` weight bits computes with; differentiable through STE."""
@@ -85,7 +73,6 @@ def fake_quant_weight(w: torch.Tensor, bits: int, group_size: int | None = None)
         rounded = dequantize(q.values, q.scale, group_size)
     return _StraightThrough.apply(w, rounded)
 
-
 def round_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
     """The activation a layer with ``bits`` activation bits sees; plain tensor ops (exportable, no STE)."""
     if bits == 32:
@@ -96,12 +83,10 @@ def round_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
     scale = (x.abs().amax() / limit).clamp_min(_MIN_SCALE)
     return torch.round(x / scale).clamp(-limit, limit) * scale
 
-
 def fake_quant_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
     if bits == 32:
         return x
     return _StraightThrough.apply(x, round_activation(x.detach(), bits))
-
 
 def pack_int4(values: torch.Tensor) -> torch.Tensor:
     """Pack int4 values (int8 tensor in [-8, 7], shape (out, in)) two per byte along ``in``.
@@ -115,19 +100,8 @@ def pack_int4(values: torch.Tensor) -> torch.Tensor:
         u = torch.cat([u, torch.full((out, 1), 8, dtype=torch.uint8)], dim=1)
     return u[:, 0::2] | (u[:, 1::2] << 4)
 
-
 def unpack_int4(packed: torch.Tensor, cols: int) -> torch.Tensor:
     """Inverse of :func:`pack_int4`: int8 values of shape (out, cols)."""
     low = (packed & 0x0F).to(torch.int8) - 8
     high = (packed >> 4).to(torch.int8) - 8
     return torch.stack([low, high], dim=2).reshape(packed.shape[0], -1)[:, :cols].contiguous()
-
-
-def weight_storage_bytes(out_features: int, in_features: int, bits: int, group_size: int | None = None) -> int:
-    """Bytes a checkpoint spends on one linear weight (without bias) at ``bits``."""
-    if bits == 32:
-        return 4 * out_features * in_features
-    if bits == 16:
-        return 2 * out_features * in_features
-    per_row = in_features if bits == 8 else (in_features + 1) // 2
-    return out_features * (per_row + 4 * scale_columns(in_features, group_size))  # integers + fp32 scales

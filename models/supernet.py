@@ -27,7 +27,7 @@ from supernas.data.inputs import Batch
 from supernas.models.model import Transformer
 from supernas.models.pretrained import LoadReport, load_into
 from supernas.spaces.spec import SpaceSpec, parse_spec, read_structured_file
-from supernas.data.task import TaskData, TaskSplit, heldout_batches
+from supernas.data.types import TaskData, TaskSplit, heldout_batches
 from supernas.core.weightfiles import save_weights
 
 SUPERNET_CONFIG = "supernet.json"

@@ -25,7 +25,7 @@ import torch
 from supernas.spaces.architecture import Architecture
 from supernas.spaces.spec import SpaceSpec
 from supernas.models.supernet import Supernet
-from supernas.core.errors import NotFoundError, SpecError, allowed, did_you_mean
+from supernas.core.errors import SpecError, allowed
 from supernas.data.inputs import Batch, random_batch
 
 from supernas.predictors.direction import Direction
@@ -64,7 +64,8 @@ class MetricContext:
     def use_data(self, source: str) -> None:
         """Score one-shot metrics on ``source``'s held-out split (bytes of its tail for a byte-level LM)
         instead of the data kept with the supernet; every context given the same source scores the same examples."""
-        from supernas.data.task import TaskData, heldout_batches, load_data
+        from supernas.data.task import load_data
+        from supernas.data.types import TaskData, heldout_batches
 
         data = load_data(source, self.spec)
         if isinstance(data, TaskData):
@@ -128,29 +129,9 @@ def register(cls: type[Metric]) -> type[Metric]:
     return cls
 
 
-_entry_points_loaded = False
-
-
-def _load_builtin_metrics() -> None:
-    """The built-in metrics, then those of installed plugins (the ``supernas.metrics`` entry points)."""
-    global _entry_points_loaded
-    from supernas.predictors import catalogue as metrics  # noqa: F401  (registers every built-in metric)
-
-    if not _entry_points_loaded:
-        from supernas.predictors.plugins import load_entry_point_plugins
-
-        _entry_points_loaded = True
-        load_entry_point_plugins()
-
-
-def metric_names() -> list[str]:
-    _load_builtin_metrics()
-    return sorted(REGISTRY)
-
-
-def get_metric(name: str, **options: object) -> Metric:
-    """A metric instance by registered name; unknown names list what exists."""
-    _load_builtin_metrics()
-    if name not in REGISTRY:
-        raise NotFoundError(f"unknown metric '{name}'{did_you_mean(name, REGISTRY)} ({allowed(sorted(REGISTRY))})")
-    return REGISTRY[name](**options)
+def int_option(metric: Metric, name: str, minimum: int = 1) -> int:
+    """A metric option that must be an integer >= ``minimum``; a clear error otherwise."""
+    value = metric.settings[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SpecError(f"metric '{metric.name}': option '{name}' = {value!r} must be an integer >= {minimum}")
+    return value

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from supernas.core.commandline import SpaceArg, console, read_arch
+from supernas.core.commandline import SpaceArg, console
+from supernas.spaces.architecture import read_arch
 
 commands = typer.Typer()
 
@@ -22,7 +23,8 @@ def metrics_command(
     (built in, an installed plugin's entry point, or --plugin)."""
     from rich.table import Column, Table
 
-    from supernas.predictors.base import REGISTRY, get_metric, metric_names
+    from supernas.predictors.base import REGISTRY
+    from supernas.predictors.catalogue import get_metric, metric_names
     from supernas.predictors.plugins import is_file_plugin, load_plugins
 
     load_plugins([str(Path(p).resolve()) if is_file_plugin(p) else p for p in plugin or []])
@@ -75,7 +77,8 @@ def score_command(
     swing several-fold. For steady figures time on one thread with the thread's CPU clock:
     --option threads=1 --option clock=cpu.
     """
-    from supernas.predictors.base import MetricContext, get_metric
+    from supernas.predictors.base import MetricContext
+    from supernas.predictors.catalogue import get_metric
     from supernas.models.supernet import Supernet
     from supernas.spaces.spec import load_spec
 
@@ -156,7 +159,8 @@ def train_command(
     from supernas.spaces.spec import load_spec
     from supernas.spaces.architecture import largest, smallest
     from supernas.data.text import heldout_batches
-    from supernas.data.task import TaskData, load_data
+    from supernas.data.task import load_data
+    from supernas.data.types import TaskData
     from supernas.training.sandwich import train_supernet
 
     torch.set_num_threads(threads)

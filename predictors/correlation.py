@@ -30,7 +30,8 @@ from supernas.data.inputs import Batch
 from supernas.core.progress import make_progress
 from supernas.training.sandwich import finetune
 
-from supernas.predictors.base import CostClass, MetricContext, get_metric
+from supernas.predictors.base import CostClass, MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.oneshot import heldout_loss
 from supernas.predictors.proxies import PROXIES
 

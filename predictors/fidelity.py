@@ -32,10 +32,11 @@ from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
 from supernas.models.ops import mean_pool
 from supernas.models.parent import parent_supernet
-from supernas.data.task import heldout_batches, load_task_data
+from supernas.data.task import load_task_data
+from supernas.data.types import heldout_batches
 
 from supernas.predictors.base import CostClass, Metric, MetricContext, register
-from supernas.predictors.costs import int_option
+from supernas.predictors.base import int_option
 
 
 @torch.no_grad()

@@ -47,7 +47,8 @@ from supernas.data.inputs import Batch
 from supernas.models.model import Transformer
 
 from supernas.predictors.latency import runtimes
-from supernas.predictors.base import CostClass, Metric, MetricContext, get_metric
+from supernas.predictors.base import CostClass, Metric, MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.latency.measure import model_latency
 from supernas.predictors.latency.metrics import workload_option
 from supernas.predictors.latency.workload import Workload

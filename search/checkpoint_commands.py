@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from supernas.core.commandline import console, read_arch
+from supernas.core.commandline import console
+from supernas.spaces.architecture import read_arch
 
 from supernas.search.commands import DbOption, JobArg, find_job, job_key, job_metrics
 

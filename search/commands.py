@@ -36,7 +36,7 @@ def find_job(store, job: str):
 
 def directions(job) -> dict[str, str]:
     """Each objective's direction, the metric's own where the spec leaves it out."""
-    from supernas.predictors.base import get_metric
+    from supernas.predictors.catalogue import get_metric
 
     return {o["metric"]: o.get("direction") or get_metric(o["metric"], **o.get("options", {})).direction
             for o in job.spec["objectives"]}

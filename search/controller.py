@@ -27,7 +27,8 @@ from supernas.search.reference import fixed_reference
 from supernas.search.store.leases import LeaseLost
 from supernas.search.store.records import EVALUATED, TrialUpdate
 from supernas.search.store.tables import now
-from supernas.search.strategies.base import Strategy, make_strategy
+from supernas.search.strategies.base import Strategy
+from supernas.search.strategies import make_strategy
 
 MAX_ASK_ROUNDS = 20  # proposals that are all duplicates this many times in a row -> random samples
 FLUSH_S = 0.2  # trial changes reach the store (and a dashboard) at most this late

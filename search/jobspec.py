@@ -21,15 +21,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from supernas.predictors.direction import Direction
+from supernas.search.strategies.base import StrategySpec
 from supernas.core.errors import SpecError, SupernasError, pydantic_message
 from supernas.spaces.spec import read_structured_file
 
-STRATEGIES = ("random", "nsga2", "tpe", "motpe", "predictor", "mip")
 
 
 class MetricUse(BaseModel):
@@ -60,20 +60,6 @@ class Constraint(MetricUse):
         over = value - self.max if self.max is not None else 0.0
         under = self.min - value if self.min is not None else 0.0
         return max(over, under, 0.0)
-
-
-class StrategySpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: Literal["random", "nsga2", "tpe", "motpe", "predictor", "mip"]
-    population: int = Field(default=16, ge=2, description="nsga2 population; predictor's surrogate NSGA-II uses 4x; mip: budget levels per sweep")
-    initial: int = Field(default=16, ge=2, description="random trials before a model-based strategy takes over")
-    generations: int = Field(default=40, ge=1, description="predictor: NSGA-II generations on the surrogate per round")
-    history: int | None = Field(default=None, ge=20, description="trials the strategy's model keeps, newest first "
-                                "(default: 20 generations for nsga2, 500 for tpe, motpe and predictor)")
-    solutions: int = Field(default=2, ge=1, le=64, description="mip: distinct answers per budget level")
-    score: Literal["kl", "val_loss"] = Field(default="kl", description="mip: the block library's quality cost it minimizes")
-    heldout_batches: int = Field(default=4, ge=1, le=256, description="mip: held-out batches each block is scored on")
 
 
 class Budget(BaseModel):
@@ -142,7 +128,7 @@ class JobSpec(BaseModel):
 def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
     """Validate parsed data as a job spec, including its space and every metric it names (after
     importing its plugins; a plugin file's path is taken from ``base``, default the current directory)."""
-    from supernas.predictors.base import get_metric
+    from supernas.predictors.catalogue import get_metric
     from supernas.spaces.spec import load_spec
 
     if not isinstance(data, dict):
@@ -226,6 +212,6 @@ def load_job_spec(path: str | Path) -> JobSpec:
 
 def objective_directions(job: JobSpec) -> list[tuple[str, Direction]]:
     """(metric, direction) per objective, filling in each metric's own direction."""
-    from supernas.predictors.base import get_metric
+    from supernas.predictors.catalogue import get_metric
 
     return [(o.metric, o.direction or get_metric(o.metric, **o.options).direction) for o in job.objectives]

@@ -11,10 +11,12 @@ import hashlib
 import json
 import math
 import random
+import sys
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from supernas.core.errors import ArchitectureError, allowed, pydantic_message
+from supernas.core.errors import ArchitectureError, NotFoundError, allowed, pydantic_message
 from supernas.spaces.spec import AttentionType, SpaceSpec
 
 
@@ -274,3 +276,15 @@ def largest(spec: SpaceSpec) -> Architecture:
 
 def smallest(spec: SpaceSpec) -> Architecture:
     return _extreme(spec, min)
+
+
+def read_arch(spec, value: str):
+    """An architecture from a file path, inline JSON, or '-' for standard input."""
+    if value == "-":
+        return parse_architecture(spec, sys.stdin.readline(), "architecture on standard input")
+    if value.lstrip().startswith("{"):
+        return parse_architecture(spec, value, "--arch")
+    path = Path(value)
+    if not path.is_file():
+        raise NotFoundError(f"--arch {value}: no such file")
+    return parse_architecture(spec, path.read_text(), str(path))

@@ -16,30 +16,36 @@ split with its weights.
 
 Resumable bit for bit: the batch and the random subnets of step ``s`` depend only on ``(seed, s)``, and
 the learning rate only on ``s``, so a checkpoint (weights, AdamW state, step) is all the state there is.
+
+Adaptation (:mod:`supernas.training.adapt`) follows the same rule with its own batches and losses, so the
+loop (:func:`run_sandwich`), one step's update (:func:`sandwich_step`) and the checkpoints live here once.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import random
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from safetensors.torch import load_file
 
 from supernas.spaces.architecture import Architecture, largest, sample, smallest
-from supernas.data import task as taskdata
+from supernas.data import types as taskdata
 from supernas.data.text import TextData, batch_at
 from supernas.data.inputs import Batch
 from supernas.core.errors import NotFoundError, SpecError
 from supernas.training.losses import distill_loss, task_loss
 from supernas.core.progress import make_progress
+from supernas.core.seeds import step_seed
+from supernas.core.weightfiles import weights_digest
 from supernas.spaces.spec import SpaceSpec
 from supernas.models.supernet import SUPERNET_WEIGHTS, Supernet
-from supernas.data.task import TaskData
+from supernas.data.types import TaskData
 
 Data = TextData | TaskData
 
@@ -67,10 +73,21 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     steps_done: int
-    losses: list[float]  # largest subnet's label loss per step run in this call
+    losses: list[float]  # the loss each step run in this call reports (training: the largest subnet's)
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
+class RunConfig(Protocol):
+    """What the shared sandwich helpers read of a run's settings: ``TrainConfig``, or adaptation's
+    ``AdaptConfig`` (each a dataclass, saved whole with every checkpoint)."""
+
+    steps: int
+    lr: float
+    warmup: int
+    seed: int
+    sandwich_k: int
+
+
+def learning_rate(config: RunConfig, step: int) -> float:
     """Linear warm-up, then cosine decay to ``MIN_LR_FRACTION`` of the peak at the last step."""
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
@@ -83,9 +100,9 @@ def default_warmup(steps: int) -> int:
     return min(100, steps // 10)
 
 
-def sandwich(supernet: Supernet, config: TrainConfig, step: int) -> list[Architecture]:
+def sandwich(supernet: Supernet, config: RunConfig, step: int) -> list[Architecture]:
     """Largest, smallest, then ``sandwich_k`` random subnets: a function of (seed, step) only."""
-    rng = random.Random(config.seed * 1_000_003 + step)
+    rng = random.Random(step_seed(config.seed, step))
     spec = supernet.spec
     return [largest(spec), smallest(spec)] + [sample(spec, rng) for _ in range(config.sandwich_k)]
 
@@ -113,42 +130,54 @@ def train_step(
 ) -> float:
     """One step over ``archs`` on one batch (a sandwich, or a single subnet when fine-tuning): the first
     learns from the labels, the others from it when distilling; returns the first's label loss."""
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate(config, step)
     batch = training_batch(data, config, step)
-    optimizer.zero_grad(set_to_none=True)
-    teacher, loss_largest = None, 0.0
+    losses = _label_losses(supernet, batch, archs, config.distill)
+    return sandwich_step(supernet, optimizer, learning_rate(config, step), losses)[0]
+
+
+def _label_losses(supernet: Supernet, batch: Batch, archs: list[Architecture], distill: bool) -> Iterator[torch.Tensor]:
+    """Each subnet's loss on ``batch``, lazily: the first's from the labels, the others' from the first's
+    detached logits when distilling, else from the labels too."""
+    teacher = None
     for i, arch in enumerate(archs):
         with supernet.active(arch):
             logits = supernet(batch.inputs, batch.padding)
-        if i == 0 or not config.distill:
-            loss = task_loss(logits, batch)
-        else:
-            loss = distill_loss(logits, teacher)
         if i == 0:
-            teacher, loss_largest = logits.detach(), float(loss.detach())
+            teacher = logits.detach()
+        yield task_loss(logits, batch) if i == 0 or not distill else distill_loss(logits, teacher)
+
+
+def sandwich_step(
+    supernet: Supernet, optimizer: torch.optim.Optimizer, lr: float, losses: Iterable[torch.Tensor]
+) -> list[float]:
+    """One update of the sandwich rule: each subnet's loss adds its gradients, then one clipped AdamW step
+    at ``lr``; the losses' values, in order. ``losses`` should be lazy (a generator), so each subnet's
+    graph is freed by its backward before the next subnet's forward."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    values = []
+    for loss in losses:
         loss.backward()
+        values.append(float(loss.detach()))
     torch.nn.utils.clip_grad_norm_(supernet.parameters(), GRAD_CLIP)
     optimizer.step()
-    return loss_largest
+    return values
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def save_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: TrainConfig, step: int, directory: Path) -> None:
+def save_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, step: int, directory: Path) -> None:
     """Supernet directory plus ``trainer.pt`` (AdamW state, steps done, config, weights' SHA-256),
     written last and atomically: a crash while saving leaves weights that do not match the state, which
     ``resume`` detects instead of silently mixing two steps."""
     supernet.save(directory)
-    state = {"step": step, "config": asdict(config), "optimizer": optimizer.state_dict(), "weights_sha256": _digest(directory / SUPERNET_WEIGHTS)}
+    state = {"step": step, "config": asdict(config), "optimizer": optimizer.state_dict(),
+             "weights_sha256": weights_digest(directory / SUPERNET_WEIGHTS)}
     tmp = directory / (TRAINER_STATE + ".tmp")
     torch.save(state, tmp)
     tmp.replace(directory / TRAINER_STATE)
 
 
-def restore_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: TrainConfig, directory: Path) -> int:
+def restore_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, directory: Path) -> int:
     """Load ``save_checkpoint``'s weights and AdamW state into ``supernet`` and ``optimizer``; the steps done.
     Any run config (training or adaptation) that differs from the saved one is refused."""
     path = directory / TRAINER_STATE
@@ -158,11 +187,35 @@ def restore_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, con
     if state["config"] != asdict(config):
         changed = sorted(k for k in state["config"] if state["config"][k] != asdict(config).get(k))
         raise SpecError(f"--resume: {directory} was trained with different settings ({', '.join(changed)}); use the same ones")
-    if _digest(directory / SUPERNET_WEIGHTS) != state["weights_sha256"]:
+    if weights_digest(directory / SUPERNET_WEIGHTS) != state["weights_sha256"]:
         raise SpecError(f"--resume: {directory}/{SUPERNET_WEIGHTS} does not match {TRAINER_STATE} (interrupted while saving); start again")
     supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
     optimizer.load_state_dict(state["optimizer"])
     return int(state["step"])
+
+
+def run_sandwich(
+    supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, start: int,
+    run_step: Callable[[int], float], provenance: Callable[[int], str], *, directory: Path | None,
+    checkpoint_every: int, until: int | None, progress: bool, verb: str, loss_label: str = "loss",
+    loss_format: str = ".3f",
+) -> TrainResult:
+    """Steps ``start`` up to ``until`` (at most ``config.steps``) of a run, ``run_step(s)`` doing step ``s``
+    and returning the loss its bar shows; the provenance kept current, and a checkpoint in ``directory``
+    every ``checkpoint_every`` steps and where the call stops, so a later resume finishes the same run."""
+    supernet.train()
+    losses = []
+    stop = config.steps if until is None else min(until, config.steps)
+    bar = make_progress(range(start, stop), initial=start, total=config.steps, enabled=progress,
+                        desc=f"{verb} {supernet.spec.name}", unit="step")
+    for step in bar:
+        losses.append(run_step(step))
+        bar.set_postfix(**{loss_label: format(losses[-1], loss_format), "lr": f"{learning_rate(config, step):.2e}"})
+        supernet.provenance = provenance(step + 1)
+        if directory is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == stop):
+            save_checkpoint(supernet, optimizer, config, step + 1, directory)
+    supernet.eval()
+    return TrainResult(max(stop, start), losses)
 
 
 def train_supernet(
@@ -208,18 +261,12 @@ def train_supernet(
         supernet.provenance = provenance(start)
     supernet.trained_on = data.source
     supernet.keep_heldout(data)  # saved with it: val_loss (and val_accuracy) score these held-out examples
-    supernet.train()
-    losses = []
-    stop = steps if until is None else min(until, steps)
-    bar = make_progress(range(start, stop), initial=start, total=steps, enabled=progress, desc=f"train {spec.name}", unit="step")
-    for step in bar:
-        losses.append(train_step(supernet, optimizer, data, config, step, sandwich(supernet, config, step)))
-        bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{learning_rate(config, step):.2e}")
-        supernet.provenance = provenance(step + 1)
-        if directory is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == stop):
-            save_checkpoint(supernet, optimizer, config, step + 1, directory)
-    supernet.eval()
-    return TrainResult(max(stop, start), losses)
+
+    def run_step(step: int) -> float:
+        return train_step(supernet, optimizer, data, config, step, sandwich(supernet, config, step))
+
+    return run_sandwich(supernet, optimizer, config, start, run_step, provenance, directory=directory,
+                        checkpoint_every=checkpoint_every, until=until, progress=progress, verb="train")
 
 
 def finetune(

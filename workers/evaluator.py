@@ -13,7 +13,8 @@ import socket
 
 import torch
 
-from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.base import MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.plugins import load_plugins, plugin_module_name
 from supernas.spaces.architecture import Architecture, check
 from supernas.models.supernet import Supernet

@@ -11,7 +11,7 @@ from supernas.core.errors import SpecError
 
 from supernas.predictors.base import CostClass, Metric, MetricContext, register
 from supernas.predictors.latency.calibration import load_predictor
-from supernas.predictors.costs import int_option
+from supernas.predictors.base import int_option
 from supernas.predictors.latency.measure import subnet_latency
 from supernas.predictors.latency.predictors import LatencyPredictor
 from supernas.predictors.latency.runtimes import DEFAULT_GRAPH_OPTIMIZATION

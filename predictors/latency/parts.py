@@ -20,7 +20,7 @@ from supernas.models.model import Attention, FeedForward, Transformer
 from supernas.models.dense import DenseLeaves, QuantLinear
 
 from supernas.predictors.latency import runtimes
-from supernas.predictors.costs import sequence_length
+from supernas.spaces.analytic import sequence_length
 from supernas.predictors.latency.runtimes import ONNXRUNTIME
 from supernas.predictors.latency.workload import Workload
 

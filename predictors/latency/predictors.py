@@ -23,7 +23,7 @@ from supernas.spaces.spec import AttentionType, SpaceSpec
 from supernas.spaces.analytic import checkpoint_bytes, layer_linears
 from supernas.spaces.spec import ACT_BITS, WEIGHT_BITS, parse_spec
 
-from supernas.predictors.costs import attention_macs, forward_macs, peak_activation_bytes, sequence_length
+from supernas.spaces.analytic import attention_macs, forward_macs, peak_activation_bytes, sequence_length
 from supernas.predictors.latency.parts import ForwardPart, arch_parts, forward_part_runner
 from supernas.predictors.latency.timing import fixed_threads, resolve_device, time_callable
 from supernas.predictors.latency.workload import Workload

@@ -11,7 +11,8 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.base import MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.search.puzzle.blocks import BlockLibrary, build_block_library
 from supernas.predictors.latency.metrics import workload_option
 from supernas.predictors.latency.predictors import LookupTablePredictor
@@ -19,6 +20,7 @@ from supernas.predictors.latency.workload import Workload
 from supernas.spaces.spec import SpaceSpec
 from supernas.models.supernet import Supernet
 from supernas.core.errors import NotFoundError
+from supernas.core.weightfiles import weights_digest
 from supernas.models.supernet import SUPERNET_WEIGHTS
 
 LATENCY_METRICS = ("latency_predicted_ms", "latency_ms")
@@ -28,11 +30,7 @@ def supernet_identity(supernet_dir: str | None, seed: int) -> str:
     """What the weights are: the SHA-256 of the weight file, or the seed of a random initialisation."""
     if supernet_dir is None:
         return f"random-init-seed-{seed}"
-    digest = hashlib.sha256()
-    with (Path(supernet_dir) / SUPERNET_WEIGHTS).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"sha256-{digest.hexdigest()[:16]}"
+    return f"sha256-{weights_digest(Path(supernet_dir) / SUPERNET_WEIGHTS)[:16]}"
 
 
 def latency_workload(uses: dict[str, dict[str, object]]) -> tuple[str, Workload] | None:

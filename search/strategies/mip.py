@@ -19,7 +19,8 @@ from supernas.spaces.architecture import Architecture, sample
 from supernas.spaces.spec import SpaceSpec
 from supernas.core.errors import SpecError
 
-from supernas.search.jobspec import Direction, StrategySpec
+from supernas.predictors.direction import Direction
+from supernas.search.strategies.base import StrategySpec
 from supernas.search.puzzle.mip import Answers, InfeasibleBudget, LayerwiseProblem, Resource, least, most, solve
 from supernas.search.strategies.base import Strategy
 

@@ -28,7 +28,8 @@ from supernas.spaces.architecture import Architecture, mutate, sample
 from supernas.spaces.spec import SpaceSpec
 
 from supernas.search.strategies.encoding import ArchEncoding
-from supernas.search.jobspec import Direction, StrategySpec
+from supernas.predictors.direction import Direction
+from supernas.search.strategies.base import StrategySpec
 from supernas.search.strategies.base import Strategy
 
 MUTANT_TRIES = 100  # mutations of a repeat tried before a random architecture stands in

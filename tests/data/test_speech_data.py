@@ -16,7 +16,8 @@ from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import largest
 from supernas.data.keywords import CLASSES, SPEAKERS, write_wav
-from supernas.data.task import heldout_batches, load_task_data
+from supernas.data.task import load_task_data
+from supernas.data.types import heldout_batches
 from supernas.training.sandwich import train_supernet
 
 from tests.helpers import KEYWORD_SET

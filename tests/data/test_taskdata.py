@@ -16,7 +16,8 @@ from supernas.spaces.spec import load_spec
 from supernas.core.errors import NotFoundError, SpecError, SupernasError
 from supernas.spaces.spec import parse_spec
 from supernas.models.supernet import SUPERNET_HELDOUT_TASK
-from supernas.data.task import HELDOUT_EVERY, MAX_HELDOUT, batch_at, heldout_batches, load_data, load_task_data, split_index
+from supernas.data.task import load_data, load_task_data
+from supernas.data.types import HELDOUT_EVERY, MAX_HELDOUT, batch_at, heldout_batches, split_index
 from supernas.training.sandwich import train_supernet
 
 from tests.data.datafiles import BAD, HELLO, REVIEWS, TINY_WORDPIECE, write_bad, write_csv, write_jsonl

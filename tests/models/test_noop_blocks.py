@@ -21,7 +21,7 @@ from supernas.spaces.architecture import parse_architecture, sample_many
 from supernas.models.checkpoint import WEIGHTS, tensor_bytes_on_disk
 from supernas.data.inputs import random_batch
 from supernas.spaces.spec import parse_spec
-from supernas.predictors.costs import forward_macs, layer_linear_macs
+from supernas.spaces.analytic import forward_macs, layer_linear_macs
 
 
 def with_noops(name: str, **layer_update):

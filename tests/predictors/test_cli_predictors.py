@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from supernas.predictors.base import metric_names
+from supernas.predictors.catalogue import metric_names
 from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import sample_many
 from supernas.spaces.analytic import count_params

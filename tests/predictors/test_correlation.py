@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.stats import kendalltau, spearmanr
 
-from supernas.predictors.base import get_metric
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.correlation import COMBINED, FINETUNED, Finetuning, format_agreement, loo_ridge, proxy_context, rank_agreement, training_text
 from supernas.predictors.oneshot import heldout_loss
 from supernas.models.supernet import Supernet

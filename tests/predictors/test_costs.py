@@ -5,7 +5,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from supernas.predictors import costs
+from supernas.predictors import costs  # noqa: F401  (registers the analytic metrics)
+from supernas.spaces import analytic
 from supernas.predictors.base import REGISTRY, MetricContext
 from supernas.spaces.architecture import Architecture, LayerArch, sample_many
 from supernas.spaces.spec import AttentionType, SpaceSpec, load_spec
@@ -49,8 +50,8 @@ def with_attention(arch: Architecture, **attention) -> Architecture:
 def test_hand_computed_costs():
     # per token: layer 0 q,k,v,o 4x16 + fc1,fc2 2x32 = 128; layer 1 q,o 2x16 + k,v 2x8 + one expert 64
     # + router 8 = 120; tied LM head 10x4 = 40 -> 288 x 8 tokens. Attention 2 x (2*2 heads*8*8*2).
-    assert costs.linear_macs(TINY, ARCH, 8) == 2304
-    assert costs.forward_macs(TINY, ARCH, 8) == 2304 + 1024
+    assert analytic.linear_macs(TINY, ARCH, 8) == 2304
+    assert analytic.forward_macs(TINY, ARCH, 8) == 2304 + 1024
     assert metric("macs", TINY, ARCH, seq_len=8) == 416
     assert metric("flops", TINY, ARCH, seq_len=8) == 832
     assert metric("flops", TINY, ARCH, seq_len=100) == 832  # capped at max_seq_len
@@ -69,12 +70,12 @@ def test_hand_computed_costs():
 def test_attention_variants_by_hand():
     window = with_attention(ARCH, attention="sliding_window", heads=2, window=2)
     linear = with_attention(ARCH, attention="linear", heads=2)
-    assert costs.forward_macs(TINY, window, 8) - costs.linear_macs(TINY, window, 8) == 2 * (2 * 2 * 8 * 2 * 2)
-    assert costs.forward_macs(TINY, linear, 8) - costs.linear_macs(TINY, linear, 8) == 2 * (8 * 2 * (2 * 4 + 2))
-    assert costs.kv_cache_bytes_per_token(TINY, window, 8) == 2 * (16 * 2 / 8)
-    assert costs.kv_cache_bytes_per_token(TINY, linear, 8) == 2 * (2 * 2 * (4 + 2) / 8)  # constant state / T
+    assert analytic.forward_macs(TINY, window, 8) - analytic.linear_macs(TINY, window, 8) == 2 * (2 * 2 * 8 * 2 * 2)
+    assert analytic.forward_macs(TINY, linear, 8) - analytic.linear_macs(TINY, linear, 8) == 2 * (8 * 2 * (2 * 4 + 2))
+    assert analytic.kv_cache_bytes_per_token(TINY, window, 8) == 2 * (16 * 2 / 8)
+    assert analytic.kv_cache_bytes_per_token(TINY, linear, 8) == 2 * (2 * 2 * (4 + 2) / 8)  # constant state / T
     # linear attention, causal: prefix-summed states 2 heads x 8 x 2 x 2 = 64 floats < scores of MHA
-    assert costs.peak_activation_bytes(TINY, linear, 1, 8) == 4 * (32 + 96 + 64)
+    assert analytic.peak_activation_bytes(TINY, linear, 1, 8) == 4 * (32 + 96 + 64)
 
 
 def test_kv_cache_shrinks_with_gqa_and_windows():
@@ -116,10 +117,10 @@ def test_flops_match_torch_flop_counter(name):
     inputs = random_batch(spec, batch_size=1, seq_len=t).inputs
     for arch in sample_many(softmax_only, 2, seed=2):  # full attention: every matmul is counted exactly
         total, _ = counted_flops(extract(supernet, arch), inputs)
-        assert total == 2 * costs.forward_macs(spec, arch, t)
+        assert total == 2 * analytic.forward_macs(spec, arch, t)
     for arch in sample_many(spec, 2, seed=3):  # any attention kind: the linear layers match exactly
         _, linear = counted_flops(extract(supernet, arch), inputs)
-        assert linear == 2 * costs.linear_macs(spec, arch, t)
+        assert linear == 2 * analytic.linear_macs(spec, arch, t)
 
 
 @pytest.mark.parametrize("name", ["gpt-tiny", "bert-mini"])

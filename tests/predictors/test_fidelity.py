@@ -18,7 +18,8 @@ from supernas.models.importance import from_pretrained
 from supernas.models.ops import mean_pool
 from supernas.models.parent import PARENT_WEIGHTS, full_precision
 from supernas.data.prose import stdlib_sentences
-from supernas.data.task import heldout_batches, load_task_data
+from supernas.data.task import load_task_data
+from supernas.data.types import heldout_batches
 from supernas.data.tokenizer import minilm_dir, wordpiece_encode
 
 SENTENCES = 96

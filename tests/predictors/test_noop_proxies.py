@@ -7,7 +7,8 @@ import pytest
 
 from tests.helpers import assert_active_weights_are_extracted
 from supernas.predictors import proxies
-from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.base import MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.proxies import PROXIES
 from supernas.models.checkpoint import extract
 from supernas.spaces.architecture import sample_many

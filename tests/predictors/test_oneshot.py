@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.base import MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import extract
 from supernas.spaces.spec import load_spec

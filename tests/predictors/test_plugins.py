@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from supernas.predictors.base import get_metric
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.plugins import PluginError, load_plugins
 from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from supernas.predictors.costs import speech_frontend_macs
+from supernas.spaces.analytic import speech_frontend_macs
 from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import extract
 from supernas.spaces.architecture import largest, smallest

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from supernas.predictors.base import CostClass, MetricContext, get_metric, metric_names
+from supernas.predictors.base import CostClass, MetricContext
+from supernas.predictors.catalogue import get_metric, metric_names
 from supernas.predictors.verification import WEIGHT_GRADIENT_PROXIES, CheckpointMeasurer, embedding_parameters
 from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import extract, load_subnet, save_subnet

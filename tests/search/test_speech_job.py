@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from supernas.predictors.costs import forward_macs
+from supernas.spaces.analytic import forward_macs
 from supernas.predictors.oneshot import heldout_accuracy
 from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture
 from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
-from supernas.data.task import heldout_batches, load_task_data
+from supernas.data.task import load_task_data
+from supernas.data.types import heldout_batches
 from supernas.training.sandwich import train_supernet
 
 from tests.helpers import supernas

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from supernas.predictors.base import get_metric
+from supernas.predictors.catalogue import get_metric
 from supernas.predictors.latency.measure import model_latency, subnet_latency
 from supernas.predictors.latency.metrics import workload_option
 from supernas.search.store.records import EVALUATED, VerificationRecord, VerifiedValue

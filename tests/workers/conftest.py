@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from supernas.predictors.base import REGISTRY, metric_names
+from supernas.predictors.base import REGISTRY
+from supernas.predictors.catalogue import metric_names
 
 
 @pytest.fixture(autouse=True)

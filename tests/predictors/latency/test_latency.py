@@ -10,7 +10,7 @@ from supernas.predictors.latency import metrics as latency_metrics  # noqa: F401
 from supernas.predictors.base import REGISTRY, MetricContext
 from supernas.predictors.latency.calibration import calibrate
 from supernas.predictors.latency.report import format_report
-from supernas.predictors.costs import flops_per_token
+from supernas.spaces.analytic import flops_per_token
 from supernas.predictors.latency.parts import arch_parts, forward_part_runner, space_parts
 from supernas.predictors.latency.measure import subnet_latency
 from supernas.predictors.latency.predictors import PREDICTORS

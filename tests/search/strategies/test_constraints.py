@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from supernas.search.jobspec import Constraint, StrategySpec
-from supernas.search.strategies.base import make_strategy
+from supernas.search.jobspec import Constraint
+from supernas.search.strategies.base import StrategySpec
+from supernas.search.strategies import make_strategy
 from supernas.spaces.spec import load_spec
 from supernas.spaces.analytic import count_params
 

@@ -3,8 +3,9 @@
 import pytest
 
 from supernas.search.strategies.encoding import ArchEncoding
-from supernas.search.jobspec import Constraint, StrategySpec
-from supernas.search.strategies.base import make_strategy
+from supernas.search.jobspec import Constraint
+from supernas.search.strategies.base import StrategySpec
+from supernas.search.strategies import make_strategy
 from supernas.spaces.spec import builtin_names, load_spec
 from supernas.spaces.architecture import check, sample_many
 from supernas.spaces.analytic import checkpoint_bytes, count_params
