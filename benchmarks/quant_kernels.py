@@ -21,7 +21,7 @@ gpt2-small's layers are small: an fp16 768x768 weight streams from HBM in well u
 at M=1 a kernel's fixed latency weighs as much as its traffic; ``--shape`` shows larger layers.
 
 Needs a CUDA GPU; without one it says so and exits 0 (the kernels' correctness is tested on the CPU in
-Triton's interpreter by tests/spaces/test_kernels.py).
+Triton's interpreter by tests/models/test_kernels.py).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def main() -> int:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("benchmarks/quant_kernels.py needs a CUDA GPU and found none; the kernels' correctness is tested "
-              "on the CPU in Triton's interpreter: python -m pytest tests/spaces/test_kernels.py")
+              "on the CPU in Triton's interpreter: python -m pytest tests/models/test_kernels.py")
         return 0
     import triton.testing
 

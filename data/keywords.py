@@ -24,6 +24,7 @@ from scipy.signal import resample_poly
 
 from supernas.data import espeak
 from supernas.core.errors import NotFoundError, SpecError
+from supernas.core.seeds import step_seed
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
@@ -57,7 +58,7 @@ def _takes(speakers: int, takes: int, seed: int) -> list[Take]:
     for s in range(speakers):
         for label, name in enumerate(CLASSES):
             for i in range(takes):
-                take_seed = (seed * 1_000_003 + s * 10_007 + label * 101 + i) % 2**31
+                take_seed = step_seed(seed, s * 10_007 + label * 101 + i) % 2**31  # one stream per take
                 rng = np.random.default_rng(take_seed)
                 word = "" if name == SILENCE else str(rng.choice(UNKNOWN_WORDS)) if name == UNKNOWN else name
                 out.append(Take(s, label, word, i, take_seed))

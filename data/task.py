@@ -36,7 +36,7 @@ import torch
 
 from supernas.data.text import TextData, load_text
 from supernas.core.errors import NotFoundError, SpecError, allowed
-from supernas.data.types import MAX_HELDOUT, Kind, TaskData, TaskSplit, split_index
+from supernas.data.types import Kind, TaskData, TaskSplit, split_index
 from supernas.spaces.spec import SpaceSpec
 
 BUILTINS = ("digits", "stdlib-prose")
@@ -293,9 +293,3 @@ def _npz(path: Path, spec: SpaceSpec) -> TaskData:
     pixels = pixels[:, None] if pixels.dim() == 3 else pixels
     whole = TaskSplit(_images(spec, pixels), None, torch.from_numpy(labels.astype(np.int64)))
     return _split("images", whole, f"{path.name}: {len(whole):,} labeled {s}x{s} images")
-
-
-__all__ = [
-    "BUILTINS", "HELDOUT_BATCH_SIZE", "HELDOUT_EVERY", "MAX_HELDOUT", "TaskData", "TaskSplit", "batch_at",
-    "heldout_batches", "is_byte_lm", "load_data", "load_task_data", "pretrained_default_data", "split_index",
-]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,9 +22,10 @@ import torch
 
 from supernas.core.errors import NotFoundError, SpecError
 from supernas.data.inputs import Batch
+from supernas.data.types import heldout_batches
 
 STDLIB_BYTES = 2_000_000
-HELDOUT_EVERY = 10
+HELDOUT_FILE_EVERY = 10  # whole files: stdlib modules differ in length, so a tenth of them, not of bytes
 FILE_HELDOUT_FRACTION = 0.1
 
 
@@ -46,7 +46,7 @@ def _stdlib_files() -> list[Path]:
 
 
 @lru_cache(maxsize=4)
-def stdlib_text(max_bytes: int = STDLIB_BYTES, heldout_every: int = HELDOUT_EVERY) -> TextData:
+def stdlib_text(max_bytes: int = STDLIB_BYTES, heldout_every: int = HELDOUT_FILE_EVERY) -> TextData:
     """The first ``max_bytes`` of the stdlib sources; file i is held out when ``i % heldout_every == 0``."""
     train, heldout, train_files, heldout_files = bytearray(), bytearray(), [], []
     total = 0
@@ -90,36 +90,31 @@ def byte_tokens(data: bytes | bytearray) -> torch.Tensor:
     return torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)
 
 
-def _windows(tokens: torch.Tensor, starts: torch.Tensor, seq_len: int) -> Batch:
-    w = tokens[starts[:, None] + torch.arange(seq_len + 1)].long()  # (B, seq_len + 1)
-    return Batch(w[:, :-1], w[:, 1:])
+@dataclass(frozen=True)
+class TextWindows:
+    """The windows of ``seq_len + 1`` bytes of a text, by start (:class:`~supernas.data.types.Examples`):
+    inputs are a window's first ``seq_len`` bytes, targets the same shifted by one."""
+
+    tokens: torch.Tensor
+    seq_len: int
+    what: str = "training text"  # for the error when the text is too short
+
+    def __post_init__(self) -> None:
+        if self.tokens.numel() < self.seq_len + 1:
+            raise SpecError(f"{self.what}: {self.tokens.numel():,} bytes of text, need at least {self.seq_len + 1:,}")
+
+    def __len__(self) -> int:
+        return self.tokens.numel() - self.seq_len
+
+    def take(self, positions: torch.Tensor) -> Batch:
+        w = self.tokens[positions[:, None] + torch.arange(self.seq_len + 1)].long()  # (B, seq_len + 1)
+        return Batch(w[:, :-1], w[:, 1:])
 
 
-def _need(tokens: torch.Tensor, n: int, what: str) -> None:
-    if tokens.numel() < n:
-        raise SpecError(f"{what}: {tokens.numel():,} bytes of text, need at least {n:,}")
-
-
-def batch_at(tokens: torch.Tensor, step: int, seq_len: int, batch_size: int, seed: int) -> Batch:
-    """Random windows for training step ``step``: the same (seed, step) always gives the same batch."""
-    _need(tokens, seq_len + 1, "training text")
-    g = torch.Generator().manual_seed(seed * 1_000_003 + step)  # one stream per (seed, step)
-    starts = torch.randint(0, tokens.numel() - seq_len, (batch_size,), generator=g)
-    return _windows(tokens, starts, seq_len)
-
-
-def batches(tokens: torch.Tensor, seq_len: int, batch_size: int, seed: int, start: int = 0) -> Iterator[Batch]:
-    """Training batches for steps ``start``, ``start + 1``, ... (endless)."""
-    step = start
-    while True:
-        yield batch_at(tokens, step, seq_len, batch_size, seed)
-        step += 1
-
-
-def heldout_batches(tokens: torch.Tensor, seq_len: int, batch_size: int, n_batches: int) -> list[Batch]:
+def heldout_windows(tokens: torch.Tensor, seq_len: int, batch_size: int, n_batches: int) -> list[Batch]:
     """``n_batches`` fixed batches of non-overlapping windows spread evenly over the held-out text."""
     windows = batch_size * n_batches
-    _need(tokens, windows * (seq_len + 1), "held-out text")
+    if tokens.numel() < windows * (seq_len + 1):
+        raise SpecError(f"held-out text: {tokens.numel():,} bytes of text, need at least {windows * (seq_len + 1):,}")
     stride = (tokens.numel() - seq_len - 1) // max(windows - 1, 1)
-    starts = torch.arange(windows) * stride
-    return [_windows(tokens, chunk, seq_len) for chunk in starts.split(batch_size)]
+    return heldout_batches(TextWindows(tokens, seq_len, "held-out text"), batch_size, torch.arange(windows) * stride)

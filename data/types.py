@@ -12,7 +12,8 @@ scores exactly those examples.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from functools import cached_property
+from typing import Literal, Protocol
 
 import torch
 
@@ -48,6 +49,10 @@ class TaskSplit:
             inputs, padding = inputs[:, :width], padding[:, :width]
         return TaskSplit(inputs, padding, None if self.labels is None else self.labels[index])
 
+    def take(self, positions: torch.Tensor) -> Batch:
+        """The examples at ``positions`` as one batch (:class:`Examples`)."""
+        return to_batch(self.select(positions))
+
     def tensors(self) -> dict[str, torch.Tensor]:
         """The split as named tensors (for safetensors)."""
         named = {"inputs": self.inputs, "padding": self.padding, "labels": self.labels}
@@ -71,15 +76,28 @@ def to_batch(split: TaskSplit) -> Batch:
     return Batch(split.inputs, split.labels, split.padding)
 
 
-def heldout_batches(split: TaskSplit, batch_size: int = HELDOUT_BATCH_SIZE) -> list[Batch]:
-    """Every example of ``split`` in order, in batches of ``batch_size`` (each trimmed to its longest text)."""
-    return [to_batch(split.select(torch.arange(start, min(start + batch_size, len(split))))) for start in range(0, len(split), batch_size)]
+class Examples(Protocol):
+    """What batches are drawn from: positions ``0 .. len - 1``, each one example (a task split's example,
+    or a text's window starting there), taken together as one batch."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, positions: torch.Tensor) -> Batch: ...
 
 
-def batch_at(split: TaskSplit, step: int, batch_size: int, seed: int) -> Batch:
-    """Random examples for training step ``step``: the same (seed, step) always gives the same batch."""
+def batch_at(examples: Examples, step: int, batch_size: int, seed: int) -> Batch:
+    """Random examples for training step ``step``: the same (seed, step) always gives the same batch, so a
+    resumed run sees exactly the batches an uninterrupted run would."""
     g = torch.Generator().manual_seed(step_seed(seed, step))
-    return to_batch(split.select(torch.randint(0, len(split), (batch_size,), generator=g)))
+    return examples.take(torch.randint(0, len(examples), (batch_size,), generator=g))
+
+
+def heldout_batches(
+    examples: Examples, batch_size: int = HELDOUT_BATCH_SIZE, positions: torch.Tensor | None = None
+) -> list[Batch]:
+    """Fixed batches of ``batch_size``: the examples at ``positions`` (default: every one, in order)."""
+    positions = torch.arange(len(examples)) if positions is None else positions
+    return [examples.take(chunk) for chunk in positions.split(batch_size)]
 
 
 def split_index(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,3 +106,19 @@ def split_index(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     keep = torch.ones(n, dtype=torch.bool)
     keep[held] = False
     return torch.arange(n)[keep], held
+
+
+@dataclass(frozen=True)
+class HeldoutData:
+    """The held-out examples a supernet keeps beside its weights (and saves with them), so one-shot metrics
+    score exactly these wherever it is loaded: a byte-level LM's held-out bytes (``text``, uint8), or a task
+    split (``task``) with its data's description (``source``). Empty when the supernet was given no data."""
+
+    text: torch.Tensor | None = None
+    task: TaskSplit | None = None
+    source: str | None = None
+
+    @cached_property
+    def batches(self) -> list[Batch] | None:
+        """The task split in its fixed batches (:func:`heldout_batches`), made once; None without one."""
+        return None if self.task is None else heldout_batches(self.task)

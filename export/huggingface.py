@@ -19,7 +19,9 @@ import torch
 
 from supernas.spaces.architecture import Architecture
 from supernas.core.errors import SpecError
+from supernas.models.dense import QuantLinear
 from supernas.models.model import Transformer
+from supernas.models.pretrained import BERT_NAMES, GPT2_NAMES, NamePair
 from supernas.spaces.spec import AttentionType, SpaceSpec
 from supernas.core.weightfiles import save_weights
 
@@ -79,33 +81,42 @@ def hf_unsupported_reason(spec: SpaceSpec, arch: Architecture) -> str | None:
     return None if why is None else why + ONNX_HINT
 
 
-def _weight(linear: torch.nn.Module) -> torch.Tensor:
+def _weight(linear: QuantLinear) -> torch.Tensor:
     """fp32 weight (out, in); 16-bit layers give their fp16 values, which fp32 holds exactly."""
     return linear.dense_weight().detach().float()
 
 
-def _bias(linear: torch.nn.Module) -> torch.Tensor:
+def _bias(linear: QuantLinear) -> torch.Tensor:
     """The bias, or zeros for a bias-free space (GPT-2 and BERT always add one: zeros preserve the function)."""
     return linear.bias.detach().float() if linear.bias is not None else torch.zeros(linear.out_features)
 
 
-def _ln(norm: torch.nn.LayerNorm, name: str) -> dict[str, torch.Tensor]:
-    return {f"{name}.weight": norm.weight.detach(), f"{name}.bias": norm.bias.detach()}
+def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's weight (and bias) as float tensors in our (out, in) layout."""
+    if isinstance(module, QuantLinear):
+        return {"weight": _weight(module), "bias": _bias(module)}
+    return {name: p.detach() for name, p in module.named_parameters(recurse=False)}
+
+
+def _renamed(model: Transformer, depth: int, names: tuple[NamePair, ...]) -> dict[str, torch.Tensor]:
+    """The model's tensors under Hugging Face names, by the tables that load their checkpoints; a module
+    the model lacks (BERT token types in a space without them) is left to the caller."""
+    modules = dict(model.named_modules())
+    tensors: dict[str, torch.Tensor] = {}
+    for pair in names:
+        for layer in range(depth) if pair.per_layer else [None]:
+            ours = [module.format(layer=layer) for module in pair.ours]
+            if not all(name in modules for name in ours):
+                continue
+            parts = [_tensors(modules[name]) for name in ours]
+            for kind in parts[0]:
+                tensors[pair.theirs_name(layer, kind)] = pair.join([part[kind] for part in parts])
+    return tensors
 
 
 def _gpt2(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict[str, torch.Tensor], dict]:
     """GPT2LMHeadModel tensors (Conv1D weights are (in, out): transposed; c_attn = concat(q, k, v))."""
-    t: dict[str, torch.Tensor] = {"wte.weight": model.wte.weight.detach(), "wpe.weight": model.wpe.weight.detach()}
-    for i, block in enumerate(list(model.blocks)[: arch.depth]):
-        a, ffn, h = block.attn, block.ffn.experts[0], f"h.{i}"
-        t |= _ln(block.ln1, f"{h}.ln_1") | _ln(block.ln2, f"{h}.ln_2")
-        t[f"{h}.attn.c_attn.weight"] = torch.cat([_weight(a.q), _weight(a.k), _weight(a.v)]).t()
-        t[f"{h}.attn.c_attn.bias"] = torch.cat([_bias(a.q), _bias(a.k), _bias(a.v)])
-        t[f"{h}.attn.c_proj.weight"], t[f"{h}.attn.c_proj.bias"] = _weight(a.o).t(), _bias(a.o)
-        t[f"{h}.mlp.c_fc.weight"], t[f"{h}.mlp.c_fc.bias"] = _weight(ffn.fc1).t(), _bias(ffn.fc1)
-        t[f"{h}.mlp.c_proj.weight"], t[f"{h}.mlp.c_proj.bias"] = _weight(ffn.fc2).t(), _bias(ffn.fc2)
-    t |= _ln(model.final_norm, "ln_f")
-    tensors = {f"transformer.{k}": v for k, v in t.items()}
+    tensors = {f"transformer.{k}": v for k, v in _renamed(model, arch.depth, GPT2_NAMES).items()}
     if not spec.tie_embeddings:  # tied: transformers ties lm_head to wte itself (and expects no tensor)
         tensors["lm_head.weight"] = _weight(model.lm_head)
     layer = arch.layers[0]
@@ -124,24 +135,10 @@ def _gpt2(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict
 def _bert(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict[str, torch.Tensor], dict]:
     """BertModel tensors; the pooler is written as zeros (not part of the subnet, see config 'supernas')."""
     e = arch.embed_dim
+    t = _renamed(model, arch.depth, BERT_NAMES)
     # a space without segment embeddings: one all-zero token type row adds nothing
-    types = model.wtt.weight.detach() if spec.type_vocab_size else torch.zeros(1, e)
-    t: dict[str, torch.Tensor] = {
-        "embeddings.word_embeddings.weight": model.wte.weight.detach(),
-        "embeddings.position_embeddings.weight": model.wpe.weight.detach(),
-        "embeddings.token_type_embeddings.weight": types,
-        **_ln(model.emb_norm, "embeddings.LayerNorm"),
-        "pooler.dense.weight": torch.zeros(e, e), "pooler.dense.bias": torch.zeros(e),
-    }
-    for i, block in enumerate(list(model.blocks)[: arch.depth]):
-        a, ffn, h = block.attn, block.ffn.experts[0], f"encoder.layer.{i}"
-        names = {
-            f"{h}.attention.self.query": a.q, f"{h}.attention.self.key": a.k, f"{h}.attention.self.value": a.v,
-            f"{h}.attention.output.dense": a.o, f"{h}.intermediate.dense": ffn.fc1, f"{h}.output.dense": ffn.fc2,
-        }
-        for name, linear in names.items():
-            t[f"{name}.weight"], t[f"{name}.bias"] = _weight(linear), _bias(linear)
-        t |= _ln(block.ln1, f"{h}.attention.output.LayerNorm") | _ln(block.ln2, f"{h}.output.LayerNorm")
+    types = t.setdefault("embeddings.token_type_embeddings.weight", torch.zeros(1, e))
+    t |= {"pooler.dense.weight": torch.zeros(e, e), "pooler.dense.bias": torch.zeros(e)}
     layer = arch.layers[0]
     config = {
         "model_type": "bert", "architectures": ["BertModel"], "vocab_size": spec.vocab_size, "hidden_size": e,

@@ -20,13 +20,12 @@ from safetensors.torch import load_file
 from torch import nn
 
 from supernas.spaces.architecture import Architecture, check
-from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
+from supernas.data.types import HeldoutData
 from supernas.core.errors import ArchitectureError, NotFoundError, SpecError
 from supernas.models.model import Transformer
 from supernas.spaces.spec import SpaceSpec, parse_spec, read_structured_file
-from supernas.models.speech import COPIED_WHOLE
 from supernas.models.dense import DenseLeaves, QuantLinear, check_backend, parameter_count
-from supernas.models.supernet import Supernet
+from supernas.models.supernet import Supernet, active_slices
 from supernas.core.weightfiles import save_weights
 
 CONFIG = "config.json"
@@ -42,26 +41,22 @@ def extract(supernet: Supernet, arch: Architecture, backend: str = "torch") -> T
     """
     model = Transformer(supernet.spec, check(supernet.spec, arch), DenseLeaves(backend))
     with supernet.active(arch):
+        parameters = dict(supernet.named_parameters())
+        active = {name: parameters[name][index] for name, index in active_slices(supernet)}
         for name, dense in model.named_modules():
-            if isinstance(dense, QuantLinear):
-                source = supernet.get_submodule(name)
-                assert isinstance(source, ElasticLinear)
-                dense.load_dense(source.active_weight(), source.active_bias())
-            elif isinstance(dense, nn.LayerNorm):
-                source = supernet.get_submodule(name)
-                assert isinstance(source, ElasticLayerNorm)
-                weight, bias = source.active_params()
-                dense.weight.copy_(weight)
-                dense.bias.copy_(bias)
-            elif isinstance(dense, nn.Embedding):
-                source = supernet.get_submodule(name)
-                assert isinstance(source, ElasticEmbedding)
-                dense.weight.copy_(source.active_weight())
-            elif isinstance(dense, COPIED_WHOLE):  # the speech front end's convolutions
-                dense.copy_active(supernet.get_submodule(name))
+            _fill(dense, f"{name}." if name else "", active)
     model.arch = arch
     model.provenance = supernet.provenance
     return model.eval()
+
+
+def _fill(dense: nn.Module, prefix: str, active: dict[str, torch.Tensor]) -> None:
+    """Copy one dense module's own weights from the supernet's active slices of the same names."""
+    if isinstance(dense, QuantLinear):  # stored as its quantization policy says
+        dense.load_dense(active[prefix + "weight"], active.get(prefix + "bias"))
+        return
+    for name, parameter in dense.named_parameters(recurse=False):
+        parameter.copy_(active[prefix + name])
 
 
 def quantization_summary(spec: SpaceSpec, arch: Architecture) -> list[dict]:
@@ -153,7 +148,7 @@ class CheckpointAsSupernet(nn.Module):
     those only, never for computing the subnet's outputs.
     """
 
-    BESIDE = ("heldout_text", "heldout_batches", "heldout_source", "directory", "trained_on")
+    BESIDE = ("directory", "trained_on")
 
     def __init__(self, model: Transformer, beside: Supernet | None = None) -> None:
         super().__init__()
@@ -163,6 +158,7 @@ class CheckpointAsSupernet(nn.Module):
         self.provenance = getattr(model, "provenance", "unknown")
         for name in self.BESIDE:
             setattr(self, name, getattr(beside, name, None))
+        self.heldout = beside.heldout if beside is not None else HeldoutData()
         self.__dict__["_beside"] = beside  # not a submodule: its parameters are not the checkpoint's
         self.eval()
 

@@ -1,18 +1,37 @@
 """Elastic leaves: modules that keep their largest weights and compute with a leading slice.
 
 Each module is told its active size (``set_active`` / ``width``) and slices its weight in ``forward``;
-no weight is copied per call. ``active_*`` accessors return exactly what forward uses, and extraction
-reads those same accessors, so weight sharing and extraction cannot disagree (whittle's idea, with one
-linear class for every projection).
+no weight is copied per call. ``active_index`` is the one slicing rule: forward's ``active_*`` accessors,
+extraction and the training-free proxies all read it, so weight sharing, extraction and scoring cannot
+disagree (whittle's idea, with one linear class for every projection).
 """
 
 from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from supernas.models.quant import fake_quant_activation, fake_quant_weight
+
+Index = tuple  # of slices (or Ellipsis) selecting the active part of a parameter
+
+
+@runtime_checkable
+class Sliced(Protocol):
+    """A module that computes with a leading slice of its parameters."""
+
+    def active_index(self) -> dict[str, Index]: ...
+
+
+def own_slices(module: nn.Module) -> dict[str, Index]:
+    """Index of the part of each of ``module``'s own parameters that forward computes with: a sliced
+    module says which; any other (a dense leaf, a fixed convolution) computes with all of each."""
+    if isinstance(module, Sliced):
+        return module.active_index()
+    return {name: (...,) for name, _ in module.named_parameters(recurse=False)}
 
 
 class ElasticLinear(nn.Module):
@@ -29,12 +48,17 @@ class ElasticLinear(nn.Module):
         self.out_features, self.in_features = out_features, in_features
         self.weight_bits, self.act_bits = weight_bits, act_bits
 
+    def active_index(self) -> dict[str, Index]:
+        rows = slice(self.out_features)
+        index = {"weight": (rows, slice(self.in_features))}
+        return index if self.bias is None else index | {"bias": (rows,)}
+
     def active_weight(self) -> torch.Tensor:
         """The full-precision slice (before quantization)."""
-        return self.weight[: self.out_features, : self.in_features]
+        return self.weight[self.active_index()["weight"]]
 
     def active_bias(self) -> torch.Tensor | None:
-        return None if self.bias is None else self.bias[: self.out_features]
+        return None if self.bias is None else self.bias[self.active_index()["bias"]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = fake_quant_weight(self.active_weight(), self.weight_bits, self.group_size)
@@ -51,8 +75,12 @@ class ElasticLayerNorm(nn.Module):
         self.eps = eps
         self.width = width_max
 
+    def active_index(self) -> dict[str, Index]:
+        return {"weight": (slice(self.width),), "bias": (slice(self.width),)}
+
     def active_params(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.weight[: self.width], self.bias[: self.width]
+        index = self.active_index()
+        return self.weight[index["weight"]], self.bias[index["bias"]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.layer_norm(x, (self.width,), *self.active_params(), self.eps)
@@ -66,8 +94,11 @@ class ElasticEmbedding(nn.Module):
         self.weight = nn.Parameter(torch.empty(rows, width_max))
         self.width = width_max
 
+    def active_index(self) -> dict[str, Index]:
+        return {"weight": (slice(None), slice(self.width))}
+
     def active_weight(self) -> torch.Tensor:
-        return self.weight[:, : self.width]
+        return self.weight[self.active_index()["weight"]]
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self.active_weight())

@@ -1,8 +1,9 @@
 """Loading dense pretrained weights into a supernet's largest configuration.
 
 Accepts a ``.safetensors`` file or a torch ``state_dict`` file, named either as supernas names them or
-as Hugging Face GPT-2 / BERT checkpoints do (the tables below, read top to bottom). A tensor is loaded
-when its shape equals the supernet parameter's full shape; everything else is reported, not guessed.
+as Hugging Face GPT-2 / BERT checkpoints do (the tables below, read top to bottom; export writes
+Hugging Face checkpoints by the same tables). A tensor is loaded when its shape equals the supernet
+parameter's full shape; everything else is reported, not guessed.
 """
 
 from __future__ import annotations
@@ -16,34 +17,74 @@ from safetensors.torch import load_file
 
 from supernas.core.errors import NotFoundError, SpecError
 
-# (foreign name pattern, supernas name template, stored transposed). GPT-2 uses Conv1D layers, whose
-# weights are stored (in, out); its fused c_attn is split into q, k, v.
-GPT2_NAMES: list[tuple[str, str, bool]] = [
-    (r"wte\.weight", "wte.weight", False),
-    (r"wpe\.weight", "wpe.weight", False),
-    (r"h\.(\d+)\.ln_1\.(weight|bias)", r"blocks.\1.ln1.\2", False),
-    (r"h\.(\d+)\.ln_2\.(weight|bias)", r"blocks.\1.ln2.\2", False),
-    (r"h\.(\d+)\.attn\.c_proj\.(weight|bias)", r"blocks.\1.attn.o.\2", True),
-    (r"h\.(\d+)\.mlp\.c_fc\.(weight|bias)", r"blocks.\1.ffn.experts.0.fc1.\2", True),
-    (r"h\.(\d+)\.mlp\.c_proj\.(weight|bias)", r"blocks.\1.ffn.experts.0.fc2.\2", True),
-    (r"ln_f\.(weight|bias)", r"final_norm.\1", False),
-]
-GPT2_FUSED_QKV = re.compile(r"h\.(\d+)\.attn\.c_attn\.(weight|bias)")
 
-BERT_NAMES: list[tuple[str, str, bool]] = [
-    (r"embeddings\.word_embeddings\.weight", "wte.weight", False),
-    (r"embeddings\.position_embeddings\.weight", "wpe.weight", False),
-    (r"embeddings\.token_type_embeddings\.weight", "wtt.weight", False),
-    (r"embeddings\.LayerNorm\.(weight|bias)", r"emb_norm.\1", False),
-    (r"encoder\.layer\.(\d+)\.attention\.self\.query\.(weight|bias)", r"blocks.\1.attn.q.\2", False),
-    (r"encoder\.layer\.(\d+)\.attention\.self\.key\.(weight|bias)", r"blocks.\1.attn.k.\2", False),
-    (r"encoder\.layer\.(\d+)\.attention\.self\.value\.(weight|bias)", r"blocks.\1.attn.v.\2", False),
-    (r"encoder\.layer\.(\d+)\.attention\.output\.dense\.(weight|bias)", r"blocks.\1.attn.o.\2", False),
-    (r"encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.(weight|bias)", r"blocks.\1.ln1.\2", False),
-    (r"encoder\.layer\.(\d+)\.intermediate\.dense\.(weight|bias)", r"blocks.\1.ffn.experts.0.fc1.\2", False),
-    (r"encoder\.layer\.(\d+)\.output\.dense\.(weight|bias)", r"blocks.\1.ffn.experts.0.fc2.\2", False),
-    (r"encoder\.layer\.(\d+)\.output\.LayerNorm\.(weight|bias)", r"blocks.\1.ln2.\2", False),
-]
+@dataclass(frozen=True)
+class NamePair:
+    """One module under both namings, so loading and exporting read the same table. ``{layer}`` stands
+    for a block index; several ``ours`` are one Hugging Face module, concatenated along the outputs
+    (GPT-2's fused q, k, v). ``transposed``: theirs stores the weight (in, out), as GPT-2's Conv1D does."""
+
+    ours: tuple[str, ...]
+    theirs: str
+    transposed: bool = False
+
+    @property
+    def per_layer(self) -> bool:
+        return "{layer}" in self.theirs
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Their tensor names: the module, then ``.weight`` or ``.bias``."""
+        module = r"(?P<layer>\d+)".join(re.escape(part) for part in self.theirs.split("{layer}"))
+        return re.compile(module + r"\.(?P<kind>weight|bias)")
+
+    def ours_names(self, layer: int | str | None, kind: str) -> list[str]:
+        """Our tensor names for ``kind`` (weight or bias) of block ``layer`` (None: a model-wide module)."""
+        return [f"{module.format(layer=layer)}.{kind}" for module in self.ours]
+
+    def theirs_name(self, layer: int | None, kind: str) -> str:
+        return f"{self.theirs.format(layer=layer)}.{kind}"
+
+    def split(self, theirs: torch.Tensor) -> list[torch.Tensor]:
+        """Their tensor in our (out, in) layout, one part per module of ``ours``."""
+        tensor = theirs.t() if self.transposed and theirs.dim() == 2 else theirs
+        return list(tensor.chunk(len(self.ours)))
+
+    def join(self, ours: list[torch.Tensor]) -> torch.Tensor:
+        """Our tensors as their one tensor: the inverse of ``split``."""
+        tensor = torch.cat(ours)
+        return tensor.t() if self.transposed and tensor.dim() == 2 else tensor
+
+
+def _block(*names: str) -> tuple[str, ...]:
+    return tuple(f"blocks.{{layer}}.{name}" for name in names)
+
+
+GPT2_NAMES: tuple[NamePair, ...] = (
+    NamePair(("wte",), "wte"),
+    NamePair(("wpe",), "wpe"),
+    NamePair(_block("ln1"), "h.{layer}.ln_1"),
+    NamePair(_block("attn.q", "attn.k", "attn.v"), "h.{layer}.attn.c_attn", transposed=True),
+    NamePair(_block("attn.o"), "h.{layer}.attn.c_proj", transposed=True),
+    NamePair(_block("ln2"), "h.{layer}.ln_2"),
+    NamePair(_block("ffn.experts.0.fc1"), "h.{layer}.mlp.c_fc", transposed=True),
+    NamePair(_block("ffn.experts.0.fc2"), "h.{layer}.mlp.c_proj", transposed=True),
+    NamePair(("final_norm",), "ln_f"),
+)
+BERT_NAMES: tuple[NamePair, ...] = (
+    NamePair(("wte",), "embeddings.word_embeddings"),
+    NamePair(("wpe",), "embeddings.position_embeddings"),
+    NamePair(("wtt",), "embeddings.token_type_embeddings"),
+    NamePair(("emb_norm",), "embeddings.LayerNorm"),
+    NamePair(_block("attn.q"), "encoder.layer.{layer}.attention.self.query"),
+    NamePair(_block("attn.k"), "encoder.layer.{layer}.attention.self.key"),
+    NamePair(_block("attn.v"), "encoder.layer.{layer}.attention.self.value"),
+    NamePair(_block("attn.o"), "encoder.layer.{layer}.attention.output.dense"),
+    NamePair(_block("ln1"), "encoder.layer.{layer}.attention.output.LayerNorm"),
+    NamePair(_block("ffn.experts.0.fc1"), "encoder.layer.{layer}.intermediate.dense"),
+    NamePair(_block("ffn.experts.0.fc2"), "encoder.layer.{layer}.output.dense"),
+    NamePair(_block("ln2"), "encoder.layer.{layer}.output.LayerNorm"),
+)
 FOREIGN_PREFIXES = ("transformer.", "bert.", "model.", "0.auto_model.")
 
 
@@ -79,14 +120,10 @@ def _rename(name: str, tensor: torch.Tensor) -> dict[str, torch.Tensor]:
     """Supernet name(s) for one tensor of a file; a name not in the tables is kept as it is."""
     for prefix in FOREIGN_PREFIXES:
         name = name.removeprefix(prefix)
-    if fused := GPT2_FUSED_QKV.fullmatch(name):
-        layer, kind = fused.groups()
-        parts = tensor.chunk(3, dim=-1)  # Conv1D: weight (in, 3*out), bias (3*out,)
-        return {f"blocks.{layer}.attn.{proj}.{kind}": part.t() if kind == "weight" else part for proj, part in zip("qkv", parts)}
-    for pattern, template, transposed in GPT2_NAMES + BERT_NAMES:
-        if re.fullmatch(pattern, name):
-            target = re.sub(pattern, template, name)
-            return {target: tensor.t() if transposed and tensor.dim() == 2 else tensor}
+    for pair in GPT2_NAMES + BERT_NAMES:
+        if found := pair.pattern.fullmatch(name):
+            ours = pair.ours_names(found.groupdict().get("layer"), found["kind"])
+            return dict(zip(ours, pair.split(tensor), strict=True))
     return {name: tensor}
 
 

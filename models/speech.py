@@ -13,8 +13,8 @@ filter per channel) where HuBERT's has 16 groups: the first e channels of a dept
 exactly a depthwise convolution of width e, while a grouped one would regroup its channels at each width.
 An even kernel drops the last output frame (HuBERT's ``SamePad``), so frames keep their count.
 
-The same classes serve the supernet and extracted subnets; ``copy_active`` is how extraction fills a
-subnet's copy from the supernet's.
+The same classes serve the supernet and extracted subnets; extraction fills a subnet's copy with the
+part ``PositionalConv.active_index`` names (the feature encoder whole).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from supernas.models.elastic import Index
 from supernas.spaces.audio import AudioSpec
 
 
@@ -49,10 +50,6 @@ class ConvFeatureEncoder(nn.Module):
         x = x.transpose(1, 2)  # (B, T, C)
         return F.layer_norm(x, (self.channels,), self.norm_weight, self.norm_bias, self.eps)
 
-    @torch.no_grad()
-    def copy_active(self, source: ConvFeatureEncoder) -> None:
-        self.load_state_dict(source.state_dict())
-
 
 class PositionalConv(nn.Module):
     """Depthwise convolution over frames on the first ``width`` channels: (B, T, C) -> (B, T, C)."""
@@ -64,16 +61,16 @@ class PositionalConv(nn.Module):
         nn.init.normal_(self.weight, std=(4.0 / kernel) ** 0.5 / kernel)  # small: starts near the identity residual
         self.kernel, self.width = kernel, channels
 
+    def active_index(self) -> dict[str, Index]:
+        return {"weight": (slice(self.width),), "bias": (slice(self.width),)}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.conv1d(x.transpose(1, 2), self.weight[: self.width], self.bias[: self.width], padding=self.kernel // 2, groups=self.width)
+        index = self.active_index()
+        weight, bias = self.weight[index["weight"]], self.bias[index["bias"]]
+        y = F.conv1d(x.transpose(1, 2), weight, bias, padding=self.kernel // 2, groups=self.width)
         if self.kernel % 2 == 0:
             y = y[:, :, :-1]
         return F.gelu(y).transpose(1, 2)
-
-    @torch.no_grad()
-    def copy_active(self, source: PositionalConv) -> None:
-        self.weight.copy_(source.weight[: self.width])
-        self.bias.copy_(source.bias[: self.width])
 
 
 class SpeechFrontEnd(nn.Module):
@@ -93,6 +90,3 @@ class SpeechFrontEnd(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         x = self.proj(self.features(wave))  # (B, T, embed)
         return x + self.pos_conv(x)
-
-
-COPIED_WHOLE = (ConvFeatureEncoder, PositionalConv)  # modules extraction fills with ``copy_active``

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from torch import nn
 
 from supernas.spaces.architecture import Architecture, check, largest
 from supernas.data.text import TextData, byte_tokens
-from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves
+from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves, Index, own_slices
 from supernas.core.errors import NotFoundError, SpecError
-from supernas.data.inputs import Batch
-from supernas.models.model import Transformer
+from supernas.models.model import Block, FeedForward, Transformer
 from supernas.models.pretrained import LoadReport, load_into
 from supernas.spaces.spec import SpaceSpec, parse_spec, read_structured_file
-from supernas.data.types import TaskData, TaskSplit, heldout_batches
+from supernas.data.types import HeldoutData, TaskData, TaskSplit
 from supernas.core.weightfiles import save_weights
 
 SUPERNET_CONFIG = "supernet.json"
@@ -45,32 +45,14 @@ class Supernet(Transformer):
         self.provenance = f"random initialisation, seed {seed}"
         self.trained_on: str | None = None  # description of the training text (``TextData.source``)
         self.directory: Path | None = None  # the directory it was loaded from, if any
-        self.heldout_text: torch.Tensor | None = None  # its held-out bytes (uint8), kept with the weights
-        self.heldout_task: TaskSplit | None = None  # or its task data's held-out split (``TaskData.heldout``)
-        self.heldout_source: str | None = None  # that task data's description (``TaskData.source``)
-
-    @property
-    def heldout_task(self) -> TaskSplit | None:
-        return self.__dict__.get("_heldout_task")
-
-    @heldout_task.setter
-    def heldout_task(self, split: TaskSplit | None) -> None:
-        self.__dict__["_heldout_task"], self.__dict__["_heldout_batches"] = split, None
-
-    @property
-    def heldout_batches(self) -> list[Batch] | None:
-        """The kept held-out split in its fixed batches (``taskdata.heldout_batches``), made once; None without one.
-        Unlabeled text has no targets."""
-        if self.heldout_task is not None and self.__dict__.get("_heldout_batches") is None:
-            self.__dict__["_heldout_batches"] = heldout_batches(self.heldout_task)
-        return self.__dict__.get("_heldout_batches")
+        self.heldout = HeldoutData()  # the held-out examples kept with the weights (``keep_heldout``)
 
     def keep_heldout(self, data: TextData | TaskData) -> None:
         """Keep ``data``'s held-out part with the weights (saved with them): one-shot metrics score it."""
         if isinstance(data, TaskData):
-            self.heldout_text, self.heldout_task, self.heldout_source = None, data.heldout, data.source
+            self.heldout = HeldoutData(task=data.heldout, source=data.source)
         else:
-            self.heldout_text, self.heldout_task, self.heldout_source = data.heldout, None, None
+            self.heldout = HeldoutData(text=data.heldout)
 
     def activate(self, arch: Architecture) -> None:
         check(self.spec, arch)
@@ -108,15 +90,15 @@ class Supernet(Transformer):
             "provenance": self.provenance,
             "space": self.spec.model_dump(mode="json"),
             "trained_on": self.trained_on,
-            "heldout_data": self.heldout_source if self.heldout_task is not None else None,
+            "heldout_data": self.heldout.source if self.heldout.task is not None else None,
         }
         save_weights({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
-        if self.heldout_text is not None:
-            (directory / SUPERNET_HELDOUT).write_bytes(self.heldout_text.numpy().tobytes())
+        if self.heldout.text is not None:
+            (directory / SUPERNET_HELDOUT).write_bytes(self.heldout.text.numpy().tobytes())
         else:  # never leave another supernet's text behind in a reused directory
             (directory / SUPERNET_HELDOUT).unlink(missing_ok=True)
-        if self.heldout_task is not None:
-            save_weights(self.heldout_task.tensors(), directory / SUPERNET_HELDOUT_TASK)
+        if self.heldout.task is not None:
+            save_weights(self.heldout.task.tensors(), directory / SUPERNET_HELDOUT_TASK)
         else:
             (directory / SUPERNET_HELDOUT_TASK).unlink(missing_ok=True)
         (directory / SUPERNET_CONFIG).write_text(json.dumps(config, indent=2))
@@ -131,13 +113,40 @@ class Supernet(Transformer):
         supernet.provenance = f"{config.get('provenance', 'unknown')} (loaded from {directory.name})"
         supernet.trained_on = config.get("trained_on")
         supernet.directory = directory  # where files kept beside the weights (a parent model) are found
-        heldout = directory / SUPERNET_HELDOUT
-        if heldout.is_file():
-            supernet.heldout_text = byte_tokens(heldout.read_bytes())
-        if (directory / SUPERNET_HELDOUT_TASK).is_file():  # absent in supernets saved before task data
-            supernet.heldout_task = TaskSplit.from_tensors(load_file(directory / SUPERNET_HELDOUT_TASK))
-            supernet.heldout_source = config.get("heldout_data")
+        text, task = directory / SUPERNET_HELDOUT, directory / SUPERNET_HELDOUT_TASK
+        if text.is_file():
+            supernet.heldout = HeldoutData(text=byte_tokens(text.read_bytes()))
+        if task.is_file():  # absent in supernets saved before task data
+            supernet.heldout = HeldoutData(task=TaskSplit.from_tensors(load_file(task)), source=config.get("heldout_data"))
         return supernet
+
+
+# the modules a no-op block skips, by the flag that switches them on
+SKIPPED_WITH = {"ln1": "use_attn", "attn": "use_attn", "ln2": "use_ffn", "ffn": "use_ffn"}
+
+
+def _active_children(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """Children the active architecture computes with: the supernet also holds deeper blocks, more
+    experts, a router and the modules of no-op blocks that a subnet may not use (a dense model holds only
+    what it uses)."""
+    for name, child in module.named_children():
+        if isinstance(module, Block) and name in SKIPPED_WITH and not getattr(module, SKIPPED_WITH[name]):
+            continue
+        if isinstance(module, Transformer) and name == "blocks":
+            yield from ((f"blocks.{i}", block) for i, block in enumerate(list(child)[: module.depth]))
+        elif isinstance(module, FeedForward) and name == "experts":
+            yield from ((f"experts.{i}", expert) for i, expert in enumerate(list(child)[: module.n_experts]))
+        elif not (isinstance(module, FeedForward) and name == "router" and module.n_experts == 1):
+            yield name, child
+
+
+def active_slices(module: nn.Module, prefix: str = "") -> list[tuple[str, Index]]:
+    """(qualified parameter name, index of its active part) of every parameter slice the current
+    architecture computes with, each parameter once. Extraction copies exactly these and the
+    training-free proxies score exactly these, so a proxy scores what the extracted subnet holds."""
+    own = [(prefix + name, index) for name, index in own_slices(module).items()]
+    children = _active_children(module)
+    return own + [item for name, child in children for item in active_slices(child, f"{prefix}{name}.")]
 
 
 def read_supernet_config(directory: str | Path) -> tuple[dict, SpaceSpec]:

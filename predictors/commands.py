@@ -158,7 +158,7 @@ def train_command(
     from supernas.models.supernet import Supernet
     from supernas.spaces.spec import load_spec
     from supernas.spaces.architecture import largest, smallest
-    from supernas.data.text import heldout_batches
+    from supernas.data.text import heldout_windows
     from supernas.data.task import load_data
     from supernas.data.types import TaskData
     from supernas.training.sandwich import train_supernet
@@ -171,12 +171,12 @@ def train_command(
                    checkpoint_dir=output, resume=resume, progress=progress, seed=seed, checkpoint_every=checkpoint_every)
     print(f"wrote {output} ({net.provenance})")
     if isinstance(text, TaskData):
-        heldout = net.heldout_batches
+        heldout = net.heldout.batches
         for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
             print(f"held-out accuracy, {name} subnet: {heldout_accuracy(net, arch, heldout):.4f} "
                   f"(loss {heldout_loss(net, arch, heldout):.4f} nats/example, {len(text.heldout):,} held-out examples)")
         return
-    heldout = heldout_batches(text.heldout, seq_len, batch_size, n_batches=16)
+    heldout = heldout_windows(text.heldout, seq_len, batch_size, n_batches=16)
     for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
         print(f"held-out loss, {name} subnet: {heldout_loss(net, arch, heldout):.4f} nats/byte")
 

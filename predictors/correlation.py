@@ -24,7 +24,8 @@ from scipy.stats import kendalltau, spearmanr
 
 from supernas.spaces.architecture import Architecture, sample_many
 from supernas.models.supernet import Supernet
-from supernas.data.text import TextData, batch_at, load_text
+from supernas.data.text import TextData, TextWindows, load_text
+from supernas.data.types import batch_at
 from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
 from supernas.core.progress import make_progress
@@ -81,7 +82,7 @@ def proxy_context(supernet: Supernet, seed: int = 0, text: TextData | None = Non
     context = MetricContext(spec, seed=seed, supernet_factory=lambda: supernet)
     if spec.task == "causal_lm" and spec.vocab_size == 256:
         tokens = (text or load_text(None)).train
-        context.batch = batch_at(tokens, 0, seq_len=min(32, spec.max_seq_len), batch_size=4, seed=seed)
+        context.batch = batch_at(TextWindows(tokens, min(32, spec.max_seq_len)), 0, batch_size=4, seed=seed)
     return context
 
 

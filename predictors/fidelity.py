@@ -86,7 +86,7 @@ class _ParentFidelity(Metric):
         n = int_option(self, "sentences")
         cache = context.__dict__.setdefault("_fidelity_reference", {})
         if n not in cache:
-            batches = context.heldout or context.supernet.heldout_batches
+            batches = context.heldout or context.supernet.heldout.batches
             if not batches:
                 batches = heldout_batches(load_task_data("stdlib-prose", context.spec).heldout)
             batches = first_sentences(batches, n)

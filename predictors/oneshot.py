@@ -19,7 +19,7 @@ import torch
 
 from supernas.spaces.architecture import Architecture
 from supernas.models.supernet import Supernet
-from supernas.data.text import heldout_batches, stdlib_text
+from supernas.data.text import heldout_windows, stdlib_text
 from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
 from supernas.training.losses import counted_targets, task_loss
@@ -74,7 +74,7 @@ class _OneShot(Metric):
         if context.heldout is None:
             context.heldout = self._default_heldout(context)
         if any(b.targets is None for b in context.heldout):
-            where = context.data or getattr(context.supernet, "heldout_source", None) or "the held-out data"
+            where = context.data or context.supernet.heldout.source or "the held-out data"
             raise SpecError(f"metric '{self.name}' needs labeled held-out data; {where} has no labels (a .jsonl/.csv file with text and label)")
         return context.heldout
 
@@ -83,9 +83,9 @@ class _OneShot(Metric):
         if spec.task == "causal_lm" and spec.vocab_size == 256:
             o = self.settings
             seq_len = min(o["seq_len"], spec.max_seq_len)
-            text = context.heldout_text if context.heldout_text is not None else context.supernet.heldout_text
-            return heldout_batches(stdlib_text().heldout if text is None else text, seq_len, o["batch_size"], o["batches"])
-        stored = context.supernet.heldout_batches
+            text = context.heldout_text if context.heldout_text is not None else context.supernet.heldout.text
+            return heldout_windows(stdlib_text().heldout if text is None else text, seq_len, o["batch_size"], o["batches"])
+        stored = context.supernet.heldout.batches
         if stored is not None:
             return stored
         raise SpecError(

@@ -6,7 +6,8 @@ supernet inside ``supernet.active(arch)``, never building a model, and the two a
 (the tests hold them within 1e-4). Conventions shared by all proxies:
 
 - Weights: every parameter *slice* the active architecture computes with (linear weights and biases,
-  layer norms, embedding tables), never the supernet's unused rows, layers or experts. Gradients are
+  layer norms, embedding tables), never the supernet's unused rows, layers or experts: the slices
+  ``supernas.models.supernet.active_slices`` names, which extraction copies. Gradients are
   taken on the full supernet tensors and read back through the same slices, so sums cover exactly the
   extracted model's parameters. (The reference implementations of Abdelfattah et al. 2021 and ZiCo sum
   over conv/linear weights only; in a transformer the embeddings and norms are a large share of the
@@ -38,57 +39,20 @@ from torch import nn
 from torch.func import functional_call
 
 from supernas.spaces.architecture import Architecture
-from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLinear
 from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
 from supernas.training.losses import task_loss
-from supernas.models.model import Block, FeedForward, Transformer
+from supernas.models.model import FeedForward
+from supernas.models.supernet import active_slices
 
 from supernas.predictors.base import CostClass, Metric, MetricContext, register
 from supernas.predictors.costs import NonEmbeddingParams
 
-Index = tuple  # of slices (or Ellipsis) selecting the active part of a parameter
 Objective = Callable[[torch.Tensor, Batch], torch.Tensor]  # (output, batch) -> scalar
 CORRELATION_K = 1e-5  # Mellor et al. (2021, v1) and Serianni & Kalita (2023)
 
 
 # ---------------------------------------------------------------- active weights and their gradients
-
-
-SKIPPED_WITH = {"ln1": "use_attn", "attn": "use_attn", "ln2": "use_ffn", "ffn": "use_ffn"}  # a no-op block's modules
-
-
-def _active_children(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    """Children the active architecture computes with: the supernet also holds deeper blocks, more
-    experts, a router and the modules of no-op blocks that a subnet may not use (a dense model holds only
-    what it uses)."""
-    for name, child in module.named_children():
-        if isinstance(module, Block) and name in SKIPPED_WITH and not getattr(module, SKIPPED_WITH[name]):
-            continue
-        if isinstance(module, Transformer) and name == "blocks":
-            yield from ((f"blocks.{i}", block) for i, block in enumerate(list(child)[: module.depth]))
-        elif isinstance(module, FeedForward) and name == "experts":
-            yield from ((f"experts.{i}", expert) for i, expert in enumerate(list(child)[: module.n_experts]))
-        elif not (isinstance(module, FeedForward) and name == "router" and module.n_experts == 1):
-            yield name, child
-
-
-def _own_slices(module: nn.Module) -> list[tuple[str, Index]]:
-    """(parameter name, index of its active part) for one module's own parameters."""
-    if isinstance(module, ElasticLinear):
-        rows, cols = slice(module.out_features), slice(module.in_features)
-        return [("weight", (rows, cols))] + ([("bias", (rows,))] if module.bias is not None else [])
-    if isinstance(module, ElasticLayerNorm):
-        return [("weight", (slice(module.width),)), ("bias", (slice(module.width),))]
-    if isinstance(module, ElasticEmbedding):
-        return [("weight", (slice(None), slice(module.width)))]
-    return [(name, (...,)) for name, _ in module.named_parameters(recurse=False)]
-
-
-def _active_slices(module: nn.Module, prefix: str = "") -> list[tuple[str, Index]]:
-    """(qualified parameter name, index) of every parameter slice the current architecture uses."""
-    own = [(prefix + name, index) for name, index in _own_slices(module)]
-    return own + [item for name, child in _active_children(module) for item in _active_slices(child, f"{prefix}{name}.")]
 
 
 def _leaf_weights(model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
@@ -129,7 +93,7 @@ def weight_grads(
     ``transform`` replaces every weight for the pass (synflow's |theta|); the weight returned is the
     transformed one. The model's parameters and their ``.grad`` are left untouched.
     """
-    slices = _active_slices(model)
+    slices = active_slices(model)
     weights = _leaf_weights(model, transform)
     names = [name for name, _ in slices]  # each parameter once
     found = torch.autograd.grad(objective(_forward(model, weights, batch), batch), [weights[n] for n in names], allow_unused=True)

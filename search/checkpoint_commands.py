@@ -40,7 +40,7 @@ def extract_command(
     if job is not None:
         if trial is None:
             raise SpecError("extract JOB needs TRIAL (a trial number; see `supernas show JOB`)")
-        from supernas.search.checkpoints import extract_trial
+        from supernas.search.trial_subnets import extract_trial
         from supernas.search.store.store import open_store
         from supernas.models.checkpoint import read_subnet_config
 
@@ -137,7 +137,7 @@ def export_command(
     elif job is None or trial is None:
         raise SpecError("export needs JOB TRIAL (see `supernas show JOB`) or --checkpoint DIR")
     else:
-        from supernas.search.checkpoints import export_trial
+        from supernas.search.trial_subnets import export_trial
         from supernas.search.store.store import open_store
 
         result = export_trial(open_store(db), job_key(job), trial, output, fmt, supernet)

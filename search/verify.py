@@ -26,7 +26,7 @@ from supernas.models.checkpoint import CONFIG, WEIGHTS, read_subnet_config
 from supernas.core.errors import SpecError, SupernasError
 from supernas.core.paths import supernas_home
 
-from supernas.search.checkpoints import check_extractable, job_supernet
+from supernas.search.trial_subnets import check_extractable, job_supernet
 from supernas.search.runner import stored_spec
 from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord, VerifiedValue
 from supernas.search.store.store import Store

@@ -8,7 +8,8 @@ import struct
 import subprocess
 from pathlib import Path
 
-from supernas.spaces.spec import parse_spec
+from supernas.predictors.base import MetricContext
+from supernas.spaces.spec import load_spec, parse_spec
 
 # A byte-level space small enough for several training runs in a test, still with every kind of choice
 # that changes training (depth, width, heads, GQA, MoE, quantization).
@@ -89,3 +90,14 @@ def assert_active_weights_are_extracted(supernet, archs, batch) -> None:
         for (w, g), (dw, dg) in zip(pairs, dense, strict=True):
             assert torch.equal(w, dw)
             torch.testing.assert_close(g, dg, rtol=1e-4, atol=1e-9)
+
+
+def bert_mini_with_full_precision():
+    """bert-mini with full precision among the choices, so the full-size subnet is the parent itself."""
+    spec = load_spec("bert-mini")
+    return spec.model_copy(update={"layer": spec.layer.model_copy(update={"weight_bits": [8, 16, 32], "act_bits": [16, 32]})})
+
+
+def supernet_context(supernet):
+    """A metric context whose supernet is ``supernet`` itself."""
+    return MetricContext(supernet.spec, supernet_factory=lambda: supernet)

@@ -1,9 +1,10 @@
 """Adaptation (InstaTune-style): fine-tune a pretrained supernet so its small subnets recover the parent's
 embeddings, without changing what its full-size subnet computes more than it must.
 
-Sandwich rule as in supernet training (largest, smallest and ``sandwich_k`` random subnets per step,
-gradients accumulated into one AdamW step with warm-up and cosine decay), but every subnet learns from
-the frozen parent (:mod:`supernas.models.parent`) instead of labels, on the user's unlabeled text:
+Sandwich rule as in supernet training, by its loop (:func:`supernas.training.sandwich.run_sandwich`:
+largest, smallest and ``sandwich_k`` random subnets per step, gradients accumulated into one AdamW step
+with warm-up and cosine decay), but every subnet learns from the frozen parent
+(:mod:`supernas.models.parent`) instead of labels, on the user's unlabeled text:
 
 - tokens: 1 - cosine between each real token's final hidden state in the subnet and in the parent (the
   parent's first k channels for a subnet of width k: the nesting width slicing assumes);
@@ -12,7 +13,7 @@ the frozen parent (:mod:`supernas.models.parent`) instead of labels, on the user
   parent, which needs no common width and is what ``similarity_rank`` scores.
 
 Resumable exactly like ``supernas train``: the batch and the subnets of step ``s`` depend only on
-``(seed, s)``, and the checkpoint holds weights, AdamW state and the step.
+``(seed, s)``, and the saved training state holds weights, AdamW state and the step.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import torch.nn.functional as F
 
 from supernas.spaces.architecture import Architecture
 from supernas.core.errors import SpecError
+from supernas.core.seeds import step_seed
 from supernas.models.ops import mean_pool
 from supernas.models.parent import PARENT_WEIGHTS, parent_supernet, save_parent
-from supernas.core.progress import make_progress
 from supernas.models.supernet import Supernet
-from supernas.training.sandwich import GRAD_CLIP, TrainResult, default_warmup, learning_rate, restore_checkpoint, sandwich, save_checkpoint
+from supernas.training.sandwich import (
+    TrainResult, default_warmup, learning_rate, restore_training_state, run_sandwich, sandwich, sandwich_step,
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Texts:
 
 
 def _batch(texts: Texts, config: AdaptConfig, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    g = torch.Generator().manual_seed(step_seed(config.seed, step))
     rows = torch.randint(0, len(texts.ids), (config.batch_size,), generator=g)
     padding = texts.padding[rows]
     width = int(padding.sum(1).max())  # drop columns that are padding in every row
@@ -83,20 +86,12 @@ def adapt_step(
     texts: Texts, config: AdaptConfig, step: int,
 ) -> float:
     """One sandwich step; returns the smallest subnet's loss (the one adaptation is for)."""
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate(config, step)
     ids, padding = _batch(texts, config, step)
     with torch.no_grad():
         teacher = _states(*parent, ids, padding)
-    optimizer.zero_grad(set_to_none=True)
-    losses = []
-    for arch in sandwich(supernet, config, step):
-        loss = distillation_loss(_states(supernet, arch, ids, padding), teacher, padding)
-        loss.backward()
-        losses.append(float(loss.detach()))
-    torch.nn.utils.clip_grad_norm_(supernet.parameters(), GRAD_CLIP)
-    optimizer.step()
-    return losses[1]
+    losses = (distillation_loss(_states(supernet, arch, ids, padding), teacher, padding)
+              for arch in sandwich(supernet, config, step))
+    return sandwich_step(supernet, optimizer, learning_rate(config, step), losses)[1]
 
 
 def adapt_supernet(
@@ -127,24 +122,18 @@ def adapt_supernet(
     if not (directory / PARENT_WEIGHTS).is_file():
         save_parent(parent[0], directory)
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
-    start = restore_checkpoint(supernet, optimizer, config, directory) if resume else 0
+    start = restore_training_state(supernet, optimizer, config, directory) if resume else 0
     base = supernet.provenance.split("; adapted")[0]
 
     def provenance(done: int) -> str:
         return f"{base}; adapted {done}/{steps} steps to its parent on {texts.source} (sandwich k={sandwich_k}, seed {seed})"
 
-    supernet.train()
-    losses = []
-    stop = steps if until is None else min(until, steps)
-    bar = make_progress(range(start, stop), initial=start, total=steps, enabled=progress, desc=f"adapt {supernet.spec.name}", unit="step")
-    for step in bar:
-        losses.append(adapt_step(supernet, parent, optimizer, texts, config, step))
-        bar.set_postfix(smallest=f"{losses[-1]:.4f}", lr=f"{learning_rate(config, step):.2e}")
-        supernet.provenance = provenance(step + 1)
-        if (step + 1) % checkpoint_every == 0 or step + 1 == stop:
-            save_checkpoint(supernet, optimizer, config, step + 1, directory)
-    supernet.eval()
-    return TrainResult(max(stop, start), losses)
+    def run_step(step: int) -> float:
+        return adapt_step(supernet, parent, optimizer, texts, config, step)
+
+    return run_sandwich(supernet, optimizer, config, start, run_step, provenance, directory=directory,
+                        checkpoint_every=checkpoint_every, until=until, progress=progress, verb="adapt",
+                        loss_label="smallest", loss_format=".4f")
 
 
 def adaptation_texts(spec, data: str | None) -> Texts:

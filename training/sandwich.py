@@ -15,10 +15,10 @@ vision) on labeled task data (``spaces.taskdata``, class cross-entropy), and kee
 split with its weights.
 
 Resumable bit for bit: the batch and the random subnets of step ``s`` depend only on ``(seed, s)``, and
-the learning rate only on ``s``, so a checkpoint (weights, AdamW state, step) is all the state there is.
+the learning rate only on ``s``, so the training state (weights, AdamW state, step) is all the state there is.
 
 Adaptation (:mod:`supernas.training.adapt`) follows the same rule with its own batches and losses, so the
-loop (:func:`run_sandwich`), one step's update (:func:`sandwich_step`) and the checkpoints live here once.
+loop (:func:`run_sandwich`), one step's update (:func:`sandwich_step`) and the saved training state live here once.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ import torch
 from safetensors.torch import load_file
 
 from supernas.spaces.architecture import Architecture, largest, sample, smallest
-from supernas.data import types as taskdata
-from supernas.data.text import TextData, batch_at
+from supernas.data.text import TextData, TextWindows
 from supernas.data.inputs import Batch
 from supernas.core.errors import NotFoundError, SpecError
 from supernas.training.losses import distill_loss, task_loss
@@ -45,7 +44,7 @@ from supernas.core.seeds import step_seed
 from supernas.core.weightfiles import weights_digest
 from supernas.spaces.spec import SpaceSpec
 from supernas.models.supernet import SUPERNET_WEIGHTS, Supernet
-from supernas.data.types import TaskData
+from supernas.data.types import TaskData, batch_at
 
 Data = TextData | TaskData
 
@@ -78,7 +77,7 @@ class TrainResult:
 
 class RunConfig(Protocol):
     """What the shared sandwich helpers read of a run's settings: ``TrainConfig``, or adaptation's
-    ``AdaptConfig`` (each a dataclass, saved whole with every checkpoint)."""
+    ``AdaptConfig`` (each a dataclass, saved whole with every training state)."""
 
     steps: int
     lr: float
@@ -109,9 +108,8 @@ def sandwich(supernet: Supernet, config: RunConfig, step: int) -> list[Architect
 
 def training_batch(data: Data, config: TrainConfig, step: int) -> Batch:
     """The batch of step ``step``: random byte windows of the text, or random labeled examples."""
-    if isinstance(data, TaskData):
-        return taskdata.batch_at(data.train, step, config.batch_size, config.seed)
-    return batch_at(data.train, step, config.seq_len, config.batch_size, config.seed)
+    examples = data.train if isinstance(data, TaskData) else TextWindows(data.train, config.seq_len)
+    return batch_at(examples, step, config.batch_size, config.seed)
 
 
 def check_trainable(spec: SpaceSpec, data: Data) -> None:
@@ -135,7 +133,9 @@ def train_step(
     return sandwich_step(supernet, optimizer, learning_rate(config, step), losses)[0]
 
 
-def _label_losses(supernet: Supernet, batch: Batch, archs: list[Architecture], distill: bool) -> Iterator[torch.Tensor]:
+def _label_losses(
+    supernet: Supernet, batch: Batch, archs: list[Architecture], distill: bool
+) -> Iterator[torch.Tensor]:
     """Each subnet's loss on ``batch``, lazily: the first's from the labels, the others' from the first's
     detached logits when distilling, else from the labels too."""
     teacher = None
@@ -165,7 +165,9 @@ def sandwich_step(
     return values
 
 
-def save_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, step: int, directory: Path) -> None:
+def save_training_state(
+    supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, step: int, directory: Path
+) -> None:
     """Supernet directory plus ``trainer.pt`` (AdamW state, steps done, config, weights' SHA-256),
     written last and atomically: a crash while saving leaves weights that do not match the state, which
     ``resume`` detects instead of silently mixing two steps."""
@@ -177,12 +179,14 @@ def save_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config
     tmp.replace(directory / TRAINER_STATE)
 
 
-def restore_checkpoint(supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, directory: Path) -> int:
-    """Load ``save_checkpoint``'s weights and AdamW state into ``supernet`` and ``optimizer``; the steps done.
+def restore_training_state(
+    supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, directory: Path
+) -> int:
+    """Load ``save_training_state``'s weights and AdamW state into ``supernet`` and ``optimizer``; the steps done.
     Any run config (training or adaptation) that differs from the saved one is refused."""
     path = directory / TRAINER_STATE
     if not path.is_file():
-        raise NotFoundError(f"--resume: {directory} has no {TRAINER_STATE} (not a training checkpoint)")
+        raise NotFoundError(f"--resume: {directory} has no {TRAINER_STATE} (no training run to resume)")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state["config"] != asdict(config):
         changed = sorted(k for k in state["config"] if state["config"][k] != asdict(config).get(k))
@@ -210,10 +214,11 @@ def run_sandwich(
                         desc=f"{verb} {supernet.spec.name}", unit="step")
     for step in bar:
         losses.append(run_step(step))
-        bar.set_postfix(**{loss_label: format(losses[-1], loss_format), "lr": f"{learning_rate(config, step):.2e}"})
+        shown = {loss_label: format(losses[-1], loss_format), "lr": f"{learning_rate(config, step):.2e}"}
+        bar.set_postfix(**shown)
         supernet.provenance = provenance(step + 1)
         if directory is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == stop):
-            save_checkpoint(supernet, optimizer, config, step + 1, directory)
+            save_training_state(supernet, optimizer, config, step + 1, directory)
     supernet.eval()
     return TrainResult(max(stop, start), losses)
 
@@ -252,7 +257,7 @@ def train_supernet(
                          warmup if warmup is not None else default_warmup(steps), data.source)
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    start = restore_checkpoint(supernet, optimizer, config, directory) if resume else 0
+    start = restore_training_state(supernet, optimizer, config, directory) if resume else 0
 
     def provenance(done: int) -> str:
         return f"trained {done}/{steps} steps on {data.source} (sandwich k={sandwich_k}, distill={distill}, seed {seed})"

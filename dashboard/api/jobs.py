@@ -3,12 +3,14 @@ and chart data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from supernas.search.runner import create_job
+from supernas.search.store.store import Store
 
 from supernas.dashboard.archview import DIMENSIONS, arch_view
 from supernas.dashboard.convert import job_out, objectives_of, trial_out, verified_points
@@ -64,22 +66,25 @@ def get_job(job_id: JobId, store: StoreDep) -> JobOut:
     return job_out(store.get_job(job_id))
 
 
+def _transition(job_id: int, store: Store, change: Callable[[int], bool], only: str) -> JobOut:
+    """Apply a runner's cancel or resume and return the job; when the runner refuses, a 409 naming the
+    job's status and ``only`` (the jobs the change applies to), so both endpoints answer alike."""
+    if not change(job_id):
+        status = store.get_job(job_id).status
+        raise HTTPException(409, f"job {job_id} is {status}: only {only}")
+    return job_out(store.get_job(job_id))
+
+
 @router.post("/{job_id}/cancel", dependencies=Authorized, responses={**NOT_FOUND, 409: {"description": "not queued or running here"}})
 def cancel_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     """Stop a queued or running job; finished trials are kept and ``resume`` continues it."""
-    if not runner.cancel(job_id):
-        status = store.get_job(job_id).status
-        raise HTTPException(409, f"job {job_id} is {status}: only jobs queued or running on this server can be cancelled")
-    return job_out(store.get_job(job_id))
+    return _transition(job_id, store, runner.cancel, "jobs queued or running on this server can be cancelled")
 
 
 @router.post("/{job_id}/resume", dependencies=Authorized, responses={**NOT_FOUND, 409: {"description": "not stopped or failed"}})
 def resume_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     """Queue a stopped or failed job again; it continues from its finished trials."""
-    if not runner.resume(job_id):
-        status = store.get_job(job_id).status
-        raise HTTPException(409, f"job {job_id} is {status}: only stopped or failed jobs can be resumed")
-    return job_out(store.get_job(job_id))
+    return _transition(job_id, store, runner.resume, "stopped or failed jobs can be resumed")
 
 
 @router.get("/{job_id}/front", responses=NOT_FOUND)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from supernas.search.checkpoints import export_trial, extract_trial
+from supernas.search.trial_subnets import export_trial, extract_trial
 from supernas.search.verify import verify_job
 from supernas.spaces.spec import load_spec
 

@@ -145,14 +145,14 @@ def test_training_on_labeled_text_keeps_the_heldout_split_with_the_supernet(tmp_
     result = train_supernet(net, data, steps=3, batch_size=4, checkpoint_dir=tmp_path / "net", progress=False)
     assert len(result.losses) == 3 and all(np.isfinite(result.losses))
     loaded = Supernet.load(tmp_path / "net")
-    assert loaded.trained_on == loaded.heldout_source == data.source == "r.jsonl: 30 labeled texts, 6 held out"
-    kept = loaded.heldout_task
+    assert loaded.trained_on == loaded.heldout.source == data.source == "r.jsonl: 30 labeled texts, 6 held out"
+    kept = loaded.heldout.task
     assert torch.equal(kept.inputs, data.heldout.inputs) and torch.equal(kept.labels, data.heldout.labels)
     assert kept.padding.dtype == torch.bool and torch.equal(kept.padding, data.heldout.padding)
-    assert loaded.heldout_text is None and [b.targets.tolist() for b in loaded.heldout_batches] == [data.heldout.labels.tolist()]
+    assert loaded.heldout.text is None and [b.targets.tolist() for b in loaded.heldout.batches] == [data.heldout.labels.tolist()]
     assert json.loads((tmp_path / "net" / "supernet.json").read_text())["heldout_data"] == data.source
     Supernet(TINY_WORDPIECE).save(tmp_path / "net")  # an untrained supernet saved over it takes the split away
-    assert not (tmp_path / "net" / SUPERNET_HELDOUT_TASK).exists() and Supernet.load(tmp_path / "net").heldout_task is None
+    assert not (tmp_path / "net" / SUPERNET_HELDOUT_TASK).exists() and Supernet.load(tmp_path / "net").heldout.task is None
 
 
 def test_training_a_classifier_needs_labels(tmp_path):
@@ -169,4 +169,4 @@ def test_supernets_saved_before_task_data_still_load(tmp_path):
     del config["heldout_data"]  # as written before task data existed
     (tmp_path / "old" / "supernet.json").write_text(json.dumps(config))
     loaded = Supernet.load(tmp_path / "old")
-    assert loaded.heldout_task is None and loaded.heldout_batches is None and loaded.heldout_source is None
+    assert loaded.heldout.task is None and loaded.heldout.batches is None and loaded.heldout.source is None

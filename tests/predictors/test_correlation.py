@@ -13,7 +13,7 @@ from supernas.predictors.correlation import COMBINED, FINETUNED, Finetuning, for
 from supernas.predictors.oneshot import heldout_loss
 from supernas.models.supernet import Supernet
 from supernas.spaces.architecture import sample_many
-from supernas.data.text import heldout_batches, stdlib_text, text_file
+from supernas.data.text import heldout_windows, stdlib_text, text_file
 from supernas.core.errors import SpecError
 from supernas.training.sandwich import finetune
 
@@ -49,7 +49,7 @@ def test_agreement_with_val_loss_after_standalone_finetuning():
     net = Supernet(TINY_BYTES, seed=4)
     tuning = Finetuning(steps=3, lr=1e-2, batch_size=2, seq_len=16)
     rows, values = rank_agreement(net, n=5, seed=2, metrics=("snip", "params"), finetuning=tuning)
-    heldout = heldout_batches(stdlib_text().heldout, seq_len=16, batch_size=8, n_batches=16)  # val_loss's defaults, capped
+    heldout = heldout_windows(stdlib_text().heldout, seq_len=16, batch_size=8, n_batches=16)  # val_loss's defaults, capped
     archs = sample_many(TINY_BYTES, 5, 2)
     assert values[FINETUNED] == [heldout_loss(finetune(net, a, stdlib_text(), 3, 1e-2, 2, 16, seed=2), a, heldout) for a in archs]
     assert values["val_loss"] == [heldout_loss(net, a, heldout) for a in archs]

@@ -7,39 +7,28 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from supernas.predictors.base import MetricContext
 from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank, first_sentences, pair_similarities, sentence_embeddings
-from supernas.spaces.architecture import Architecture, largest, smallest
+from supernas.spaces.architecture import Architecture, largest
 from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import extract
-from supernas.spaces.spec import load_spec
-from supernas.training.adapt import adapt_supernet, adaptation_texts
 from supernas.models.importance import from_pretrained
 from supernas.models.ops import mean_pool
-from supernas.models.parent import PARENT_WEIGHTS, full_precision
+from supernas.models.parent import full_precision
 from supernas.data.prose import stdlib_sentences
 from supernas.data.task import load_task_data
 from supernas.data.types import heldout_batches
 from supernas.data.tokenizer import minilm_dir, wordpiece_encode
+from supernas.spaces.spec import load_spec
+from tests.helpers import bert_mini_with_full_precision, supernet_context
 
 SENTENCES = 96
 
 
-def _space():
-    """bert-mini with full precision among the choices, so the full-size subnet is the parent itself."""
-    spec = load_spec("bert-mini")
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update={"weight_bits": [8, 16, 32], "act_bits": [16, 32]})})
-
-
 @pytest.fixture(scope="module")
 def pretrained() -> Supernet:
-    supernet, report = from_pretrained(_space(), minilm_dir() / "model.safetensors")
+    supernet, report = from_pretrained(bert_mini_with_full_precision(), minilm_dir() / "model.safetensors")
     assert not report.shape_mismatch
     return supernet
-
-
-def _context(supernet: Supernet) -> MetricContext:
-    return MetricContext(supernet.spec, supernet_factory=lambda: supernet)
 
 
 def _cut(spec, heads: int, ffn: int, depth: int = 6) -> Architecture:
@@ -57,14 +46,14 @@ def test_prose_is_real_sentences_and_tokenized_by_wordpiece():
 
 
 def test_full_size_subnet_is_its_parent(pretrained):
-    context = _context(pretrained)
+    context = supernet_context(pretrained)
     full = largest(full_precision(pretrained.spec)).model_copy(update={"space": pretrained.spec.name})
     assert EmbeddingFidelity(sentences=SENTENCES).evaluate(full, context) == pytest.approx(1.0, abs=1e-6)
     assert SimilarityRank(sentences=SENTENCES).evaluate(full, context) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_cut_subnets_score_lower_the_more_they_are_cut(pretrained):
-    context = _context(pretrained)
+    context = supernet_context(pretrained)
     spec = pretrained.spec
     fidelity, rank = EmbeddingFidelity(sentences=SENTENCES), SimilarityRank(sentences=SENTENCES)
     mild, heavy = _cut(spec, 8, 1152), _cut(spec, 4, 384, depth=3)
@@ -74,7 +63,7 @@ def test_cut_subnets_score_lower_the_more_they_are_cut(pretrained):
 
 def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(pretrained):
     """Embeddings from the extracted checkpoint model, scored by scipy/torch directly, equal the metrics."""
-    context = _context(pretrained)
+    context = supernet_context(pretrained)
     spec = pretrained.spec
     arch = _cut(spec, 6, 768, depth=4).model_copy(update={"layers": tuple(
         layer.model_copy(update={"weight_bits": 8, "act_bits": 16}) for layer in _cut(spec, 6, 768, depth=4).layers)})
@@ -87,17 +76,3 @@ def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(p
     expected_rank = spearmanr(pair_similarities(ours).numpy(), pair_similarities(parent).numpy()).statistic
     assert EmbeddingFidelity(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(float(cosine), abs=1e-5)
     assert SimilarityRank(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(float(expected_rank), abs=1e-5)
-
-
-def test_adapt_raises_the_smallest_subnets_fidelity(tmp_path):
-    supernet, _ = from_pretrained(_space(), minilm_dir() / "model.safetensors")
-    texts = adaptation_texts(supernet.spec, None)
-    small = smallest(supernet.spec)
-    fidelity = EmbeddingFidelity(sentences=64)
-    before = fidelity.evaluate(small, _context(supernet))
-    adapt_supernet(supernet, texts, steps=12, output=tmp_path, lr=3e-4, batch_size=8, progress=False)
-    assert (tmp_path / PARENT_WEIGHTS).is_file()
-    reloaded = Supernet.load(tmp_path)  # scored against the kept parent, not against its own new weights
-    after = fidelity.evaluate(small, _context(reloaded))
-    print(f"smallest subnet's embedding_fidelity: {before:.4f} before, {after:.4f} after 12 adaptation steps")
-    assert after > before + 0.05

@@ -12,7 +12,7 @@ from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import extract
 from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import largest, sample_many, smallest
-from supernas.data.text import heldout_batches, stdlib_text, text_file
+from supernas.data.text import heldout_windows, stdlib_text, text_file
 from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
 from supernas.spaces.spec import parse_spec
@@ -42,7 +42,7 @@ def _by_hand_loss(model: torch.nn.Module, batches: list[Batch]) -> float:
 def test_val_loss_through_the_supernet_equals_the_extracted_subnet():
     spec = load_spec("gpt-tiny")  # every layer quantized: 4/8/16-bit weights, 8/16-bit activations
     net = Supernet(spec, seed=1)
-    heldout = heldout_batches(stdlib_text().heldout, seq_len=32, batch_size=4, n_batches=3)
+    heldout = heldout_windows(stdlib_text().heldout, seq_len=32, batch_size=4, n_batches=3)
     context = MetricContext(spec, heldout=heldout, supernet_factory=lambda: net)
     metric = get_metric("val_loss")
     for arch in [largest(spec), smallest(spec), *sample_many(spec, 4, seed=3)]:
@@ -56,7 +56,7 @@ def test_val_loss_defaults_to_the_stdlib_heldout_text():
     spec = load_spec("gpt-tiny")
     context = MetricContext(spec, seed=0)
     value = get_metric("val_loss", batches=2, batch_size=2, seq_len=16).evaluate(smallest(spec), context)
-    expected = heldout_batches(stdlib_text().heldout, seq_len=16, batch_size=2, n_batches=2)
+    expected = heldout_windows(stdlib_text().heldout, seq_len=16, batch_size=2, n_batches=2)
     assert [torch.equal(a.inputs, b.inputs) for a, b in zip(context.heldout, expected)] == [True, True]
     assert value == pytest.approx(_by_hand_loss(extract(context.supernet, smallest(spec)), expected), abs=1e-5)
     assert 5.0 < value < 6.0  # an untrained byte LM is near ln(256) = 5.55
@@ -104,7 +104,7 @@ def test_val_loss_of_a_supernet_trained_on_a_corpus_scores_that_corpus(tmp_path)
     loaded = Supernet.load(tmp_path / "net")
     options = dict(batches=2, batch_size=4, seq_len=16)
     context = MetricContext(TINY_BYTES, supernet_factory=lambda: Supernet.load(tmp_path / "net"))
-    corpus = heldout_batches(text.heldout, seq_len=16, batch_size=4, n_batches=2)
+    corpus = heldout_windows(text.heldout, seq_len=16, batch_size=4, n_batches=2)
     for arch in (largest(TINY_BYTES), smallest(TINY_BYTES)):
         value = get_metric("val_loss", **options).evaluate(arch, context)
         assert value == pytest.approx(_by_hand_loss(extract(loaded, arch), corpus), abs=1e-5)

@@ -101,7 +101,7 @@ def test_checkpoint_as_supernet_holds_one_architecture(tmp_path):
         assert active is adapted and (active(inputs) == net(inputs)).all()
         assert (active.encode(inputs) == net.encode(inputs)).all()
     assert adapted.blocks is model.blocks and adapted.depth == first.depth
-    assert adapted.heldout_text is net.heldout_text and adapted.provenance == net.provenance
+    assert adapted.heldout.text is net.heldout.text and adapted.provenance == net.provenance
     with pytest.raises(ArchitectureError, match=f"holds architecture {first.arch_id} only; cannot activate {other.arch_id}"):
         adapted.activate(other)
     assert sum(p.numel() for p in adapted.parameters()) == sum(p.numel() for p in model.parameters())

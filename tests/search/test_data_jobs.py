@@ -76,9 +76,9 @@ def test_train_on_digits_beats_chance_and_keeps_the_heldout_digits(digits_supern
     assert accuracy["largest"] >= LARGEST_FLOOR  # chance is 0.10
     net = Supernet.load(directory)
     digits = load_task_data("digits", VIT_DIGITS)
-    assert torch.equal(net.heldout_task.inputs, digits.heldout.inputs) and torch.equal(net.heldout_task.labels, digits.heldout.labels)
-    assert net.heldout_source == digits.source and "trained 200/200 steps on digits: 1,797" in net.provenance
-    assert heldout_accuracy(net, largest(VIT_DIGITS), net.heldout_batches) == pytest.approx(accuracy["largest"], abs=5e-5)
+    assert torch.equal(net.heldout.task.inputs, digits.heldout.inputs) and torch.equal(net.heldout.task.labels, digits.heldout.labels)
+    assert net.heldout.source == digits.source and "trained 200/200 steps on digits: 1,797" in net.provenance
+    assert heldout_accuracy(net, largest(VIT_DIGITS), net.heldout.batches) == pytest.approx(accuracy["largest"], abs=5e-5)
 
 
 def test_val_accuracy_job_on_digits_runs_on_ray_workers(tmp_path, digits_supernet):

@@ -16,7 +16,7 @@ from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture
 from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import load_subnet
-from supernas.data.text import heldout_batches, text_file
+from supernas.data.text import heldout_windows, text_file
 from supernas.core.errors import SpecError
 from supernas.training.sandwich import train_supernet
 
@@ -49,7 +49,7 @@ def test_job_on_a_trained_supernet_evaluates_and_extracts_its_weights(tmp_path, 
     assert store.get_job(1).spec["supernet"] == str((tmp_path / "net").resolve())  # workers and extract see the same path
 
     net, untrained = Supernet.load(tmp_path / "net"), Supernet(TINY_BYTES, seed=0)  # the job's weights; the default ones
-    heldout = heldout_batches(text.heldout, seq_len=16, batch_size=4, n_batches=2)  # the corpus's tail, not the stdlib
+    heldout = heldout_windows(text.heldout, seq_len=16, batch_size=4, n_batches=2)  # the corpus's tail, not the stdlib
     trials = store.trials(1)
     assert [t.state for t in trials] == ["complete"] * 4
     for trial in trials:

@@ -40,8 +40,8 @@ def test_from_pretrained_writes_a_loadable_supernet(tmp_path):
     net = Supernet.load(tmp_path / "net")
     assert "sorted by weight-norm importance" in net.provenance and net.arch == largest(net.spec)
     prose = load_task_data("stdlib-prose", net.spec)  # kept by default for a WordPiece encoder: fidelity's held-out text
-    assert "held-out data kept with it: stdlib-prose: " in done.stdout and net.heldout_source == prose.source
-    assert torch.equal(net.heldout_task.inputs, prose.heldout.inputs) and net.heldout_task.labels is None
+    assert "held-out data kept with it: stdlib-prose: " in done.stdout and net.heldout.source == prose.source
+    assert torch.equal(net.heldout.task.inputs, prose.heldout.inputs) and net.heldout.task.labels is None
     missing = supernas("from-pretrained", "bert-mini", "--weights", str(tmp_path / "none.safetensors"), "-o", str(tmp_path / "x"))
     assert missing.returncode == 2 and "no such weight file" in missing.stderr
 

@@ -10,7 +10,8 @@ from supernas.predictors.oneshot import heldout_loss
 from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import largest, smallest
-from supernas.data.text import batch_at, heldout_batches, stdlib_text, text_file
+from supernas.data.text import TextWindows, heldout_windows, stdlib_text, text_file
+from supernas.data.types import batch_at
 from supernas.core.errors import NotFoundError, SpecError
 from supernas.training.sandwich import TRAINER_STATE, TrainConfig, finetune, learning_rate, sandwich, train_supernet
 
@@ -32,22 +33,22 @@ def test_stdlib_split_is_deterministic_and_by_file():
 
 
 def test_training_batches_depend_on_seed_and_step_only():
-    tokens = stdlib_text().train
-    a, b = batch_at(tokens, 7, 32, 4, seed=1), batch_at(tokens, 7, 32, 4, seed=1)
+    tokens = TextWindows(stdlib_text().train, 32)
+    a, b = batch_at(tokens, 7, 4, seed=1), batch_at(tokens, 7, 4, seed=1)
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
-    assert not torch.equal(a.inputs, batch_at(tokens, 8, 32, 4, seed=1).inputs)
-    assert not torch.equal(a.inputs, batch_at(tokens, 7, 32, 4, seed=2).inputs)
+    assert not torch.equal(a.inputs, batch_at(tokens, 8, 4, seed=1).inputs)
+    assert not torch.equal(a.inputs, batch_at(tokens, 7, 4, seed=2).inputs)
     assert a.inputs.shape == (4, 32) and torch.equal(a.inputs[:, 1:], a.targets[:, :-1])  # next byte
 
 
 def test_heldout_batches_are_fixed_disjoint_windows():
     tokens = torch.arange(250, dtype=torch.uint8)  # token value = position
-    batches = heldout_batches(tokens, seq_len=9, batch_size=3, n_batches=4)
+    batches = heldout_windows(tokens, seq_len=9, batch_size=3, n_batches=4)
     assert len(batches) == 4 and all(b.inputs.shape == (3, 9) for b in batches)
     starts = [int(row[0]) for b in batches for row in b.inputs]
     assert starts == sorted(starts) and all(y - x >= 10 for x, y in zip(starts, starts[1:]))
     with pytest.raises(SpecError, match="held-out text"):
-        heldout_batches(tokens[:50], seq_len=9, batch_size=3, n_batches=4)
+        heldout_windows(tokens[:50], seq_len=9, batch_size=3, n_batches=4)
 
 
 def test_user_corpus_holds_out_its_tail(tmp_path):
@@ -76,7 +77,7 @@ def test_schedule_and_sandwich():
 def test_short_training_lowers_heldout_loss_of_largest_and_smallest():
     spec = load_spec("gpt-tiny")
     net = Supernet(spec, seed=0)
-    heldout = heldout_batches(stdlib_text().heldout, seq_len=32, batch_size=4, n_batches=4)
+    heldout = heldout_windows(stdlib_text().heldout, seq_len=32, batch_size=4, n_batches=4)
     before = {a: heldout_loss(net, a, heldout) for a in (largest(spec), smallest(spec))}
     result = train_supernet(net, stdlib_text(), steps=30, lr=3e-3, batch_size=4, seq_len=32, progress=False)
     after = {a: heldout_loss(net, a, heldout) for a in before}
@@ -132,7 +133,7 @@ def test_finetune_trains_only_that_subnet_on_a_copy(tmp_path):
     before = {k: v.clone() for k, v in net.state_dict().items()}
     text = text_file(corpus_file(tmp_path))
     arch = smallest(TINY_BYTES)  # depth 1, one expert
-    heldout = heldout_batches(text.heldout, seq_len=16, batch_size=4, n_batches=2)
+    heldout = heldout_windows(text.heldout, seq_len=16, batch_size=4, n_batches=2)
     tuned = finetune(net, arch, text, steps=6, lr=1e-2, batch_size=4, seq_len=16, seed=3)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # the supernet is untouched
     assert tuned.arch == arch and not tuned.training
@@ -151,6 +152,6 @@ def test_trained_supernet_keeps_the_heldout_part_of_its_corpus(tmp_path):
     train_supernet(net, text, steps=2, batch_size=2, seq_len=16, checkpoint_dir=tmp_path / "net", progress=False)
     loaded = Supernet.load(tmp_path / "net")
     assert loaded.trained_on == text.source == "corpus.txt, 24,000 bytes"
-    assert torch.equal(loaded.heldout_text, text.heldout)
+    assert torch.equal(loaded.heldout.text, text.heldout)
     Supernet(TINY_BYTES).save(tmp_path / "net")  # an untrained supernet saved over it takes the text away
-    assert Supernet.load(tmp_path / "net").heldout_text is None
+    assert Supernet.load(tmp_path / "net").heldout.text is None

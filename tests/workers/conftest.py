@@ -1,26 +1,3 @@
-"""Plugin metrics registered by a test stay in that test: the registry and the imported plugin modules
-are put back afterwards, so later tests (in this process) see only the built-in metrics."""
+"""The cluster tests run plugin metrics too: the same registry restore as the predictors' tests."""
 
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-import pytest
-
-from supernas.predictors.base import REGISTRY
-from supernas.predictors.catalogue import metric_names
-
-
-@pytest.fixture(autouse=True)
-def registry_restored(tmp_path_factory):
-    metric_names()  # built-ins registered before the snapshot: their modules are imported only once
-    before = dict(REGISTRY)
-    yield
-    REGISTRY.clear()
-    REGISTRY.update(before)
-    base = tmp_path_factory.getbasetemp().resolve()
-    for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None)
-        if origin and Path(origin).resolve().is_relative_to(base):
-            del sys.modules[name]
+from tests.predictors.conftest import registry_restored  # noqa: F401  (an autouse fixture)

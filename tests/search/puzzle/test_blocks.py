@@ -13,7 +13,7 @@ from supernas.predictors.latency.workload import Workload
 from supernas.spaces.architecture import LayerArch, largest, sample_many
 from supernas.models.supernet import Supernet
 from supernas.spaces.analytic import checkpoint_bytes, count_non_embedding_params, count_params
-from supernas.data.text import heldout_batches, stdlib_text
+from supernas.data.text import heldout_windows, stdlib_text
 from supernas.spaces.spec import parse_spec
 
 BLOCKS_SPACE = {
@@ -28,7 +28,7 @@ BLOCKS_SPACE = {
 def library_setup():
     spec = parse_spec(BLOCKS_SPACE, "test")
     supernet = Supernet(spec, seed=4)
-    batches = heldout_batches(stdlib_text().heldout, seq_len=16, batch_size=2, n_batches=2)
+    batches = heldout_windows(stdlib_text().heldout, seq_len=16, batch_size=2, n_batches=2)
     lut = LookupTablePredictor(spec, Workload(batch_size=1, seq_len=8, warmup=0, repeats=1), scale=1.5, offset=0.25)
     return spec, supernet, batches, lut, build_block_library(supernet, batches, lut)
 

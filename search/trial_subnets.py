@@ -1,4 +1,5 @@
-"""Checkpoints of stored trials: the one place that knows which weights a job's subnets come from."""
+"""The subnets of stored trials: the one place that knows which weights a job's subnets come from, and
+where their extracted or exported checkpoints are recorded."""
 
 from __future__ import annotations
 
