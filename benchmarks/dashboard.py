@@ -43,8 +43,8 @@ from supernas.search.jobspec import JobSpec, objective_directions
 from supernas.search.pareto import minimization_vector
 from supernas.search.runner import create_job
 from supernas.search.store.store import open_store
-from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import sample_many
+from supernas.spaces.spec import load_spec
 
 FLOPS_CAP = 1.5e6
 JOB = {
@@ -91,15 +91,20 @@ def build_optuna_study(path: Path, job_url: str, job_id: int) -> int:
         trials = store.trials(job_id)
     objectives = objective_directions(spec)
     storage = JournalStorage(JournalFileBackend(str(path)))
-    study = optuna.create_study(storage=storage, study_name="dashboard-benchmark", directions=[d for _, d in objectives])
+    study = optuna.create_study(
+        storage=storage, study_name="dashboard-benchmark", directions=[d for _, d in objectives]
+    )
     encoding = ArchEncoding(load_spec(spec.space))
     distributions = encoding.distributions()
     frozen = [
         optuna.trial.create_trial(
-            params=encoding.encode(Architecture.from_json(t.arch_json)), distributions=distributions,
-            values=[t.values[name] for name, _ in objectives], state=optuna.trial.TrialState.COMPLETE,
+            params=encoding.encode(Architecture.from_json(t.arch_json)),
+            distributions=distributions,
+            values=[t.values[name] for name, _ in objectives],
+            state=optuna.trial.TrialState.COMPLETE,
         )
-        for t in trials if t.values
+        for t in trials
+        if t.values
     ]
     for start in range(0, len(frozen), 5000):
         study.add_trials(frozen[start : start + 5000])
@@ -112,9 +117,21 @@ def start_optuna_dashboard(path: Path) -> tuple[subprocess.Popen, str] | None:
     if not Path(program).exists():
         return None
     port = free_port()
-    process = subprocess.Popen([program, str(path), "--storage-class", "JournalFileStorage", "--host", "127.0.0.1",
-                                "--port", str(port), "--quiet"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            program,
+            str(path),
+            "--storage-class",
+            "JournalFileStorage",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return process, wait_until_up(f"http://127.0.0.1:{port}", "/api/meta", 600, "optuna-dashboard")
 
 
@@ -140,7 +157,9 @@ def front_by_pairs(points: np.ndarray, block: int = 2048) -> np.ndarray:
     dominated = np.zeros(len(points), dtype=bool)
     for start in range(0, len(points), block):
         p = points[start : start + block, None, :]
-        dominated[start : start + block] = (np.all(points[None] <= p, axis=2) & np.any(points[None] < p, axis=2)).any(axis=1)
+        dominated[start : start + block] = (
+            np.all(points[None] <= p, axis=2) & np.any(points[None] < p, axis=2)
+        ).any(axis=1)
     return np.flatnonzero(~dominated)
 
 
@@ -161,8 +180,12 @@ def timed(action: Callable[[], object]) -> float:
 
 def page_data(client: httpx.Client, job_id: int) -> None:
     """What the job page fetches: the job, then its plot data and hypervolume, then the first table page."""
-    for path in (f"/api/jobs/{job_id}", f"/api/jobs/{job_id}/plot", f"/api/jobs/{job_id}/hypervolume",
-                 f"/api/jobs/{job_id}/trials?sort=number&order=asc&offset=0&limit=50"):
+    for path in (
+        f"/api/jobs/{job_id}",
+        f"/api/jobs/{job_id}/plot",
+        f"/api/jobs/{job_id}/hypervolume",
+        f"/api/jobs/{job_id}/trials?sort=number&order=asc&offset=0&limit=50",
+    ):
         client.get(path).raise_for_status()
 
 
@@ -196,8 +219,12 @@ def wait_until_up(base: str, probe: str, attempts: int, name: str) -> str:
 def start_server(url: str, home: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     supernas = str(Path(sys.executable).with_name("supernas"))
-    process = subprocess.Popen([supernas, "serve", "--port", str(port), "--db", url], env={**os.environ, "SUPERNAS_HOME": str(home)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [supernas, "serve", "--port", str(port), "--db", url],
+        env={**os.environ, "SUPERNAS_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return process, wait_until_up(f"http://127.0.0.1:{port}", "/api/spaces", 300, "the server")
 
 
@@ -250,7 +277,10 @@ def main() -> None:
                 front_cold = timed(lambda: client.get(f"/api/jobs/{job_id}/front").raise_for_status())
                 page_cold = timed(lambda: page_data(client, job_id))
                 in_memory_s = wait_until_in_memory(client, job_id)
-                front_warm = [timed(lambda: client.get(f"/api/jobs/{job_id}/front").raise_for_status()) for _ in range(args.repeats)]
+                front_warm = [
+                    timed(lambda: client.get(f"/api/jobs/{job_id}/front").raise_for_status())
+                    for _ in range(args.repeats)
+                ]
                 page_warm = [timed(lambda: page_data(client, job_id)) for _ in range(args.repeats)]
                 front = client.get(f"/api/jobs/{job_id}/front").json()
                 compressed = client.get(f"/api/jobs/{job_id}/plot")
@@ -261,10 +291,14 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(60)
-    shown = len(plot["front"]["numbers"]) + len(plot["dominated"]["numbers"]) + len(plot["infeasible"]["numbers"])
-    print(f"job: {job['complete']} complete, {job['infeasible']} infeasible; front {len(front)} trials; "
-          f"chart points sent {shown} of {job['evaluated']}; plot payload {sizes[0]:.0f} KB, {sizes[1]:.0f} KB gzipped; "
-          f"in the server's memory {in_memory_s:.1f} s after the first view")
+    shown = (
+        len(plot["front"]["numbers"]) + len(plot["dominated"]["numbers"]) + len(plot["infeasible"]["numbers"])
+    )
+    print(
+        f"job: {job['complete']} complete, {job['infeasible']} infeasible; front {len(front)} trials; "
+        f"chart points sent {shown} of {job['evaluated']}; plot payload {sizes[0]:.0f} KB, {sizes[1]:.0f} KB gzipped; "
+        f"in the server's memory {in_memory_s:.1f} s after the first view"
+    )
     rows = [
         ("baseline: read all trials + O(n^2) front", base_ms, base_ms),
         ("GET /front", front_cold, statistics.median(front_warm)),
@@ -272,17 +306,27 @@ def main() -> None:
     ]
     if browser:
         for i, what in enumerate(("front, hypervolume, table", "every chart")):
-            rows.append((f"job page in Chromium: {what} drawn", browser[0][i], statistics.median(t[i] for t in browser[1:])))
+            rows.append(
+                (
+                    f"job page in Chromium: {what} drawn",
+                    browser[0][i],
+                    statistics.median(t[i] for t in browser[1:]),
+                )
+            )
     if optuna_ms:
-        rows.append(("optuna-dashboard 0.21: GET /api/studies/ID", optuna_ms[0], statistics.median(optuna_ms[1])))
+        rows.append(
+            ("optuna-dashboard 0.21: GET /api/studies/ID", optuna_ms[0], statistics.median(optuna_ms[1]))
+        )
     print(f"\n{'':<50} {'cold ms':>9} {'warm ms':>9} {'baseline / warm':>16}")
     for name, cold, warm in rows:
         print(f"{name:<50} {cold:>9.1f} {warm:>9.1f} {base_ms / warm:>15.1f}x")
     if optuna_ms:
         ours = rows[2]
-        print(f"\njob page data vs optuna-dashboard's study data: cold {optuna_ms[0] / ours[1]:.1f}x faster, "
-              f"warm {statistics.median(optuna_ms[1]) / ours[2]:.1f}x faster (spread of warm runs: "
-              f"ours {min(page_warm):.0f}-{max(page_warm):.0f} ms, optuna-dashboard {min(optuna_ms[1]):.0f}-{max(optuna_ms[1]):.0f} ms)")
+        print(
+            f"\njob page data vs optuna-dashboard's study data: cold {optuna_ms[0] / ours[1]:.1f}x faster, "
+            f"warm {statistics.median(optuna_ms[1]) / ours[2]:.1f}x faster (spread of warm runs: "
+            f"ours {min(page_warm):.0f}-{max(page_warm):.0f} ms, optuna-dashboard {min(optuna_ms[1]):.0f}-{max(optuna_ms[1]):.0f} ms)"
+        )
     print("\ntarget: the job page's data < 250 ms on the first view after a start, < 300 ms warm")
 
 

@@ -29,13 +29,13 @@ from pathlib import Path
 import torch
 import yaml
 
+from supernas.export.onnx import example_inputs, runtime_session, to_onnx, torch_outputs
+from supernas.models.checkpoint import extract
+from supernas.models.dense import parameter_count
+from supernas.models.supernet import Supernet
 from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract
 from supernas.spaces.spec import load_spec
-from supernas.models.dense import parameter_count
-from supernas.export.onnx import example_inputs, runtime_session, to_onnx, torch_outputs
 
 POLICIES = {"fp32": 32, "int8": 8, "int4": 4}
 
@@ -43,14 +43,24 @@ POLICIES = {"fp32": 32, "int8": 8, "int4": 4}
 def front_archs(space: str, home: Path, n: int = 5) -> list[Architecture]:
     """Five front subnets of a real job over the space (largest-first spread along the front)."""
     job = {
-        "name": f"export-bench-{space}", "space": space, "strategy": "nsga2", "seed": 0, "workers": 2,
-        "objectives": [{"metric": "params", "direction": "maximize"}, {"metric": "flops"}], "budget": {"trials": 60},
+        "name": f"export-bench-{space}",
+        "space": space,
+        "strategy": "nsga2",
+        "seed": 0,
+        "workers": 2,
+        "objectives": [{"metric": "params", "direction": "maximize"}, {"metric": "flops"}],
+        "budget": {"trials": 60},
     }
     spec_file = home / f"{space}.yaml"
     spec_file.write_text(yaml.safe_dump(job))
     url = f"sqlite:///{home / 'bench.db'}"
     env = dict(os.environ, SUPERNAS_HOME=str(home))
-    subprocess.run(["supernas", "run", str(spec_file), "--db", url, "--no-progress"], check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["supernas", "run", str(spec_file), "--db", url, "--no-progress"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     store = open_store(url)
     record = store.list_jobs()[-1]
     front = sorted(store.front(record.id), key=lambda t: t.values["params"])
@@ -76,10 +86,14 @@ def median_ms(run, repeats: int) -> float:
 
 def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -> None:
     base = load_spec(space)
-    spec = base.model_copy(update={"layer": base.layer.model_copy(update={"weight_bits": [4, 8, 32], "act_bits": [32]})})
+    spec = base.model_copy(
+        update={"layer": base.layer.model_copy(update={"weight_bits": [4, 8, 32], "act_bits": [32]})}
+    )
     supernet = Supernet(spec, seed=0)
     print(f"\n{space}: 5 front subnets, batch 1 x {seq_len} tokens, 1 thread, median of {repeats}")
-    print(f"{'subnet':>14} {'policy':>6} {'params':>10} {'onnx MB':>8} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9}")
+    print(
+        f"{'subnet':>14} {'policy':>6} {'params':>10} {'onnx MB':>8} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9}"
+    )
     ratios: dict[str, list[float]] = {p: [] for p in POLICIES}
     for arch in archs:
         for policy, bits in POLICIES.items():
@@ -93,25 +107,49 @@ def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -
             ort_ms = median_ms(lambda: session.run(None, inputs), repeats)
             ratios[policy].append(torch_ms / ort_ms)
             params = parameter_count(model)
-            print(f"{arch.arch_id:>14} {policy:>6} {params:>10,} {len(data) / 1e6:>8.2f} {torch_ms:>9.2f} {ort_ms:>8.2f} {torch_ms / ort_ms:>8.2f}x")
+            print(
+                f"{arch.arch_id:>14} {policy:>6} {params:>10,} {len(data) / 1e6:>8.2f} {torch_ms:>9.2f} {ort_ms:>8.2f} {torch_ms / ort_ms:>8.2f}x"
+            )
     for policy, values in ratios.items():
-        print(f"  {policy}: torch / ONNX Runtime = {statistics.mean(values):.2f}x mean (min {min(values):.2f}, max {max(values):.2f})")
+        print(
+            f"  {policy}: torch / ONNX Runtime = {statistics.mean(values):.2f}x mean (min {min(values):.2f}, max {max(values):.2f})"
+        )
 
 
 def calibration(space: str, n: int, seq_len: int, home: Path) -> None:
     env = dict(os.environ, SUPERNAS_HOME=str(home))
     done = subprocess.run(
-        ["supernas", "calibrate", space, "--backend", "onnxruntime", "-n", str(n), "--threads", "1", "--seq-len", str(seq_len)],
-        env=env, capture_output=True, text=True,
+        [
+            "supernas",
+            "calibrate",
+            space,
+            "--backend",
+            "onnxruntime",
+            "-n",
+            str(n),
+            "--threads",
+            "1",
+            "--seq-len",
+            str(seq_len),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    print(f"\n{space}: ONNX Runtime latency predictors, {n} subnets calibrated\n{done.stdout.strip()}{done.stderr.strip()}")
+    print(
+        f"\n{space}: ONNX Runtime latency predictors, {n} subnets calibrated\n{done.stdout.strip()}{done.stderr.strip()}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--calibrate", type=int, default=60, help="subnets timed per space for the predictor (0: skip)")
+    parser.add_argument(
+        "--calibrate", type=int, default=60, help="subnets timed per space for the predictor (0: skip)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

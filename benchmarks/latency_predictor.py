@@ -34,7 +34,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="1 is the steadiest on a small shared machine")
-    parser.add_argument("--clock", choices=["wall", "cpu"], default="cpu", help="cpu: thread CPU time, immune to other processes")
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="cpu",
+        help="cpu: thread CPU time, immune to other processes",
+    )
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=6, help="timed runs per pass")
     parser.add_argument("--rounds", type=int, default=2, help="passes over all subnets and forward parts")
@@ -46,14 +51,27 @@ def main() -> None:
         for name in args.spaces:
             start = time.perf_counter()
             report = calibrate(
-                load_spec(name), args.n, "cpu", args.batch_size, args.seq_len, args.seed, args.holdout,
-                args.threads, args.clock, args.warmup, args.repeats, args.rounds,
+                load_spec(name),
+                args.n,
+                "cpu",
+                args.batch_size,
+                args.seq_len,
+                args.seed,
+                args.holdout,
+                args.threads,
+                args.clock,
+                args.warmup,
+                args.repeats,
+                args.rounds,
             )
             best = report.scores[report.best].within_10
             print(format_report(report))
             gap = "target met" if best >= TARGET_WITHIN_10 else f"{TARGET_WITHIN_10 - best:.1f} points short"
-            print(f"target >= {TARGET_WITHIN_10:.0f}% within ±10%: {report.best} has {best:.1f}% ({gap}); "
-                  f"{time.perf_counter() - start:.0f} s\n", flush=True)
+            print(
+                f"target >= {TARGET_WITHIN_10:.0f}% within ±10%: {report.best} has {best:.1f}% ({gap}); "
+                f"{time.perf_counter() - start:.0f} s\n",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,15 @@ import statistics
 
 import torch
 
-from supernas.predictors.correlation import FINETUNED, TARGET, Finetuning, format_agreement, rank_agreement, training_text
 from supernas.models.supernet import Supernet
+from supernas.predictors.correlation import (
+    FINETUNED,
+    TARGET,
+    Finetuning,
+    format_agreement,
+    rank_agreement,
+    training_text,
+)
 
 
 def _mean(xs: list[float | None]) -> str:
@@ -32,10 +39,17 @@ def _mean(xs: list[float | None]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--supernet", required=True, help="trained supernet directory")
-    parser.add_argument("--data", default=None, help="the text it was trained on (default: the Python stdlib sources)")
+    parser.add_argument(
+        "--data", default=None, help="the text it was trained on (default: the Python stdlib sources)"
+    )
     parser.add_argument("--n", type=int, default=60, help="random subnets per seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--finetune-steps", type=int, default=30, help="standalone fine-tuning steps per subnet (0: one-shot only)")
+    parser.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=30,
+        help="standalone fine-tuning steps per subnet (0: one-shot only)",
+    )
     parser.add_argument("--finetune-lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -47,13 +61,22 @@ def main() -> None:
     per_metric: dict[str, list[tuple[float | None, ...]]] = {}
     for seed in args.seeds:
         rows, values = rank_agreement(net, args.n, seed, text=text, finetuning=tuning)
-        ranges = [f"{name} {min(values[name]):.4f} .. {max(values[name]):.4f}" for name in (TARGET, FINETUNED) if name in values]
+        ranges = [
+            f"{name} {min(values[name]):.4f} .. {max(values[name]):.4f}"
+            for name in (TARGET, FINETUNED)
+            if name in values
+        ]
         print(f"\nseed {seed}: {'; '.join(ranges)} nats/byte")
         print(format_agreement(rows, args.n, tuning))
         for r in rows:
-            per_metric.setdefault(r.metric, []).append((r.spearman, r.kendall, r.finetuned_spearman, r.finetuned_kendall))
+            per_metric.setdefault(r.metric, []).append(
+                (r.spearman, r.kendall, r.finetuned_spearman, r.finetuned_kendall)
+            )
     if len(args.seeds) > 1:
-        print(f"\nmean over seeds {args.seeds}: rho 1shot, tau 1shot" + (", rho tuned, tau tuned" if tuning else ""))
+        print(
+            f"\nmean over seeds {args.seeds}: rho 1shot, tau 1shot"
+            + (", rho tuned, tau tuned" if tuning else "")
+        )
         for name, runs in per_metric.items():
             columns = list(zip(*runs))[: 4 if tuning else 2]
             print(f"{name:<18} " + "  ".join(_mean(list(c)) for c in columns))

@@ -48,7 +48,9 @@ def bench(fn: Callable[[], object]) -> float:
     return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
 
 
-def compare(in_f: int, out_f: int, tokens: int, bits: int, group_size: int | None, act_bits: int) -> dict[str, float]:
+def compare(
+    in_f: int, out_f: int, tokens: int, bits: int, group_size: int | None, act_bits: int
+) -> dict[str, float]:
     """Times of the three ways to compute one quantized linear layer, and the kernel's traffic and error."""
     from supernas.models.kernels import quant_linear
 
@@ -80,15 +82,32 @@ def compare(in_f: int, out_f: int, tokens: int, bits: int, group_size: int | Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bits", type=int, nargs="+", default=[4, 8], choices=[4, 8])
-    parser.add_argument("--group-size", type=int, default=None, help="scales per this many input columns (default: per row)")
-    parser.add_argument("--act-bits", type=int, default=16, choices=[8, 16], help="8: fuse activation fake-quant")
-    parser.add_argument("--tokens", type=int, nargs="+", default=[1, 512], help="rows of the input (1 = decode)")
-    parser.add_argument("--shape", type=int, nargs=2, action="append", metavar=("IN", "OUT"), help="a layer to time (repeatable)")
-    parser.add_argument("--peak-gbps", type=float, default=None, help="peak DRAM bandwidth (default: from the driver)")
+    parser.add_argument(
+        "--group-size", type=int, default=None, help="scales per this many input columns (default: per row)"
+    )
+    parser.add_argument(
+        "--act-bits", type=int, default=16, choices=[8, 16], help="8: fuse activation fake-quant"
+    )
+    parser.add_argument(
+        "--tokens", type=int, nargs="+", default=[1, 512], help="rows of the input (1 = decode)"
+    )
+    parser.add_argument(
+        "--shape",
+        type=int,
+        nargs=2,
+        action="append",
+        metavar=("IN", "OUT"),
+        help="a layer to time (repeatable)",
+    )
+    parser.add_argument(
+        "--peak-gbps", type=float, default=None, help="peak DRAM bandwidth (default: from the driver)"
+    )
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        print("benchmarks/quant_kernels.py needs a CUDA GPU and found none; the kernels' correctness is tested "
-              "on the CPU in Triton's interpreter: python -m pytest tests/models/test_kernels.py")
+        print(
+            "benchmarks/quant_kernels.py needs a CUDA GPU and found none; the kernels' correctness is tested "
+            "on the CPU in Triton's interpreter: python -m pytest tests/models/test_kernels.py"
+        )
         return 0
     import triton.testing
 
@@ -96,8 +115,10 @@ def main() -> int:
     group = f"group {args.group_size}" if args.group_size else "per-row scales"
     act = ", fake-quantized to 8 bits" if args.act_bits == 8 else ""
     print(f"{torch.cuda.get_device_name()}, peak DRAM {peak:.0f} GB/s; fp16 activations{act}; {group}")
-    print(f"{'layer':<10}{'in x out':>12}{'M':>5}{'W':>4}{'fp16 us':>10}{'deq+mm us':>11}{'triton us':>11}"
-          f"{'vs fp16':>9}{'vs deq+mm':>11}{'GB/s':>8}{'% peak':>8}{'rel err':>10}")
+    print(
+        f"{'layer':<10}{'in x out':>12}{'M':>5}{'W':>4}{'fp16 us':>10}{'deq+mm us':>11}{'triton us':>11}"
+        f"{'vs fp16':>9}{'vs deq+mm':>11}{'GB/s':>8}{'% peak':>8}{'rel err':>10}"
+    )
     layers = {f"layer {i}": tuple(shape) for i, shape in enumerate(args.shape)} if args.shape else GPT2_SMALL
     decode_speedups: dict[int, list[float]] = {bits: [] for bits in args.bits}
     for bits in args.bits:
@@ -108,13 +129,17 @@ def main() -> int:
                 vs_fp16 = r["fp16"] / r["triton"]
                 if tokens == 1:
                     decode_speedups[bits].append(vs_fp16)
-                print(f"{name:<10}{f'{in_f}x{out_f}':>12}{tokens:>5}{bits:>4}{1e3 * r['fp16']:>10.1f}"
-                      f"{1e3 * r['deq+mm']:>11.1f}{1e3 * r['triton']:>11.1f}{vs_fp16:>8.2f}x"
-                      f"{r['deq+mm'] / r['triton']:>10.2f}x{gbps:>8.0f}{100 * gbps / peak:>7.1f}%{r['rel_error']:>10.1e}")
+                print(
+                    f"{name:<10}{f'{in_f}x{out_f}':>12}{tokens:>5}{bits:>4}{1e3 * r['fp16']:>10.1f}"
+                    f"{1e3 * r['deq+mm']:>11.1f}{1e3 * r['triton']:>11.1f}{vs_fp16:>8.2f}x"
+                    f"{r['deq+mm'] / r['triton']:>10.2f}x{gbps:>8.0f}{100 * gbps / peak:>7.1f}%{r['rel_error']:>10.1e}"
+                )
     for bits, speedups in decode_speedups.items():
         if speedups:
             mean = math.exp(sum(map(math.log, speedups)) / len(speedups))
-            print(f"W{bits} decode (M=1): geometric-mean speedup over fp16 {mean:.2f}x (memory-bound limit ~{16 / bits:.0f}x)")
+            print(
+                f"W{bits} decode (M=1): geometric-mean speedup over fp16 {mean:.2f}x (memory-bound limit ~{16 / bits:.0f}x)"
+            )
     return 0
 
 

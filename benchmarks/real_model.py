@@ -26,19 +26,19 @@ from pathlib import Path
 import torch
 import yaml
 
+from supernas.data.tokenizer import minilm_dir
+from supernas.models.checkpoint import extract
+from supernas.models.dense import parameter_count
+from supernas.models.importance import from_pretrained
+from supernas.models.supernet import Supernet
 from supernas.predictors.base import MetricContext
 from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank
 from supernas.predictors.latency.timing import measure_latency
 from supernas.search.store.store import open_store
 from supernas.search.verify import summarize
 from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract
 from supernas.spaces.spec import load_spec
-from supernas.models.dense import parameter_count
 from supernas.training.adapt import adapt_supernet, adaptation_texts
-from supernas.models.importance import from_pretrained
-from supernas.data.tokenizer import minilm_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = ROOT / "examples" / "minilm-l6.yaml"
@@ -78,19 +78,29 @@ def slicing_and_adaptation(steps: int, seeds: list[int], home: Path) -> Path:
     for seed in seeds:
         net, _ = from_pretrained(spec, weights)
         out = first if seed == seeds[0] else home / f"adapted-{seed}"
-        adapt_supernet(net, adaptation_texts(spec, None), steps, out, lr=1e-4, batch_size=16, seed=seed, progress=False)
+        adapt_supernet(
+            net, adaptation_texts(spec, None), steps, out, lr=1e-4, batch_size=16, seed=seed, progress=False
+        )
         adapted.append(scores(Supernet.load(out), archs))
-    print(f"MiniLM-L6 subnets, 256 held-out sentences; adaptation {steps} steps x 16 sentences, seeds {seeds}; "
-          f"full model {full_ms:.2f} ms (batch 1 x 64, 1 thread)")
-    print(f"{'subnet (depth/heads/FFN/bits)':>30} {'speed-up':>8} | {'fidelity: unsorted':>18} {'sorted':>7} {'adapted':>15} | "
-          f"{'sim_rank: unsorted':>18} {'sorted':>7} {'adapted':>15}")
+    print(
+        f"MiniLM-L6 subnets, 256 held-out sentences; adaptation {steps} steps x 16 sentences, seeds {seeds}; "
+        f"full model {full_ms:.2f} ms (batch 1 x 64, 1 thread)"
+    )
+    print(
+        f"{'subnet (depth/heads/FFN/bits)':>30} {'speed-up':>8} | {'fidelity: unsorted':>18} {'sorted':>7} {'adapted':>15} | "
+        f"{'sim_rank: unsorted':>18} {'sorted':>7} {'adapted':>15}"
+    )
     for i, shape in enumerate(SUBNETS):
         runs = [a[i] for a in adapted]
+
         def mean_sd(k: int) -> str:
             values = [r[k] for r in runs]
             return f"{statistics.mean(values):.4f}+-{statistics.stdev(values) if len(values) > 1 else 0:.4f}"
-        print(f"{'/'.join(map(str, shape)):>30} {speedups[i]:>7.2f}x | {before[i][0]:>18.4f} {sliced[i][0]:>7.4f} {mean_sd(0):>15} | "
-              f"{before[i][1]:>18.4f} {sliced[i][1]:>7.4f} {mean_sd(1):>15}")
+
+        print(
+            f"{'/'.join(map(str, shape)):>30} {speedups[i]:>7.2f}x | {before[i][0]:>18.4f} {sliced[i][0]:>7.4f} {mean_sd(0):>15} | "
+            f"{before[i][1]:>18.4f} {sliced[i][1]:>7.4f} {mean_sd(1):>15}"
+        )
     return first
 
 
@@ -101,31 +111,55 @@ def flagship(adapted: Path, home: Path, calibrate_n: int) -> None:
     job_file = home / "job.yaml"
     job_file.write_text(yaml.safe_dump(job))
     latency = next(o for o in job["objectives"] if o["metric"] == "latency_predicted_ms")["options"]
-    run = lambda *args: subprocess.run(["supernas", *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT)
-    run("calibrate", str(SPACE), "-n", str(calibrate_n), "--threads", str(latency["threads"]), "--clock", latency["clock"],
-        "--seq-len", str(latency["seq_len"]))
+    run = lambda *args: subprocess.run(
+        ["supernas", *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    run(
+        "calibrate",
+        str(SPACE),
+        "-n",
+        str(calibrate_n),
+        "--threads",
+        str(latency["threads"]),
+        "--clock",
+        latency["clock"],
+        "--seq-len",
+        str(latency["seq_len"]),
+    )
     run("run", str(job_file), "--db", url, "--no-progress")
-    done = subprocess.run(["supernas", "verify", "1", "--db", url], env=env, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        ["supernas", "verify", "1", "--db", url], env=env, capture_output=True, text=True, cwd=ROOT
+    )
     print(f"\nflagship job, verified front (exit {done.returncode}):")
     store = open_store(url)
     records = store.verifications(1)
     spec = load_spec(str(SPACE))
     full = Supernet.load(adapted)
     full_arch = subnet(spec, 6, 12, 1536, 32)
-    print(f"{'':>10} {'params':>11} {'checkpoint MB':>13} {'latency ms (measured)':>21} {'similarity_rank':>15}")
-    print(f"{'full':>10} {parameter_count(extract(full, full_arch)):>11,} {'':>13} {latency_ms(full, full_arch):>21.2f} {1.0:>15.4f}")
+    print(
+        f"{'':>10} {'params':>11} {'checkpoint MB':>13} {'latency ms (measured)':>21} {'similarity_rank':>15}"
+    )
+    print(
+        f"{'full':>10} {parameter_count(extract(full, full_arch)):>11,} {'':>13} {latency_ms(full, full_arch):>21.2f} {1.0:>15.4f}"
+    )
     for r in sorted(records, key=lambda r: r.values["latency_predicted_ms"].measured):
         arch = Architecture.model_validate_json(store.get_trial(1, r.trial_number).arch_json)
-        print(f"{'trial ' + str(r.trial_number):>10} {parameter_count(extract(full, arch)):>11,} {r.checkpoint_bytes / 1e6:>13.1f} "
-              f"{r.values['latency_predicted_ms'].measured:>21.2f} {r.values['similarity_rank'].measured:>15.4f}")
+        print(
+            f"{'trial ' + str(r.trial_number):>10} {parameter_count(extract(full, arch)):>11,} {r.checkpoint_bytes / 1e6:>13.1f} "
+            f"{r.values['latency_predicted_ms'].measured:>21.2f} {r.values['similarity_rank'].measured:>15.4f}"
+        )
     for s in summarize(records):
         worst = "n/a" if s.worst_error is None else f"{100 * s.worst_error:.2f}%"
         mean = "n/a" if s.mean_error is None else f"{100 * s.mean_error:.2f}%"
-        print(f"  {s.metric}: {s.verified} trials re-measured, mean error {mean}, worst {worst}{'; ' + s.note if s.note else ''}")
+        print(
+            f"  {s.metric}: {s.verified} trials re-measured, mean error {mean}, worst {worst}{'; ' + s.note if s.note else ''}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--calibrate", type=int, default=40, help="subnets timed for the latency predictors")

@@ -50,14 +50,22 @@ def strategies():
 
 def trained_supernet(directory: Path, steps: int):
     """gpt-tiny trained ``steps`` steps on the stdlib text (kept in ``directory`` and reused)."""
+    from supernas.data.text import stdlib_text
     from supernas.models.supernet import Supernet
     from supernas.spaces.spec import load_spec
-    from supernas.data.text import stdlib_text
     from supernas.training.sandwich import train_supernet
 
     if not (directory / "supernet.json").is_file():
         supernet = Supernet(load_spec("gpt-tiny"), seed=0)
-        train_supernet(supernet, stdlib_text(), steps=steps, batch_size=16, seq_len=64, checkpoint_dir=directory, progress=True)
+        train_supernet(
+            supernet,
+            stdlib_text(),
+            steps=steps,
+            batch_size=16,
+            seq_len=64,
+            checkpoint_dir=directory,
+            progress=True,
+        )
     return Supernet.load(directory)
 
 
@@ -77,11 +85,15 @@ class Evaluator:
 
     def __call__(self, arch) -> dict[str, float]:
         if arch.arch_id not in self.cache:
-            self.cache[arch.arch_id] = {name: m.evaluate(arch, self.context) for name, m in self.metrics.items()}
+            self.cache[arch.arch_id] = {
+                name: m.evaluate(arch, self.context) for name, m in self.metrics.items()
+            }
         return self.cache[arch.arch_id]
 
 
-def run(spec, settings, evaluate, evals: int, seed: int, reference: np.ndarray, library=None, offset: int = 0) -> np.ndarray:
+def run(
+    spec, settings, evaluate, evals: int, seed: int, reference: np.ndarray, library=None, offset: int = 0
+) -> np.ndarray:
     """Hypervolume after each evaluation (the first ``offset`` are the library's cost: nothing evaluated yet)."""
     from supernas.search.pareto import hypervolume, minimization_vector, non_dominated
     from supernas.search.strategies import make_strategy
@@ -109,27 +121,41 @@ def evaluations_to_reach(curve: np.ndarray, target: float) -> int | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--evals", type=int, default=500)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=300, help="supernet training steps (batch 16 x 64 bytes)")
-    parser.add_argument("--batches", type=int, default=4, help="held-out batches (8 x 64 bytes) val_loss scores")
-    parser.add_argument("--library-batches", type=int, default=1, help="held-out batches each library entry scores")
+    parser.add_argument(
+        "--steps", type=int, default=300, help="supernet training steps (batch 16 x 64 bytes)"
+    )
+    parser.add_argument(
+        "--batches", type=int, default=4, help="held-out batches (8 x 64 bytes) val_loss scores"
+    )
+    parser.add_argument(
+        "--library-batches", type=int, default=1, help="held-out batches each library entry scores"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--strategies", default=",".join(strategies()), help="comma-separated; the others' kept curves are read")
+    parser.add_argument(
+        "--strategies",
+        default=",".join(strategies()),
+        help="comma-separated; the others' kept curves are read",
+    )
     args = parser.parse_args()
     cache = (args.out / "search_efficiency").resolve()
-    os.environ["SUPERNAS_HOME"] = str(cache / "home")  # the calibrated predictor stays with the benchmark's files
+    os.environ["SUPERNAS_HOME"] = str(
+        cache / "home"
+    )  # the calibrated predictor stays with the benchmark's files
 
     import torch
 
-    from supernas.search.puzzle.blocks import build_block_library
+    from supernas.core.errors import NotFoundError
     from supernas.predictors.latency.calibration import calibrate, load_predictor
     from supernas.predictors.latency.metrics import workload_option
-    from supernas.search.puzzle.library import heldout_for
     from supernas.search.pareto import minimization_vector
+    from supernas.search.puzzle.blocks import build_block_library
+    from supernas.search.puzzle.library import heldout_for
     from supernas.spaces.architecture import sample_many
-    from supernas.core.errors import NotFoundError
 
     torch.set_num_threads(1)
     supernet = trained_supernet(cache / f"gpt-tiny-{args.steps}-steps", args.steps)
@@ -142,19 +168,27 @@ def main() -> None:
         calibrate(spec, 40, threads=1, clock="cpu", warmup=1, repeats=5, rounds=1)
         lut = load_predictor(spec, workload, "lut")
 
-    runs_dir = cache / f"runs-{args.steps}-steps-{args.batches}-batches-{args.library_batches}-library-{args.evals}-evals"
+    runs_dir = (
+        cache
+        / f"runs-{args.steps}-steps-{args.batches}-batches-{args.library_batches}-library-{args.evals}-evals"
+    )
     runs_dir.mkdir(parents=True, exist_ok=True)
     chosen = args.strategies.split(",")
     library, library_cost, library_seconds = None, 0, 0.0
     if "mip" in chosen:
         start = time.perf_counter()
-        library = build_block_library(supernet, heldout_for(spec, supernet, None, args.batches)[: args.library_batches], lut)
+        library = build_block_library(
+            supernet, heldout_for(spec, supernet, None, args.batches)[: args.library_batches], lut
+        )
         library_seconds = time.perf_counter() - start
         library_cost = int(np.ceil(library.evaluations * args.library_batches / args.batches))
-        (runs_dir / "library.json").write_text(json.dumps({"evaluations": library.evaluations, "cost": library_cost,
-                                                            "seconds": library_seconds}))
+        (runs_dir / "library.json").write_text(
+            json.dumps({"evaluations": library.evaluations, "cost": library_cost, "seconds": library_seconds})
+        )
 
-    sample = np.array([minimization_vector(evaluate(a), OBJECTIVES) for a in sample_many(spec, 200, seed=10_000)])
+    sample = np.array(
+        [minimization_vector(evaluate(a), OBJECTIVES) for a in sample_many(spec, 200, seed=10_000)]
+    )
     worst, span = sample.max(axis=0), sample.max(axis=0) - sample.min(axis=0)
     reference = worst + 0.1 * span
 
@@ -174,8 +208,11 @@ def main() -> None:
     curves: dict[str, dict[int, np.ndarray]] = {}  # strategy -> seed -> hypervolume after each evaluation
     seconds: dict[str, float] = {}
     for name in strategies():  # every kept run of seeds 0..seeds-1 (a run cut short by a deadline is missing)
-        data = {seed: json.loads(p.read_text()) for seed in range(args.seeds)
-                if (p := runs_dir / f"{name}-seed{seed}.json").is_file()}
+        data = {
+            seed: json.loads(p.read_text())
+            for seed in range(args.seeds)
+            if (p := runs_dir / f"{name}-seed{seed}.json").is_file()
+        }
         if data:
             curves[name] = {seed: np.asarray(d["curve"]) for seed, d in data.items()}
             seconds[name] = sum(d["seconds"] for d in data.values()) / len(data)
@@ -184,25 +221,47 @@ def main() -> None:
         return
     if "mip" in curves:
         kept_library = json.loads((runs_dir / "library.json").read_text())
-        library_evaluations, library_cost, library_seconds = kept_library["evaluations"], kept_library["cost"], kept_library["seconds"]
+        library_evaluations, library_cost, library_seconds = (
+            kept_library["evaluations"],
+            kept_library["cost"],
+            kept_library["seconds"],
+        )
 
     scale = float(np.mean([c[-1] for c in curves["random"].values()]))
     marks = [m for m in CHECKPOINTS if m <= args.evals]
-    print(f"gpt-tiny trained {args.steps} steps; minimize val_loss ({args.batches} held-out batches of 8 x 64 bytes) and "
-          f"latency_predicted_ms (lookup table, batch 1 x 64, 1 thread, CPU clock); seeds 0..{args.seeds - 1}")
+    print(
+        f"gpt-tiny trained {args.steps} steps; minimize val_loss ({args.batches} held-out batches of 8 x 64 bytes) and "
+        f"latency_predicted_ms (lookup table, batch 1 x 64, 1 thread, CPU clock); seeds 0..{args.seeds - 1}"
+    )
     if "mip" in curves:
-        print(f"mip's block library: {library_evaluations} subnets on {args.library_batches}/{args.batches} of the held-out "
-              f"batches = {library_cost} evaluations, counted before its first proposal ({library_seconds:.0f} s)")
-    print(f"hypervolume as a ratio to random search's mean at {args.evals} evaluations (mean ± std over seeds)")
-    header = (f"{'strategy':<10}{'runs':>5}" + "".join(f"{f'N={m}':>16}" for m in marks)
-              + f"{'evals to random@' + str(args.evals):>26}{'s/run':>7}")
+        print(
+            f"mip's block library: {library_evaluations} subnets on {args.library_batches}/{args.batches} of the held-out "
+            f"batches = {library_cost} evaluations, counted before its first proposal ({library_seconds:.0f} s)"
+        )
+    print(
+        f"hypervolume as a ratio to random search's mean at {args.evals} evaluations (mean ± std over seeds)"
+    )
+    header = (
+        f"{'strategy':<10}{'runs':>5}"
+        + "".join(f"{f'N={m}':>16}" for m in marks)
+        + f"{'evals to random@' + str(args.evals):>26}{'s/run':>7}"
+    )
     print(header)
     for name, by_seed in curves.items():
         runs = list(by_seed.values())
-        cells = "".join(f"{np.mean([c[m - 1] for c in runs]) / scale:>9.3f} ± {np.std([c[m - 1] for c in runs]) / scale:<4.3f}" for m in marks)
-        needed = [evaluations_to_reach(c, curves["random"][seed][-1]) for seed, c in by_seed.items() if seed in curves["random"]]
+        cells = "".join(
+            f"{np.mean([c[m - 1] for c in runs]) / scale:>9.3f} ± {np.std([c[m - 1] for c in runs]) / scale:<4.3f}"
+            for m in marks
+        )
+        needed = [
+            evaluations_to_reach(c, curves["random"][seed][-1])
+            for seed, c in by_seed.items()
+            if seed in curves["random"]
+        ]
         reached = [n for n in needed if n is not None]
-        text = (f"{np.mean(reached):.0f} ± {np.std(reached):.0f}" if reached else "-") + f" ({len(reached)}/{len(needed)} seeds)"
+        text = (
+            f"{np.mean(reached):.0f} ± {np.std(reached):.0f}" if reached else "-"
+        ) + f" ({len(reached)}/{len(needed)} seeds)"
         print(f"{name:<10}{len(runs):>5}{cells}{text:>26}{seconds[name]:>7.0f}")
 
     import plotly.graph_objects as go
@@ -213,11 +272,22 @@ def main() -> None:
         mean, std = np.mean(runs, axis=0) / scale, np.std(runs, axis=0) / scale
         x = np.arange(1, len(mean) + 1)
         figure.add_scatter(x=x, y=mean, name=name, mode="lines", error_y=None)
-        figure.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
-                           fill="toself", opacity=0.15, line_width=0, showlegend=False, name=f"{name} ± std")
+        figure.add_scatter(
+            x=np.concatenate([x, x[::-1]]),
+            y=np.concatenate([mean + std, (mean - std)[::-1]]),
+            fill="toself",
+            opacity=0.15,
+            line_width=0,
+            showlegend=False,
+            name=f"{name} ± std",
+        )
     figure.add_hline(y=1.0, line_dash="dot", annotation_text=f"random search after {args.evals}")
-    figure.update_layout(title="Hypervolume vs evaluations (gpt-tiny: val_loss vs predicted latency)",
-                         xaxis_title="evaluations", yaxis_title="hypervolume / random@N", xaxis_type="log")
+    figure.update_layout(
+        title="Hypervolume vs evaluations (gpt-tiny: val_loss vs predicted latency)",
+        xaxis_title="evaluations",
+        yaxis_title="hypervolume / random@N",
+        xaxis_type="log",
+    )
     path = args.out / "search_efficiency.html"
     figure.write_html(path, include_plotlyjs=True)
     print(f"figure: {path}")

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import extract
+from supernas.models.supernet import Supernet
 from supernas.spaces.architecture import sample_many
 
 BASELINE = "extract the subnet from the same supernet, then the same computation on the dense model"
 
-Work = Callable[[nn.Module], object]  # the computation, given the supernet (subnet active) or the extracted model
+Work = Callable[
+    [nn.Module], object
+]  # the computation, given the supernet (subnet active) or the extracted model
 
 
 def _ms(run: Callable[[], object]) -> float:
@@ -62,7 +64,9 @@ class Comparison:
         return f"{self.mean('ratio'):.2f}x (sd {self.spread('ratio'):.2f})"
 
 
-def compare(supernet: Supernet, work: Work, n_archs: int, seeds: list[int], warmup: bool = True) -> Comparison:
+def compare(
+    supernet: Supernet, work: Work, n_archs: int, seeds: list[int], warmup: bool = True
+) -> Comparison:
     """``work`` in the supernet vs on the extracted subnet, ``n_archs`` random architectures per seed."""
     results = []
     for seed in seeds:
@@ -72,6 +76,7 @@ def compare(supernet: Supernet, work: Work, n_archs: int, seeds: list[int], warm
                 work(supernet)
         shared, extracted = [], []
         for arch in archs:
+
             def in_supernet() -> None:
                 with supernet.active(arch):
                     work(supernet)

@@ -25,17 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from supernas.predictors.latency.calibration import calibrate
-from supernas.predictors.latency.measure import subnet_latencies
-from supernas.predictors.oneshot import heldout_accuracy
-from supernas.predictors.latency.workload import Workload
-from supernas.search.pareto import non_dominated
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import largest, sample_many, smallest
 from supernas.data.keywords import make_keywords
 from supernas.data.task import load_task_data
 from supernas.data.types import heldout_batches
+from supernas.models.supernet import Supernet
+from supernas.predictors.latency.calibration import calibrate
+from supernas.predictors.latency.measure import subnet_latencies
+from supernas.predictors.latency.workload import Workload
+from supernas.predictors.oneshot import heldout_accuracy
+from supernas.search.pareto import non_dominated
+from supernas.spaces.architecture import largest, sample_many, smallest
+from supernas.spaces.spec import load_spec
 from supernas.training.sandwich import train_supernet
 
 
@@ -48,7 +48,16 @@ def front_picks(accuracy: list[float], latency: list[float]) -> list[int]:
 def one_seed(spec, data, seed: int, args) -> dict[str, tuple[float, float]]:
     net = Supernet(spec, seed=seed)
     start = time.perf_counter()
-    train_supernet(net, data, steps=args.steps, lr=args.lr, batch_size=args.batch_size, sandwich_k=args.sandwich_k, progress=False, seed=seed)
+    train_supernet(
+        net,
+        data,
+        steps=args.steps,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        sandwich_k=args.sandwich_k,
+        progress=False,
+        seed=seed,
+    )
     print(f"seed {seed}: trained {args.steps} steps in {time.perf_counter() - start:.0f} s", flush=True)
     heldout = heldout_batches(data.heldout)
     archs = [largest(spec), smallest(spec)] + sample_many(spec, args.n, seed=1000 + seed)
@@ -56,11 +65,17 @@ def one_seed(spec, data, seed: int, args) -> dict[str, tuple[float, float]]:
     latency = list(subnet_latencies(net, archs, workload, rounds=2))
     accuracy = [heldout_accuracy(net, arch, heldout) for arch in archs]
     picks = {"largest": 0, "smallest": 1}
-    for name, i in zip(("front, fastest", "front, middle", "front, most accurate"), front_picks(accuracy, latency)):
+    for name, i in zip(
+        ("front, fastest", "front, middle", "front, most accurate"), front_picks(accuracy, latency)
+    ):
         picks[name] = i
     for name, i in picks.items():
-        print(f"  {name:<22} accuracy {accuracy[i]:.3f}  latency {latency[i]:.2f} ms  {archs[i].depth} layers, embed {archs[i].embed_dim}")
-    return {name: (accuracy[i] / accuracy[0], latency[i] / latency[0], accuracy[i]) for name, i in picks.items()}
+        print(
+            f"  {name:<22} accuracy {accuracy[i]:.3f}  latency {latency[i]:.2f} ms  {archs[i].depth} layers, embed {archs[i].embed_dim}"
+        )
+    return {
+        name: (accuracy[i] / accuracy[0], latency[i] / latency[0], accuracy[i]) for name, i in picks.items()
+    }
 
 
 def spread(values: list[float], digits: int = 2) -> str:
@@ -74,9 +89,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sandwich-k", type=int, default=1)
-    parser.add_argument("--n", type=int, default=30, help="random subnets scored per seed (besides largest and smallest)")
+    parser.add_argument(
+        "--n", type=int, default=30, help="random subnets scored per seed (besides largest and smallest)"
+    )
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--calibrate-n", type=int, default=60, help="subnets timed to fit and score the latency predictors")
+    parser.add_argument(
+        "--calibrate-n", type=int, default=60, help="subnets timed to fit and score the latency predictors"
+    )
     parser.add_argument("--data", type=Path, help="a keyword set (default: made here, 24 voices x 4 takes)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -99,7 +118,9 @@ def main() -> None:
             report = calibrate(spec, args.calibrate_n, "cpu", 1, 64, seed, 0.4, 1, "cpu", 2, args.repeats, 2)
             for name in within:
                 within[name].append(report.scores[name].within_10)
-        print(f"\nlatency predictors on speech-tiny ({args.calibrate_n} subnets per seed, 40% held out), % within ±10%:")
+        print(
+            f"\nlatency predictors on speech-tiny ({args.calibrate_n} subnets per seed, 40% held out), % within ±10%:"
+        )
         for name, values in within.items():
             print(f"  {name:<10} {np.mean(values):.1f} ({min(values):.1f}-{max(values):.1f})")
 

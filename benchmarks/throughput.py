@@ -33,16 +33,16 @@ from pathlib import Path
 
 import torch
 import yaml
-
 from sharing import BASELINE, Comparison, compare
+
+from supernas.data.inputs import random_batch
+from supernas.models.parent import full_precision
+from supernas.models.supernet import Supernet
 from supernas.predictors.proxies import hidden_cov, snip
 from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute
 from supernas.search.store.store import open_store
-from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
-from supernas.data.inputs import random_batch
-from supernas.models.parent import full_precision
 from supernas.workers.cluster import connect, disconnect
 
 JOB = {
@@ -66,10 +66,18 @@ def trials_per_second(workers: int, trials: int, directory: Path) -> float:
     return len(done) / span.total_seconds()
 
 
-SCALE_JOB = {"name": "scale", "space": "gpt-tiny", "objectives": [{"metric": "non_embedding_params"}, {"metric": "flops"}]}
-GPT2_JOB = {"name": "gpt2", "space": "gpt2-small", "objectives": [{"metric": "hidden_cov"}, {"metric": "flops"}],
-            "batch": {"batch_size": 8, "seq_len": 128},
-            "strategy": "random"}
+SCALE_JOB = {
+    "name": "scale",
+    "space": "gpt-tiny",
+    "objectives": [{"metric": "non_embedding_params"}, {"metric": "flops"}],
+}
+GPT2_JOB = {
+    "name": "gpt2",
+    "space": "gpt2-small",
+    "objectives": [{"metric": "hidden_cov"}, {"metric": "flops"}],
+    "batch": {"batch_size": 8, "seq_len": 128},
+    "strategy": "random",
+}
 WINDOW = 500
 
 
@@ -87,39 +95,60 @@ def run_job(job: dict, directory: Path, name: str, workers: int) -> list:
 def window_rates(trials: list) -> list[float]:
     """Trials per second in each full window of WINDOW trials, in finishing order."""
     done = sorted(t.finished_at for t in trials)
-    return [(WINDOW - 1) / (done[i + WINDOW - 1] - done[i]).total_seconds() for i in range(0, len(done) - WINDOW + 1, WINDOW)]
+    return [
+        (WINDOW - 1) / (done[i + WINDOW - 1] - done[i]).total_seconds()
+        for i in range(0, len(done) - WINDOW + 1, WINDOW)
+    ]
 
 
 def scale_curve(strategy: str, n: int, seeds: list[int], directory: Path) -> list[list[float]]:
     """Per seed, the window rates of an ``n``-trial analytic job on 2 workers."""
     job = {**SCALE_JOB, "strategy": strategy, "budget": {"trials": n}}
-    return [window_rates(run_job({**job, "seed": seed}, directory, f"scale-{strategy}-{seed}", 2)) for seed in seeds]
+    return [
+        window_rates(run_job({**job, "seed": seed}, directory, f"scale-{strategy}-{seed}", 2))
+        for seed in seeds
+    ]
 
 
 def gpt2_rates(trials: int, seed: int, directory: Path) -> list[float]:
     """Trials/s of the same gpt2-small job on 1 and 2 workers (first start to last finish)."""
     rates = []
     for workers in (1, 2):
-        done = run_job({**GPT2_JOB, "budget": {"trials": trials}, "seed": seed}, directory, f"gpt2-{seed}-{workers}", workers)
-        rates.append(len(done) / (max(t.finished_at for t in done) - min(t.started_at for t in done)).total_seconds())
+        done = run_job(
+            {**GPT2_JOB, "budget": {"trials": trials}, "seed": seed},
+            directory,
+            f"gpt2-{seed}-{workers}",
+            workers,
+        )
+        rates.append(
+            len(done) / (max(t.finished_at for t in done) - min(t.started_at for t in done)).total_seconds()
+        )
     return rates
 
 
 def mean_sd(values: list[float], digits: int = 1) -> str:
-    return f"{statistics.mean(values):.{digits}f}" + (f"±{statistics.stdev(values):.{digits}f}" if len(values) > 1 else "")
+    return f"{statistics.mean(values):.{digits}f}" + (
+        f"±{statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
+    )
 
 
 def proxy_costs(n: int, seeds: list[int]) -> list[tuple[str, Comparison]]:
     spec = full_precision(load_spec("gpt-tiny"))
     supernet, batch = Supernet(spec), random_batch(spec, 4, 32)
-    return [(name, compare(supernet, lambda model, f=proxy: f(model, batch), n, seeds))
-            for name, proxy in (("hidden_cov", hidden_cov), ("snip", snip))]
+    return [
+        (name, compare(supernet, lambda model, f=proxy: f(model, batch), n, seeds))
+        for name, proxy in (("hidden_cov", hidden_cov), ("snip", snip))
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="part 2: architecture samples")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="part 2: architecture samples"
+    )
     parser.add_argument("--scale-trials", type=int, default=10_000)
     parser.add_argument("--scale-strategies", nargs="+", default=["nsga2", "motpe", "predictor"])
     parser.add_argument("--scale-seeds", type=int, nargs="+", default=[0, 1], help="part 3: job seeds")
@@ -135,26 +164,36 @@ def main() -> None:
             for w, rate in rates.items():
                 print(f"{w:<9}{rate:>10.2f}{rate / rates[1]:>12.2f}x")
         if 3 in args.parts:
-            print(f"\nscale curve: trials/s per {WINDOW}-trial window, 2 workers, analytic objectives, "
-                  f"mean±sd over job seeds {args.scale_seeds}")
+            print(
+                f"\nscale curve: trials/s per {WINDOW}-trial window, 2 workers, analytic objectives, "
+                f"mean±sd over job seeds {args.scale_seeds}"
+            )
             for strategy in args.scale_strategies:
                 per_seed = scale_curve(strategy, args.scale_trials, args.scale_seeds, Path(tmp))
                 windows = [mean_sd([rates[i] for rates in per_seed]) for i in range(min(map(len, per_seed)))]
                 last = mean_sd([rates[-1] / rates[0] for rates in per_seed])
-                print(f"{strategy:<10} slowest window {min(map(min, per_seed)):.1f}/s, last/first {last}x: {' '.join(windows)}")
+                print(
+                    f"{strategy:<10} slowest window {min(map(min, per_seed)):.1f}/s, last/first {last}x: {' '.join(windows)}"
+                )
         if 4 in args.parts:
             runs = [gpt2_rates(args.gpt2_trials, seed, Path(tmp)) for seed in args.gpt2_seeds]
-            print(f"\ngpt2-small, {args.gpt2_trials} trials of about a second, job seeds {args.gpt2_seeds}: "
-                  f"1 worker {mean_sd([one for one, _ in runs], 3)}/s, 2 workers {mean_sd([two for _, two in runs], 3)}/s, "
-                  f"ratio {mean_sd([two / one for one, two in runs], 2)}x")
+            print(
+                f"\ngpt2-small, {args.gpt2_trials} trials of about a second, job seeds {args.gpt2_seeds}: "
+                f"1 worker {mean_sd([one for one, _ in runs], 3)}/s, 2 workers {mean_sd([two for _, two in runs], 3)}/s, "
+                f"ratio {mean_sd([two / one for one, two in runs], 2)}x"
+            )
         disconnect()
     if 2 not in args.parts:
         return
     torch.set_num_threads(1)
-    print(f"\n{'proxy':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>20}   (gpt-tiny, batch 4x32, "
-          f"median of 10 per seed, seeds {args.seeds}; baseline: {BASELINE})")
+    print(
+        f"\n{'proxy':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>20}   (gpt-tiny, batch 4x32, "
+        f"median of 10 per seed, seeds {args.seeds}; baseline: {BASELINE})"
+    )
     for name, result in proxy_costs(10, args.seeds):
-        print(f"{name:<12}{result.mean('shared_ms'):>11.1f}{result.mean('extracted_ms'):>12.1f}{result.ratio_text():>20}")
+        print(
+            f"{name:<12}{result.mean('shared_ms'):>11.1f}{result.mean('extracted_ms'):>12.1f}{result.ratio_text():>20}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,14 +14,14 @@ from typing import Annotated
 import typer
 
 from supernas.dashboard.commands import commands as dashboard_commands
+from supernas.data.commands import commands as data_commands
+from supernas.models.commands import commands as model_commands
 from supernas.predictors.commands import commands as predictor_commands
-from supernas.search.puzzle.commands import commands as block_commands
 from supernas.search.checkpoint_commands import commands as checkpoint_commands
 from supernas.search.commands import commands as job_commands
-from supernas.models.commands import commands as model_commands
+from supernas.search.puzzle.commands import commands as block_commands
 from supernas.spaces.commands import commands as space_commands
 from supernas.training.commands import commands as training_commands
-from supernas.data.commands import commands as data_commands
 
 app = typer.Typer(
     help="Neural architecture search for efficient transformers.",
@@ -30,8 +30,17 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,  # plain help: flags read --progress/--no-progress, not a <bool> they do not take
 )
-for layer_commands in (space_commands, model_commands, training_commands, data_commands, predictor_commands, job_commands, block_commands, checkpoint_commands,
-                       dashboard_commands):
+for layer_commands in (
+    space_commands,
+    model_commands,
+    training_commands,
+    data_commands,
+    predictor_commands,
+    job_commands,
+    block_commands,
+    checkpoint_commands,
+    dashboard_commands,
+):
     app.add_typer(layer_commands)
 
 
@@ -50,8 +59,12 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    show_version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
-                                               help="print the installed version and exit")] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="print the installed version and exit"
+        ),
+    ] = False,
 ) -> None:
     """Neural architecture search for efficient transformers."""
 

@@ -40,8 +40,16 @@ class PlainLines:
         self.stream.flush()
 
 
-def make_progress(iterable: Iterable | None = None, *, total: int | None = None, initial: int = 0, desc: str | None = None,
-             unit: str = "it", enabled: bool = True, stream: TextIO | None = None) -> tqdm:
+def make_progress(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    initial: int = 0,
+    desc: str | None = None,
+    unit: str = "it",
+    enabled: bool = True,
+    stream: TextIO | None = None,
+) -> tqdm:
     """A tqdm bar over ``iterable`` (or one to update by hand): on a terminal as usual, elsewhere as
     periodic plain lines; nothing at all when not ``enabled``."""
     stream = stream or sys.stderr
@@ -50,6 +58,17 @@ def make_progress(iterable: Iterable | None = None, *, total: int | None = None,
     if not enabled:
         return tqdm(iterable, total=total, initial=initial, disable=True)
     if stream.isatty():
-        return tqdm(iterable, total=total, initial=initial, desc=desc, unit=unit, file=stream, dynamic_ncols=True)
-    return tqdm(iterable, total=total, initial=initial, desc=desc, unit=unit, file=PlainLines(stream), ncols=100,
-                ascii=True, mininterval=0)
+        return tqdm(
+            iterable, total=total, initial=initial, desc=desc, unit=unit, file=stream, dynamic_ncols=True
+        )
+    return tqdm(
+        iterable,
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        file=PlainLines(stream),
+        ncols=100,
+        ascii=True,
+        mininterval=0,
+    )

@@ -21,7 +21,9 @@ def _umask() -> int:
     return mask
 
 
-def save_weights(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+def save_weights(
+    tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None
+) -> Path:
     """``save_file``, then the mode an ordinary new file gets (0666 less the umask)."""
     path = Path(path)
     save_file(tensors, path, metadata=metadata)

@@ -16,10 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from supernas.predictors.catalogue import metric_names
-from supernas.search.store.store import open_store
 from supernas.core.errors import NotFoundError, SupernasError
-
 from supernas.dashboard.api import jobs, spaces, trials
 from supernas.dashboard.apidocs import mount_docs
 from supernas.dashboard.jobdata import JobDataCache
@@ -28,6 +25,8 @@ from supernas.dashboard.pages import router as pages_router
 from supernas.dashboard.runner import JobRunner
 from supernas.dashboard.security import LoopbackHostOnly, SecurityHeaders
 from supernas.dashboard.settings import Settings
+from supernas.predictors.catalogue import metric_names
+from supernas.search.store.store import open_store
 
 log = logging.getLogger("supernas.dashboard")
 
@@ -54,16 +53,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.close()
 
     app = FastAPI(
-        title="supernas", version=version("supernas"), description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="supernas",
+        version=version("supernas"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
-    app.state.settings, app.state.store, app.state.runner, app.state.cache = settings, store, runner, JobDataCache(store)
+    app.state.settings, app.state.store, app.state.runner, app.state.cache = (
+        settings,
+        store,
+        runner,
+        JobDataCache(store),
+    )
     for router in (jobs.router, trials.router, spaces.router, pages_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     mount_docs(app)
     app.add_exception_handler(SupernasError, _user_error)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)  # level 1: most of the shrinking at a fraction of level 9's time
+    app.add_middleware(
+        GZipMiddleware, minimum_size=1024, compresslevel=1
+    )  # level 1: most of the shrinking at a fraction of level 9's time
     if not settings.token:
         app.add_middleware(LoopbackHostOnly)
     return app
@@ -78,7 +89,9 @@ def listen(host: str, port: int) -> socket.socket:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
     except OSError as e:
-        raise SupernasError(f"cannot listen on {host}:{port}: {e.strerror or e} (another server there? choose another --port)") from None
+        raise SupernasError(
+            f"cannot listen on {host}:{port}: {e.strerror or e} (another server there? choose another --port)"
+        ) from None
     return listener
 
 
@@ -97,4 +110,10 @@ def _user_error(request: Request, error: Exception) -> Response:
     status = 404 if isinstance(error, NotFoundError) else 422
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": str(error)}, status)
-    return render(request, "error.html", status_code=status, title="Not found" if status == 404 else "Error", message=str(error))
+    return render(
+        request,
+        "error.html",
+        status_code=status,
+        title="Not found" if status == 404 else "Error",
+        message=str(error),
+    )

@@ -10,7 +10,14 @@ from supernas.spaces.spec import SpaceSpec
 
 ATTENTION_SHORT = {"mha": "mha", "gqa": "gqa", "linear": "lin", "sliding_window": "swa", "none": "none"}
 SKIPPED = "–"  # a no-op block's heads, FFN width or experts
-DIMENSIONS = ("depth", "embed", "avg heads", "avg FFN", "avg experts", "avg w-bits")  # per-layer ones averaged
+DIMENSIONS = (
+    "depth",
+    "embed",
+    "avg heads",
+    "avg FFN",
+    "avg experts",
+    "avg w-bits",
+)  # per-layer ones averaged
 
 
 @dataclass(frozen=True)
@@ -31,28 +38,44 @@ def arch_view(arch_json: str) -> ArchView:
     arch = json.loads(arch_json)
     layers = arch["layers"]
     attention = _per_layer([ATTENTION_SHORT[layer["attention"]] for layer in layers])
-    heads = _per_layer([
-        SKIPPED if layer["attention"] == "none" else layer["heads"] if layer["kv_heads"] == layer["heads"]
-        else f"{layer['heads']}:{layer['kv_heads']}"
-        for layer in layers
-    ])
-    experts = _per_layer([
-        SKIPPED if not layer["ffn_dim"] else layer["experts"] if layer["experts"] == 1 else f"{layer['experts']}k{layer['top_k']}"
-        for layer in layers
-    ])
+    heads = _per_layer(
+        [
+            SKIPPED
+            if layer["attention"] == "none"
+            else layer["heads"]
+            if layer["kv_heads"] == layer["heads"]
+            else f"{layer['heads']}:{layer['kv_heads']}"
+            for layer in layers
+        ]
+    )
+    experts = _per_layer(
+        [
+            SKIPPED
+            if not layer["ffn_dim"]
+            else layer["experts"]
+            if layer["experts"] == 1
+            else f"{layer['experts']}k{layer['top_k']}"
+            for layer in layers
+        ]
+    )
     ffn = _per_layer([layer["ffn_dim"] or SKIPPED for layer in layers])
     head = f"depth {len(layers)} · embed {arch['embed_dim']}"
-    hover = "<br>".join([
-        head,
-        f"attention {attention}",
-        f"heads {heads} · FFN {ffn}",
-        f"experts {experts}",
-        f"bits w{_per_layer([layer['weight_bits'] for layer in layers])} a{_per_layer([layer['act_bits'] for layer in layers])}",
-    ])
+    hover = "<br>".join(
+        [
+            head,
+            f"attention {attention}",
+            f"heads {heads} · FFN {ffn}",
+            f"experts {experts}",
+            f"bits w{_per_layer([layer['weight_bits'] for layer in layers])} a{_per_layer([layer['act_bits'] for layer in layers])}",
+        ]
+    )
     depth = len(layers)
     dims = (
-        float(depth), float(arch["embed_dim"]), sum(layer["heads"] for layer in layers) / depth,
-        sum(layer["ffn_dim"] for layer in layers) / depth, sum(layer["experts"] for layer in layers) / depth,
+        float(depth),
+        float(arch["embed_dim"]),
+        sum(layer["heads"] for layer in layers) / depth,
+        sum(layer["ffn_dim"] for layer in layers) / depth,
+        sum(layer["experts"] for layer in layers) / depth,
         sum(layer["weight_bits"] for layer in layers) / depth,
     )
     return ArchView(f"{head} · {attention}", hover, dims)

@@ -12,19 +12,29 @@ from supernas.search.commands import DbOption
 
 commands = typer.Typer()
 
-TokenOption = Annotated[Optional[str], typer.Option(envvar="SUPERNAS_TOKEN", show_envvar=True,
-                                                    help="bearer token for submit/cancel/resume/extract")]
+TokenOption = Annotated[
+    Optional[str],
+    typer.Option(
+        envvar="SUPERNAS_TOKEN", show_envvar=True, help="bearer token for submit/cancel/resume/extract"
+    ),
+]
 
 
 @commands.command("serve")
 def serve_command(
-    host: Annotated[str, typer.Option(help="address to listen on; beyond loopback only with a token")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="address to listen on; beyond loopback only with a token")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     db: DbOption = None,
     token: TokenOption = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers per job (default: each spec's)")] = None,
+    workers: Annotated[
+        Optional[int], typer.Option(min=1, help="Ray workers per job (default: each spec's)")
+    ] = None,
     max_jobs: Annotated[int, typer.Option(min=1, help="jobs run at once, sharing the cluster's CPUs")] = 1,
-    ray_address: Annotated[Optional[str], typer.Option(help="run jobs on an existing Ray cluster ('auto' or host:port)")] = None,
+    ray_address: Annotated[
+        Optional[str], typer.Option(help="run jobs on an existing Ray cluster ('auto' or host:port)")
+    ] = None,
 ) -> None:
     """Web dashboard and REST API (OpenAPI at /docs); runs submitted jobs, up to --max-jobs at once."""
     from supernas.dashboard import Settings, create_app
@@ -33,10 +43,15 @@ def serve_command(
 
     check_exposure(host, token)
     listener = listen(host, port)
-    app = create_app(Settings(db_url=db, token=token or None, workers=workers, max_jobs=max_jobs, ray_address=ray_address))
+    app = create_app(
+        Settings(db_url=db, token=token or None, workers=workers, max_jobs=max_jobs, ray_address=ray_address)
+    )
     shown = f"[{host}]" if ":" in host else host
     auth = "token required to change things" if token else "no token: loopback only"
-    print(f"supernas dashboard on http://{shown}:{port} (store {app.state.store.url_display}; {auth})", flush=True)
+    print(
+        f"supernas dashboard on http://{shown}:{port} (store {app.state.store.url_display}; {auth})",
+        flush=True,
+    )
     serve(app, listener)
 
 
@@ -58,7 +73,9 @@ def submit_command(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     base = server.rstrip("/")
-    request = urllib.request.Request(f"{base}/api/jobs", data=job_file.read_bytes(), headers=headers, method="POST")
+    request = urllib.request.Request(
+        f"{base}/api/jobs", data=job_file.read_bytes(), headers=headers, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             job = json.load(response)
@@ -72,4 +89,3 @@ def submit_command(
     except (urllib.error.URLError, OSError) as e:
         raise SupernasError(f"cannot reach {server}: {getattr(e, 'reason', e)}") from None
     print(f"job {job['id']} ({job['name']}) {job['status']}: {base}/jobs/{job['id']}")
-

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 
+from supernas.dashboard.archview import ArchView, front_end_line
+from supernas.dashboard.models import (
+    JobOut,
+    Objective,
+    SpaceLimits,
+    TrialDetail,
+    TrialOut,
+    VerificationOut,
+    VerifiedPoints,
+    VerifiedValueOut,
+)
 from supernas.search.jobspec import JobSpec, objective_directions
 from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord
 from supernas.spaces.spec import SpaceSpec
-
-from supernas.dashboard.archview import ArchView, front_end_line
-from supernas.dashboard.models import JobOut, Objective, SpaceLimits, TrialDetail, TrialOut, VerificationOut, VerifiedPoints, VerifiedValueOut
 
 
 def objectives_of(spec: dict) -> list[Objective]:
@@ -19,17 +27,32 @@ def objectives_of(spec: dict) -> list[Objective]:
 
 def metrics_of(spec: dict, objectives: list[Objective]) -> list[str]:
     """The metrics a job's trials carry: its objectives', then its constraints'."""
-    return list(dict.fromkeys([o.metric for o in objectives] + [c["metric"] for c in spec.get("constraints", [])]))
+    return list(
+        dict.fromkeys([o.metric for o in objectives] + [c["metric"] for c in spec.get("constraints", [])])
+    )
 
 
 def job_out(job: JobRecord) -> JobOut:
     objectives = objectives_of(job.spec)
     return JobOut(
-        id=job.id, name=job.name, space=job.space, status=job.status, error=job.error, budget_trials=job.budget_trials,
-        evaluated=job.n_complete + job.n_infeasible + job.n_failed, complete=job.n_complete,
-        infeasible=job.n_infeasible, failed=job.n_failed, running=job.n_running, queued=job.n_queued,
-        hypervolume=job.hypervolume, objectives=objectives, metrics=metrics_of(job.spec, objectives), spec=job.spec,
-        created_at=job.created_at, updated_at=job.updated_at,
+        id=job.id,
+        name=job.name,
+        space=job.space,
+        status=job.status,
+        error=job.error,
+        budget_trials=job.budget_trials,
+        evaluated=job.n_complete + job.n_infeasible + job.n_failed,
+        complete=job.n_complete,
+        infeasible=job.n_infeasible,
+        failed=job.n_failed,
+        running=job.n_running,
+        queued=job.n_queued,
+        hypervolume=job.hypervolume,
+        objectives=objectives,
+        metrics=metrics_of(job.spec, objectives),
+        spec=job.spec,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
     )
 
 
@@ -37,19 +60,41 @@ def verification_out(record: VerificationRecord | None) -> VerificationOut | Non
     if record is None:
         return None
     values = {
-        m: VerifiedValueOut(searched=v.searched, measured=v.measured, error=v.error, method=v.method,
-                            deterministic=v.deterministic, spread=v.spread, note=v.note)
+        m: VerifiedValueOut(
+            searched=v.searched,
+            measured=v.measured,
+            error=v.error,
+            method=v.method,
+            deterministic=v.deterministic,
+            spread=v.spread,
+            note=v.note,
+        )
         for m, v in record.values.items()
     }
-    return VerificationOut(verified_at=record.created_at, checkpoint_bytes=record.checkpoint_bytes,
-                           hardware=record.machine.get("hardware"), values=values)
+    return VerificationOut(
+        verified_at=record.created_at,
+        checkpoint_bytes=record.checkpoint_bytes,
+        hardware=record.machine.get("hardware"),
+        values=values,
+    )
 
 
-def trial_out(trial: TrialRecord, on_front: bool, view: ArchView, verification: VerificationRecord | None = None) -> TrialOut:
+def trial_out(
+    trial: TrialRecord, on_front: bool, view: ArchView, verification: VerificationRecord | None = None
+) -> TrialOut:
     return TrialOut(
-        number=trial.number, arch_id=trial.arch_id, state=trial.state, values=trial.values, on_front=on_front,
-        summary=view.line, worker=trial.worker, error=trial.error, started_at=trial.started_at,
-        finished_at=trial.finished_at, duration_s=trial.duration_s, verification=verification_out(verification),
+        number=trial.number,
+        arch_id=trial.arch_id,
+        state=trial.state,
+        values=trial.values,
+        on_front=on_front,
+        summary=view.line,
+        worker=trial.worker,
+        error=trial.error,
+        started_at=trial.started_at,
+        finished_at=trial.finished_at,
+        duration_s=trial.duration_s,
+        verification=verification_out(verification),
     )
 
 
@@ -65,15 +110,27 @@ def verified_points(records: list[VerificationRecord], front: set[int], metrics:
 
 def space_limits(space: SpaceSpec) -> SpaceLimits:
     c = space.layer
-    return SpaceLimits(depth=max(space.depth), embed_dim=max(space.embed_dim), heads=max(c.heads),
-                       ffn_dim=max(c.ffn_dim), experts=max(c.experts), weight_bits=max(c.weight_bits))
+    return SpaceLimits(
+        depth=max(space.depth),
+        embed_dim=max(space.embed_dim),
+        heads=max(c.heads),
+        ffn_dim=max(c.ffn_dim),
+        experts=max(c.experts),
+        weight_bits=max(c.weight_bits),
+    )
 
 
 def trial_detail(
-    job_id: int, trial: TrialRecord, view: ArchView, space: SpaceSpec, verification: VerificationRecord | None = None
+    job_id: int,
+    trial: TrialRecord,
+    view: ArchView,
+    space: SpaceSpec,
+    verification: VerificationRecord | None = None,
 ) -> TrialDetail:
     return TrialDetail(
-        **trial_out(trial, trial.on_front, view, verification).model_dump(), job_id=job_id,
-        architecture=json.loads(trial.arch_json), limits=space_limits(space),
+        **trial_out(trial, trial.on_front, view, verification).model_dump(),
+        job_id=job_id,
+        architecture=json.loads(trial.arch_json),
+        limits=space_limits(space),
         front_end=front_end_line(space, json.loads(trial.arch_json)["embed_dim"]),
     )

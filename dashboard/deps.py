@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from supernas.search.store.store import Store
-
 from supernas.dashboard.jobdata import JobDataCache
 from supernas.dashboard.runner import JobRunner
 from supernas.dashboard.security import require_token
 from supernas.dashboard.settings import Settings
+from supernas.search.store.store import Store
 
 
 def get_store(request: Request) -> Store:

@@ -20,11 +20,10 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from supernas.search.store.records import EVALUATED, TrialPoint, TrialRecord
-from supernas.search.store.store import Store
-
 from supernas.dashboard.archview import DIMENSIONS, ArchView, arch_view
 from supernas.dashboard.models import HypervolumePoint, PointSet
+from supernas.search.store.records import EVALUATED, TrialPoint, TrialRecord
+from supernas.search.store.store import Store
 
 log = logging.getLogger("supernas.dashboard")
 
@@ -70,12 +69,18 @@ class JobData:
         """Trials filtered and ordered as ``Store.trials`` would: by number, or by a metric with the
         trials that lack it last."""
         rows = [
-            t for t in self.trials
-            if (states is None or t.state in states) and (on_front is None or (t.number in self.front) == on_front)
+            t
+            for t in self.trials
+            if (states is None or t.state in states)
+            and (on_front is None or (t.number in self.front) == on_front)
         ]
         if sort == "number":
             return rows[::-1] if descending else rows
-        measured = sorted((t for t in rows if t.values and sort in t.values), key=lambda t: t.values[sort], reverse=descending)
+        measured = sorted(
+            (t for t in rows if t.values and sort in t.values),
+            key=lambda t: t.values[sort],
+            reverse=descending,
+        )
         return measured + [t for t in rows if not (t.values and sort in t.values)]
 
     def point_sets(self, metrics: list[str]) -> tuple[PointSet, PointSet, PointSet, int, int]:
@@ -85,12 +90,17 @@ class JobData:
         dominated = [t for t in self.trials if t.state == "complete" and t.number not in self.front]
         infeasible = [t for t in self.trials if t.state == "infeasible"]
         return (
-            columns(front, metrics, self.view), columns(_thin(dominated, MAX_DOMINATED), metrics, self.view),
-            columns(_thin(infeasible, MAX_INFEASIBLE), metrics, self.view), len(dominated), len(infeasible),
+            columns(front, metrics, self.view),
+            columns(_thin(dominated, MAX_DOMINATED), metrics, self.view),
+            columns(_thin(infeasible, MAX_INFEASIBLE), metrics, self.view),
+            len(dominated),
+            len(infeasible),
         )
 
 
-def columns(trials: Sequence[TrialRecord | TrialPoint], metrics: list[str], view=lambda t: arch_view(t.arch_json)) -> PointSet:
+def columns(
+    trials: Sequence[TrialRecord | TrialPoint], metrics: list[str], view=lambda t: arch_view(t.arch_json)
+) -> PointSet:
     views = [view(t) for t in trials]
     return PointSet(
         numbers=[t.number for t in trials],
@@ -112,15 +122,28 @@ def _thin(trials: list[TrialRecord], cap: int) -> list[TrialRecord]:
     return [t for t in trials if t.number % step == 0]
 
 
-def page_point_sets(store: Store, job_id: int, metrics: list[str]) -> tuple[PointSet, PointSet, PointSet, int, int]:
+def page_point_sets(
+    store: Store, job_id: int, metrics: list[str]
+) -> tuple[PointSet, PointSet, PointSet, int, int]:
     """What ``JobData.point_sets`` gives, read from the store: the front and the counts by indexed
     reads, and only the sampled dominated and infeasible trials, only what a chart shows of each."""
     n_front = store.count_trials(job_id, ["complete"], on_front=True)
-    n_dominated, n_infeasible = store.count_trials(job_id, ["complete"]) - n_front, store.count_trials(job_id, ["infeasible"])
+    n_dominated, n_infeasible = (
+        store.count_trials(job_id, ["complete"]) - n_front,
+        store.count_trials(job_id, ["infeasible"]),
+    )
     front = store.trial_points(job_id, ["complete"], on_front=True)
-    dominated = store.trial_points(job_id, ["complete"], on_front=False, every=thinning_step(n_dominated, MAX_DOMINATED))
+    dominated = store.trial_points(
+        job_id, ["complete"], on_front=False, every=thinning_step(n_dominated, MAX_DOMINATED)
+    )
     infeasible = store.trial_points(job_id, ["infeasible"], every=thinning_step(n_infeasible, MAX_INFEASIBLE))
-    return columns(front, metrics), columns(dominated, metrics), columns(infeasible, metrics), n_dominated, n_infeasible
+    return (
+        columns(front, metrics),
+        columns(dominated, metrics),
+        columns(infeasible, metrics),
+        n_dominated,
+        n_infeasible,
+    )
 
 
 def hypervolume_steps(store: Store, job_id: int) -> list[HypervolumePoint]:

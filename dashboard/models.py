@@ -31,7 +31,9 @@ class JobOut(BaseModel):
     queued: int
     hypervolume: float | None = Field(description="latest (= best: the history never decreases)")
     objectives: list[Objective]
-    metrics: list[str] = Field(description="every metric the job measures: objectives, then constraint-only ones")
+    metrics: list[str] = Field(
+        description="every metric the job measures: objectives, then constraint-only ones"
+    )
     spec: dict
     created_at: datetime
     updated_at: datetime
@@ -44,7 +46,9 @@ class VerifiedValueOut(BaseModel):
     measured: float | None = Field(description="null: not re-measured (note says why)")
     error: float | None = Field(description="relative error |measured - searched| / |searched|")
     method: str = Field(description="how it was re-measured")
-    deterministic: bool = Field(description="the two must agree to float rounding (latency is measured: it has noise)")
+    deterministic: bool = Field(
+        description="the two must agree to float rounding (latency is measured: it has noise)"
+    )
     spread: float | None = Field(description="timed metrics: (p90 - p10) / median of the runs")
     note: str | None
 
@@ -70,7 +74,9 @@ class TrialOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_s: float | None
-    verification: VerificationOut | None = Field(default=None, description="the newest verification on its checkpoint; null if never verified")
+    verification: VerificationOut | None = Field(
+        default=None, description="the newest verification on its checkpoint; null if never verified"
+    )
 
 
 class SpaceLimits(BaseModel):
@@ -88,7 +94,9 @@ class TrialDetail(TrialOut):
     job_id: int
     architecture: dict
     limits: SpaceLimits
-    front_end: str | None = Field(default=None, description="speech spaces: the conv front end before the layers")
+    front_end: str | None = Field(
+        default=None, description="speech spaces: the conv front end before the layers"
+    )
 
 
 class TrialPage(BaseModel):
@@ -132,7 +140,9 @@ class PlotData(BaseModel):
     infeasible: PointSet
     dominated_total: int
     infeasible_total: int
-    verified: VerifiedPoints = Field(description="front trials re-measured on their checkpoints (`supernas verify`)")
+    verified: VerifiedPoints = Field(
+        description="front trials re-measured on their checkpoints (`supernas verify`)"
+    )
 
 
 class SpaceOut(BaseModel):
@@ -151,4 +161,6 @@ class ErrorOut(BaseModel):
 
 
 NOT_FOUND = {404: {"model": ErrorOut, "description": "no such job, trial or space"}}
-REJECTED = {422: {"model": ErrorOut, "description": "a user mistake (one line) or malformed parameters (a list)"}}
+REJECTED = {
+    422: {"model": ErrorOut, "description": "a user mistake (one line) or malformed parameters (a list)"}
+}

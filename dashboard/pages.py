@@ -11,7 +11,6 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from supernas.core.errors import SpecError
-
 from supernas.dashboard.deps import JobId, StoreDep, TrialNumber
 
 PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))  # bundled with plotly: no CDN
@@ -23,7 +22,9 @@ router = APIRouter(include_in_schema=False)
 def render(request: Request, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
     """A page; the layout shows the token field when the server requires a token."""
     auth_required = bool(request.app.state.settings.token)
-    return TEMPLATES.TemplateResponse(request, template, {"auth_required": auth_required, **context}, status_code=status_code)
+    return TEMPLATES.TemplateResponse(
+        request, template, {"auth_required": auth_required, **context}, status_code=status_code
+    )
 
 
 @router.get("/")
@@ -55,4 +56,6 @@ def compare_page(request: Request, jobs: str = "") -> HTMLResponse:
 
 @router.get("/vendor/plotly.min.js")
 def plotly_js() -> FileResponse:
-    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )

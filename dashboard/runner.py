@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from supernas.search.jobspec import JobSpec
 from supernas.search.runner import execute, stored_spec
@@ -39,7 +39,9 @@ class _Run:
 
 
 class JobRunner:
-    def __init__(self, store: Store, workers: int | None = None, max_jobs: int = 1, ray_address: str | None = None) -> None:
+    def __init__(
+        self, store: Store, workers: int | None = None, max_jobs: int = 1, ray_address: str | None = None
+    ) -> None:
         self._store, self._workers, self._max_jobs, self._ray_address = store, workers, max_jobs, ray_address
         self._lock = threading.Lock()  # guards the fields below and every status change the runner makes
         self._wake = threading.Event()
@@ -104,7 +106,12 @@ class JobRunner:
                     prepared = self._prepare(job_id)
                 except Exception as e:  # recorded on the job by its thread, which ends at once
                     prepared = e
-                thread = threading.Thread(target=self._run_and_settle, args=(job_id, prepared), name=f"supernas-job-{job_id}", daemon=True)
+                thread = threading.Thread(
+                    target=self._run_and_settle,
+                    args=(job_id, prepared),
+                    name=f"supernas-job-{job_id}",
+                    daemon=True,
+                )
                 self._runs[job_id].thread = thread
                 thread.start()
             self._wake.wait(TAKEOVER_CHECK_S)
@@ -125,8 +132,12 @@ class JobRunner:
             if self._closing or free <= 0:
                 return []
             jobs = self._store.list_jobs()
-            leases, now = self._store.leases(), datetime.now(timezone.utc)
-            orphaned = [j.id for j in jobs if j.status == "running" and (j.id not in leases or leases[j.id].expires_at <= now)]
+            leases, now = self._store.leases(), datetime.now(UTC)
+            orphaned = [
+                j.id
+                for j in jobs
+                if j.status == "running" and (j.id not in leases or leases[j.id].expires_at <= now)
+            ]
             queued = [j.id for j in jobs if j.status == "queued"]
             taken = [job_id for job_id in [*queued, *orphaned] if job_id not in self._runs][:free]
             for job_id in taken:
@@ -163,9 +174,21 @@ class JobRunner:
             spec, workers, cpus_each = prepared
             if should_stop():  # cancelled or closing while Ray started
                 return
-            execute(self._store, job_id, spec, workers, self._ray_address, progress=False,
-                    should_stop=should_stop, role=ROLE, num_cpus=cpus_each)
-        except (LeaseHeld, LeaseLost) as e:  # another controller started it, or took it over: it is that one's job now
+            execute(
+                self._store,
+                job_id,
+                spec,
+                workers,
+                self._ray_address,
+                progress=False,
+                should_stop=should_stop,
+                role=ROLE,
+                num_cpus=cpus_each,
+            )
+        except (
+            LeaseHeld,
+            LeaseLost,
+        ) as e:  # another controller started it, or took it over: it is that one's job now
             log.info("job %s: %s", job_id, e)
         except Exception as e:  # the job failed, the server goes on
             log.exception("job %s failed", job_id)
@@ -179,7 +202,12 @@ class JobRunner:
         import ray
 
         with self._lock:
-            if self._owns_ray and ray.is_initialized() and ray.cluster_resources().get("CPU", 0) < workers and len(self._runs) == 1:
+            if (
+                self._owns_ray
+                and ray.is_initialized()
+                and ray.cluster_resources().get("CPU", 0) < workers
+                and len(self._runs) == 1
+            ):
                 disconnect()
             if not ray.is_initialized():
                 connect(self._ray_address, workers)

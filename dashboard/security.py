@@ -22,7 +22,9 @@ from supernas.core.errors import SupernasError
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
-bearer = HTTPBearer(auto_error=False, description="the server's token (`supernas serve --token` or SUPERNAS_TOKEN)")
+bearer = HTTPBearer(
+    auto_error=False, description="the server's token (`supernas serve --token` or SUPERNAS_TOKEN)"
+)
 
 
 class ExposureError(SupernasError):
@@ -56,8 +58,11 @@ def require_token(
     if token:
         given = credentials.credentials if credentials else ""
         if not secrets.compare_digest(given.encode(), token.encode()):
-            raise HTTPException(401, "this server needs its token: send 'Authorization: Bearer <token>'",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "this server needs its token: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return
     origin = request.headers.get("origin")
     if origin and urlsplit(origin).netloc != request.headers.get("host"):
@@ -76,7 +81,9 @@ class LoopbackHostOnly:
             host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
             name = urlsplit(f"//{host}").hostname or ""
             if not is_loopback(name):
-                await PlainTextResponse(f"host '{host}' is not served here; use 127.0.0.1", 421)(scope, receive, send)
+                await PlainTextResponse(f"host '{host}' is not served here; use 127.0.0.1", 421)(
+                    scope, receive, send
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -86,8 +93,11 @@ class SecurityHeaders:
     never framed by another site (clickjacking the Cancel buttons); the /docs page too (see ``apidocs``)."""
 
     HEADERS = [
-        (b"content-security-policy", b"default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-                                     b"img-src 'self' data: blob:; worker-src blob:; frame-ancestors 'none'"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+            b"img-src 'self' data: blob:; worker-src blob:; frame-ancestors 'none'",
+        ),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
     ]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import yaml
 
+from supernas.core.errors import SpecError
+from supernas.data.task import BUILTINS
+from supernas.predictors.plugins import is_file_plugin
 from supernas.search.jobspec import JobSpec, validate_job
 from supernas.spaces.spec import builtin_names
-from supernas.core.errors import SpecError
-from supernas.predictors.plugins import is_file_plugin
-from supernas.data.task import BUILTINS
 
 WHERE = "submitted spec"
 MAX_SPEC_BYTES = 64 * 1024
@@ -23,7 +23,9 @@ class SpecLoader(yaml.SafeLoader):
 
     def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed", self.peek_event().start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed", self.peek_event().start_mark
+            )
         return super().compose_node(parent, index)
 
 
@@ -60,11 +62,15 @@ def confine_paths(data: dict, home: Path) -> dict:
         except (OSError, ValueError) as e:  # a NUL byte, a name too long
             raise SpecError(f"{WHERE}: field '{field}': not a usable path ({e})") from None
         if not path.is_relative_to(root):
-            raise SpecError(f"{WHERE}: field '{field}' = {value!r}: a path must lie inside the server's supernas home")
+            raise SpecError(
+                f"{WHERE}: field '{field}' = {value!r}: a path must lie inside the server's supernas home"
+            )
         confined[field] = str(path)
     plugins = data.get("plugins")
     if isinstance(plugins, list):  # plugin files too: importing one runs its code on the server
-        confined["plugins"] = [_confined_plugin(p, root) if isinstance(p, str) and is_file_plugin(p) else p for p in plugins]
+        confined["plugins"] = [
+            _confined_plugin(p, root) if isinstance(p, str) and is_file_plugin(p) else p for p in plugins
+        ]
     return confined
 
 
@@ -74,7 +80,9 @@ def _confined_plugin(value: str, root: Path) -> str:
     except (OSError, ValueError) as e:
         raise SpecError(f"{WHERE}: field 'plugins': {value!r} is not a usable path ({e})") from None
     if not path.is_relative_to(root):
-        raise SpecError(f"{WHERE}: field 'plugins': {value!r}: a plugin file must lie inside the server's supernas home")
+        raise SpecError(
+            f"{WHERE}: field 'plugins': {value!r}: a plugin file must lie inside the server's supernas home"
+        )
     return str(path)
 
 

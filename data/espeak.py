@@ -47,17 +47,23 @@ def _library() -> tuple[ctypes.CDLL, bytes | None]:
                 "eSpeak NG is not installed: pip install 'supernas[speech]' (or apt-get install espeak-ng)"
             ) from None
         return ctypes.CDLL(name), None
-    return ctypes.CDLL(espeakng_loader.get_library_path()), str(Path(espeakng_loader.get_data_path()).parent).encode()
+    return ctypes.CDLL(espeakng_loader.get_library_path()), str(
+        Path(espeakng_loader.get_data_path()).parent
+    ).encode()
 
 
 def _synthesize_here(requests: list[dict]) -> tuple[int, list[np.ndarray]]:
     """Run in the child: (sample rate, int16 samples per request)."""
     lib, data_dir = _library()
-    callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+    callback_type = ctypes.CFUNCTYPE(
+        ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+    )
     chunks: list[np.ndarray] = []
 
     @callback_type
-    def collect(wav, n, _events) -> int:  # int SynthCallback(short *wav, int numsamples, espeak_EVENT *events)
+    def collect(
+        wav, n, _events
+    ) -> int:  # int SynthCallback(short *wav, int numsamples, espeak_EVENT *events)
         if wav and n > 0:
             chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         return 0  # continue synthesis
@@ -65,8 +71,16 @@ def _synthesize_here(requests: list[dict]) -> tuple[int, list[np.ndarray]]:
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
-                                 ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
     lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
     rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data_dir, 0)
     if rate <= 0:
@@ -98,8 +112,12 @@ def synthesize(requests: list[dict]) -> tuple[int, list[np.ndarray]]:
     """
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "speech.npz"
-        done = subprocess.run([sys.executable, str(Path(__file__)), str(result)], input=json.dumps(requests),
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__)), str(result)],
+            input=json.dumps(requests),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             lines = done.stderr.strip().splitlines() or ["the synthesis process failed"]
             raise ESpeakUnavailable(lines[-1].split(": ", 1)[-1])

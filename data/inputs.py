@@ -16,7 +16,9 @@ class Batch:
     padding: torch.Tensor | None = None  # (B, T) True at real tokens
 
     def to(self, device: str | torch.device) -> Batch:
-        return Batch(*(t.to(device) if t is not None else None for t in (self.inputs, self.targets, self.padding)))
+        return Batch(
+            *(t.to(device) if t is not None else None for t in (self.inputs, self.targets, self.padding))
+        )
 
 
 def random_batch(spec: SpaceSpec, batch_size: int = 4, seq_len: int | None = None, seed: int = 0) -> Batch:

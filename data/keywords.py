@@ -22,17 +22,50 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from supernas.data import espeak
 from supernas.core.errors import NotFoundError, SpecError
 from supernas.core.seeds import step_seed
+from supernas.data import espeak
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
 CLASSES = (*KEYWORDS, SILENCE, UNKNOWN)
 UNKNOWN_WORDS = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow")
-ACCENTS = ("en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
-VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
-            "klatt", "klatt2", "klatt3", "klatt4", "Andy", "annie", "Alicia", "Jacky", "max", "steph", "travis", "linda")
+ACCENTS = (
+    "en-us",
+    "en",
+    "en-gb-scotland",
+    "en-gb-x-rp",
+    "en-029",
+    "en-us-nyc",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
+)
+VARIANTS = (
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "klatt4",
+    "Andy",
+    "annie",
+    "Alicia",
+    "Jacky",
+    "max",
+    "steph",
+    "travis",
+    "linda",
+)
 SPEAKERS = tuple(f"{ACCENTS[i % len(ACCENTS)]}+{v}" for i, v in enumerate(VARIANTS))
 HELDOUT_EVERY = 4  # speakers 3, 7, 11, ...: a quarter of the voices, never trained on
 SAMPLE_RATE = 16000
@@ -96,8 +129,14 @@ def _clip(take: Take, speech: np.ndarray | None, rate: int) -> np.ndarray:
 
 def _request(take: Take) -> dict:
     rng = np.random.default_rng(take.seed + 2)  # the voice's settings: a stream of their own
-    return {"text": take.word, "voice": SPEAKERS[take.speaker], "rate": int(rng.integers(120, 221)),
-            "pitch": int(rng.integers(20, 81)), "range": int(rng.integers(30, 81)), "seed": take.seed}
+    return {
+        "text": take.word,
+        "voice": SPEAKERS[take.speaker],
+        "rate": int(rng.integers(120, 221)),
+        "pitch": int(rng.integers(20, 81)),
+        "range": int(rng.integers(30, 81)),
+        "seed": take.seed,
+    }
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
@@ -110,10 +149,14 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -
         out.writeframes(np.round(samples * 32767).astype("<i2").tobytes())
 
 
-def make_keywords(directory: str | Path, speakers: int = len(SPEAKERS), takes: int = 4, seed: int = 0) -> dict[str, int]:
+def make_keywords(
+    directory: str | Path, speakers: int = len(SPEAKERS), takes: int = 4, seed: int = 0
+) -> dict[str, int]:
     """Synthesise the set into ``directory`` (new or empty); returns clips per split."""
     if not HELDOUT_EVERY <= speakers <= len(SPEAKERS):
-        raise SpecError(f"--speakers {speakers}: allowed {HELDOUT_EVERY}-{len(SPEAKERS)} (every {HELDOUT_EVERY}th speaker is held out)")
+        raise SpecError(
+            f"--speakers {speakers}: allowed {HELDOUT_EVERY}-{len(SPEAKERS)} (every {HELDOUT_EVERY}th speaker is held out)"
+        )
     if takes < 1:
         raise SpecError(f"--takes {takes}: at least 1 take per speaker and class")
     directory = Path(directory)
@@ -132,11 +175,20 @@ def make_keywords(directory: str | Path, speakers: int = len(SPEAKERS), takes: i
         name = CLASSES[take.label]
         rel = Path("audio") / SPEAKERS[take.speaker].replace("+", "_") / f"{name.strip('_')}_{take.index}.wav"
         write_wav(directory / rel, _clip(take, speech.get(take), rate))
-        rows.append({"path": rel.as_posix(), "label": take.label, "word": take.word or SILENCE,
-                     "speaker": SPEAKERS[take.speaker], "split": take.split})
+        rows.append(
+            {
+                "path": rel.as_posix(),
+                "label": take.label,
+                "word": take.word or SILENCE,
+                "speaker": SPEAKERS[take.speaker],
+                "split": take.split,
+            }
+        )
         counts[take.split] += 1
     with (directory / MANIFEST).open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "label", "word", "speaker", "split"], lineterminator="\n")
+        writer = csv.DictWriter(
+            handle, fieldnames=["path", "label", "word", "speaker", "split"], lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
     return counts

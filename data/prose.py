@@ -23,14 +23,22 @@ def _docstrings(source: str) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    nodes = [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))]
+    nodes = [
+        tree,
+        *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))),
+    ]
     return [doc for node in nodes if (doc := ast.get_docstring(node))]
 
 
 def _is_prose(sentence: str) -> bool:
     words = sentence.split()
     letters = sum(c.isalpha() or c.isspace() for c in sentence)
-    return 6 <= len(words) <= 40 and letters / len(sentence) > 0.9 and sentence[0].isupper() and sentence[-1] == "."
+    return (
+        6 <= len(words) <= 40
+        and letters / len(sentence) > 0.9
+        and sentence[0].isupper()
+        and sentence[-1] == "."
+    )
 
 
 @lru_cache(maxsize=1)

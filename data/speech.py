@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from supernas.core.errors import NotFoundError, SpecError
-from supernas.spaces.spec import SpaceSpec
 from supernas.data.types import TaskData, TaskSplit, split_index
+from supernas.spaces.spec import SpaceSpec
 
 MANIFEST = "manifest.csv"
 SPLITS = ("train", "heldout")
@@ -33,7 +33,12 @@ def read_wav(path: Path, spec: SpaceSpec) -> np.ndarray:
     audio = spec.audio
     try:
         with wave.open(str(path), "rb") as clip:
-            channels, width, rate, frames = clip.getnchannels(), clip.getsampwidth(), clip.getframerate(), clip.getnframes()
+            channels, width, rate, frames = (
+                clip.getnchannels(),
+                clip.getsampwidth(),
+                clip.getframerate(),
+                clip.getnframes(),
+            )
             data = clip.readframes(frames)
     except FileNotFoundError:
         raise NotFoundError(f"{path}: no such file") from None
@@ -44,7 +49,9 @@ def read_wav(path: Path, spec: SpaceSpec) -> np.ndarray:
     if width != 2:
         raise SpecError(f"{path}: {8 * width}-bit samples; space '{spec.name}' reads 16-bit PCM")
     if rate != audio.sample_rate:
-        raise SpecError(f"{path}: sample rate {rate} Hz; space '{spec.name}' reads {audio.sample_rate} Hz (resample it first)")
+        raise SpecError(
+            f"{path}: sample rate {rate} Hz; space '{spec.name}' reads {audio.sample_rate} Hz (resample it first)"
+        )
     if frames == 0:
         raise SpecError(f"{path}: empty (no samples)")
     if frames > audio.max_samples:
@@ -58,7 +65,9 @@ def _manifest(source: Path) -> Path:
     if source.is_dir():
         path = source / MANIFEST
         if not path.is_file():
-            raise NotFoundError(f"{source}: no {MANIFEST} (a speech data directory lists its clips there; see 'supernas data keywords')")
+            raise NotFoundError(
+                f"{source}: no {MANIFEST} (a speech data directory lists its clips there; see 'supernas data keywords')"
+            )
         return path
     if not source.is_file():
         raise NotFoundError(f"{source}: no such file or directory")
@@ -86,7 +95,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def _label(path: Path, line: int, value: str | None, spec: SpaceSpec) -> int:
     text = (value or "").strip()
     if not text.lstrip("-").isdigit() or not 0 <= int(text) < spec.num_classes:
-        raise SpecError(f"{path}: line {line}: label {value!r} is not a class of space '{spec.name}' (0-{spec.num_classes - 1})")
+        raise SpecError(
+            f"{path}: line {line}: label {value!r} is not a class of space '{spec.name}' (0-{spec.num_classes - 1})"
+        )
     return int(text)
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from supernas.data.text import TextData, load_text
 from supernas.core.errors import NotFoundError, SpecError, allowed
+from supernas.data.text import TextData, load_text
 from supernas.data.types import Kind, TaskData, TaskSplit, split_index
 from supernas.spaces.spec import SpaceSpec
 
@@ -56,10 +56,14 @@ def load_data(source: str | Path | None, spec: SpaceSpec) -> TextData | TaskData
     (the stdlib sources when ``source`` is None), task data for every other space."""
     if is_byte_lm(spec):
         if source is not None and str(source) in BUILTINS:
-            raise SpecError(f"data {source} is not text for a byte-level LM; '{spec.name}' reads any text file as bytes")
+            raise SpecError(
+                f"data {source} is not text for a byte-level LM; '{spec.name}' reads any text file as bytes"
+            )
         return load_text(source)
     if source is None:
-        raise SpecError(f"space '{spec.name}' ({spec.task}) needs data: {', '.join(BUILTINS)} or a {'/'.join(FILE_TYPES)} file")
+        raise SpecError(
+            f"space '{spec.name}' ({spec.task}) needs data: {', '.join(BUILTINS)} or a {'/'.join(FILE_TYPES)} file"
+        )
     return load_task_data(source, spec)
 
 
@@ -79,8 +83,14 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
 
         return load_speech_data(source, spec)
     if spec.task == "causal_lm":
-        why = "reads any text file as bytes (spaces.data)" if is_byte_lm(spec) else f"has no tokenizer in supernas (vocab {spec.vocab_size})"
-        raise SpecError(f"data {text}: task data is for classification and encoder spaces; '{spec.name}' (causal_lm) {why}")
+        why = (
+            "reads any text file as bytes (spaces.data)"
+            if is_byte_lm(spec)
+            else f"has no tokenizer in supernas (vocab {spec.vocab_size})"
+        )
+        raise SpecError(
+            f"data {text}: task data is for classification and encoder spaces; '{spec.name}' (causal_lm) {why}"
+        )
     if text == "digits":
         return _digits(spec)
     if text == "stdlib-prose":
@@ -91,7 +101,9 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     except OSError as e:  # a name too long, say
         raise NotFoundError(f"data {text[:80]!r}: not a usable path ({e.strerror})") from None
     if not path.suffix and not found:
-        raise NotFoundError(f"unknown data '{text}' (built-in: {', '.join(BUILTINS)}; or a {'/'.join(FILE_TYPES)} file)")
+        raise NotFoundError(
+            f"unknown data '{text}' (built-in: {', '.join(BUILTINS)}; or a {'/'.join(FILE_TYPES)} file)"
+        )
     if not found:
         raise NotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -100,7 +112,9 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     if suffix == ".npz":
         return _npz(path, spec)
     if spec.task == "vision":
-        raise SpecError(f"{path}: space '{spec.name}' is a vision space: it needs images (a .npz file with images and labels, or digits)")
+        raise SpecError(
+            f"{path}: space '{spec.name}' is a vision space: it needs images (a .npz file with images and labels, or digits)"
+        )
     content = _utf8(path)
     if suffix == ".txt":
         texts = [line.strip() for line in content.splitlines() if line.strip()]
@@ -109,7 +123,9 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     rows = _jsonl(path, content) if suffix == ".jsonl" else _csv(path, content)
     _enough(path, len(rows))
     labels = [_label(path, where, value, spec) for where, _, value in rows]
-    return _text_data(spec, [t for _, t, _ in rows], labels, f"{path.name}: {len(rows):,} labeled texts", str(path))
+    return _text_data(
+        spec, [t for _, t, _ in rows], labels, f"{path.name}: {len(rows):,} labeled texts", str(path)
+    )
 
 
 def _split(kind: Kind, whole: TaskSplit, source: str) -> TaskData:
@@ -130,7 +146,9 @@ def _utf8(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise SpecError(f"{path}: not UTF-8 text (line {line}: byte 0x{data[e.start]:02x} at offset {e.start})") from None
+        raise SpecError(
+            f"{path}: not UTF-8 text (line {line}: byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None
 
 
 def _jsonl(path: Path, content: str) -> list[tuple[str, str, object]]:
@@ -146,7 +164,9 @@ def _jsonl(path: Path, content: str) -> list[tuple[str, str, object]]:
             raise SpecError(f"{path}: line {number}: not a JSON object with 'text' and 'label'")
         for column in ("text", "label"):
             if column not in row:
-                raise SpecError(f"{path}: line {number}: no '{column}' field (fields: {', '.join(map(str, row)) or 'none'})")
+                raise SpecError(
+                    f"{path}: line {number}: no '{column}' field (fields: {', '.join(map(str, row)) or 'none'})"
+                )
         if not isinstance(row["text"], str):
             raise SpecError(f"{path}: line {number}: 'text' is {type(row['text']).__name__}, not a string")
         rows.append((f"line {number}", row["text"], row["label"]))
@@ -164,7 +184,9 @@ def _csv(path: Path, content: str) -> list[tuple[str, str, object]]:
         for row in reader:
             for column in ("text", "label"):
                 if row.get(column) is None:
-                    raise SpecError(f"{path}: line {reader.line_num}: no '{column}' value (the row is too short)")
+                    raise SpecError(
+                        f"{path}: line {reader.line_num}: no '{column}' value (the row is too short)"
+                    )
             rows.append((f"line {reader.line_num}", row["text"], row["label"]))
     except csv.Error as e:
         raise SpecError(f"{path}: line {reader.line_num}: not valid CSV ({e})") from None
@@ -181,7 +203,9 @@ def _label(path: Path, where: str, value: object, spec: SpaceSpec) -> int:
     elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
         label = int(value.strip())
     if label is None:
-        raise SpecError(f"{path}: {where}: label {value!r} is not a class id (an integer 0-{spec.num_classes - 1})")
+        raise SpecError(
+            f"{path}: {where}: label {value!r} is not a class id (an integer 0-{spec.num_classes - 1})"
+        )
     _in_classes(path, f"{where}: ", label, spec)
     return label
 
@@ -208,7 +232,9 @@ def encode_texts(spec: SpaceSpec, texts: list[str]) -> tuple[torch.Tensor, torch
     return wordpiece_encode(texts, spec.seq_len)
 
 
-def _text_data(spec: SpaceSpec, texts: list[str], labels: list[int] | None, source: str, where: str) -> TaskData:
+def _text_data(
+    spec: SpaceSpec, texts: list[str], labels: list[int] | None, source: str, where: str
+) -> TaskData:
     ids, mask = encode_texts(spec, texts)
     top = int(ids.max())
     if top >= spec.vocab_size:
@@ -226,7 +252,13 @@ def _prose(spec: SpaceSpec) -> TaskData:
     if spec.task != "encoder_classification":
         raise SpecError(f"data stdlib-prose is text; space '{spec.name}' is a {spec.task} space")
     sentences = list(stdlib_sentences())
-    return _text_data(spec, sentences, None, f"stdlib-prose: {len(sentences):,} sentences of the Python stdlib's docstrings", "data stdlib-prose")
+    return _text_data(
+        spec,
+        sentences,
+        None,
+        f"stdlib-prose: {len(sentences):,} sentences of the Python stdlib's docstrings",
+        "data stdlib-prose",
+    )
 
 
 # ------------------------------------------------------------------ images
@@ -234,7 +266,9 @@ def _prose(spec: SpaceSpec) -> TaskData:
 
 def _need_vision(spec: SpaceSpec, what: str) -> None:
     if spec.task != "vision":
-        raise SpecError(f"{what} holds images; space '{spec.name}' is a {spec.task} space (text: .txt, .jsonl, .csv or stdlib-prose)")
+        raise SpecError(
+            f"{what} holds images; space '{spec.name}' is a {spec.task} space (text: .txt, .jsonl, .csv or stdlib-prose)"
+        )
 
 
 def _images(spec: SpaceSpec, images: torch.Tensor) -> torch.Tensor:
@@ -247,14 +281,22 @@ def _digits(spec: SpaceSpec) -> TaskData:
 
     _need_vision(spec, "data digits")
     if spec.num_classes < 10:
-        raise SpecError(f"data digits has 10 classes (0-9); space '{spec.name}' has num_classes {spec.num_classes}")
+        raise SpecError(
+            f"data digits has 10 classes (0-9); space '{spec.name}' has num_classes {spec.num_classes}"
+        )
     digits = load_digits()
     pixels = torch.tensor(digits.images, dtype=torch.float32)[:, None] / 8.0 - 1.0  # 0-16 -> [-1, 1]
     size = spec.image_size
     if size != pixels.shape[-1]:
-        pixels = torch.nn.functional.interpolate(pixels, size=(size, size), mode="bilinear", align_corners=False)
+        pixels = torch.nn.functional.interpolate(
+            pixels, size=(size, size), mode="bilinear", align_corners=False
+        )
     whole = TaskSplit(_images(spec, pixels), None, torch.tensor(digits.target, dtype=torch.long))
-    return _split("images", whole, f"digits: {len(whole):,} scikit-learn handwritten 8x8 images resized to {size}x{size}")
+    return _split(
+        "images",
+        whole,
+        f"digits: {len(whole):,} scikit-learn handwritten 8x8 images resized to {size}x{size}",
+    )
 
 
 def _npz(path: Path, spec: SpaceSpec) -> TaskData:
@@ -270,13 +312,19 @@ def _npz(path: Path, spec: SpaceSpec) -> TaskData:
     images, labels = arrays["images"], arrays["labels"]
     c, s = spec.in_channels, spec.image_size
     expected = f"(N, {c}, {s}, {s}) or (N, {s}, {s})"
-    ok = (images.ndim == 4 and images.shape[1:] in ((c, s, s), (1, s, s))) or (images.ndim == 3 and images.shape[1:] == (s, s))
+    ok = (images.ndim == 4 and images.shape[1:] in ((c, s, s), (1, s, s))) or (
+        images.ndim == 3 and images.shape[1:] == (s, s)
+    )
     if not ok:
-        raise SpecError(f"{path}: images of shape {tuple(images.shape)}; space '{spec.name}' needs {expected}")
+        raise SpecError(
+            f"{path}: images of shape {tuple(images.shape)}; space '{spec.name}' needs {expected}"
+        )
     if len(images) == 0:
         raise SpecError(f"{path}: empty (no images)")
     if labels.shape != (len(images),):
-        raise SpecError(f"{path}: labels of shape {tuple(labels.shape)}; expected ({len(images)},), one per image")
+        raise SpecError(
+            f"{path}: labels of shape {tuple(labels.shape)}; expected ({len(images)},), one per image"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise SpecError(f"{path}: labels are {labels.dtype}; expected integer class ids")
     if not (np.issubdtype(images.dtype, np.floating) or np.issubdtype(images.dtype, np.integer)):

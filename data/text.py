@@ -59,8 +59,11 @@ def stdlib_text(max_bytes: int = STDLIB_BYTES, heldout_every: int = HELDOUT_FILE
         (heldout if held else train).extend(text)
         (heldout_files if held else train_files).append(path.name)
     return TextData(
-        byte_tokens(train), byte_tokens(heldout), f"python {sys.version_info.major}.{sys.version_info.minor} stdlib sources, {total:,} bytes",
-        tuple(train_files), tuple(heldout_files),
+        byte_tokens(train),
+        byte_tokens(heldout),
+        f"python {sys.version_info.major}.{sys.version_info.minor} stdlib sources, {total:,} bytes",
+        tuple(train_files),
+        tuple(heldout_files),
     )
 
 
@@ -77,7 +80,13 @@ def text_file(path: str | Path, heldout_fraction: float = FILE_HELDOUT_FRACTION)
     if not data:
         raise SpecError(f"{path}: empty (no text)")
     cut = int(len(data) * (1 - heldout_fraction))
-    return TextData(byte_tokens(data[:cut]), byte_tokens(data[cut:]), f"{path.name}, {len(data):,} bytes", (path.name,), (path.name,))
+    return TextData(
+        byte_tokens(data[:cut]),
+        byte_tokens(data[cut:]),
+        f"{path.name}, {len(data):,} bytes",
+        (path.name,),
+        (path.name,),
+    )
 
 
 def load_text(path: str | Path | None) -> TextData:
@@ -101,7 +110,9 @@ class TextWindows:
 
     def __post_init__(self) -> None:
         if self.tokens.numel() < self.seq_len + 1:
-            raise SpecError(f"{self.what}: {self.tokens.numel():,} bytes of text, need at least {self.seq_len + 1:,}")
+            raise SpecError(
+                f"{self.what}: {self.tokens.numel():,} bytes of text, need at least {self.seq_len + 1:,}"
+            )
 
     def __len__(self) -> int:
         return self.tokens.numel() - self.seq_len
@@ -115,6 +126,10 @@ def heldout_windows(tokens: torch.Tensor, seq_len: int, batch_size: int, n_batch
     """``n_batches`` fixed batches of non-overlapping windows spread evenly over the held-out text."""
     windows = batch_size * n_batches
     if tokens.numel() < windows * (seq_len + 1):
-        raise SpecError(f"held-out text: {tokens.numel():,} bytes of text, need at least {windows * (seq_len + 1):,}")
+        raise SpecError(
+            f"held-out text: {tokens.numel():,} bytes of text, need at least {windows * (seq_len + 1):,}"
+        )
     stride = (tokens.numel() - seq_len - 1) // max(windows - 1, 1)
-    return heldout_batches(TextWindows(tokens, seq_len, "held-out text"), batch_size, torch.arange(windows) * stride)
+    return heldout_batches(
+        TextWindows(tokens, seq_len, "held-out text"), batch_size, torch.arange(windows) * stride
+    )

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from supernas.models.checkpoint import load_subnet, save_subnet
 from supernas.core.errors import SpecError, allowed
+from supernas.models.checkpoint import load_subnet, save_subnet
 from supernas.models.model import Transformer
 
 FORMATS = ("supernas", "onnx", "hf")
@@ -60,7 +60,9 @@ def onnx_check(model: Transformer, onnx_file: Path) -> str:
     line = f"ONNX Runtime ran it: max |difference| to the torch subnet {diff:.2e}"
     fake_quant = activation_quantized_layers(model)
     if fake_quant:  # a 1e-7 difference in accumulation order can move a value across a rounding step
-        line += f" (layers {fake_quant} round activations per tensor, so values near a rounding step may differ)"
+        line += (
+            f" (layers {fake_quant} round activations per tensor, so values near a rounding step may differ)"
+        )
     return line
 
 

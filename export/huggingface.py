@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from supernas.spaces.architecture import Architecture
 from supernas.core.errors import SpecError
+from supernas.core.weightfiles import save_weights
 from supernas.models.dense import QuantLinear
 from supernas.models.model import Transformer
 from supernas.models.pretrained import BERT_NAMES, GPT2_NAMES, NamePair
+from supernas.spaces.architecture import Architecture
 from supernas.spaces.spec import AttentionType, SpaceSpec
-from supernas.core.weightfiles import save_weights
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -31,7 +31,10 @@ CLASSIFIER_WEIGHTS = "classifier.safetensors"
 ONNX_HINT = "; use --format onnx"
 # supernas activation -> transformers ACT2FN name (gelu_new is GPT-2's tanh approximation)
 HF_ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
-FAMILIES = {"causal_lm": ("Hugging Face GPT-2", "pre"), "encoder_classification": ("Hugging Face BERT", "post")}
+FAMILIES = {
+    "causal_lm": ("Hugging Face GPT-2", "pre"),
+    "encoder_classification": ("Hugging Face BERT", "post"),
+}
 
 
 def _first_difference(spec: SpaceSpec, arch: Architecture) -> str | None:
@@ -121,13 +124,26 @@ def _gpt2(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict
         tensors["lm_head.weight"] = _weight(model.lm_head)
     layer = arch.layers[0]
     config = {
-        "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": spec.vocab_size,
-        "n_positions": spec.seq_len, "n_embd": arch.embed_dim, "n_layer": arch.depth, "n_head": layer.heads,
-        "n_inner": layer.ffn_dim, "activation_function": HF_ACTIVATIONS[spec.activation],
-        "layer_norm_epsilon": spec.norm_eps, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
-        "summary_first_dropout": 0.0, "scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
-        "reorder_and_upcast_attn": False, "tie_word_embeddings": spec.tie_embeddings,
-        "bos_token_id": None, "eos_token_id": None,  # the space does not name a tokenizer
+        "model_type": "gpt2",
+        "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": spec.vocab_size,
+        "n_positions": spec.seq_len,
+        "n_embd": arch.embed_dim,
+        "n_layer": arch.depth,
+        "n_head": layer.heads,
+        "n_inner": layer.ffn_dim,
+        "activation_function": HF_ACTIVATIONS[spec.activation],
+        "layer_norm_epsilon": spec.norm_eps,
+        "resid_pdrop": 0.0,
+        "embd_pdrop": 0.0,
+        "attn_pdrop": 0.0,
+        "summary_first_dropout": 0.0,
+        "scale_attn_weights": True,
+        "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False,
+        "tie_word_embeddings": spec.tie_embeddings,
+        "bos_token_id": None,
+        "eos_token_id": None,  # the space does not name a tokenizer
     }
     return tensors, config
 
@@ -141,11 +157,20 @@ def _bert(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict
     t |= {"pooler.dense.weight": torch.zeros(e, e), "pooler.dense.bias": torch.zeros(e)}
     layer = arch.layers[0]
     config = {
-        "model_type": "bert", "architectures": ["BertModel"], "vocab_size": spec.vocab_size, "hidden_size": e,
-        "num_hidden_layers": arch.depth, "num_attention_heads": layer.heads, "intermediate_size": layer.ffn_dim,
-        "hidden_act": HF_ACTIVATIONS[spec.activation], "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0, "max_position_embeddings": spec.seq_len,
-        "type_vocab_size": types.shape[0], "layer_norm_eps": spec.norm_eps, "classifier_dropout": None,
+        "model_type": "bert",
+        "architectures": ["BertModel"],
+        "vocab_size": spec.vocab_size,
+        "hidden_size": e,
+        "num_hidden_layers": arch.depth,
+        "num_attention_heads": layer.heads,
+        "intermediate_size": layer.ffn_dim,
+        "hidden_act": HF_ACTIVATIONS[spec.activation],
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "max_position_embeddings": spec.seq_len,
+        "type_vocab_size": types.shape[0],
+        "layer_norm_eps": spec.norm_eps,
+        "classifier_dropout": None,
     }
     return t, config
 
@@ -162,24 +187,38 @@ def save_hf(model: Transformer, directory: str | Path) -> Path:
     export = _gpt2 if spec.task == "causal_lm" else _bert
     tensors, config = export(model, spec, arch)
     about = {
-        "format": "supernas-hf-export", "supernas_version": version("supernas"), "arch_id": arch.arch_id,
-        "architecture": arch.model_dump(mode="json"), "space": spec.model_dump(mode="json"),
+        "format": "supernas-hf-export",
+        "supernas_version": version("supernas"),
+        "arch_id": arch.arch_id,
+        "architecture": arch.model_dump(mode="json"),
+        "space": spec.model_dump(mode="json"),
         "weights": getattr(model, "provenance", "unknown"),
         "precision": "float32; 16-bit layers hold their float16 values exactly",
     }
     if spec.task == "encoder_classification":
         classifier = model.classifier
         save_weights(
-            {"classifier.weight": _weight(classifier).contiguous(), "classifier.bias": _bias(classifier).contiguous()},
-            directory / CLASSIFIER_WEIGHTS, metadata={"format": "pt"},
+            {
+                "classifier.weight": _weight(classifier).contiguous(),
+                "classifier.bias": _bias(classifier).contiguous(),
+            },
+            directory / CLASSIFIER_WEIGHTS,
+            metadata={"format": "pt"},
         )
-        about["pooler"] = "not part of the subnet: pooler.dense is all zeros so BertModel loads completely; ignore pooler_output"
+        about["pooler"] = (
+            "not part of the subnet: pooler.dense is all zeros so BertModel loads completely; ignore pooler_output"
+        )
         about["classifier"] = {
-            "file": CLASSIFIER_WEIGHTS, "tensors": ["classifier.weight", "classifier.bias"],
+            "file": CLASSIFIER_WEIGHTS,
+            "tensors": ["classifier.weight", "classifier.bias"],
             "computes": "logits = classifier(mean of last_hidden_state over tokens with attention_mask 1)",
             "num_classes": spec.num_classes,
         }
     config |= {"dtype": "float32", "supernas": about}
-    save_weights({k: v.contiguous().clone() for k, v in tensors.items()}, directory / WEIGHTS, metadata={"format": "pt"})
+    save_weights(
+        {k: v.contiguous().clone() for k, v in tensors.items()},
+        directory / WEIGHTS,
+        metadata={"format": "pt"},
+    )
     (directory / CONFIG).write_text(json.dumps(config, indent=2))
     return directory

@@ -33,12 +33,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from supernas.core.errors import SpecError, allowed
 from supernas.models import ops
+from supernas.models.dense import QuantLinear
 from supernas.models.model import FeedForward, Transformer
 from supernas.models.quant import round_activation, unpack_int4
-from supernas.core.errors import SpecError, allowed
 from supernas.spaces.spec import SpaceSpec
-from supernas.models.dense import QuantLinear
 
 OPSET = 21  # INT4 tensors and blocked DequantizeLinear
 _TRACE_OPSET = 20  # torch's TorchScript exporter stops at 20; see module_to_onnx
@@ -87,13 +87,21 @@ def io_names(spec: SpaceSpec) -> tuple[list[str], list[str]]:
     return ["input_ids", "attention_mask", "token_type_ids"], ["logits", "last_hidden_state"]
 
 
-def example_inputs(spec: SpaceSpec, batch: int = _EXAMPLE_BATCH, seq: int = _EXAMPLE_SEQ, seed: int = 0) -> dict[str, np.ndarray]:
+def example_inputs(
+    spec: SpaceSpec, batch: int = _EXAMPLE_BATCH, seq: int = _EXAMPLE_SEQ, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Inputs of the exported graph's signature, as numpy arrays (what a runtime is fed)."""
     rng = np.random.default_rng(seed)
     if spec.task == "vision":
-        return {"pixel_values": rng.standard_normal((batch, spec.in_channels, spec.image_size, spec.image_size)).astype(np.float32)}
+        return {
+            "pixel_values": rng.standard_normal(
+                (batch, spec.in_channels, spec.image_size, spec.image_size)
+            ).astype(np.float32)
+        }
     if spec.task == "speech":
-        return {"input_values": (0.1 * rng.standard_normal((batch, spec.audio.max_samples))).astype(np.float32)}
+        return {
+            "input_values": (0.1 * rng.standard_normal((batch, spec.audio.max_samples))).astype(np.float32)
+        }
     seq = min(seq, spec.seq_len)
     ids = rng.integers(0, spec.vocab_size, (batch, seq), dtype=np.int64)
     if spec.task == "causal_lm":
@@ -146,13 +154,23 @@ def module_to_onnx(
     import onnx
 
     original = module.model if isinstance(module, _Graph) else module
-    twin = type(module)(_float_twin(original)) if isinstance(module, _Graph) else _Prefixed(_float_twin(original))
+    twin = (
+        type(module)(_float_twin(original))
+        if isinstance(module, _Graph)
+        else _Prefixed(_float_twin(original))
+    )
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's notes on tracing, which this graph does not need
         torch.onnx.export(
-            twin, tuple(inputs.values()), buffer, input_names=list(inputs), output_names=outputs,
-            dynamic_axes=axes, opset_version=_TRACE_OPSET, dynamo=False,
+            twin,
+            tuple(inputs.values()),
+            buffer,
+            input_names=list(inputs),
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=_TRACE_OPSET,
+            dynamo=False,
         )
     proto = onnx.load_from_string(buffer.getvalue())
     # Opset 21 changed no operator this exporter emits except by adding the 4-bit types (Cast, Reshape,
@@ -174,7 +192,9 @@ def _integer_tensor(name: str, values: np.ndarray, bits: int):
     flat = values.astype(np.int8).ravel()
     flat = np.concatenate([flat, np.zeros(flat.size % 2, dtype=np.int8)])
     packed = (flat[0::2] & 0x0F) | ((flat[1::2] & 0x0F) << 4)
-    return helper.make_tensor(name, TensorProto.INT4, values.shape, packed.astype(np.uint8).tobytes(), raw=True)
+    return helper.make_tensor(
+        name, TensorProto.INT4, values.shape, packed.astype(np.uint8).tobytes(), raw=True
+    )
 
 
 def _stored_weight(name: str, linear: QuantLinear) -> tuple[list, list]:
@@ -192,7 +212,9 @@ def _stored_weight(name: str, linear: QuantLinear) -> tuple[list, list]:
     else:  # one scale per group of input rows
         scale = numpy_helper.from_array(linear.scale.detach().t().contiguous().numpy(), f"{name}_scale")
         attrs = {"axis": 0, "block_size": linear.group_size}
-    return [integers, scale], [helper.make_node("DequantizeLinear", [integers.name, scale.name], [name], **attrs)]
+    return [integers, scale], [
+        helper.make_node("DequantizeLinear", [integers.name, scale.name], [name], **attrs)
+    ]
 
 
 def _store_weights_as_checkpoint(proto, model: nn.Module) -> None:
@@ -223,13 +245,31 @@ def to_onnx(model: Transformer) -> bytes:
     names, outputs = io_names(spec)
     inputs = {name: torch.from_numpy(v) for name, v in example_inputs(spec).items()}
     tokens = {0: "batch", 1: "sequence"}
-    axes = {name: ({0: "batch"} if name == "pixel_values" else {0: "batch", 1: "samples"} if name == "input_values" else tokens) for name in names}
-    axes |= {name: ({0: "batch"} if name == "logits" and spec.task != "causal_lm" else tokens) for name in outputs}
+    axes = {
+        name: (
+            {0: "batch"}
+            if name == "pixel_values"
+            else {0: "batch", 1: "samples"}
+            if name == "input_values"
+            else tokens
+        )
+        for name in names
+    }
+    axes |= {
+        name: ({0: "batch"} if name == "logits" and spec.task != "causal_lm" else tokens) for name in outputs
+    }
     proto = module_to_onnx(_Graph(model), inputs, outputs, axes)
-    onnx.helper.set_model_props(proto, {
-        "format": "supernas-subnet-onnx", "space": spec.name, "arch_id": arch.arch_id, "architecture": arch.to_json(),
-        "space_spec": json.dumps(spec.model_dump(mode="json")), "weights": str(getattr(model, "provenance", "unknown")),
-    })
+    onnx.helper.set_model_props(
+        proto,
+        {
+            "format": "supernas-subnet-onnx",
+            "space": spec.name,
+            "arch_id": arch.arch_id,
+            "architecture": arch.to_json(),
+            "space_spec": json.dumps(spec.model_dump(mode="json")),
+            "weights": str(getattr(model, "provenance", "unknown")),
+        },
+    )
     proto.producer_name = "supernas"
     onnx.checker.check_model(proto)
     return proto.SerializeToString()
@@ -244,8 +284,10 @@ def runtime_session(model: bytes | str | Path, threads: int | None = None, optim
     import onnxruntime as ort
 
     levels = {
-        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }
     if optimization not in levels:
         raise SpecError(f"unknown ONNX Runtime graph optimization '{optimization}' ({allowed(levels)})")

@@ -19,14 +19,14 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from supernas.spaces.architecture import Architecture, check
-from supernas.data.types import HeldoutData
 from supernas.core.errors import ArchitectureError, NotFoundError, SpecError
-from supernas.models.model import Transformer
-from supernas.spaces.spec import SpaceSpec, parse_spec, read_structured_file
-from supernas.models.dense import DenseLeaves, QuantLinear, check_backend, parameter_count
-from supernas.models.supernet import Supernet, active_slices
 from supernas.core.weightfiles import save_weights
+from supernas.data.types import HeldoutData
+from supernas.models.dense import DenseLeaves, QuantLinear, check_backend, parameter_count
+from supernas.models.model import Transformer
+from supernas.models.supernet import Supernet, active_slices
+from supernas.spaces.architecture import Architecture, check
+from supernas.spaces.spec import SpaceSpec, parse_spec, read_structured_file
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -66,8 +66,11 @@ def quantization_summary(spec: SpaceSpec, arch: Architecture) -> list[dict]:
     storage = {32: "float32", 16: "float16", 8: f"int8 + {scales}", 4: f"int4 packed 2/byte + {scales}"}
     return [
         {
-            "layer": i, "weight_bits": layer.weight_bits, "act_bits": layer.act_bits,
-            "weight_group_size": g if layer.weight_bits in (4, 8) else None, "weight_storage": storage[layer.weight_bits],
+            "layer": i,
+            "weight_bits": layer.weight_bits,
+            "act_bits": layer.act_bits,
+            "weight_group_size": g if layer.weight_bits in (4, 8) else None,
+            "weight_storage": storage[layer.weight_bits],
         }
         for i, layer in enumerate(arch.layers)
     ]

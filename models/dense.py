@@ -18,7 +18,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from supernas.core.errors import SpecError, allowed
-from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, qmax, quantize_weight, unpack_int4
+from supernas.models.quant import (
+    dequantize,
+    fake_quant_activation,
+    pack_int4,
+    qmax,
+    quantize_weight,
+    unpack_int4,
+)
 from supernas.spaces.analytic import scale_columns
 
 BACKENDS = ("torch", "triton")
@@ -58,11 +65,15 @@ class QuantLinear(nn.Module):
             self.register_buffer("scale", torch.ones(out_features, scale_columns(in_features, group_size)))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
-    def set_active(self, out_features: int, in_features: int, weight_bits: int = 32, act_bits: int = 32) -> None:
+    def set_active(
+        self, out_features: int, in_features: int, weight_bits: int = 32, act_bits: int = 32
+    ) -> None:
         """A dense layer has one size: this only checks that the model asks for that size."""
         asked = (out_features, in_features, weight_bits, act_bits)
         if asked != (self.out_features, self.in_features, self.weight_bits, self.act_bits):
-            raise ValueError(f"QuantLinear is fixed at {(self.out_features, self.in_features, self.weight_bits, self.act_bits)}, asked {asked}")
+            raise ValueError(
+                f"QuantLinear is fixed at {(self.out_features, self.in_features, self.weight_bits, self.act_bits)}, asked {asked}"
+            )
 
     @property
     def logical_params(self) -> int:
@@ -97,7 +108,13 @@ class QuantLinear(nn.Module):
             fused = self.act_bits == 8
             x = x if fused else fake_quant_activation(x, self.act_bits)
             return quant_linear(
-                x, self.qweight, self.scale, self.bias, self.weight_bits, self.in_features, self.group_size,
+                x,
+                self.qweight,
+                self.scale,
+                self.bias,
+                self.weight_bits,
+                self.in_features,
+                self.group_size,
                 qmax(self.act_bits) if fused else None,
             )
         return F.linear(fake_quant_activation(x, self.act_bits), self.dense_weight(), self.bias)
@@ -114,7 +131,13 @@ class DenseLeaves:
         self.backend = check_backend(backend)
 
     def linear(
-        self, in_features: int, out_features: int, bias: bool, weight_bits: int, act_bits: int, group_size: int | None = None
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool,
+        weight_bits: int,
+        act_bits: int,
+        group_size: int | None = None,
     ) -> QuantLinear:
         return QuantLinear(in_features, out_features, bias, weight_bits, act_bits, group_size, self.backend)
 

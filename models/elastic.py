@@ -44,7 +44,9 @@ class ElasticLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_max)) if bias else None
         self.set_active(out_max, in_max)
 
-    def set_active(self, out_features: int, in_features: int, weight_bits: int = 32, act_bits: int = 32) -> None:
+    def set_active(
+        self, out_features: int, in_features: int, weight_bits: int = 32, act_bits: int = 32
+    ) -> None:
         self.out_features, self.in_features = out_features, in_features
         self.weight_bits, self.act_bits = weight_bits, act_bits
 
@@ -108,7 +110,13 @@ class ElasticLeaves:
     """Leaves factory for the supernet: every leaf at its largest size, randomly initialised (GPT-2 style)."""
 
     def linear(
-        self, in_features: int, out_features: int, bias: bool, weight_bits: int, act_bits: int, group_size: int | None = None
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool,
+        weight_bits: int,
+        act_bits: int,
+        group_size: int | None = None,
     ) -> ElasticLinear:
         layer = ElasticLinear(in_features, out_features, bias, group_size)
         nn.init.normal_(layer.weight, std=0.02)

@@ -27,8 +27,8 @@ import torch
 
 from supernas.models.model import Attention, Expert
 from supernas.models.pretrained import LoadReport
-from supernas.spaces.spec import SpaceSpec
 from supernas.models.supernet import Supernet
+from supernas.spaces.spec import SpaceSpec
 
 
 def head_importance(attn: Attention) -> torch.Tensor:
@@ -85,7 +85,9 @@ def reorder_by_importance(supernet: Supernet) -> None:
             permute_neurons(module, _descending(neuron_importance(module)))
 
 
-def from_pretrained(spec: SpaceSpec, weights_path: str | Path, reorder: bool = True) -> tuple[Supernet, LoadReport]:
+def from_pretrained(
+    spec: SpaceSpec, weights_path: str | Path, reorder: bool = True
+) -> tuple[Supernet, LoadReport]:
     """A supernet whose largest subnet holds a pretrained checkpoint (supernas, GPT-2 or BERT names),
     its heads and FFN neurons sorted by importance unless ``reorder`` is False."""
     supernet = Supernet(spec)

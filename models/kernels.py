@@ -41,7 +41,9 @@ if triton.knobs.runtime.interpret and not isinstance(tl.max, InterpretedFunction
         "chosen (torch.utils.flop_counter and torch.compile import it): set TRITON_INTERPRET=1 before starting Python"
     )
 
-_ROUND = tl.constexpr(12582912.0)  # 1.5 * 2**23: (v + _ROUND) - _ROUND rounds fp32 |v| < 2**22 half to even, as torch.round
+_ROUND = tl.constexpr(
+    12582912.0
+)  # 1.5 * 2**23: (v + _ROUND) - _ROUND rounds fp32 |v| < 2**22 half to even, as torch.round
 
 
 @triton.jit
@@ -54,14 +56,30 @@ def _absmax_kernel(x_ptr, out_ptr, numel, BLOCK: tl.constexpr):
 
 @triton.jit
 def _quant_matmul_kernel(
-    x_ptr, w_ptr, s_ptr, b_ptr, y_ptr, absmax_ptr,
-    M, N, K,
-    stride_xm, stride_xk, stride_wn, stride_wk, stride_sn, stride_sg, stride_ym, stride_yn,
+    x_ptr,
+    w_ptr,
+    s_ptr,
+    b_ptr,
+    y_ptr,
+    absmax_ptr,
+    M,
+    N,
+    K,
+    stride_xm,
+    stride_xk,
+    stride_wn,
+    stride_wk,
+    stride_sn,
+    stride_sg,
+    stride_ym,
+    stride_yn,
     BITS: tl.constexpr,  # 8: int8 (N, K); 4: packed uint8 (N, ceil(K / 2))
     GROUP: tl.constexpr,  # 0: scales (N, 1); g: scales (N, ceil(K / g))
     ACT_QMAX: tl.constexpr,  # 0: x as given; q: fake-quant x to [-q, q] with scale max|x| / q
     HAS_BIAS: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
 ):
     TILE_SCALE: tl.constexpr = GROUP > 0 and GROUP % BLOCK_K == 0  # one group scale per (row, K tile)
     INT_DOT: tl.constexpr = ACT_QMAX > 0 and (GROUP == 0 or TILE_SCALE)  # both operands integers
@@ -69,7 +87,9 @@ def _quant_matmul_kernel(
     offs_m = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     m_ok, n_ok = offs_m < M, offs_n < N
-    if ACT_QMAX > 0:  # scale max|x| / q, divisions IEEE-rounded as torch's (tl.math.div_rn does not broadcast)
+    if (
+        ACT_QMAX > 0
+    ):  # scale max|x| / q, divisions IEEE-rounded as torch's (tl.math.div_rn does not broadcast)
         amax = tl.load(absmax_ptr + tl.zeros((BLOCK_M,), dtype=tl.int32))
         a_scale = tl.maximum(tl.math.div_rn(amax, tl.full((BLOCK_M,), ACT_QMAX, tl.float32)), 1e-12)
         a_scale_tile = tl.broadcast_to(a_scale[:, None], (BLOCK_M, BLOCK_K))
@@ -78,23 +98,35 @@ def _quant_matmul_kernel(
         offs_k = k0 + tl.arange(0, BLOCK_K)
         k_ok = offs_k < K
         a = tl.load(
-            x_ptr + offs_m[:, None] * stride_xm + offs_k[None, :] * stride_xk, mask=m_ok[:, None] & k_ok[None, :], other=0.0
+            x_ptr + offs_m[:, None] * stride_xm + offs_k[None, :] * stride_xk,
+            mask=m_ok[:, None] & k_ok[None, :],
+            other=0.0,
         )
         if ACT_QMAX > 0:
             a = (tl.math.div_rn(a.to(tl.float32), a_scale_tile) + _ROUND) - _ROUND
             a = tl.minimum(tl.maximum(a, -ACT_QMAX), ACT_QMAX)
         if BITS == 8:
             w = tl.load(
-                w_ptr + offs_n[:, None] * stride_wn + offs_k[None, :] * stride_wk, mask=n_ok[:, None] & k_ok[None, :], other=0
+                w_ptr + offs_n[:, None] * stride_wn + offs_k[None, :] * stride_wk,
+                mask=n_ok[:, None] & k_ok[None, :],
+                other=0,
             )
         else:
             offs_b = k0 // 2 + tl.arange(0, BLOCK_K // 2)
             b_ok = n_ok[:, None] & (offs_b[None, :] < (K + 1) // 2)
-            packed = tl.load(w_ptr + offs_n[:, None] * stride_wn + offs_b[None, :] * stride_wk, mask=b_ok, other=0x88)
-            w = tl.interleave((packed & 0xF).to(tl.int8) - 8, (packed >> 4).to(tl.int8) - 8)  # (BLOCK_N, BLOCK_K)
+            packed = tl.load(
+                w_ptr + offs_n[:, None] * stride_wn + offs_b[None, :] * stride_wk, mask=b_ok, other=0x88
+            )
+            w = tl.interleave(
+                (packed & 0xF).to(tl.int8) - 8, (packed >> 4).to(tl.int8) - 8
+            )  # (BLOCK_N, BLOCK_K)
         if GROUP > 0 and not TILE_SCALE:
             groups = offs_k[None, :] // GROUP
-            s = tl.load(s_ptr + offs_n[:, None] * stride_sn + groups * stride_sg, mask=n_ok[:, None] & k_ok[None, :], other=0.0)
+            s = tl.load(
+                s_ptr + offs_n[:, None] * stride_sn + groups * stride_sg,
+                mask=n_ok[:, None] & k_ok[None, :],
+                other=0.0,
+            )
             w = w.to(tl.float32) * s.to(tl.float32)
         if INT_DOT:
             a, w = a.to(tl.float16), w.to(tl.float16)
@@ -133,7 +165,13 @@ def _configs(shapes: list[tuple[int, int, int, int, int]]) -> list[triton.Config
 def _tuned(decode: bool):
     """The matmul autotuned over tile shapes on the GPU: narrow-N, deep-K tiles for M <= 16, square ones above."""
     if decode:  # weight tiles of at most 8192 values keep the pipelined buffers within Hopper's shared memory
-        shapes = [(16, bn, bk, 4, s) for bn in (16, 32, 64, 128) for bk in (64, 128, 256) for s in (3, 4) if bn * bk <= 8192]
+        shapes = [
+            (16, bn, bk, 4, s)
+            for bn in (16, 32, 64, 128)
+            for bk in (64, 128, 256)
+            for s in (3, 4)
+            if bn * bk <= 8192
+        ]
     else:
         shapes = [(64, 64, 64, 4, 4), (64, 128, 64, 4, 4), (128, 64, 64, 4, 4), (128, 128, 64, 8, 3),
                   (128, 256, 64, 8, 3), (64, 64, 128, 4, 3), (128, 128, 32, 4, 4)]  # fmt: skip
@@ -181,8 +219,19 @@ def quant_linear(
         return y.view(*x.shape[:-1], n)
     amax = absmax(x2) if act_qmax else y
     args = (
-        x2, qweight, scale, bias if bias is not None else y, y, amax, m, n, in_features,
-        *x2.stride(), *qweight.stride(), *scale.stride(), *y.stride(),
+        x2,
+        qweight,
+        scale,
+        bias if bias is not None else y,
+        y,
+        amax,
+        m,
+        n,
+        in_features,
+        *x2.stride(),
+        *qweight.stride(),
+        *scale.stride(),
+        *y.stride(),
     )
     meta = {"BITS": bits, "GROUP": group_size or 0, "ACT_QMAX": act_qmax or 0, "HAS_BIAS": bias is not None}
     if INTERPRETED:

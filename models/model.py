@@ -22,18 +22,24 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from supernas.models import ops
-from supernas.spaces.architecture import Architecture, LayerArch
 from supernas.core.errors import InputError
-from supernas.spaces.spec import SpaceSpec
+from supernas.models import ops
 from supernas.models.speech import SpeechFrontEnd
+from supernas.spaces.architecture import Architecture, LayerArch
+from supernas.spaces.spec import SpaceSpec
 
 
 class Leaves(Protocol):
     """Makes the weight-holding modules of a model."""
 
     def linear(
-        self, in_features: int, out_features: int, bias: bool, weight_bits: int, act_bits: int, group_size: int | None = None
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool,
+        weight_bits: int,
+        act_bits: int,
+        group_size: int | None = None,
     ) -> nn.Module: ...
 
     def norm(self, width: int, eps: float) -> nn.Module: ...
@@ -41,9 +47,13 @@ class Leaves(Protocol):
     def embedding(self, rows: int, width: int) -> nn.Module: ...
 
 
-def _add_linears(module: nn.Module, shapes: dict[str, tuple[int, int]], spec: SpaceSpec, layer: LayerArch, leaves: Leaves) -> None:
+def _add_linears(
+    module: nn.Module, shapes: dict[str, tuple[int, int]], spec: SpaceSpec, layer: LayerArch, leaves: Leaves
+) -> None:
     for name, (out_features, in_features) in shapes.items():
-        linear = leaves.linear(in_features, out_features, spec.bias, layer.weight_bits, layer.act_bits, spec.weight_group_size)
+        linear = leaves.linear(
+            in_features, out_features, spec.bias, layer.weight_bits, layer.act_bits, spec.weight_group_size
+        )
         setattr(module, name, linear)
 
 
@@ -66,13 +76,24 @@ class Attention(nn.Module):
 
     def configure(self, embed: int, layer: LayerArch) -> None:
         _resize_linears(self, self.shapes(embed, layer), layer)
-        self.kind, self.heads, self.kv_heads, self.window = layer.attention, layer.heads, layer.kv_heads, layer.window
+        self.kind, self.heads, self.kv_heads, self.window = (
+            layer.attention,
+            layer.heads,
+            layer.kv_heads,
+            layer.window,
+        )
 
     def forward(self, x: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
         y = ops.attention(
-            self.q(x), self.k(x), self.v(x),
-            kind=self.kind, heads=self.heads, kv_heads=self.kv_heads,
-            window=self.window, causal=self.causal, padding=padding,
+            self.q(x),
+            self.k(x),
+            self.v(x),
+            kind=self.kind,
+            heads=self.heads,
+            kv_heads=self.kv_heads,
+            window=self.window,
+            causal=self.causal,
+            padding=padding,
         )  # (B, T, heads * head_dim)
         return self.o(y)  # (B, T, C)
 
@@ -202,18 +223,28 @@ class Transformer(nn.Module):
     def check_inputs(self, inputs: torch.Tensor) -> None:
         """A one-line error for the common mistakes torch would report deep inside an embedding."""
         spec = self.spec
-        if spec.task not in ("causal_lm", "encoder_classification") or torch.jit.is_tracing() or torch.compiler.is_compiling():
+        if (
+            spec.task not in ("causal_lm", "encoder_classification")
+            or torch.jit.is_tracing()
+            or torch.compiler.is_compiling()
+        ):
             return  # an export traces symbolic shapes: nothing to read there
         if inputs.ndim != 2:
-            raise InputError(f"token ids must be a 2-D (batch, sequence) tensor, got shape {tuple(inputs.shape)}"
-                             + (" (add a batch dimension: ids[None])" if inputs.ndim == 1 else ""))
+            raise InputError(
+                f"token ids must be a 2-D (batch, sequence) tensor, got shape {tuple(inputs.shape)}"
+                + (" (add a batch dimension: ids[None])" if inputs.ndim == 1 else "")
+            )
         if inputs.dtype.is_floating_point or inputs.dtype == torch.bool:
             raise InputError(f"token ids must be integers, got {inputs.dtype}")
         if inputs.shape[1] > spec.max_seq_len:
-            raise InputError(f"sequence of {inputs.shape[1]} tokens is longer than space '{spec.name}' allows ({spec.max_seq_len})")
+            raise InputError(
+                f"sequence of {inputs.shape[1]} tokens is longer than space '{spec.name}' allows ({spec.max_seq_len})"
+            )
         if inputs.numel() and (int(inputs.min()) < 0 or int(inputs.max()) >= spec.vocab_size):
             bad = int(inputs.max()) if int(inputs.max()) >= spec.vocab_size else int(inputs.min())
-            raise InputError(f"token id {bad} is outside the vocabulary of space '{spec.name}' (0 to {spec.vocab_size - 1})")
+            raise InputError(
+                f"token id {bad} is outside the vocabulary of space '{spec.name}' (0 to {spec.vocab_size - 1})"
+            )
 
     def embed(self, inputs: torch.Tensor, token_types: torch.Tensor | None) -> torch.Tensor:
         self.check_inputs(inputs)
@@ -233,7 +264,10 @@ class Transformer(nn.Module):
         return self.emb_norm(x) if self.emb_norm is not None else x
 
     def encode(
-        self, inputs: torch.Tensor, padding: torch.Tensor | None = None, token_types: torch.Tensor | None = None
+        self,
+        inputs: torch.Tensor,
+        padding: torch.Tensor | None = None,
+        token_types: torch.Tensor | None = None,
     ) -> torch.Tensor:
         x = self.embed(inputs, token_types)
         for block in list(self.blocks)[: self.depth]:
@@ -241,7 +275,10 @@ class Transformer(nn.Module):
         return self.final_norm(x) if self.final_norm is not None else x
 
     def forward(
-        self, inputs: torch.Tensor, padding: torch.Tensor | None = None, token_types: torch.Tensor | None = None
+        self,
+        inputs: torch.Tensor,
+        padding: torch.Tensor | None = None,
+        token_types: torch.Tensor | None = None,
     ) -> torch.Tensor:
         h = self.encode(inputs, padding, token_types)
         if self.spec.task == "causal_lm":

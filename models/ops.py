@@ -62,7 +62,9 @@ def softmax_attention(q, k, v, heads: int, kv_heads: int, mask: torch.Tensor | N
     return _merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
 
 
-def linear_attention(q, k, v, heads: int, causal: bool, padding: torch.Tensor | None, eps: float = 1e-6) -> torch.Tensor:
+def linear_attention(
+    q, k, v, heads: int, causal: bool, padding: torch.Tensor | None, eps: float = 1e-6
+) -> torch.Tensor:
     """Kernelized attention (Katharopoulos et al. 2020) with phi(x) = elu(x) + 1; O(T) in length.
 
     out_i = phi(q_i) . sum_j phi(k_j) v_j^T / (phi(q_i) . sum_j phi(k_j)), the sums over visible keys j.
@@ -104,7 +106,10 @@ def attention(
 
 
 def mixture_of_experts(
-    x: torch.Tensor, router_logits: torch.Tensor, top_k: int, experts: Sequence[Callable[[torch.Tensor], torch.Tensor]]
+    x: torch.Tensor,
+    router_logits: torch.Tensor,
+    top_k: int,
+    experts: Sequence[Callable[[torch.Tensor], torch.Tensor]],
 ) -> torch.Tensor:
     """Top-k routing (softmax over the k chosen logits, as in Mixtral); x (N, C) -> (N, C)."""
     weights, chosen = torch.topk(router_logits, top_k, dim=-1)  # (N, k)
@@ -118,7 +123,10 @@ def mixture_of_experts(
 
 
 def mixture_of_experts_dense(
-    x: torch.Tensor, router_logits: torch.Tensor, top_k: int, experts: Sequence[Callable[[torch.Tensor], torch.Tensor]]
+    x: torch.Tensor,
+    router_logits: torch.Tensor,
+    top_k: int,
+    experts: Sequence[Callable[[torch.Tensor], torch.Tensor]],
 ) -> torch.Tensor:
     """:func:`mixture_of_experts` without data-dependent shapes: every expert sees every token and
     unchosen experts get gate 0. Equal to float rounding; what a static graph (ONNX) can express.

@@ -14,17 +14,19 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
+from supernas.core.weightfiles import save_weights
+from supernas.models.supernet import Supernet
 from supernas.spaces.architecture import Architecture, largest
 from supernas.spaces.spec import SpaceSpec
-from supernas.models.supernet import Supernet
-from supernas.core.weightfiles import save_weights
 
 PARENT_WEIGHTS = "parent.safetensors"
 
 
 def full_precision(spec: SpaceSpec) -> SpaceSpec:
     """The same space with only 32-bit weights and activations."""
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update={"weight_bits": [32], "act_bits": [32]})})
+    return spec.model_copy(
+        update={"layer": spec.layer.model_copy(update={"weight_bits": [32], "act_bits": [32]})}
+    )
 
 
 def save_parent(supernet: Supernet, directory: str | Path) -> Path:
@@ -43,6 +45,8 @@ def parent_supernet(supernet: Supernet) -> tuple[Supernet, Architecture]:
     parent = Supernet(spec).eval()
     directory = getattr(supernet, "directory", None)
     stored = Path(directory) / PARENT_WEIGHTS if directory is not None else None
-    parent.load_state_dict(load_file(stored) if stored is not None and stored.is_file() else supernet.state_dict())
+    parent.load_state_dict(
+        load_file(stored) if stored is not None and stored.is_file() else supernet.state_dict()
+    )
     supernet._parent = (parent, largest(spec))
     return supernet._parent

@@ -138,7 +138,9 @@ def load_into(model: torch.nn.Module, path: str | Path) -> LoadReport:
                 if name not in ours:
                     report.unexpected.append(raw)
                 elif ours[name].shape != value.shape:
-                    report.shape_mismatch.append(f"{name}: file {tuple(value.shape)} vs supernet {tuple(ours[name].shape)}")
+                    report.shape_mismatch.append(
+                        f"{name}: file {tuple(value.shape)} vs supernet {tuple(ours[name].shape)}"
+                    )
                 else:
                     ours[name].copy_(value)
                     report.loaded.append(name)

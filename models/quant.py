@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 _MIN_SCALE = 1e-12
 
+
 class _StraightThrough(torch.autograd.Function):
     """Forward returns the quantized value, backward passes the gradient unchanged (STE)."""
 
@@ -29,8 +30,10 @@ class _StraightThrough(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         return grad, None
 
+
 def qmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1
+
 
 @dataclass(frozen=True)
 class QuantizedWeight:
@@ -41,11 +44,13 @@ class QuantizedWeight:
     bits: int
     group_size: int | None = None
 
+
 def expand_scale(scale: torch.Tensor, group_size: int | None, in_features: int) -> torch.Tensor:
     """Scales broadcastable against an (out, in) weight: per-row scales as they are, group scales repeated."""
     if group_size is None:
         return scale
     return scale.repeat_interleave(group_size, dim=1)[:, :in_features]
+
 
 def quantize_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -> QuantizedWeight:
     w = w.detach().float()
@@ -59,8 +64,10 @@ def quantize_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -
     values = torch.round(w / expand_scale(scale, group_size, w.shape[1])).clamp_(-limit, limit).to(torch.int8)
     return QuantizedWeight(values, scale, bits, group_size)
 
+
 def dequantize(values: torch.Tensor, scale: torch.Tensor, group_size: int | None = None) -> torch.Tensor:
     return values.float() * expand_scale(scale, group_size, values.shape[1])
+
 
 def fake_quant_weight(w: torch.Tensor, bits: int, group_size: int | None = None) -> torch.Tensor:
     """The weight a layer with ``bits`` weight bits computes with; differentiable through STE."""
@@ -73,6 +80,7 @@ def fake_quant_weight(w: torch.Tensor, bits: int, group_size: int | None = None)
         rounded = dequantize(q.values, q.scale, group_size)
     return _StraightThrough.apply(w, rounded)
 
+
 def round_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
     """The activation a layer with ``bits`` activation bits sees; plain tensor ops (exportable, no STE)."""
     if bits == 32:
@@ -83,10 +91,12 @@ def round_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
     scale = (x.abs().amax() / limit).clamp_min(_MIN_SCALE)
     return torch.round(x / scale).clamp(-limit, limit) * scale
 
+
 def fake_quant_activation(x: torch.Tensor, bits: int) -> torch.Tensor:
     if bits == 32:
         return x
     return _StraightThrough.apply(x, round_activation(x.detach(), bits))
+
 
 def pack_int4(values: torch.Tensor) -> torch.Tensor:
     """Pack int4 values (int8 tensor in [-8, 7], shape (out, in)) two per byte along ``in``.
@@ -99,6 +109,7 @@ def pack_int4(values: torch.Tensor) -> torch.Tensor:
     if cols % 2:
         u = torch.cat([u, torch.full((out, 1), 8, dtype=torch.uint8)], dim=1)
     return u[:, 0::2] | (u[:, 1::2] << 4)
+
 
 def unpack_int4(packed: torch.Tensor, cols: int) -> torch.Tensor:
     """Inverse of :func:`pack_int4`: int8 values of shape (out, cols)."""

@@ -58,7 +58,9 @@ class PositionalConv(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(channels, 1, kernel))
         self.bias = nn.Parameter(torch.zeros(channels))
-        nn.init.normal_(self.weight, std=(4.0 / kernel) ** 0.5 / kernel)  # small: starts near the identity residual
+        nn.init.normal_(
+            self.weight, std=(4.0 / kernel) ** 0.5 / kernel
+        )  # small: starts near the identity residual
         self.kernel, self.width = kernel, channels
 
     def active_index(self) -> dict[str, Index]:

@@ -20,15 +20,15 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from supernas.spaces.architecture import Architecture, check, largest
-from supernas.data.text import TextData, byte_tokens
-from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves, Index, own_slices
 from supernas.core.errors import NotFoundError, SpecError
+from supernas.core.weightfiles import save_weights
+from supernas.data.text import TextData, byte_tokens
+from supernas.data.types import HeldoutData, TaskData, TaskSplit
+from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves, Index, own_slices
 from supernas.models.model import Block, FeedForward, Transformer
 from supernas.models.pretrained import LoadReport, load_into
+from supernas.spaces.architecture import Architecture, check, largest
 from supernas.spaces.spec import SpaceSpec, parse_spec, read_structured_file
-from supernas.data.types import HeldoutData, TaskData, TaskSplit
-from supernas.core.weightfiles import save_weights
 
 SUPERNET_CONFIG = "supernet.json"
 SUPERNET_WEIGHTS = "supernet.safetensors"
@@ -75,7 +75,9 @@ class Supernet(Transformer):
         """Load a dense pretrained checkpoint (supernas, GPT-2 or BERT names) into the largest subnet."""
         report = load_into(self, path)
         if not report.loaded:
-            raise SpecError(f"{path}: no tensor matched a parameter of space '{self.spec.name}' by name and shape")
+            raise SpecError(
+                f"{path}: no tensor matched a parameter of space '{self.spec.name}' by name and shape"
+            )
         self.provenance = f"pretrained weights from {Path(path).name}"
         return report
 
@@ -117,7 +119,9 @@ class Supernet(Transformer):
         if text.is_file():
             supernet.heldout = HeldoutData(text=byte_tokens(text.read_bytes()))
         if task.is_file():  # absent in supernets saved before task data
-            supernet.heldout = HeldoutData(task=TaskSplit.from_tensors(load_file(task)), source=config.get("heldout_data"))
+            supernet.heldout = HeldoutData(
+                task=TaskSplit.from_tensors(load_file(task)), source=config.get("heldout_data")
+            )
         return supernet
 
 

@@ -22,13 +22,12 @@ from typing import ClassVar
 
 import torch
 
-from supernas.spaces.architecture import Architecture
-from supernas.spaces.spec import SpaceSpec
-from supernas.models.supernet import Supernet
 from supernas.core.errors import SpecError, allowed
 from supernas.data.inputs import Batch, random_batch
-
+from supernas.models.supernet import Supernet
 from supernas.predictors.direction import Direction
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import SpaceSpec
 
 
 class CostClass(str, Enum):
@@ -39,20 +38,24 @@ class CostClass(str, Enum):
     one_shot = "one_shot"
 
 
-
-
 @dataclass
 class MetricContext:
     """What metrics need besides the architecture. The supernet is built on first use."""
 
     spec: SpaceSpec
     batch: Batch | None = None
-    heldout: list[Batch] | None = None  # held-out batches for one-shot metrics (val_loss, val_accuracy, fidelity)
+    heldout: list[Batch] | None = (
+        None  # held-out batches for one-shot metrics (val_loss, val_accuracy, fidelity)
+    )
     device: str = "cpu"
     seed: int = 0
     supernet_factory: object = None  # callable returning a Supernet; default: random init with ``seed``
-    data: str | None = None  # a job's ``data`` (built-in name or file): its held-out split becomes ``heldout``
-    heldout_text: torch.Tensor | None = None  # byte-level LMs: held-out bytes to score (a job's ``data`` file's tail)
+    data: str | None = (
+        None  # a job's ``data`` (built-in name or file): its held-out split becomes ``heldout``
+    )
+    heldout_text: torch.Tensor | None = (
+        None  # byte-level LMs: held-out bytes to score (a job's ``data`` file's tail)
+    )
     _supernet: Supernet | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -110,7 +113,9 @@ class Metric(ABC):
 
     def check_applicable(self, spec: SpaceSpec) -> None:
         if spec.task not in self.tasks:
-            raise SpecError(f"metric '{self.name}' does not apply to space '{spec.name}' (task {spec.task}; it needs {', '.join(self.tasks)})")
+            raise SpecError(
+                f"metric '{self.name}' does not apply to space '{spec.name}' (task {spec.task}; it needs {', '.join(self.tasks)})"
+            )
 
     @abstractmethod
     def evaluate(self, arch: Architecture, context: MetricContext) -> float: ...
@@ -124,7 +129,9 @@ def register(cls: type[Metric]) -> type[Metric]:
     plugin reloaded) replaces its own metrics; a name another module registered is an error."""
     known = REGISTRY.get(cls.name)
     if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise SpecError(f"metric '{cls.name}' is registered twice: by {known.__module__} and by {cls.__module__}")
+        raise SpecError(
+            f"metric '{cls.name}' is registered twice: by {known.__module__} and by {cls.__module__}"
+        )
     REGISTRY[cls.name] = cls
     return cls
 
@@ -133,5 +140,7 @@ def int_option(metric: Metric, name: str, minimum: int = 1) -> int:
     """A metric option that must be an integer >= ``minimum``; a clear error otherwise."""
     value = metric.settings[name]
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SpecError(f"metric '{metric.name}': option '{name}' = {value!r} must be an integer >= {minimum}")
+        raise SpecError(
+            f"metric '{metric.name}': option '{name}' = {value!r} must be an integer >= {minimum}"
+        )
     return value

@@ -32,5 +32,7 @@ def get_metric(name: str, **options: object) -> Metric:
     """A metric instance by registered name; unknown names list what exists."""
     _load_installed_plugins()
     if name not in REGISTRY:
-        raise NotFoundError(f"unknown metric '{name}'{did_you_mean(name, REGISTRY)} ({allowed(sorted(REGISTRY))})")
+        raise NotFoundError(
+            f"unknown metric '{name}'{did_you_mean(name, REGISTRY)} ({allowed(sorted(REGISTRY))})"
+        )
     return REGISTRY[name](**options)

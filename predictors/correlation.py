@@ -22,19 +22,18 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from supernas.spaces.architecture import Architecture, sample_many
-from supernas.models.supernet import Supernet
+from supernas.core.errors import SpecError
+from supernas.core.progress import make_progress
+from supernas.data.inputs import Batch
 from supernas.data.text import TextData, TextWindows, load_text
 from supernas.data.types import batch_at
-from supernas.core.errors import SpecError
-from supernas.data.inputs import Batch
-from supernas.core.progress import make_progress
-from supernas.training.sandwich import finetune
-
+from supernas.models.supernet import Supernet
 from supernas.predictors.base import CostClass, MetricContext
 from supernas.predictors.catalogue import get_metric
 from supernas.predictors.oneshot import heldout_loss
 from supernas.predictors.proxies import PROXIES
+from supernas.spaces.architecture import Architecture, sample_many
+from supernas.training.sandwich import finetune
 
 BASELINES = ("params", "decoder_params")
 TARGET = "val_loss"
@@ -70,7 +69,9 @@ def training_text(supernet: Supernet, path: str | Path | None) -> TextData:
     text = load_text(path)
     if supernet.trained_on is not None and text.source != supernet.trained_on:
         given = f"--data {path}" if path is not None else "the default text (Python stdlib)"
-        raise SpecError(f"{given} is {text.source}, but the supernet was trained on {supernet.trained_on}: pass that file with --data")
+        raise SpecError(
+            f"{given} is {text.source}, but the supernet was trained on {supernet.trained_on}: pass that file with --data"
+        )
     return text
 
 
@@ -87,12 +88,33 @@ def proxy_context(supernet: Supernet, seed: int = 0, text: TextData | None = Non
 
 
 def finetuned_losses(
-    supernet: Supernet, archs: list[Architecture], text: TextData, heldout: list[Batch], finetuning: Finetuning, seed: int, progress: bool = False
+    supernet: Supernet,
+    archs: list[Architecture],
+    text: TextData,
+    heldout: list[Batch],
+    finetuning: Finetuning,
+    seed: int,
+    progress: bool = False,
 ) -> list[float]:
     """Held-out loss of each subnet after ``finetuning`` on ``text`` (same batches and seed for all)."""
     return [
-        heldout_loss(finetune(supernet, arch, text, finetuning.steps, finetuning.lr, finetuning.batch_size, finetuning.seq_len, seed), arch, heldout)
-        for arch in make_progress(archs, enabled=progress, desc=f"fine-tune {finetuning.steps} steps", unit="subnet")
+        heldout_loss(
+            finetune(
+                supernet,
+                arch,
+                text,
+                finetuning.steps,
+                finetuning.lr,
+                finetuning.batch_size,
+                finetuning.seq_len,
+                seed,
+            ),
+            arch,
+            heldout,
+        )
+        for arch in make_progress(
+            archs, enabled=progress, desc=f"fine-tune {finetuning.steps} steps", unit="subnet"
+        )
     ]
 
 
@@ -102,7 +124,9 @@ def _ecdf(fitted: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (np.searchsorted(s, x, "left") + np.searchsorted(s, x, "right")) / (2 * len(s))
 
 
-def loo_ridge(features: dict[str, list[float]], target: list[float], alpha: float = RIDGE_ALPHA) -> list[float]:
+def loo_ridge(
+    features: dict[str, list[float]], target: list[float], alpha: float = RIDGE_ALPHA
+) -> list[float]:
     """Leave-one-out predictions of a quality score (higher = lower ``target``) from ridge regression on
     the features' ranks; subnet i's prediction uses a model whose ranks, scaling and weights come from
     the other subnets only. Features with a non-finite value are left out."""
@@ -150,17 +174,37 @@ def rank_agreement(
     values = {TARGET: [float(target_metric.evaluate(arch, context)) for arch in archs]}
     values.update({m.name: [float(m.evaluate(arch, context)) for arch in archs] for m in chosen})
     if finetuning is not None:
-        values[FINETUNED] = finetuned_losses(supernet, archs, text, target_metric.heldout(context), finetuning, seed, progress)
+        values[FINETUNED] = finetuned_losses(
+            supernet, archs, text, target_metric.heldout(context), finetuning, seed, progress
+        )
     targets = [TARGET] + ([FINETUNED] if finetuning is not None else [])
     rows = []
     if finetuning is not None:
-        rows.append(Agreement(TARGET, target_metric.direction, target_metric.cost.value, None, None, *_agreement(values[TARGET], values[FINETUNED])))
+        rows.append(
+            Agreement(
+                TARGET,
+                target_metric.direction,
+                target_metric.cost.value,
+                None,
+                None,
+                *_agreement(values[TARGET], values[FINETUNED]),
+            )
+        )
     for m in chosen:
-        rows.append(Agreement(m.name, m.direction, m.cost.value, *(r for t in targets for r in _agreement(values[m.name], values[t]))))
+        rows.append(
+            Agreement(
+                m.name,
+                m.direction,
+                m.cost.value,
+                *(r for t in targets for r in _agreement(values[m.name], values[t])),
+            )
+        )
     if len(chosen) > 1:
         features = {m.name: values[m.name] for m in chosen}
         combined = [r for t in targets for r in _agreement(loo_ridge(features, values[t]), values[t])]
-        costliest = max((m.cost for m in chosen), key=list(CostClass).index)  # a combination costs its dearest input
+        costliest = max(
+            (m.cost for m in chosen), key=list(CostClass).index
+        )  # a combination costs its dearest input
         rows.append(Agreement(COMBINED, "maximize", costliest.value, *combined))
     return rows, values
 
@@ -174,8 +218,11 @@ def format_agreement(rows: list[Agreement], n: int, finetuning: Finetuning | Non
     header = f"rank agreement over {n} random subnets (rho = -1: higher metric, lower loss); targets: one-shot val_loss"
     if finetuning is not None:
         header += f", val_loss after {finetuning.steps} standalone fine-tuning steps (lr {finetuning.lr:g}, batch {finetuning.batch_size})"
-    lines = [header, f"{'metric':<18} {'direction':<9} {'cost':<9} {'rho 1shot':>9} {'tau 1shot':>9}"
-             + (f" {'rho tuned':>9} {'tau tuned':>9}" if finetuning is not None else "")]
+    lines = [
+        header,
+        f"{'metric':<18} {'direction':<9} {'cost':<9} {'rho 1shot':>9} {'tau 1shot':>9}"
+        + (f" {'rho tuned':>9} {'tau tuned':>9}" if finetuning is not None else ""),
+    ]
 
     def strength(r: Agreement) -> float:
         if r.spearman is None:  # the val_loss row goes first
@@ -185,5 +232,12 @@ def format_agreement(rows: list[Agreement], n: int, finetuning: Finetuning | Non
 
     for r in sorted(rows, key=strength):
         line = f"{r.metric:<18} {r.direction:<9} {r.cost:<9} {_cell(r.spearman)} {_cell(r.kendall)}"
-        lines.append(line + (f" {_cell(r.finetuned_spearman)} {_cell(r.finetuned_kendall)}" if finetuning is not None else ""))
+        lines.append(
+            line
+            + (
+                f" {_cell(r.finetuned_spearman)} {_cell(r.finetuned_kendall)}"
+                if finetuning is not None
+                else ""
+            )
+        )
     return "\n".join(lines)

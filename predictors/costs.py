@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from supernas.predictors.base import CostClass, Metric, MetricContext, int_option, register
 from supernas.spaces.analytic import (
-    checkpoint_bytes, count_non_embedding_params, count_params, flops_per_token, forward_macs,
-    kv_cache_bytes_per_token, macs_per_token, peak_activation_bytes,
+    checkpoint_bytes,
+    count_non_embedding_params,
+    count_params,
+    flops_per_token,
+    forward_macs,
+    kv_cache_bytes_per_token,
+    macs_per_token,
+    peak_activation_bytes,
 )
 from supernas.spaces.architecture import Architecture
 
-from supernas.predictors.base import CostClass, Metric, MetricContext, int_option, register
 
 class _Analytic(Metric):
     direction = "minimize"

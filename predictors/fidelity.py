@@ -26,17 +26,15 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
 from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
-from supernas.models.ops import mean_pool
-from supernas.models.parent import parent_supernet
 from supernas.data.task import load_task_data
 from supernas.data.types import heldout_batches
-
-from supernas.predictors.base import CostClass, Metric, MetricContext, register
-from supernas.predictors.base import int_option
+from supernas.models.ops import mean_pool
+from supernas.models.parent import parent_supernet
+from supernas.models.supernet import Supernet
+from supernas.predictors.base import CostClass, Metric, MetricContext, int_option, register
+from supernas.spaces.architecture import Architecture
 
 
 @torch.no_grad()
@@ -59,7 +57,9 @@ def first_sentences(batches: list[Batch], n: int) -> list[Batch]:
         if left <= 0:
             break
         keep = min(left, len(batch.inputs))
-        out.append(Batch(*(None if t is None else t[:keep] for t in (batch.inputs, batch.targets, batch.padding))))
+        out.append(
+            Batch(*(None if t is None else t[:keep] for t in (batch.inputs, batch.targets, batch.padding)))
+        )
         left -= keep
     return out
 
@@ -79,7 +79,9 @@ class _ParentFidelity(Metric):
 
     def check_applicable(self, spec) -> None:
         if spec.task != "encoder_classification":
-            raise SpecError(f"metric '{self.name}' compares sentence embeddings: it needs an encoder space, not {spec.task} ('{spec.name}')")
+            raise SpecError(
+                f"metric '{self.name}' compares sentence embeddings: it needs an encoder space, not {spec.task} ('{spec.name}')"
+            )
 
     def reference(self, context: MetricContext) -> tuple[list[Batch], torch.Tensor]:
         """The held-out batches and the parent's embeddings of them, made once per context."""
@@ -108,13 +110,19 @@ class EmbeddingFidelity(_ParentFidelity):
     description = "mean cosine of the subnet's sentence embeddings to the parent model's (held-out text)"
 
     def compare(self, subnet: torch.Tensor, parent: torch.Tensor) -> float:
-        return float(F.cosine_similarity(subnet.double(), parent[:, : subnet.shape[1]].double(), dim=1).mean())
+        return float(
+            F.cosine_similarity(subnet.double(), parent[:, : subnet.shape[1]].double(), dim=1).mean()
+        )
 
 
 @register
 class SimilarityRank(_ParentFidelity):
     name = "similarity_rank"
-    description = "Spearman between the subnet's and the parent's pairwise sentence similarities (held-out text)"
+    description = (
+        "Spearman between the subnet's and the parent's pairwise sentence similarities (held-out text)"
+    )
 
     def compare(self, subnet: torch.Tensor, parent: torch.Tensor) -> float:
-        return float(spearmanr(pair_similarities(subnet).numpy(), pair_similarities(parent).numpy()).statistic)
+        return float(
+            spearmanr(pair_similarities(subnet).numpy(), pair_similarities(parent).numpy()).statistic
+        )

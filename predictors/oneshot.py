@@ -17,14 +17,13 @@ from collections.abc import Callable
 
 import torch
 
-from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
-from supernas.data.text import heldout_windows, stdlib_text
 from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
-from supernas.training.losses import counted_targets, task_loss
-
+from supernas.data.text import heldout_windows, stdlib_text
+from supernas.models.supernet import Supernet
 from supernas.predictors.base import CostClass, Metric, MetricContext, register
+from supernas.spaces.architecture import Architecture
+from supernas.training.losses import counted_targets, task_loss
 
 Score = Callable[[torch.Tensor, Batch], torch.Tensor]  # (logits, batch) -> mean over the batch's targets
 
@@ -64,7 +63,11 @@ def heldout_accuracy(supernet: Supernet, arch: Architecture, batches: list[Batch
 
 class _OneShot(Metric):
     cost = CostClass.one_shot
-    options = {"seq_len": 64, "batch_size": 8, "batches": 16}  # the default causal-LM held-out set (seq_len capped at the space's)
+    options = {
+        "seq_len": 64,
+        "batch_size": 8,
+        "batches": 16,
+    }  # the default causal-LM held-out set (seq_len capped at the space's)
     score: Score
 
     def heldout(self, context: MetricContext) -> list[Batch]:
@@ -75,7 +78,9 @@ class _OneShot(Metric):
             context.heldout = self._default_heldout(context)
         if any(b.targets is None for b in context.heldout):
             where = context.data or context.supernet.heldout.source or "the held-out data"
-            raise SpecError(f"metric '{self.name}' needs labeled held-out data; {where} has no labels (a .jsonl/.csv file with text and label)")
+            raise SpecError(
+                f"metric '{self.name}' needs labeled held-out data; {where} has no labels (a .jsonl/.csv file with text and label)"
+            )
         return context.heldout
 
     def _default_heldout(self, context: MetricContext) -> list[Batch]:
@@ -84,7 +89,9 @@ class _OneShot(Metric):
             o = self.settings
             seq_len = min(o["seq_len"], spec.max_seq_len)
             text = context.heldout_text if context.heldout_text is not None else context.supernet.heldout.text
-            return heldout_windows(stdlib_text().heldout if text is None else text, seq_len, o["batch_size"], o["batches"])
+            return heldout_windows(
+                stdlib_text().heldout if text is None else text, seq_len, o["batch_size"], o["batches"]
+            )
         stored = context.supernet.heldout.batches
         if stored is not None:
             return stored

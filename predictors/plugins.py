@@ -28,10 +28,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
-from supernas.spaces.architecture import Architecture
 from supernas.core.errors import SupernasError
-
 from supernas.predictors.base import REGISTRY, CostClass, Direction, Metric, MetricContext, register
+from supernas.spaces.architecture import Architecture
 
 ENTRY_POINT_GROUP = "supernas.metrics"
 
@@ -41,7 +40,11 @@ class PluginError(SupernasError):
 
 
 def metric(
-    name: str, direction: Direction, unit: str = "", cost: str | CostClass = CostClass.analytic, description: str = ""
+    name: str,
+    direction: Direction,
+    unit: str = "",
+    cost: str | CostClass = CostClass.analytic,
+    description: str = "",
 ) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Register ``fn(arch, context, **options) -> float`` as a metric; its keyword defaults are its options."""
     if direction not in ("minimize", "maximize"):
@@ -56,8 +59,14 @@ def metric(
             return float(fn(arch, context, **self.settings))
 
         attributes = dict(
-            name=name, direction=direction, unit=unit, cost=cost_class, options=options, evaluate=evaluate,
-            description=description or (inspect.getdoc(fn) or "").split("\n")[0], __module__=fn.__module__,
+            name=name,
+            direction=direction,
+            unit=unit,
+            cost=cost_class,
+            options=options,
+            evaluate=evaluate,
+            description=description or (inspect.getdoc(fn) or "").split("\n")[0],
+            __module__=fn.__module__,
         )
         register(type(f"{fn.__name__}_metric", (Metric,), attributes))
         return fn
@@ -102,7 +111,9 @@ def _import(plugin: str) -> ModuleType:
         raise
     except ModuleNotFoundError as e:
         if e.name == name:
-            raise PluginError(f"plugin '{plugin}': no module named '{name}' (a module importable here, or a .py file next to the job spec)") from None
+            raise PluginError(
+                f"plugin '{plugin}': no module named '{name}' (a module importable here, or a .py file next to the job spec)"
+            ) from None
         raise PluginError(f"plugin '{plugin}' failed to import: {_where(e)}") from None
     except Exception as e:
         raise PluginError(f"plugin '{plugin}' failed to import: {_where(e)}") from None
@@ -121,6 +132,8 @@ def load_entry_point_plugins() -> None:
         try:
             loaded = entry.load()
         except Exception as e:
-            raise PluginError(f"installed plugin '{entry.name}' ({entry.value}) failed to import: {_where(e)}") from None
+            raise PluginError(
+                f"installed plugin '{entry.name}' ({entry.value}) failed to import: {_where(e)}"
+            ) from None
         if inspect.isclass(loaded) and issubclass(loaded, Metric) and REGISTRY.get(loaded.name) is not loaded:
             register(loaded)

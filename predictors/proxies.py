@@ -38,15 +38,14 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from supernas.spaces.architecture import Architecture
 from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
-from supernas.training.losses import task_loss
 from supernas.models.model import FeedForward
 from supernas.models.supernet import active_slices
-
 from supernas.predictors.base import CostClass, Metric, MetricContext, register
 from supernas.predictors.costs import NonEmbeddingParams
+from supernas.spaces.architecture import Architecture
+from supernas.training.losses import task_loss
 
 Objective = Callable[[torch.Tensor, Batch], torch.Tensor]  # (output, batch) -> scalar
 CORRELATION_K = 1e-5  # Mellor et al. (2021, v1) and Serianni & Kalita (2023)
@@ -55,7 +54,9 @@ CORRELATION_K = 1e-5  # Mellor et al. (2021, v1) and Serianni & Kalita (2023)
 # ---------------------------------------------------------------- active weights and their gradients
 
 
-def _leaf_weights(model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def _leaf_weights(
+    model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+) -> dict[str, torch.Tensor]:
     """Gradient-requiring leaves standing in for the model's parameters (sharing storage unless transformed)."""
     return {
         name: (transform(p.detach()) if transform else p.detach()).requires_grad_()
@@ -96,7 +97,9 @@ def weight_grads(
     slices = active_slices(model)
     weights = _leaf_weights(model, transform)
     names = [name for name, _ in slices]  # each parameter once
-    found = torch.autograd.grad(objective(_forward(model, weights, batch), batch), [weights[n] for n in names], allow_unused=True)
+    found = torch.autograd.grad(
+        objective(_forward(model, weights, batch), batch), [weights[n] for n in names], allow_unused=True
+    )
     grads = {n: torch.zeros_like(weights[n]) if g is None else g for n, g in zip(names, found)}
     return [(weights[n].detach()[index], grads[n][index]) for n, index in slices]
 
@@ -188,7 +191,9 @@ def fisher(model: nn.Module, batch: Batch) -> float:
     if not outputs:  # every layer's FFN is a no-op: the sum has no terms
         return 0.0
     grads = torch.autograd.grad(loss, outputs)
-    return float(sum(0.5 * (z.detach() * g).sum(dim=1).pow(2).mean(dim=0).sum() for z, g in zip(outputs, grads)))
+    return float(
+        sum(0.5 * (z.detach() * g).sum(dim=1).pow(2).mean(dim=0).sum() for z, g in zip(outputs, grads))
+    )
 
 
 @torch.no_grad()
@@ -203,8 +208,12 @@ def naswot(model: nn.Module, batch: Batch) -> float:
     codes: list[torch.Tensor] = []
     with _hooked(_ffns(model), lambda ffn, args: codes.append(_ffn_codes(ffn, args[0])), pre=True):
         model(batch.inputs, batch.padding)
-    empty = torch.zeros(*batch.inputs.shape[:2], 0, dtype=torch.double)  # every FFN a no-op: no code, log|0| = -inf
-    c = torch.cat([code.double() for code in codes], dim=-1) if codes else empty  # (B, T, hidden units of all blocks)
+    empty = torch.zeros(
+        *batch.inputs.shape[:2], 0, dtype=torch.double
+    )  # every FFN a no-op: no code, log|0| = -inf
+    c = (
+        torch.cat([code.double() for code in codes], dim=-1) if codes else empty
+    )  # (B, T, hidden units of all blocks)
     keep = _real_tokens(batch, c)
     on, off = (c * keep).flatten(1), ((1 - c) * keep).flatten(1)
     return float(torch.linalg.slogdet(on @ on.T + off @ off.T).logabsdet)
@@ -247,7 +256,10 @@ def hidden_cov(model: nn.Module, batch: Batch) -> float:
 
 def _split_batch(batch: Batch, parts: int) -> list[Batch]:
     """``parts`` mini-batches of (nearly) equal size along the batch dimension."""
-    chunks = [t.tensor_split(parts) if t is not None else [None] * parts for t in (batch.inputs, batch.targets, batch.padding)]
+    chunks = [
+        t.tensor_split(parts) if t is not None else [None] * parts
+        for t in (batch.inputs, batch.targets, batch.padding)
+    ]
     return [Batch(*fields) for fields in zip(*chunks)]
 
 
@@ -360,12 +372,16 @@ class Zico(_Proxy):
     def score(self, model: nn.Module, batch: Batch) -> float:
         parts, size = self.settings["parts"], batch.inputs.shape[0]
         if not isinstance(parts, int) or not 2 <= parts <= size:
-            raise SpecError(f"metric 'zico': option 'parts' = {parts!r}, needs an integer from 2 to the batch size {size}")
+            raise SpecError(
+                f"metric 'zico': option 'parts' = {parts!r}, needs an integer from 2 to the batch size {size}"
+            )
         return zico(model, batch, parts)
 
 
 # every zero-cost proxy above, in the order reports list them
-PROXIES: tuple[str, ...] = tuple(cls.name for cls in (Synflow, Snip, GradNorm, Fisher, Naswot, Jacov, HiddenCov, Zico))
+PROXIES: tuple[str, ...] = tuple(
+    cls.name for cls in (Synflow, Snip, GradNorm, Fisher, Naswot, Jacov, HiddenCov, Zico)
+)
 
 
 @register

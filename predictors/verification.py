@@ -38,17 +38,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import load_subnet
-from supernas.models.dense import parameter_count
-from supernas.models.checkpoint import WEIGHTS, CheckpointAsSupernet, read_subnet_config, tensor_bytes_on_disk
 from supernas.core.errors import SupernasError
 from supernas.data.inputs import Batch
+from supernas.models.checkpoint import (
+    WEIGHTS,
+    CheckpointAsSupernet,
+    load_subnet,
+    read_subnet_config,
+    tensor_bytes_on_disk,
+)
+from supernas.models.dense import parameter_count
 from supernas.models.model import Transformer
-
-from supernas.predictors.latency import runtimes
+from supernas.models.supernet import Supernet
 from supernas.predictors.base import CostClass, Metric, MetricContext
 from supernas.predictors.catalogue import get_metric
+from supernas.predictors.latency import runtimes
 from supernas.predictors.latency.measure import model_latency
 from supernas.predictors.latency.metrics import workload_option
 from supernas.predictors.latency.workload import Workload
@@ -71,7 +75,9 @@ class Remeasured:
 
 def embedding_parameters(model: Transformer) -> int:
     """Parameters of the loaded model's token, position and segment embeddings (patch and class token)."""
-    return sum(parameter_count(module) for name in EMBEDDINGS if (module := getattr(model, name, None)) is not None)
+    return sum(
+        parameter_count(module) for name in EMBEDDINGS if (module := getattr(model, name, None)) is not None
+    )
 
 
 class CheckpointMeasurer:
@@ -83,7 +89,11 @@ class CheckpointMeasurer:
     """
 
     def __init__(
-        self, directory: str | Path, batch: Batch | None = None, seed: int = 0, beside: Supernet | None = None,
+        self,
+        directory: str | Path,
+        batch: Batch | None = None,
+        seed: int = 0,
+        beside: Supernet | None = None,
         data: str | None = None,
     ) -> None:
         self.directory = Path(directory)
@@ -112,13 +122,21 @@ class CheckpointMeasurer:
             return lambda: Remeasured(float(parameter_count(model)), "counted on the loaded model", True)
         if name in ("non_embedding_params", "decoder_params"):
             return lambda: Remeasured(
-                float(parameter_count(model) - embedding_parameters(model)), "counted on the loaded model, less its embeddings", True
+                float(parameter_count(model) - embedding_parameters(model)),
+                "counted on the loaded model, less its embeddings",
+                True,
             )
         if name == "weight_bytes":
-            return lambda: Remeasured(float(tensor_bytes_on_disk(self.directory / WEIGHTS)), f"tensor bytes of {WEIGHTS} on disk", True)
+            return lambda: Remeasured(
+                float(tensor_bytes_on_disk(self.directory / WEIGHTS)),
+                f"tensor bytes of {WEIGHTS} on disk",
+                True,
+            )
         if metric.cost is CostClass.analytic:
             return lambda: Remeasured(
-                float(metric.evaluate(self.arch, self.context)), "analytic, from the checkpoint's config.json", True
+                float(metric.evaluate(self.arch, self.context)),
+                "analytic, from the checkpoint's config.json",
+                True,
             )
         if name in ("latency_ms", "latency_predicted_ms"):
             return lambda: self._latency(metric)
@@ -129,10 +147,16 @@ class CheckpointMeasurer:
             )
             return lambda: Remeasured(None, "not re-measured", True, note=note)
         what = "the metric" if metric.cost is not CostClass.one_shot else "held-out quality"
-        return lambda: Remeasured(float(metric.evaluate(self.arch, self.context)), f"{what} on the loaded checkpoint", metric.cost in DETERMINISTIC)
+        return lambda: Remeasured(
+            float(metric.evaluate(self.arch, self.context)),
+            f"{what} on the loaded checkpoint",
+            metric.cost in DETERMINISTIC,
+        )
 
     def _latency(self, metric: Metric) -> Remeasured:
-        workload = workload_option(metric)  # a predicted latency's workload has the default effort (3 + 10 runs)
+        workload = workload_option(
+            metric
+        )  # a predicted latency's workload has the default effort (3 + 10 runs)
         leaves = runtimes.leaf_backend(workload.backend)
         model = load_subnet(self.directory, backend=leaves)  # its own copy: timing may move it to a device
         stats = model_latency(model, workload, self.seed)
@@ -145,8 +169,10 @@ class CheckpointMeasurer:
 
 def _workload_text(w: Workload) -> str:
     threads = w.threads_label()
-    text = f"batch {w.batch_size} x {w.seq_len}, {w.device}, {threads} thread{'s' if threads != '1' else ''}, {w.clock} clock, " \
+    text = (
+        f"batch {w.batch_size} x {w.seq_len}, {w.device}, {threads} thread{'s' if threads != '1' else ''}, {w.clock} clock, "
         f"median of {w.repeats}, backend {w.backend}"
+    )
     if w.backend == runtimes.ONNXRUNTIME:
         text += f" ({w.graph_optimization})"
     return text

@@ -9,9 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from supernas.core.commandline import console
-from supernas.spaces.architecture import read_arch
-
 from supernas.search.commands import DbOption, JobArg, find_job, job_key, job_metrics
+from supernas.spaces.architecture import read_arch
 
 commands = typer.Typer()
 
@@ -23,29 +22,39 @@ def extract_command(
     trial: Annotated[Optional[int], typer.Argument(help="trial number within the job")] = None,
     db: DbOption = None,
     space: Annotated[Optional[str], typer.Option(help="space name or spec file")] = None,
-    arch: Annotated[Optional[str], typer.Option(help="architecture: JSON file, inline JSON, or - for stdin")] = None,
-    supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory (default: seeded random init)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the random initialisation when no --supernet is given")] = 0,
+    arch: Annotated[
+        Optional[str], typer.Option(help="architecture: JSON file, inline JSON, or - for stdin")
+    ] = None,
+    supernet: Annotated[
+        Optional[Path], typer.Option(help="saved supernet directory (default: seeded random init)")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="seed of the random initialisation when no --supernet is given")
+    ] = 0,
 ) -> None:
     """Write a standalone subnet checkpoint (config.json + model.safetensors).
 
     Either JOB TRIAL (a trial of a stored job, with the job's supernet weights) or --space/--arch.
     """
-    from supernas.models.supernet import Supernet
-    from supernas.models.checkpoint import extract, save_subnet
-    from supernas.spaces.spec import load_spec
-    from supernas.models.dense import parameter_count
     from supernas.core.errors import SpecError
+    from supernas.models.checkpoint import extract, save_subnet
+    from supernas.models.dense import parameter_count
+    from supernas.models.supernet import Supernet
+    from supernas.spaces.spec import load_spec
 
     if job is not None:
         if trial is None:
             raise SpecError("extract JOB needs TRIAL (a trial number; see `supernas show JOB`)")
-        from supernas.search.trial_subnets import extract_trial
-        from supernas.search.store.store import open_store
         from supernas.models.checkpoint import read_subnet_config
+        from supernas.search.store.store import open_store
+        from supernas.search.trial_subnets import extract_trial
 
-        _, chosen, config = read_subnet_config(extract_trial(open_store(db), job_key(job), trial, output, supernet))
-        print(f"wrote {output} (arch {chosen.arch_id}, {config['parameters']:,} parameters, weights: {config['weights']})")
+        _, chosen, config = read_subnet_config(
+            extract_trial(open_store(db), job_key(job), trial, output, supernet)
+        )
+        print(
+            f"wrote {output} (arch {chosen.arch_id}, {config['parameters']:,} parameters, weights: {config['weights']})"
+        )
         return
     if arch is None:
         raise SpecError("extract needs --arch (a JSON file, inline JSON or -)")
@@ -60,24 +69,48 @@ def extract_command(
     chosen = read_arch(net.spec, arch)
     model = extract(net, chosen)
     save_subnet(model, output)
-    print(f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, weights: {net.provenance})")
+    print(
+        f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, weights: {net.provenance})"
+    )
 
 
 @commands.command("verify")
 def verify_command(
     job: JobArg,
-    trials: Annotated[str, typer.Option(help="front (the Pareto front), all (every trial with values) or trial numbers such as 3,7")] = "front",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="folder for the checkpoints, one trial-N inside per trial "
-                                                                          "(default: SUPERNAS_HOME/checkpoints/job-J)")] = None,
+    trials: Annotated[
+        str,
+        typer.Option(
+            help="front (the Pareto front), all (every trial with values) or trial numbers such as 3,7"
+        ),
+    ] = "front",
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "-o",
+            "--output",
+            help="folder for the checkpoints, one trial-N inside per trial "
+            "(default: SUPERNAS_HOME/checkpoints/job-J)",
+        ),
+    ] = None,
     db: DbOption = None,
-    supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")] = None,
+    supernet: Annotated[
+        Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")
+    ] = None,
 ) -> None:
     """Extract the chosen trials, load each checkpoint back and re-measure every metric on it; store and
     print searched vs measured, and one summary line per metric. Exit 1 if a deterministic value differs."""
     from rich.table import Table
 
     from supernas.search.store.store import open_store
-    from supernas.search.verify import TOLERANCE, constraint_lines, parse_trials, signed_error, summarize, summary_line, verify_job
+    from supernas.search.verify import (
+        TOLERANCE,
+        constraint_lines,
+        parse_trials,
+        signed_error,
+        summarize,
+        summary_line,
+        verify_job,
+    )
 
     which = parse_trials(trials)
     store = open_store(db)
@@ -85,8 +118,15 @@ def verify_command(
     out = console()
 
     def show(v) -> None:
-        table = Table("metric", "searched", "measured", "error", "how", title=f"trial {v.trial_number}: {v.checkpoint}",
-                      title_justify="left")
+        table = Table(
+            "metric",
+            "searched",
+            "measured",
+            "error",
+            "how",
+            title=f"trial {v.trial_number}: {v.checkpoint}",
+            title_justify="left",
+        )
         for value in v.values.values():
             how = value.method if value.note is None else f"{value.method}: {value.note}"
             if value.spread is not None:
@@ -98,8 +138,10 @@ def verify_command(
 
     records = verify_job(store, record.id, which, output, supernet, on_trial=show)
     summaries = summarize(records, job_metrics(record))
-    print(f"summary over {len(records)} trial{'s' if len(records) != 1 else ''} of job {record.id} "
-          "(relative error |measured - searched| / |searched|):")
+    print(
+        f"summary over {len(records)} trial{'s' if len(records) != 1 else ''} of job {record.id} "
+        "(relative error |measured - searched| / |searched|):"
+    )
     for summary in summaries:
         print(f"  {summary_line(summary)}")
     for line in constraint_lines(records, record.spec.get("constraints", [])):
@@ -107,7 +149,10 @@ def verify_command(
     broken = [s for s in summaries if s.mismatches]
     if broken:
         names = ", ".join(f"{s.metric} ({s.mismatches})" for s in broken)
-        print(f"error: deterministic values differ from the searched ones by more than {TOLERANCE:g}: {names}", file=sys.stderr)
+        print(
+            f"error: deterministic values differ from the searched ones by more than {TOLERANCE:g}: {names}",
+            file=sys.stderr,
+        )
         raise SystemExit(1)
 
 
@@ -116,10 +161,20 @@ def export_command(
     output: Annotated[Path, typer.Option("-o", "--output", help="new (or empty) directory to write")],
     job: Annotated[Optional[str], typer.Argument(help="job id or name (then TRIAL is required)")] = None,
     trial: Annotated[Optional[int], typer.Argument(help="trial number within the job")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="onnx (ONNX Runtime and others) | hf (Hugging Face transformers) | supernas")] = "onnx",
-    checkpoint: Annotated[Optional[Path], typer.Option(help="an extracted subnet checkpoint directory to export instead of JOB TRIAL")] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="onnx (ONNX Runtime and others) | hf (Hugging Face transformers) | supernas"
+        ),
+    ] = "onnx",
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(help="an extracted subnet checkpoint directory to export instead of JOB TRIAL"),
+    ] = None,
     db: DbOption = None,
-    supernet: Annotated[Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")] = None,
+    supernet: Annotated[
+        Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")
+    ] = None,
 ) -> None:
     """Export a subnet for deployment, then load it in that format's runtime and compare outputs.
 
@@ -137,11 +192,10 @@ def export_command(
     elif job is None or trial is None:
         raise SpecError("export needs JOB TRIAL (see `supernas show JOB`) or --checkpoint DIR")
     else:
-        from supernas.search.trial_subnets import export_trial
         from supernas.search.store.store import open_store
+        from supernas.search.trial_subnets import export_trial
 
         result = export_trial(open_store(db), job_key(job), trial, output, fmt, supernet)
     files = ", ".join(sorted(f.name for f in result.directory.iterdir()))
     print(f"wrote {result.directory} ({fmt}: {files}; {result.bytes / 1e6:.2f} MB)")
     print(result.check)
-

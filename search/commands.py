@@ -13,7 +13,10 @@ from supernas.core.commandline import console
 
 commands = typer.Typer()
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL (default: SUPERNAS_DB, else SQLite in SUPERNAS_HOME)")]
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="SQLAlchemy URL (default: SUPERNAS_DB, else SQLite in SUPERNAS_HOME)"),
+]
 JobArg = Annotated[str, typer.Argument(help="job id or name")]
 
 
@@ -29,8 +32,11 @@ def find_job(store, job: str):
     if isinstance(key, str):
         older = [j.id for j in store.list_jobs() if j.name == key and j.id != record.id]
         if older:
-            print(f"note: {len(older) + 1} jobs are named '{key}'; using the newest, job {record.id} "
-                  f"(the others: {', '.join(map(str, older))}; pass an id to choose)", file=sys.stderr)
+            print(
+                f"note: {len(older) + 1} jobs are named '{key}'; using the newest, job {record.id} "
+                f"(the others: {', '.join(map(str, older))}; pass an id to choose)",
+                file=sys.stderr,
+            )
     return record
 
 
@@ -38,8 +44,10 @@ def directions(job) -> dict[str, str]:
     """Each objective's direction, the metric's own where the spec leaves it out."""
     from supernas.predictors.catalogue import get_metric
 
-    return {o["metric"]: o.get("direction") or get_metric(o["metric"], **o.get("options", {})).direction
-            for o in job.spec["objectives"]}
+    return {
+        o["metric"]: o.get("direction") or get_metric(o["metric"], **o.get("options", {})).direction
+        for o in job.spec["objectives"]
+    }
 
 
 def _heading(metric: str, directions: dict[str, str]) -> str:
@@ -58,32 +66,62 @@ def job_metrics(job) -> list[str]:
     """The job's objectives, then its constraint-only metrics."""
     spec = job.spec
     objectives = [o["metric"] for o in spec["objectives"]]
-    return objectives + list(dict.fromkeys(c["metric"] for c in spec.get("constraints", []) if c["metric"] not in objectives))
+    return objectives + list(
+        dict.fromkeys(c["metric"] for c in spec.get("constraints", []) if c["metric"] not in objectives)
+    )
 
 
 def _front_table(store, job, limit: int | None = None):
     from rich.table import Column, Table
 
-    from supernas.spaces.architecture import Architecture
-
     from supernas.search.verify import TOLERANCE
+    from supernas.spaces.architecture import Architecture
 
     metrics = job_metrics(job)
     verified = {v.trial_number: v for v in store.verifications(job.id)}
     objectives = [o["metric"] for o in job.spec["objectives"]]
-    extra = [Column("verified", no_wrap=True)] if verified else []  # one column, the objectives in order: the table stays narrow
-    caption = (f"verified: {' / '.join(objectives)} re-measured on the trial's checkpoint ('=': equal to the searched value "
-               f"within {TOLERANCE:g}; '-': not verified; see `supernas verify`)") if verified else None
+    extra = (
+        [Column("verified", no_wrap=True)] if verified else []
+    )  # one column, the objectives in order: the table stays narrow
+    caption = (
+        (
+            f"verified: {' / '.join(objectives)} re-measured on the trial's checkpoint ('=': equal to the searched value "
+            f"within {TOLERANCE:g}; '-': not verified; see `supernas verify`)"
+        )
+        if verified
+        else None
+    )
     better = directions(job)
-    table = Table("trial", "arch_id", *(_heading(m, better) for m in metrics), *extra, "depth", "embed",
-                  title=f"Pareto front of job {job.id} ({job.name}); ↓ lower is better, ↑ higher", caption=caption)
+    table = Table(
+        "trial",
+        "arch_id",
+        *(_heading(m, better) for m in metrics),
+        *extra,
+        "depth",
+        "embed",
+        title=f"Pareto front of job {job.id} ({job.name}); ↓ lower is better, ↑ higher",
+        caption=caption,
+    )
     front = front_in_table_order(store, job)
     for t in front[:limit]:
         arch = Architecture.from_json(t.arch_json)
-        checked = [] if not verified else [
-            "-" if t.number not in verified else " / ".join(_measured(verified[t.number], m) for m in objectives)
-        ]
-        table.add_row(str(t.number), t.arch_id, *(f"{t.values[m]:.5g}" for m in metrics), *checked, str(arch.depth), str(arch.embed_dim))
+        checked = (
+            []
+            if not verified
+            else [
+                "-"
+                if t.number not in verified
+                else " / ".join(_measured(verified[t.number], m) for m in objectives)
+            ]
+        )
+        table.add_row(
+            str(t.number),
+            t.arch_id,
+            *(f"{t.values[m]:.5g}" for m in metrics),
+            *checked,
+            str(arch.depth),
+            str(arch.embed_dim),
+        )
     return table
 
 
@@ -109,7 +147,9 @@ def run_command(
     job_file: Annotated[Path, typer.Argument(help="job spec (YAML or JSON)")],
     workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers (default: the spec's)")] = None,
     db: DbOption = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")] = None,
+    ray_address: Annotated[
+        Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Run a search job to its budget; prints the job id."""
@@ -120,7 +160,9 @@ def run_command(
     spec = spec_with_workers(load_job_spec(job_file), workers)
     store = open_store(db)
     job_id = create_job(store, spec)
-    print(f"job {job_id} ({spec.name}): {spec.strategy.name} on {spec.space}, {spec.workers} workers, store {store.url_display}")
+    print(
+        f"job {job_id} ({spec.name}): {spec.strategy.name} on {spec.space}, {spec.workers} workers, store {store.url_display}"
+    )
     _execute(store, job_id, spec, ray_address, progress)
 
 
@@ -129,7 +171,9 @@ def resume_command(
     job: JobArg,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Ray workers (default: the spec's)")] = None,
     db: DbOption = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")] = None,
+    ray_address: Annotated[
+        Optional[str], typer.Option(help="join an existing Ray cluster ('auto' or host:port)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Continue a stopped or crashed job: finished trials are kept, nothing is evaluated twice."""
@@ -140,9 +184,13 @@ def resume_command(
     record = find_job(store, job)
     spec = spec_with_workers(stored_spec(store, record.id), workers)
     done = record.n_complete + record.n_infeasible + record.n_failed
-    if spec.budget.trials is not None and done >= spec.budget.trials:  # nothing left: no Ray start for nothing
-        print(f"job {record.id} ({record.name}) has evaluated its budget of {spec.budget.trials} trials; nothing to resume "
-              f"(`supernas show {record.id}` shows its front)")
+    if (
+        spec.budget.trials is not None and done >= spec.budget.trials
+    ):  # nothing left: no Ray start for nothing
+        print(
+            f"job {record.id} ({record.name}) has evaluated its budget of {spec.budget.trials} trials; nothing to resume "
+            f"(`supernas show {record.id}` shows its front)"
+        )
         return
     print(f"resuming job {record.id} ({record.name}) at {done} evaluated trials")
     _execute(store, record.id, spec, ray_address, progress)
@@ -155,13 +203,18 @@ def _execute(store, job_id: int, spec, ray_address: str | None, progress: bool) 
     try:
         execute(store, job_id, spec, spec.workers, ray_address, progress)
     except KeyboardInterrupt:
-        print(f"stopped job {job_id}; finished trials are stored. Continue with: supernas resume {job_id}", file=sys.stderr)
+        print(
+            f"stopped job {job_id}; finished trials are stored. Continue with: supernas resume {job_id}",
+            file=sys.stderr,
+        )
         raise SystemExit(130) from None
     job = store.get_job(job_id)
     hv = "-" if job.hypervolume is None else f"{job.hypervolume:.6g}"
     console().print(_front_table(store, job, limit=20))
-    print(f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, {job.n_failed} failed; hypervolume {hv}",
-          flush=True)
+    print(
+        f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, {job.n_failed} failed; hypervolume {hv}",
+        flush=True,
+    )
     print("stopping Ray...", file=sys.stderr, flush=True)
     disconnect()
 
@@ -182,12 +235,30 @@ def jobs_command(
     for job in store.list_jobs():
         done = job.n_complete + job.n_infeasible + job.n_failed
         front = store.count_trials(job.id, ["complete"]) and len(store.front(job.id))
-        rows.append({"id": job.id, "name": job.name, "space": job.space, "status": job.status, "evaluated": done,
-                     "budget_trials": job.budget_trials, "front": front, "hypervolume": job.hypervolume,
-                     "created_at": job.created_at.isoformat()})
+        rows.append(
+            {
+                "id": job.id,
+                "name": job.name,
+                "space": job.space,
+                "status": job.status,
+                "evaluated": done,
+                "budget_trials": job.budget_trials,
+                "front": front,
+                "hypervolume": job.hypervolume,
+                "created_at": job.created_at.isoformat(),
+            }
+        )
         hv = "-" if job.hypervolume is None else f"{job.hypervolume:.5g}"
-        table.add_row(str(job.id), job.name, job.space, job.status, f"{done}/{job.budget_trials or '-'}", str(front), hv,
-                      f"{job.created_at:%Y-%m-%d %H:%M}")
+        table.add_row(
+            str(job.id),
+            job.name,
+            job.space,
+            job.status,
+            f"{done}/{job.budget_trials or '-'}",
+            str(front),
+            hv,
+            f"{job.created_at:%Y-%m-%d %H:%M}",
+        )
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
@@ -206,10 +277,15 @@ def show_command(job: JobArg, db: DbOption = None) -> None:
     done = record.n_complete + record.n_infeasible + record.n_failed
     hv = "-" if record.hypervolume is None else f"{record.hypervolume:.6g}"
     better = directions(record)
-    shown = {**record.spec, "objectives": [{**o, "direction": better[o["metric"]]} for o in record.spec["objectives"]]}
+    shown = {
+        **record.spec,
+        "objectives": [{**o, "direction": better[o["metric"]]} for o in record.spec["objectives"]],
+    }
     print(f"job {record.id} ({record.name}) - {record.status}")
-    print(f"trials: {done}/{record.budget_trials or '-'} evaluated ({record.n_complete} complete, {record.n_infeasible} infeasible, "
-          f"{record.n_failed} failed, {record.n_running} running, {record.n_queued} queued); hypervolume {hv}")
+    print(
+        f"trials: {done}/{record.budget_trials or '-'} evaluated ({record.n_complete} complete, {record.n_infeasible} infeasible, "
+        f"{record.n_failed} failed, {record.n_running} running, {record.n_queued} queued); hypervolume {hv}"
+    )
     if record.error:
         print(f"error: {record.error}")
     print("spec:")
@@ -229,7 +305,9 @@ def _print_verification_summary(store, record) -> None:
     if not verified:
         print(f"not verified: `supernas verify {record.id}` re-measures the front on extracted checkpoints")
         return
-    print(f"verified on checkpoints: {len(verified)} of {len(front)} front trials (relative error |measured - searched| / |searched|)")
+    print(
+        f"verified on checkpoints: {len(verified)} of {len(front)} front trials (relative error |measured - searched| / |searched|)"
+    )
     for summary in summarize(verified, job_metrics(record)):
         print(f"  {summary_line(summary)}")
 
@@ -244,8 +322,8 @@ def pareto_command(
     """A job's Pareto front with each point's metrics and architecture, sorted by the first objective."""
     import csv
 
-    from supernas.search.store.store import open_store
     from supernas.core.errors import SpecError
+    from supernas.search.store.store import open_store
 
     if fmt not in ("csv", "json", "table"):
         raise SpecError(f"--format {fmt!r} is not supported (allowed: csv, json, table)")
@@ -257,8 +335,16 @@ def pareto_command(
         console().print(_front_table(store, record))
         return
     verified = {v.trial_number: v for v in store.verifications(record.id)}
-    rows = [{"trial": t.number, "arch_id": t.arch_id, **t.values, "verified": _verified_values(verified.get(t.number)),
-             "architecture": json.loads(t.arch_json)} for t in front]
+    rows = [
+        {
+            "trial": t.number,
+            "arch_id": t.arch_id,
+            **t.values,
+            "verified": _verified_values(verified.get(t.number)),
+            "architecture": json.loads(t.arch_json),
+        }
+        for t in front
+    ]
     if fmt == "json":
         print(json.dumps(rows, indent=2))
         return
@@ -269,5 +355,6 @@ def pareto_command(
     for row in rows:
         measured = row.pop("verified") or {}
         cells = {f"{m} (verified)": "" if measured.get(m) is None else measured[m] for m in metrics}
-        writer.writerow({**row, **cells, "architecture": json.dumps(row["architecture"], separators=(",", ":"))})
-
+        writer.writerow(
+            {**row, **cells, "architecture": json.dumps(row["architecture"], separators=(",", ":"))}
+        )

@@ -19,16 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from supernas.spaces.architecture import Architecture, sample
-from supernas.spaces.spec import load_spec
-
 from supernas.search.jobspec import JobSpec, objective_directions
 from supernas.search.reference import fixed_reference
 from supernas.search.store.leases import LeaseLost
 from supernas.search.store.records import EVALUATED, TrialUpdate
 from supernas.search.store.tables import now
-from supernas.search.strategies.base import Strategy
 from supernas.search.strategies import make_strategy
+from supernas.search.strategies.base import Strategy
+from supernas.spaces.architecture import Architecture, sample
+from supernas.spaces.spec import load_spec
 
 MAX_ASK_ROUNDS = 20  # proposals that are all duplicates this many times in a row -> random samples
 FLUSH_S = 0.2  # trial changes reach the store (and a dashboard) at most this late
@@ -64,13 +63,17 @@ class Controller:
         self.on_progress = on_progress or (lambda p: None)
         self.rng = random.Random(spec.seed + 1)
         library = self._block_library() if spec.strategy.name == "mip" else None
-        self.strategy: Strategy = make_strategy(self.space, self.objectives, spec.strategy, spec.seed, spec.constraints, library)
+        self.strategy: Strategy = make_strategy(
+            self.space, self.objectives, spec.strategy, spec.seed, spec.constraints, library
+        )
         # the job as this controller knows it: it holds the job's lease, so no one else adds or finishes trials
         self.known: dict[str, tuple[str, dict[str, float] | None]] = {}  # arch_id -> (state, values)
         self.live: dict[str, TrialUpdate] = {}  # queued and running trials by arch_id, as last changed
         self.queue: list[str] = []  # queued trials' arch_ids, oldest first
         self.inflight: dict[str, Architecture] = {}  # running trials by arch_id
-        self.unwritten: dict[str, TrialUpdate] = {}  # changes since the last write, in the order they happened
+        self.unwritten: dict[
+            str, TrialUpdate
+        ] = {}  # changes since the last write, in the order they happened
         self.next_number = 0
         self.finished = 0
         self._written = time.monotonic()
@@ -81,8 +84,9 @@ class Controller:
         from supernas.search.puzzle.library import obtain_library
 
         s = self.spec
-        library, _ = obtain_library(self.store, self.space, s.supernet, s.data, s.metric_uses(),
-                                    s.strategy.heldout_batches, s.seed)
+        library, _ = obtain_library(
+            self.store, self.space, s.supernet, s.data, s.metric_uses(), s.strategy.heldout_batches, s.seed
+        )
         return library
 
     # ------------------------------------------------------------------ main loop
@@ -104,7 +108,10 @@ class Controller:
                 if self.should_stop():
                     self._stop("stopped")
                     return
-                out_of_time = self.spec.budget.wall_time_s is not None and time.monotonic() - started >= self.spec.budget.wall_time_s
+                out_of_time = (
+                    self.spec.budget.wall_time_s is not None
+                    and time.monotonic() - started >= self.spec.budget.wall_time_s
+                )
                 if not out_of_time:
                     self._fill_workers()
                 if not self.inflight and (out_of_time or self._remaining() <= 0 or not self.pool.starting()):
@@ -153,7 +160,9 @@ class Controller:
         for arch in archs:
             known = self.known.get(arch.arch_id)
             if known is None:
-                trial = TrialUpdate(arch.arch_id, self.next_number, arch.to_json(), "queued", created_at=now())
+                trial = TrialUpdate(
+                    arch.arch_id, self.next_number, arch.to_json(), "queued", created_at=now()
+                )
                 self.next_number += 1
                 self.known[arch.arch_id] = ("queued", None)
                 self._change(trial)

@@ -1,35 +1,33 @@
 """JobSpec: a search job as a user writes it (YAML or JSON), validated with one-line errors.
 
-    name: gpt-tiny-latency
-    space: gpt-tiny                # built-in name or spec file
-    supernet: trained/             # optional saved supernet (``supernas train``): the weights metrics see
-    data: reviews.jsonl            # optional task data (digits, stdlib-prose or a .txt/.jsonl/.csv/.npz
-                                   # file): one-shot metrics score its held-out split
-    plugins: [my_metrics]          # optional modules (or .py files next to the spec) registering metrics
-    objectives:                    # 2 or 3 registered metrics
-      - metric: hidden_cov
-      - metric: latency_ms
-        options: {batch_size: 1, seq_len: 64}
-    constraints:                   # infeasible trials are stored and marked, never dropped
-      - {metric: latency_ms, max: 20}
-    strategy: nsga2                # random | nsga2 | tpe | motpe | predictor | mip (or a mapping with settings)
-    budget: {trials: 100}          # and/or wall_time_s
-    seed: 0
-    workers: 2
+name: gpt-tiny-latency
+space: gpt-tiny                # built-in name or spec file
+supernet: trained/             # optional saved supernet (``supernas train``): the weights metrics see
+data: reviews.jsonl            # optional task data (digits, stdlib-prose or a .txt/.jsonl/.csv/.npz
+                               # file): one-shot metrics score its held-out split
+plugins: [my_metrics]          # optional modules (or .py files next to the spec) registering metrics
+objectives:                    # 2 or 3 registered metrics
+  - metric: hidden_cov
+  - metric: latency_ms
+    options: {batch_size: 1, seq_len: 64}
+constraints:                   # infeasible trials are stored and marked, never dropped
+  - {metric: latency_ms, max: 20}
+strategy: nsga2                # random | nsga2 | tpe | motpe | predictor | mip (or a mapping with settings)
+budget: {trials: 100}          # and/or wall_time_s
+seed: 0
+workers: 2
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from supernas.core.errors import SpecError, SupernasError, pydantic_message
 from supernas.predictors.direction import Direction
 from supernas.search.strategies.base import StrategySpec
-from supernas.core.errors import SpecError, SupernasError, pydantic_message
 from supernas.spaces.spec import read_structured_file
-
 
 
 class MetricUse(BaseModel):
@@ -90,7 +88,9 @@ class JobSpec(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     space: str
     supernet: str | None = None
-    data: str | None = Field(default=None, min_length=1, description="task data whose held-out split one-shot metrics score")
+    data: str | None = Field(
+        default=None, min_length=1, description="task data whose held-out split one-shot metrics score"
+    )
     plugins: list[str] = Field(default_factory=list, description="modules or .py files that register metrics")
     objectives: list[Objective] = Field(min_length=2, max_length=3)
     constraints: list[Constraint] = Field(default_factory=list)
@@ -99,7 +99,9 @@ class JobSpec(BaseModel):
     seed: int = 0
     workers: int = Field(default=2, ge=1, le=256)
     batch: CalibrationBatch = CalibrationBatch()
-    reference: list[float] | None = Field(default=None, description="hypervolume reference point, in objective units")
+    reference: list[float] | None = Field(
+        default=None, description="hypervolume reference point, in objective units"
+    )
 
     @field_validator("strategy", mode="before")
     @classmethod
@@ -112,7 +114,9 @@ class JobSpec(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"objectives repeat a metric: {names}")
         if self.reference is not None and len(self.reference) != len(self.objectives):
-            raise ValueError(f"reference has {len(self.reference)} values for {len(self.objectives)} objectives")
+            raise ValueError(
+                f"reference has {len(self.reference)} values for {len(self.objectives)} objectives"
+            )
         return self
 
     def metric_uses(self) -> dict[str, dict[str, object]]:
@@ -120,7 +124,9 @@ class JobSpec(BaseModel):
         uses: dict[str, dict[str, object]] = {}
         for use in [*self.objectives, *self.constraints]:
             if use.metric in uses and uses[use.metric] != use.options and use.options:
-                raise SpecError(f"metric '{use.metric}' is used with two different option sets: {uses[use.metric]} and {use.options}")
+                raise SpecError(
+                    f"metric '{use.metric}' is used with two different option sets: {uses[use.metric]} and {use.options}"
+                )
             uses[use.metric] = uses.get(use.metric) or use.options
         return uses
 
@@ -201,7 +207,9 @@ def _with_supernet(job: JobSpec, space, where: str) -> JobSpec:
     except SupernasError as e:
         raise SpecError(f"{where}: field 'supernet': {e}") from None
     if trained != space:
-        raise SpecError(f"{where}: field 'supernet' = '{job.supernet}': its space '{trained.name}' is not the job's space '{job.space}'")
+        raise SpecError(
+            f"{where}: field 'supernet' = '{job.supernet}': its space '{trained.name}' is not the job's space '{job.space}'"
+        )
     return job.model_copy(update={"supernet": str(Path(job.supernet).resolve())})
 
 

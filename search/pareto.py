@@ -132,7 +132,9 @@ def crowding_distance(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndar
     return distance
 
 
-def hypervolume(points: Sequence[Sequence[float]] | np.ndarray, reference: Sequence[float] | np.ndarray) -> float:
+def hypervolume(
+    points: Sequence[Sequence[float]] | np.ndarray, reference: Sequence[float] | np.ndarray
+) -> float:
     """Exact volume dominated by ``points`` and bounded by ``reference``, for 2 or 3 objectives.
 
     Only points strictly better than the reference in every objective contribute. Two objectives: one
@@ -167,4 +169,6 @@ def _volume_3d(pts: np.ndarray, ref: np.ndarray) -> float:
     at or below it."""
     order = np.argsort(pts[:, 2], kind="stable")
     zs = np.append(pts[order, 2], ref[2])
-    return float(sum(_area_2d(pts[order[: k + 1], :2], ref[:2]) * (zs[k + 1] - zs[k]) for k in range(len(pts))))
+    return float(
+        sum(_area_2d(pts[order[: k + 1], :2], ref[:2]) * (zs[k + 1] - zs[k]) for k in range(len(pts)))
+    )

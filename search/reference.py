@@ -21,24 +21,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from supernas.spaces.spec import SpaceSpec
-from supernas.spaces.architecture import largest, smallest
 from supernas.core.errors import SpecError, SupernasError
-
 from supernas.search.jobspec import Constraint, JobSpec
 from supernas.search.pareto import minimization_vector
+from supernas.spaces.architecture import largest, smallest
+from supernas.spaces.spec import SpaceSpec
 
 MARGIN = 0.1
 
 
 def fixed_reference(
-    spec: JobSpec, space: SpaceSpec, objectives: Sequence[tuple[str, str]],
+    spec: JobSpec,
+    space: SpaceSpec,
+    objectives: Sequence[tuple[str, str]],
     evaluate: Callable[[str], dict[str, float]],
 ) -> list[float]:
     """The reference in minimization form; ``evaluate(arch_json)`` scores an anchor subnet (rule 3)."""
     if spec.reference is not None:
         return minimization_vector(dict(zip([n for n, _ in objectives], spec.reference)), objectives)
-    reference: list[float | None] = [_constraint_bound(spec.constraints, name, direction) for name, direction in objectives]
+    reference: list[float | None] = [
+        _constraint_bound(spec.constraints, name, direction) for name, direction in objectives
+    ]
     missing = [i for i, value in enumerate(reference) if value is None]
     if missing:
         anchors = _anchor_points(space, objectives, [objectives[i][0] for i in missing], evaluate)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator
-
-from supernas.spaces.spec import load_spec
+from contextlib import contextmanager
 
 from supernas.search.controller import Controller, Progress
 from supernas.search.jobspec import JobSpec, validate_job
 from supernas.search.store.leases import job_lease
 from supernas.search.store.records import EVALUATED
+from supernas.spaces.spec import load_spec
 
 
 def evaluator_args(spec: JobSpec) -> dict:
@@ -31,7 +30,9 @@ def evaluator_args(spec: JobSpec) -> dict:
 def progress_bar(total: int | None, enabled: bool, initial: int = 0) -> Iterator:
     from supernas.core.progress import make_progress
 
-    bar = make_progress(total=total, initial=initial, unit="trial", enabled=enabled)  # off a terminal: plain lines
+    bar = make_progress(
+        total=total, initial=initial, unit="trial", enabled=enabled
+    )  # off a terminal: plain lines
 
     def update(p: Progress) -> None:
         bar.n = p.evaluated
@@ -67,14 +68,20 @@ def execute(
     with job_lease(store, job_id, role or " ".join(["supernas", *sys.argv[1:2]])) as lease:
         if progress:  # the seconds Ray takes to start are not silent (once the job is ours to run)
             where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray instance"
-            print(f"starting {workers} evaluator{'s' if workers != 1 else ''} on {where}...", file=sys.stderr, flush=True)
+            print(
+                f"starting {workers} evaluator{'s' if workers != 1 else ''} on {where}...",
+                file=sys.stderr,
+                flush=True,
+            )
         connect(ray_address, workers)
         pool = EvaluatorPool(workers, evaluator_args(spec), num_cpus=num_cpus)
         done = store.count_trials(job_id, EVALUATED)
         stop = (lambda: lease.lost or should_stop()) if should_stop else (lambda: lease.lost)
         try:
             with progress_bar(spec.budget.trials, progress, initial=done) as update:
-                Controller(store, job_id, spec, pool, on_progress=update, should_stop=stop, holder=lease.holder).run()
+                Controller(
+                    store, job_id, spec, pool, on_progress=update, should_stop=stop, holder=lease.holder
+                ).run()
         finally:
             pool.shutdown()
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from supernas.models.supernet import Supernet
-from supernas.models.model import Transformer
-from supernas.models.checkpoint import extract, save_subnet
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import parse_architecture
 from supernas.core.errors import SpecError
 from supernas.export.exporters import ExportResult, check_format, check_output_directory, export_subnet
-
+from supernas.models.checkpoint import extract, save_subnet
+from supernas.models.model import Transformer
+from supernas.models.supernet import Supernet
 from supernas.search.store.records import JobRecord, TrialRecord
+from supernas.spaces.architecture import parse_architecture
+from supernas.spaces.spec import load_spec
 
 
 def job_supernet(record: JobRecord, supernet: str | Path | None = None) -> Supernet:
@@ -29,10 +28,14 @@ def job_supernet(record: JobRecord, supernet: str | Path | None = None) -> Super
 def check_extractable(record: JobRecord, trial: TrialRecord) -> None:
     """A failed trial is refused: whatever made it fail is still there."""
     if trial.state == "failed":
-        raise SpecError(f"trial {trial.number} of job {record.id} failed ({trial.error or 'no error recorded'}); choose another trial")
+        raise SpecError(
+            f"trial {trial.number} of job {record.id} failed ({trial.error or 'no error recorded'}); choose another trial"
+        )
 
 
-def trial_subnet(store, job: int | str, trial_number: int, supernet: str | Path | None = None) -> tuple[int, int, Transformer]:
+def trial_subnet(
+    store, job: int | str, trial_number: int, supernet: str | Path | None = None
+) -> tuple[int, int, Transformer]:
     """(job id, trial id, the trial's extracted subnet) with the weights the job's metrics saw (see
     :func:`job_supernet`). ``job`` is an id or a name. A failed trial is refused."""
     record = store.get_job(job)
@@ -43,7 +46,9 @@ def trial_subnet(store, job: int | str, trial_number: int, supernet: str | Path 
     return record.id, trial.id, extract(net, arch)
 
 
-def extract_trial(store, job: int | str, trial_number: int, out_dir: str | Path, supernet: str | Path | None = None) -> Path:
+def extract_trial(
+    store, job: int | str, trial_number: int, out_dir: str | Path, supernet: str | Path | None = None
+) -> Path:
     """Write the subnet checkpoint of a job's trial to ``out_dir`` and record it in the store."""
     job_id, trial_id, model = trial_subnet(store, job, trial_number, supernet)
     out = save_subnet(model, out_dir)
@@ -52,7 +57,12 @@ def extract_trial(store, job: int | str, trial_number: int, out_dir: str | Path,
 
 
 def export_trial(
-    store, job: int | str, trial_number: int, out_dir: str | Path, fmt: str, supernet: str | Path | None = None
+    store,
+    job: int | str,
+    trial_number: int,
+    out_dir: str | Path,
+    fmt: str,
+    supernet: str | Path | None = None,
 ) -> ExportResult:
     """Export a job's trial in ``fmt`` (see :mod:`supernas.export.exporters`) to a new ``out_dir``; recorded like a checkpoint."""
     check_format(fmt)

@@ -20,16 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from supernas.models.checkpoint import extract, save_subnet
-from supernas.spaces.architecture import parse_architecture
-from supernas.models.checkpoint import CONFIG, WEIGHTS, read_subnet_config
 from supernas.core.errors import SpecError, SupernasError
 from supernas.core.paths import supernas_home
-
-from supernas.search.trial_subnets import check_extractable, job_supernet
+from supernas.models.checkpoint import CONFIG, WEIGHTS, extract, read_subnet_config, save_subnet
 from supernas.search.runner import stored_spec
 from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord, VerifiedValue
 from supernas.search.store.store import Store
+from supernas.search.trial_subnets import check_extractable, job_supernet
+from supernas.spaces.architecture import parse_architecture
 
 WORKER_THREADS = 1  # the Evaluator's torch threads (workers/evaluator.py)
 TOLERANCE = 1e-5  # relative: a deterministic metric re-measured on the checkpoint equals the searched value
@@ -64,7 +62,9 @@ def choose_trials(store: Store, record: JobRecord, which: str | Sequence[int]) -
         trial = store.get_trial(record.id, int(number))
         check_extractable(record, trial)
         if trial.values is None:
-            raise SpecError(f"trial {trial.number} of job {record.id} is {trial.state}: it has no values to verify yet")
+            raise SpecError(
+                f"trial {trial.number} of job {record.id} is {trial.state}: it has no values to verify yet"
+            )
         chosen.append(trial)
     return sorted(chosen, key=lambda t: t.number)
 
@@ -85,7 +85,9 @@ def check_checkpoint_directory(directory: Path, arch_id: str) -> None:
             arch = None
         if arch is not None and arch.arch_id == arch_id:
             return
-    raise SpecError(f"{directory} exists and is not a checkpoint of arch {arch_id}: choose another -o directory")
+    raise SpecError(
+        f"{directory} exists and is not a checkpoint of arch {arch_id}: choose another -o directory"
+    )
 
 
 def machine() -> dict:
@@ -109,15 +111,17 @@ def verify_job(
     ``SUPERNAS_HOME/checkpoints/job-J``); a caller's ``out_dir`` must not hold anything else there unless
     ``replace`` (supernas's own folders, as the default one). ``supernet`` is used only for a job whose
     spec names none."""
+    from supernas.data.inputs import random_batch
     from supernas.predictors.latency.timing import fixed_threads
     from supernas.predictors.verification import CheckpointMeasurer
-    from supernas.data.inputs import random_batch
 
     record = store.get_job(job)
     spec = stored_spec(store, record.id)
     trials = choose_trials(store, record, which)
     root = Path(out_dir) if out_dir is not None else default_checkpoint_root(record.id)
-    if out_dir is not None and not replace:  # the default folder is supernas's own: an earlier copy is replaced
+    if (
+        out_dir is not None and not replace
+    ):  # the default folder is supernas's own: an earlier copy is replaced
         for trial in trials:
             check_checkpoint_directory(root / f"trial-{trial.number}", trial.arch_id)
     uses = spec.metric_uses()
@@ -135,9 +139,16 @@ def verify_job(
             for name, options in uses.items():
                 r = measurer.measure(name, options)
                 searched = (trial.values or {}).get(name)
-                values.append(VerifiedValue(name, searched, r.value, r.method, r.deterministic, r.spread, r.note))
+                values.append(
+                    VerifiedValue(name, searched, r.value, r.method, r.deterministic, r.spread, r.note)
+                )
             stored = store.record_verification(
-                record.id, trial.id, str(directory.resolve()), (directory / WEIGHTS).stat().st_size, where, values,
+                record.id,
+                trial.id,
+                str(directory.resolve()),
+                (directory / WEIGHTS).stat().st_size,
+                where,
+                values,
             )
             done.append(stored)
             if on_trial is not None:
@@ -164,9 +175,13 @@ class MetricSummary:
     note: str | None  # why it was not re-measured (the first reason)
 
 
-def summarize(records: Sequence[VerificationRecord], metrics: Sequence[str] | None = None) -> list[MetricSummary]:
+def summarize(
+    records: Sequence[VerificationRecord], metrics: Sequence[str] | None = None
+) -> list[MetricSummary]:
     """Per metric (``metrics`` order, else first-seen order), over the newest verification of each trial."""
-    names = list(metrics) if metrics is not None else list(dict.fromkeys(m for r in records for m in r.values))
+    names = (
+        list(metrics) if metrics is not None else list(dict.fromkeys(m for r in records for m in r.values))
+    )
     out = []
     for name in names:
         pairs = [(r.trial_number, r.values[name]) for r in records if name in r.values]
@@ -175,14 +190,20 @@ def summarize(records: Sequence[VerificationRecord], metrics: Sequence[str] | No
         worst = max(measured, key=lambda nv: nv[1].error, default=None)
         spreads = sorted(v.spread for _, v in measured if v.spread is not None)
         deterministic = any(v.deterministic for _, v in pairs)
-        out.append(MetricSummary(
-            metric=name, deterministic=deterministic, verified=len(measured), skipped=len(pairs) - len(measured),
-            mean_error=sum(errors) / len(errors) if errors else None,
-            worst_error=None if worst is None else worst[1].error, worst_trial=None if worst is None else worst[0],
-            mismatches=sum(1 for _, v in measured if v.deterministic and not v.error <= TOLERANCE),
-            spread=spreads[len(spreads) // 2] if spreads else None,
-            note=next((v.note for _, v in pairs if v.note), None),
-        ))
+        out.append(
+            MetricSummary(
+                metric=name,
+                deterministic=deterministic,
+                verified=len(measured),
+                skipped=len(pairs) - len(measured),
+                mean_error=sum(errors) / len(errors) if errors else None,
+                worst_error=None if worst is None else worst[1].error,
+                worst_trial=None if worst is None else worst[0],
+                mismatches=sum(1 for _, v in measured if v.deterministic and not v.error <= TOLERANCE),
+                spread=spreads[len(spreads) // 2] if spreads else None,
+                note=next((v.note for _, v in pairs if v.note), None),
+            )
+        )
     return out
 
 
@@ -229,14 +250,29 @@ def constraint_lines(records: Sequence[VerificationRecord], constraints: Sequenc
     do with the measured value (a predicted latency can keep a constraint the measured one breaks)."""
 
     def within(c: dict, value: float) -> bool:
-        return not ((c.get("max") is not None and value > c["max"]) or (c.get("min") is not None and value < c["min"]))
+        return not (
+            (c.get("max") is not None and value > c["max"]) or (c.get("min") is not None and value < c["min"])
+        )
 
     lines = []
     for c in constraints:
         bounds = " and ".join(f"{key} {c[key]:g}" for key in ("min", "max") if c.get(key) is not None)
-        promised = [(r.trial_number, v.measured) for r in records if (v := r.values.get(c["metric"])) is not None
-                    and v.measured is not None and v.searched is not None and within(c, v.searched)]
+        promised = [
+            (r.trial_number, v.measured)
+            for r in records
+            if (v := r.values.get(c["metric"])) is not None
+            and v.measured is not None
+            and v.searched is not None
+            and within(c, v.searched)
+        ]
         broken = [n for n, measured in promised if not within(c, measured)]
         line = f"constraint {c['metric']} {bounds}: kept as measured by {len(promised) - len(broken)} of the {len(promised)} trials that kept it when searched"
-        lines.append(line + (f" (broken by trial{'s' if len(broken) > 1 else ''} {', '.join(map(str, broken))})" if broken else ""))
+        lines.append(
+            line
+            + (
+                f" (broken by trial{'s' if len(broken) > 1 else ''} {', '.join(map(str, broken))})"
+                if broken
+                else ""
+            )
+        )
     return lines

@@ -43,7 +43,9 @@ def scale_columns(in_features: int, group_size: int | None) -> int:
     return 1 if group_size is None else -(-in_features // group_size)
 
 
-def weight_storage_bytes(out_features: int, in_features: int, bits: int, group_size: int | None = None) -> int:
+def weight_storage_bytes(
+    out_features: int, in_features: int, bits: int, group_size: int | None = None
+) -> int:
     """Bytes a checkpoint spends on one linear weight (without bias) at ``bits``."""
     if bits == 32:
         return 4 * out_features * in_features
@@ -68,7 +70,10 @@ class Linear:
     @property
     def bytes(self) -> int:
         bias = FP32 * self.out_features if self.bias else 0
-        return weight_storage_bytes(self.out_features, self.in_features, self.weight_bits, self.group_size) + bias
+        return (
+            weight_storage_bytes(self.out_features, self.in_features, self.weight_bits, self.group_size)
+            + bias
+        )
 
 
 def layer_linears(spec: SpaceSpec, embed: int, layer: LayerArch) -> list[Linear]:
@@ -77,9 +82,17 @@ def layer_linears(spec: SpaceSpec, embed: int, layer: LayerArch) -> list[Linear]
     q, kv = layer.heads * hd, layer.kv_heads * hd
     out = []
     if layer.has_attention:
-        out += [Linear(q, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(kv, embed, b, wb, g), Linear(embed, q, b, wb, g)]
+        out += [
+            Linear(q, embed, b, wb, g),
+            Linear(kv, embed, b, wb, g),
+            Linear(kv, embed, b, wb, g),
+            Linear(embed, q, b, wb, g),
+        ]
     if layer.has_ffn:
-        out += [Linear(layer.ffn_dim, embed, b, wb, g), Linear(embed, layer.ffn_dim, b, wb, g)] * layer.experts
+        out += [
+            Linear(layer.ffn_dim, embed, b, wb, g),
+            Linear(embed, layer.ffn_dim, b, wb, g),
+        ] * layer.experts
     if layer.has_ffn and layer.experts > 1:
         out.append(Linear(layer.experts, embed, False))
     return out
@@ -149,7 +162,9 @@ def keys_per_query(layer: LayerArch, t: int) -> int:
 
 def layer_linear_macs(spec: SpaceSpec, embed: int, layer: LayerArch) -> int:
     """MACs of one token through a block's linears: q, k, v, o, top_k experts and the router."""
-    linears = layer_linears(spec, embed, layer)  # q, k, v, o, experts' (fc1, fc2)..., router (no-op parts: none)
+    linears = layer_linears(
+        spec, embed, layer
+    )  # q, k, v, o, experts' (fc1, fc2)..., router (no-op parts: none)
     a, f = 4 * layer.has_attention, 2 * layer.experts * layer.has_ffn
     attention, expert, router = linears[:a], linears[a : a + 2 * layer.has_ffn], linears[a + f :]
     return sum(lin.out_features * lin.in_features for lin in attention + router) + layer.top_k * sum(
@@ -171,7 +186,9 @@ def speech_frontend_macs(spec: SpaceSpec, embed: int) -> int:
     for (out, kernel, _), length in zip(audio.conv_layers, audio.frame_lengths(audio.max_samples)):
         macs, channels = macs + length * out * channels * kernel, out
     k = audio.pos_conv_kernel
-    position_frames = spec.seq_len + 2 * (k // 2) - k + 1  # an even kernel computes one frame more, then drops it
+    position_frames = (
+        spec.seq_len + 2 * (k // 2) - k + 1
+    )  # an even kernel computes one frame more, then drops it
     return macs + spec.seq_len * embed * audio.conv_dim + position_frames * embed * k
 
 
@@ -243,7 +260,9 @@ def peak_activation_bytes(spec: SpaceSpec, arch: Architecture, batch_size: int, 
     stages = [x + (b * t * spec.vocab_size if spec.task == "causal_lm" else b * spec.num_classes)]
     if spec.task == "speech":  # each convolution's input and output at once (the first ones are the longest)
         audio = spec.audio
-        sizes = [audio.max_samples] + [n * c for n, (c, _, _) in zip(audio.frame_lengths(audio.max_samples), audio.conv_layers)]
+        sizes = [audio.max_samples] + [
+            n * c for n, (c, _, _) in zip(audio.frame_lengths(audio.max_samples), audio.conv_layers)
+        ]
         stages += [b * (a + z) for a, z in zip(sizes, sizes[1:])]
     for layer in arch.layers:
         qkv = 3 * b * t * layer.heads * hd

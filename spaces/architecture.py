@@ -45,7 +45,9 @@ class LayerArch(BaseModel):
         elif self.heads is None or self.heads <= 0:
             raise ValueError(f"attention '{self.attention.value}' needs heads > 0, got {self.heads}")
         if self.ffn_dim < 0 or (self.ffn_dim == 0 and self.experts != 1):
-            raise ValueError(f"ffn_dim must be positive, or 0 (no FFN) with experts 1; got ffn_dim={self.ffn_dim}, experts={self.experts}")
+            raise ValueError(
+                f"ffn_dim must be positive, or 0 (no FFN) with experts 1; got ffn_dim={self.ffn_dim}, experts={self.experts}"
+            )
         if self.kv_heads is None:
             object.__setattr__(self, "kv_heads", self.heads)
         if self.attention is AttentionType.gqa:
@@ -54,7 +56,9 @@ class LayerArch(BaseModel):
                     f"gqa needs kv_heads dividing heads and smaller than it, got heads={self.heads}, kv_heads={self.kv_heads}"
                 )
         elif self.kv_heads != self.heads:
-            raise ValueError(f"kv_heads applies to gqa only; attention '{self.attention.value}' uses kv_heads = heads")
+            raise ValueError(
+                f"kv_heads applies to gqa only; attention '{self.attention.value}' uses kv_heads = heads"
+            )
         if (self.attention is AttentionType.sliding_window) != (self.window is not None):
             raise ValueError("window is required for sliding_window attention and not allowed otherwise")
         if self.experts == 1 and self.top_k != 1:
@@ -112,12 +116,16 @@ class Architecture(BaseModel):
 def check(spec: SpaceSpec, arch: Architecture) -> Architecture:
     """Raise ``ArchitectureError`` naming the first field whose value the space does not offer."""
     if not isinstance(arch, Architecture):
-        raise ArchitectureError(f"expected an Architecture, got {type(arch).__name__}; build one with "
-                                "Architecture.model_validate(data) or parse_architecture(spec, text)")
+        raise ArchitectureError(
+            f"expected an Architecture, got {type(arch).__name__}; build one with "
+            "Architecture.model_validate(data) or parse_architecture(spec, text)"
+        )
 
     def need(ok: bool, field: str, value: object, choices: object) -> None:
         if not ok:
-            raise ArchitectureError(f"architecture field '{field}' = {value} is not in space '{spec.name}' ({allowed(choices)})")
+            raise ArchitectureError(
+                f"architecture field '{field}' = {value} is not in space '{spec.name}' ({allowed(choices)})"
+            )
 
     need(arch.space == spec.name, "space", arch.space, [spec.name])
     need(arch.depth in spec.depth, "depth (number of layers)", arch.depth, spec.depth)
@@ -125,7 +133,12 @@ def check(spec: SpaceSpec, arch: Architecture) -> Architecture:
     c = spec.layer
     for i, layer in enumerate(arch.layers):
         at = f"layers[{i}]"
-        need(layer.attention in c.attention, f"{at}.attention", layer.attention.value, [a.value for a in c.attention])
+        need(
+            layer.attention in c.attention,
+            f"{at}.attention",
+            layer.attention.value,
+            [a.value for a in c.attention],
+        )
         if layer.has_attention:
             need(layer.heads in c.heads, f"{at}.heads", layer.heads, c.heads)
         if layer.attention is AttentionType.gqa:
@@ -135,7 +148,12 @@ def check(spec: SpaceSpec, arch: Architecture) -> Architecture:
         need(layer.ffn_dim in c.ffn_dim, f"{at}.ffn_dim", layer.ffn_dim, c.ffn_dim)
         if layer.has_ffn:
             need(layer.experts in c.experts, f"{at}.experts", layer.experts, c.experts)
-            need(layer.top_k in c.top_k_for(layer.experts), f"{at}.top_k", layer.top_k, c.top_k_for(layer.experts))
+            need(
+                layer.top_k in c.top_k_for(layer.experts),
+                f"{at}.top_k",
+                layer.top_k,
+                c.top_k_for(layer.experts),
+            )
         need(layer.weight_bits in c.weight_bits, f"{at}.weight_bits", layer.weight_bits, c.weight_bits)
         need(layer.act_bits in c.act_bits, f"{at}.act_bits", layer.act_bits, c.act_bits)
     return arch
@@ -170,7 +188,9 @@ def attention_options(spec: SpaceSpec) -> list[dict]:
         elif kind is AttentionType.gqa:
             out += [dict(attention=kind, heads=h, kv_heads=g, window=None) for h, g in c.gqa_pairs()]
         elif kind is AttentionType.sliding_window:
-            out += [dict(attention=kind, heads=h, kv_heads=None, window=w) for h in c.heads for w in c.windows]
+            out += [
+                dict(attention=kind, heads=h, kv_heads=None, window=w) for h in c.heads for w in c.windows
+            ]
         else:
             out += [dict(attention=kind, heads=h, kv_heads=None, window=None) for h in c.heads]
     return out
@@ -181,7 +201,9 @@ def ffn_options(spec: SpaceSpec) -> list[dict]:
     c = spec.layer
     widths = [f for f in c.ffn_dim if f > 0]
     none = [dict(ffn_dim=0, experts=1, top_k=1)] if 0 in c.ffn_dim else []
-    return none + [dict(ffn_dim=f, experts=e, top_k=k) for e in c.experts for k in c.top_k_for(e) for f in widths]
+    return none + [
+        dict(ffn_dim=f, experts=e, top_k=k) for e in c.experts for k in c.top_k_for(e) for f in widths
+    ]
 
 
 def quant_options(spec: SpaceSpec) -> list[dict]:
@@ -210,7 +232,9 @@ def log10_subnets(spec: SpaceSpec) -> float:
 def _random_layer(spec: SpaceSpec, rng: random.Random) -> LayerArch:
     """Uniform over attention options, FFN options and quantization options, independently."""
     return LayerArch(
-        **rng.choice(attention_options(spec)), **rng.choice(ffn_options(spec)), **rng.choice(quant_options(spec))
+        **rng.choice(attention_options(spec)),
+        **rng.choice(ffn_options(spec)),
+        **rng.choice(quant_options(spec)),
     )
 
 
@@ -250,12 +274,16 @@ def crossover(spec: SpaceSpec, a: Architecture, b: Architecture, rng: random.Ran
     for i in range(depth):
         donors = [p.layers[i] for p in (a, b) if i < p.depth]
         layers.append(rng.choice(donors))
-    return Architecture(space=spec.name, embed_dim=rng.choice([a.embed_dim, b.embed_dim]), layers=tuple(layers))
+    return Architecture(
+        space=spec.name, embed_dim=rng.choice([a.embed_dim, b.embed_dim]), layers=tuple(layers)
+    )
 
 
 def _extreme(spec: SpaceSpec, pick) -> Architecture:
     c = spec.layer
-    attn = pick(attention_options(spec), key=lambda o: (o["heads"], o["kv_heads"] or o["heads"], -(o["window"] or 0)))
+    attn = pick(
+        attention_options(spec), key=lambda o: (o["heads"], o["kv_heads"] or o["heads"], -(o["window"] or 0))
+    )
     ffn_dim = pick(c.ffn_dim)
     experts = pick(c.experts) if ffn_dim else 1
     layer = LayerArch(

@@ -19,7 +19,9 @@ class AudioSpec(BaseModel):
 
     sample_rate: int = Field(default=16000, gt=0)
     max_seconds: float = Field(gt=0, le=600)
-    conv_layers: list[tuple[int, int, int]] = Field(description="feature encoder convolutions: (channels, kernel, stride)")
+    conv_layers: list[tuple[int, int, int]] = Field(
+        description="feature encoder convolutions: (channels, kernel, stride)"
+    )
     pos_conv_kernel: int = Field(default=128, gt=0)
 
     @field_validator("conv_layers")
@@ -29,13 +31,17 @@ class AudioSpec(BaseModel):
             raise ValueError("conv_layers needs at least one (channels, kernel, stride) layer")
         bad = [layer for layer in v if min(layer) <= 0]
         if bad:
-            raise ValueError(f"conv_layers entries must be positive (channels, kernel, stride), got {list(bad[0])}")
+            raise ValueError(
+                f"conv_layers entries must be positive (channels, kernel, stride), got {list(bad[0])}"
+            )
         return v
 
     @model_validator(mode="after")
     def _long_enough(self) -> AudioSpec:
         if self.frames(self.max_samples) < 1:
-            raise ValueError(f"max_seconds {self.max_seconds} is shorter than the feature encoder's receptive field")
+            raise ValueError(
+                f"max_seconds {self.max_seconds} is shorter than the feature encoder's receptive field"
+            )
         return self
 
     @property
@@ -64,5 +70,7 @@ class AudioSpec(BaseModel):
         stride = 1
         for _, _, s in self.conv_layers:
             stride *= s
-        return (f"{self.sample_rate / 1000:g} kHz waveform, up to {self.max_seconds:g} s · {len(self.conv_layers)} convolutions, "
-                f"{self.conv_dim} channels, {1000 * stride / self.sample_rate:g} ms frames ({self.frames(self.max_samples)} per clip)")
+        return (
+            f"{self.sample_rate / 1000:g} kHz waveform, up to {self.max_seconds:g} s · {len(self.conv_layers)} convolutions, "
+            f"{self.conv_dim} channels, {1000 * stride / self.sample_rate:g} ms frames ({self.frames(self.max_samples)} per clip)"
+        )

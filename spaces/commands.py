@@ -19,28 +19,32 @@ def spaces_command() -> None:
     """Table of built-in spaces: task, elastic dimensions, number of subnets, largest size."""
     from rich.table import Table
 
-    from supernas.spaces.spec import builtin_names, load_spec
-    from supernas.spaces.architecture import largest
     from supernas.spaces.analytic import count_params
-    from supernas.spaces.architecture import log10_subnets
+    from supernas.spaces.architecture import largest, log10_subnets
     from supernas.spaces.describe import elastic_dimensions
+    from supernas.spaces.spec import builtin_names, load_spec
 
     table = Table("space", "task", "elastic dims", "log10(#subnets)", "max params")
     for name in builtin_names():
         spec = load_spec(name)
         global_dims, layer_dims = elastic_dimensions(spec)
         table.add_row(
-            name, spec.task, f"{len(global_dims)} global + {len(layer_dims)} per layer", f"{log10_subnets(spec):.1f}",
+            name,
+            spec.task,
+            f"{len(global_dims)} global + {len(layer_dims)} per layer",
+            f"{log10_subnets(spec):.1f}",
             f"{count_params(spec, largest(spec)) / 1e6:.2f}M",
         )
     console().print(table)
 
 
 @space_app.command("show")
-def space_show(space: SpaceArg, as_json: Annotated[bool, typer.Option("--json", help="the full spec as JSON")] = False) -> None:
+def space_show(
+    space: SpaceArg, as_json: Annotated[bool, typer.Option("--json", help="the full spec as JSON")] = False
+) -> None:
     """Every dimension of a space and its choices."""
-    from supernas.spaces.spec import load_spec
     from supernas.spaces.describe import describe
+    from supernas.spaces.spec import load_spec
 
     spec = load_spec(space)
     if as_json:
@@ -56,8 +60,8 @@ def sample_command(
     seed: Annotated[int, typer.Option(help="same seed, same architectures")] = 0,
 ) -> None:
     """Random architectures as JSON lines."""
-    from supernas.spaces.spec import load_spec
     from supernas.spaces.architecture import sample_many
+    from supernas.spaces.spec import load_spec
 
     for arch in sample_many(load_spec(space), n, seed):
         print(arch.to_json())

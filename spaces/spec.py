@@ -22,8 +22,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from supernas.spaces.audio import AudioSpec
 from supernas.core.errors import NotFoundError, SpecError, did_you_mean, pydantic_message
+from supernas.spaces.audio import AudioSpec
 
 
 class AttentionType(str, Enum):
@@ -144,7 +144,9 @@ class SpaceSpec(BaseModel):
     max_seq_len: int = Field(default=128, gt=0)
     num_classes: int | None = Field(default=None, gt=0)
     image_size: int | None = Field(default=None, gt=0)
-    audio: AudioSpec | None = Field(default=None, description="speech spaces: waveform format and conv front end")
+    audio: AudioSpec | None = Field(
+        default=None, description="speech spaces: waveform format and conv front end"
+    )
     patch_size: int | None = Field(default=None, gt=0)
     in_channels: int = Field(default=3, gt=0)
     head_dim: int = Field(gt=0)
@@ -152,7 +154,9 @@ class SpaceSpec(BaseModel):
     embed_dim: list[int]
     layer: LayerChoices
     weight_group_size: int | None = Field(
-        default=None, gt=0, description="integer weights: one scale per this many input columns; null = one per row"
+        default=None,
+        gt=0,
+        description="integer weights: one scale per this many input columns; null = one per row",
     )
     norm: Literal["pre", "post"] = "pre"
     norm_eps: float = Field(default=1e-5, gt=0)
@@ -179,7 +183,9 @@ class SpaceSpec(BaseModel):
             if self.image_size is None or self.patch_size is None:
                 raise ValueError("task 'vision' needs image_size and patch_size")
             if self.image_size % self.patch_size:
-                raise ValueError(f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+                raise ValueError(
+                    f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
+                )
         if self.task == "causal_lm" and self.type_vocab_size:
             raise ValueError("type_vocab_size is for encoder tasks only")
         widest = max(self.layer.heads) * self.head_dim
@@ -187,7 +193,9 @@ class SpaceSpec(BaseModel):
             raise ValueError(f"heads x head_dim = {widest} is unreasonably large")
         if self.layer.windows and AttentionType.sliding_window in self.layer.attention:
             if max(self.layer.windows) > self.seq_len:
-                raise ValueError(f"window {max(self.layer.windows)} exceeds the sequence length {self.seq_len}")
+                raise ValueError(
+                    f"window {max(self.layer.windows)} exceeds the sequence length {self.seq_len}"
+                )
         return self
 
     @property
@@ -263,6 +271,8 @@ def load_spec(name_or_path: str | Path) -> SpaceSpec:
     else:
         path = Path(text)
         if not path.suffix:
-            raise NotFoundError(f"unknown space '{text}'{did_you_mean(text, builtin_names())}; built-in spaces: "
-                                f"{', '.join(builtin_names())} (or a .yaml/.json spec file)")
+            raise NotFoundError(
+                f"unknown space '{text}'{did_you_mean(text, builtin_names())}; built-in spaces: "
+                f"{', '.join(builtin_names())} (or a .yaml/.json spec file)"
+            )
     return parse_spec(read_structured_file(path), str(path if path.parent != BUILTIN_DIR else text))

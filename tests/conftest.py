@@ -29,12 +29,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-
 @pytest.fixture(scope="session")
 def keyword_set(tmp_path_factory):
     """A small spoken keyword set (``supernas data keywords``), synthesised once per test session."""
     from supernas.data.keywords import make_keywords
-
     from tests.helpers import KEYWORD_SET
 
     directory = tmp_path_factory.mktemp("keywords") / "set"

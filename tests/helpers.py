@@ -14,21 +14,49 @@ from supernas.spaces.spec import load_spec, parse_spec
 # A byte-level space small enough for several training runs in a test, still with every kind of choice
 # that changes training (depth, width, heads, GQA, MoE, quantization).
 TINY_BYTES = parse_spec(
-    {"name": "tiny-bytes", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 16, "head_dim": 4,
-     "depth": [1, 2], "embed_dim": [8, 16],
-     "layer": {"attention": ["mha", "gqa"], "heads": [2, 4], "kv_heads": [1], "ffn_dim": [16, 32],
-               "experts": [1, 2], "top_k": [1], "weight_bits": [8, 32], "act_bits": [8, 32]}},
+    {
+        "name": "tiny-bytes",
+        "task": "causal_lm",
+        "vocab_size": 256,
+        "max_seq_len": 16,
+        "head_dim": 4,
+        "depth": [1, 2],
+        "embed_dim": [8, 16],
+        "layer": {
+            "attention": ["mha", "gqa"],
+            "heads": [2, 4],
+            "kv_heads": [1],
+            "ffn_dim": [16, 32],
+            "experts": [1, 2],
+            "top_k": [1],
+            "weight_bits": [8, 32],
+            "act_bits": [8, 32],
+        },
+    },
     "tiny-bytes",
 )
 
 
-def supernas(*args: str, home: Path | None = None, stdin: str | None = None, cwd: Path | str | None = None,
-             env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def supernas(
+    *args: str,
+    home: Path | None = None,
+    stdin: str | None = None,
+    cwd: Path | str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
     """The installed ``supernas`` script in a new process, output captured as text. ``home`` sets
     SUPERNAS_HOME (the isolated_home fixture already sets it for the test's own process)."""
     environment = {**os.environ, **(env or {}), **({"SUPERNAS_HOME": str(home)} if home else {})}
-    return subprocess.run(["supernas", *args], capture_output=True, text=True, input=stdin, cwd=cwd, env=environment,
-                          timeout=timeout)
+    return subprocess.run(
+        ["supernas", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd,
+        env=environment,
+        timeout=timeout,
+    )
 
 
 def corpus_file(directory: Path, repeats: int = 1000) -> Path:
@@ -60,7 +88,11 @@ def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     return done.value.code, out.out, out.err
 
 
-KEYWORD_SET = {"speakers": 8, "takes": 3, "seed": 0}  # the tests' spoken keyword set: 288 clips, 6 training and 2 held-out voices
+KEYWORD_SET = {
+    "speakers": 8,
+    "takes": 3,
+    "seed": 0,
+}  # the tests' spoken keyword set: 288 clips, 6 training and 2 held-out voices
 
 
 def speech_on_short_clips(name: str, seconds: float):
@@ -78,9 +110,9 @@ def assert_active_weights_are_extracted(supernet, archs, batch) -> None:
     subnet's: what a weight-sharing proxy scores is what the deployed model holds."""
     import torch
 
-    from supernas.predictors.proxies import weight_grads
     from supernas.models.checkpoint import extract
     from supernas.models.dense import parameter_count
+    from supernas.predictors.proxies import weight_grads
 
     for arch in archs:
         with supernet.active(arch):
@@ -95,7 +127,9 @@ def assert_active_weights_are_extracted(supernet, archs, batch) -> None:
 def bert_mini_with_full_precision():
     """bert-mini with full precision among the choices, so the full-size subnet is the parent itself."""
     spec = load_spec("bert-mini")
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update={"weight_bits": [8, 16, 32], "act_bits": [16, 32]})})
+    return spec.model_copy(
+        update={"layer": spec.layer.model_copy(update={"weight_bits": [8, 16, 32], "act_bits": [16, 32]})}
+    )
 
 
 def supernet_context(supernet):

@@ -49,10 +49,18 @@ def _pydantic_v2() -> bool:
 
 # distribution -> (release that introduced the feature, what the code uses, probe)
 FEATURES: dict[str, tuple[tuple[int, ...], str, Callable[[], bool]]] = {
-    "optuna": ((5, 0), "Trial.set_constraint and create_trial(constraints=) (search/strategies.py)", _optuna_constraints),
+    "optuna": (
+        (5, 0),
+        "Trial.set_constraint and create_trial(constraints=) (search/strategies.py)",
+        _optuna_constraints,
+    ),
     "typer": ((0, 14), "add_typer without a name merges commands (cli/__init__.py)", _typer_nameless_groups),
     "sqlalchemy": ((2, 0), "DeclarativeBase and Mapped (search/tables.py)", _sqlalchemy_declarative_base),
-    "pydantic": ((2, 0), "field_validator, model_validator, ConfigDict (spaces/spec.py, search/jobspec.py)", _pydantic_v2),
+    "pydantic": (
+        (2, 0),
+        "field_validator, model_validator, ConfigDict (spaces/spec.py, search/jobspec.py)",
+        _pydantic_v2,
+    ),
 }
 
 
@@ -65,7 +73,9 @@ def declared_floors() -> dict[str, tuple[int, ...]]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     floors = {}
     for requirement in project["dependencies"]:
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?>=([0-9.]+).*", requirement.split(";")[0].strip())
+        match = re.fullmatch(
+            r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?>=([0-9.]+).*", requirement.split(";")[0].strip()
+        )
         if match:
             floors[match[1].lower()] = _padded(tuple(int(x) for x in match[2].split(".")))
     return floors
@@ -76,4 +86,6 @@ def test_the_declared_floor_has_what_the_code_uses(name):
     needed, what, probe = FEATURES[name]
     assert probe(), f"the installed {name} lacks {what}"
     floor = declared_floors()[name]
-    assert floor >= _padded(needed), f"pyproject says {name}>={'.'.join(map(str, floor))}, but {what} needs {'.'.join(map(str, needed))}"
+    assert floor >= _padded(needed), (
+        f"pyproject says {name}>={'.'.join(map(str, floor))}, but {what} needs {'.'.join(map(str, needed))}"
+    )

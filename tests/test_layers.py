@@ -14,8 +14,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LEVELS = [["core"], ["spaces"], ["data"], ["models"], ["training", "export"], ["predictors"], ["workers"],
-          ["search"], ["dashboard"], ["cli"]]
+LEVELS = [
+    ["core"],
+    ["spaces"],
+    ["data"],
+    ["models"],
+    ["training", "export"],
+    ["predictors"],
+    ["workers"],
+    ["search"],
+    ["dashboard"],
+    ["cli"],
+]
 LAYERS = [layer for level in LEVELS for layer in level]
 LEVEL_OF = {layer: i for i, level in enumerate(LEVELS) for layer in level}
 
@@ -60,7 +70,8 @@ def layer_of(module: str) -> str:
 def test_no_module_imports_a_layer_above_its_own(layer):
     offending = {
         module: sorted({layer_of(m) for m in imported if LEVEL_OF[layer_of(m)] > LEVEL_OF[layer]})
-        for module, imported in GRAPH.items() if layer_of(module) == layer
+        for module, imported in GRAPH.items()
+        if layer_of(module) == layer
     }
     assert {module: layers for module, layers in offending.items() if layers} == {}
 
@@ -68,8 +79,14 @@ def test_no_module_imports_a_layer_above_its_own(layer):
 @pytest.mark.parametrize("layer", ["training", "export"])
 def test_layers_of_one_level_do_not_import_each_other(layer):
     other = {"training": "export", "export": "training"}[layer]
-    assert sorted(m for m, imported in GRAPH.items()
-                  if layer_of(m) == layer and any(layer_of(i) == other for i in imported)) == []
+    assert (
+        sorted(
+            m
+            for m, imported in GRAPH.items()
+            if layer_of(m) == layer and any(layer_of(i) == other for i in imported)
+        )
+        == []
+    )
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -24,14 +24,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from supernas.spaces.architecture import Architecture
 from supernas.core.errors import SpecError
 from supernas.core.seeds import step_seed
 from supernas.models.ops import mean_pool
 from supernas.models.parent import PARENT_WEIGHTS, parent_supernet, save_parent
 from supernas.models.supernet import Supernet
+from supernas.spaces.architecture import Architecture
 from supernas.training.sandwich import (
-    TrainResult, default_warmup, learning_rate, restore_training_state, run_sandwich, sandwich, sandwich_step,
+    TrainResult,
+    default_warmup,
+    learning_rate,
+    restore_training_state,
+    run_sandwich,
+    sandwich,
+    sandwich_step,
 )
 
 
@@ -82,15 +88,21 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, padding: tor
 
 
 def adapt_step(
-    supernet: Supernet, parent: tuple[Supernet, Architecture], optimizer: torch.optim.Optimizer,
-    texts: Texts, config: AdaptConfig, step: int,
+    supernet: Supernet,
+    parent: tuple[Supernet, Architecture],
+    optimizer: torch.optim.Optimizer,
+    texts: Texts,
+    config: AdaptConfig,
+    step: int,
 ) -> float:
     """One sandwich step; returns the smallest subnet's loss (the one adaptation is for)."""
     ids, padding = _batch(texts, config, step)
     with torch.no_grad():
         teacher = _states(*parent, ids, padding)
-    losses = (distillation_loss(_states(supernet, arch, ids, padding), teacher, padding)
-              for arch in sandwich(supernet, config, step))
+    losses = (
+        distillation_loss(_states(supernet, arch, ids, padding), teacher, padding)
+        for arch in sandwich(supernet, config, step)
+    )
     return sandwich_step(supernet, optimizer, learning_rate(config, step), losses)[1]
 
 
@@ -112,11 +124,17 @@ def adapt_supernet(
     """Adapt ``supernet`` (a pretrained encoder supernet) in place towards its parent; checkpoints and
     the result go to ``output``, with the parent kept beside them."""
     if supernet.spec.task != "encoder_classification":
-        raise SpecError(f"adapt distils sentence embeddings: it needs an encoder space, not {supernet.spec.task} ('{supernet.spec.name}')")
+        raise SpecError(
+            f"adapt distils sentence embeddings: it needs an encoder space, not {supernet.spec.task} ('{supernet.spec.name}')"
+        )
     if len(texts.ids) < batch_size:
-        raise SpecError(f"{texts.source}: {len(texts.ids)} examples to adapt on, fewer than --batch-size {batch_size}")
+        raise SpecError(
+            f"{texts.source}: {len(texts.ids)} examples to adapt on, fewer than --batch-size {batch_size}"
+        )
     directory = Path(output)
-    config = AdaptConfig(steps, lr, batch_size, sandwich_k, seed, weight_decay, default_warmup(steps), texts.source)
+    config = AdaptConfig(
+        steps, lr, batch_size, sandwich_k, seed, weight_decay, default_warmup(steps), texts.source
+    )
     parent = parent_supernet(supernet)  # before any step changes the weights
     directory.mkdir(parents=True, exist_ok=True)
     if not (directory / PARENT_WEIGHTS).is_file():
@@ -131,9 +149,21 @@ def adapt_supernet(
     def run_step(step: int) -> float:
         return adapt_step(supernet, parent, optimizer, texts, config, step)
 
-    return run_sandwich(supernet, optimizer, config, start, run_step, provenance, directory=directory,
-                        checkpoint_every=checkpoint_every, until=until, progress=progress, verb="adapt",
-                        loss_label="smallest", loss_format=".4f")
+    return run_sandwich(
+        supernet,
+        optimizer,
+        config,
+        start,
+        run_step,
+        provenance,
+        directory=directory,
+        checkpoint_every=checkpoint_every,
+        until=until,
+        progress=progress,
+        verb="adapt",
+        loss_label="smallest",
+        loss_format=".4f",
+    )
 
 
 def adaptation_texts(spec, data: str | None) -> Texts:

@@ -34,17 +34,17 @@ from typing import Protocol
 import torch
 from safetensors.torch import load_file
 
-from supernas.spaces.architecture import Architecture, largest, sample, smallest
-from supernas.data.text import TextData, TextWindows
-from supernas.data.inputs import Batch
 from supernas.core.errors import NotFoundError, SpecError
-from supernas.training.losses import distill_loss, task_loss
 from supernas.core.progress import make_progress
 from supernas.core.seeds import step_seed
 from supernas.core.weightfiles import weights_digest
-from supernas.spaces.spec import SpaceSpec
-from supernas.models.supernet import SUPERNET_WEIGHTS, Supernet
+from supernas.data.inputs import Batch
+from supernas.data.text import TextData, TextWindows
 from supernas.data.types import TaskData, batch_at
+from supernas.models.supernet import SUPERNET_WEIGHTS, Supernet
+from supernas.spaces.architecture import Architecture, largest, sample, smallest
+from supernas.spaces.spec import SpaceSpec
+from supernas.training.losses import distill_loss, task_loss
 
 Data = TextData | TaskData
 
@@ -116,15 +116,24 @@ def check_trainable(spec: SpaceSpec, data: Data) -> None:
     """Text for a byte-level LM; labeled task data for a classification space."""
     if isinstance(data, TextData):
         if spec.task != "causal_lm" or spec.vocab_size != 256:
-            raise SpecError(f"training on text needs a byte-level causal LM space (vocab 256); '{spec.name}' is {spec.task}")
+            raise SpecError(
+                f"training on text needs a byte-level causal LM space (vocab 256); '{spec.name}' is {spec.task}"
+            )
     elif spec.task not in ("encoder_classification", "vision", "speech") or data.train.labels is None:
         what = "unlabeled text" if data.train.labels is None else f"{data.kind} data"
-        raise SpecError(f"cannot train space '{spec.name}' ({spec.task}) on {data.source}: {what}; training a classifier needs labels "
-                        "(a .jsonl/.csv file with text and label, a .npz file with images and labels, or digits)")
+        raise SpecError(
+            f"cannot train space '{spec.name}' ({spec.task}) on {data.source}: {what}; training a classifier needs labels "
+            "(a .jsonl/.csv file with text and label, a .npz file with images and labels, or digits)"
+        )
 
 
 def train_step(
-    supernet: Supernet, optimizer: torch.optim.Optimizer, data: Data, config: TrainConfig, step: int, archs: list[Architecture]
+    supernet: Supernet,
+    optimizer: torch.optim.Optimizer,
+    data: Data,
+    config: TrainConfig,
+    step: int,
+    archs: list[Architecture],
 ) -> float:
     """One step over ``archs`` on one batch (a sandwich, or a single subnet when fine-tuning): the first
     learns from the labels, the others from it when distilling; returns the first's label loss."""
@@ -172,8 +181,12 @@ def save_training_state(
     written last and atomically: a crash while saving leaves weights that do not match the state, which
     ``resume`` detects instead of silently mixing two steps."""
     supernet.save(directory)
-    state = {"step": step, "config": asdict(config), "optimizer": optimizer.state_dict(),
-             "weights_sha256": weights_digest(directory / SUPERNET_WEIGHTS)}
+    state = {
+        "step": step,
+        "config": asdict(config),
+        "optimizer": optimizer.state_dict(),
+        "weights_sha256": weights_digest(directory / SUPERNET_WEIGHTS),
+    }
     tmp = directory / (TRAINER_STATE + ".tmp")
     torch.save(state, tmp)
     tmp.replace(directory / TRAINER_STATE)
@@ -190,18 +203,32 @@ def restore_training_state(
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state["config"] != asdict(config):
         changed = sorted(k for k in state["config"] if state["config"][k] != asdict(config).get(k))
-        raise SpecError(f"--resume: {directory} was trained with different settings ({', '.join(changed)}); use the same ones")
+        raise SpecError(
+            f"--resume: {directory} was trained with different settings ({', '.join(changed)}); use the same ones"
+        )
     if weights_digest(directory / SUPERNET_WEIGHTS) != state["weights_sha256"]:
-        raise SpecError(f"--resume: {directory}/{SUPERNET_WEIGHTS} does not match {TRAINER_STATE} (interrupted while saving); start again")
+        raise SpecError(
+            f"--resume: {directory}/{SUPERNET_WEIGHTS} does not match {TRAINER_STATE} (interrupted while saving); start again"
+        )
     supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
     optimizer.load_state_dict(state["optimizer"])
     return int(state["step"])
 
 
 def run_sandwich(
-    supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, start: int,
-    run_step: Callable[[int], float], provenance: Callable[[int], str], *, directory: Path | None,
-    checkpoint_every: int, until: int | None, progress: bool, verb: str, loss_label: str = "loss",
+    supernet: Supernet,
+    optimizer: torch.optim.Optimizer,
+    config: RunConfig,
+    start: int,
+    run_step: Callable[[int], float],
+    provenance: Callable[[int], str],
+    *,
+    directory: Path | None,
+    checkpoint_every: int,
+    until: int | None,
+    progress: bool,
+    verb: str,
+    loss_label: str = "loss",
     loss_format: str = ".3f",
 ) -> TrainResult:
     """Steps ``start`` up to ``until`` (at most ``config.steps``) of a run, ``run_step(s)`` doing step ``s``
@@ -210,8 +237,14 @@ def run_sandwich(
     supernet.train()
     losses = []
     stop = config.steps if until is None else min(until, config.steps)
-    bar = make_progress(range(start, stop), initial=start, total=config.steps, enabled=progress,
-                        desc=f"{verb} {supernet.spec.name}", unit="step")
+    bar = make_progress(
+        range(start, stop),
+        initial=start,
+        total=config.steps,
+        enabled=progress,
+        desc=f"{verb} {supernet.spec.name}",
+        unit="step",
+    )
     for step in bar:
         losses.append(run_step(step))
         shown = {loss_label: format(losses[-1], loss_format), "lr": f"{learning_rate(config, step):.2e}"}
@@ -253,8 +286,18 @@ def train_supernet(
         raise SpecError(f"--seq-len {seq_len} exceeds the space's max_seq_len {spec.max_seq_len}")
     if resume and checkpoint_dir is None:
         raise SpecError("--resume needs a checkpoint directory (-o)")
-    config = TrainConfig(steps, lr, batch_size, seq_len if isinstance(data, TextData) else 0, sandwich_k, distill, seed, weight_decay,
-                         warmup if warmup is not None else default_warmup(steps), data.source)
+    config = TrainConfig(
+        steps,
+        lr,
+        batch_size,
+        seq_len if isinstance(data, TextData) else 0,
+        sandwich_k,
+        distill,
+        seed,
+        weight_decay,
+        warmup if warmup is not None else default_warmup(steps),
+        data.source,
+    )
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=lr, weight_decay=weight_decay)
     directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
     start = restore_training_state(supernet, optimizer, config, directory) if resume else 0
@@ -270,8 +313,19 @@ def train_supernet(
     def run_step(step: int) -> float:
         return train_step(supernet, optimizer, data, config, step, sandwich(supernet, config, step))
 
-    return run_sandwich(supernet, optimizer, config, start, run_step, provenance, directory=directory,
-                        checkpoint_every=checkpoint_every, until=until, progress=progress, verb="train")
+    return run_sandwich(
+        supernet,
+        optimizer,
+        config,
+        start,
+        run_step,
+        provenance,
+        directory=directory,
+        checkpoint_every=checkpoint_every,
+        until=until,
+        progress=progress,
+        verb="train",
+    )
 
 
 def finetune(
@@ -298,8 +352,18 @@ def finetune(
     check_trainable(supernet.spec, data)
     model = copy.deepcopy(supernet)
     model.activate(arch)
-    config = TrainConfig(steps, lr, batch_size, min(seq_len, supernet.spec.max_seq_len), 0, False, seed, weight_decay,
-                         default_warmup(steps), data.source)
+    config = TrainConfig(
+        steps,
+        lr,
+        batch_size,
+        min(seq_len, supernet.spec.max_seq_len),
+        0,
+        False,
+        seed,
+        weight_decay,
+        default_warmup(steps),
+        data.source,
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
     for step in range(steps):

@@ -40,7 +40,9 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as e:
-        raise ClusterError(f"could not connect to the Ray cluster at '{address}': {e.strerror or e}") from None
+        raise ClusterError(
+            f"could not connect to the Ray cluster at '{address}': {e.strerror or e}"
+        ) from None
 
 
 def disconnect() -> None:

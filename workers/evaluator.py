@@ -13,12 +13,12 @@ import socket
 
 import torch
 
+from supernas.data.inputs import random_batch
+from supernas.models.supernet import Supernet
 from supernas.predictors.base import MetricContext
 from supernas.predictors.catalogue import get_metric
 from supernas.predictors.plugins import load_plugins, plugin_module_name
 from supernas.spaces.architecture import Architecture, check
-from supernas.models.supernet import Supernet
-from supernas.data.inputs import random_batch
 from supernas.spaces.spec import parse_spec
 
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from supernas.core.errors import SupernasError
-
 from supernas.workers.evaluator import Evaluator
 
 RESTARTS_PER_WORKER = 3
@@ -53,7 +52,9 @@ class EvaluatorPool:
     """``size`` evaluator actors, each taking ``num_cpus`` CPUs (a fraction when a server runs more
     jobs at once than the cluster has CPUs, so every job keeps a worker)."""
 
-    def __init__(self, size: int, evaluator_args: dict, num_cpus: float = 1.0, restarts: int = RESTARTS_PER_WORKER) -> None:
+    def __init__(
+        self, size: int, evaluator_args: dict, num_cpus: float = 1.0, restarts: int = RESTARTS_PER_WORKER
+    ) -> None:
         import ray
 
         self._ray = ray

@@ -9,16 +9,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
-from supernas.search.runner import create_job
-from supernas.search.store.store import Store
-
 from supernas.dashboard.archview import DIMENSIONS, arch_view
 from supernas.dashboard.convert import job_out, objectives_of, trial_out, verified_points
 from supernas.dashboard.deps import Authorized, CacheDep, JobId, RunnerDep, SettingsDep, StoreDep
 from supernas.dashboard.jobdata import hypervolume_steps, page_point_sets
-from supernas.dashboard.models import NOT_FOUND, REJECTED, ErrorOut, HypervolumePoint, JobOut, PlotData, TrialOut
+from supernas.dashboard.models import (
+    NOT_FOUND,
+    REJECTED,
+    ErrorOut,
+    HypervolumePoint,
+    JobOut,
+    PlotData,
+    TrialOut,
+)
 from supernas.dashboard.security import read_limited
 from supernas.dashboard.submission import MAX_SPEC_BYTES, read_submission
+from supernas.search.runner import create_job
+from supernas.search.store.store import Store
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=REJECTED)
 
@@ -44,10 +51,18 @@ async def spec_upload(request: Request) -> Upload:
 
 
 @router.post(
-    "", status_code=201, dependencies=Authorized, openapi_extra={"requestBody": SPEC_BODY},
-    responses={413: {"description": "spec too large"}, 422: {"model": ErrorOut, "description": "invalid spec; the message names the field"}},
+    "",
+    status_code=201,
+    dependencies=Authorized,
+    openapi_extra={"requestBody": SPEC_BODY},
+    responses={
+        413: {"description": "spec too large"},
+        422: {"model": ErrorOut, "description": "invalid spec; the message names the field"},
+    },
 )
-def submit_job(upload: Annotated[Upload, Depends(spec_upload)], store: StoreDep, runner: RunnerDep, settings: SettingsDep) -> JobOut:
+def submit_job(
+    upload: Annotated[Upload, Depends(spec_upload)], store: StoreDep, runner: RunnerDep, settings: SettingsDep
+) -> JobOut:
     """Queue a job; the server runs its jobs one at a time, oldest first."""
     spec = read_submission(upload.body, upload.content_type, settings.home)
     job_id = create_job(store, spec)
@@ -75,13 +90,21 @@ def _transition(job_id: int, store: Store, change: Callable[[int], bool], only: 
     return job_out(store.get_job(job_id))
 
 
-@router.post("/{job_id}/cancel", dependencies=Authorized, responses={**NOT_FOUND, 409: {"description": "not queued or running here"}})
+@router.post(
+    "/{job_id}/cancel",
+    dependencies=Authorized,
+    responses={**NOT_FOUND, 409: {"description": "not queued or running here"}},
+)
 def cancel_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     """Stop a queued or running job; finished trials are kept and ``resume`` continues it."""
     return _transition(job_id, store, runner.cancel, "jobs queued or running on this server can be cancelled")
 
 
-@router.post("/{job_id}/resume", dependencies=Authorized, responses={**NOT_FOUND, 409: {"description": "not stopped or failed"}})
+@router.post(
+    "/{job_id}/resume",
+    dependencies=Authorized,
+    responses={**NOT_FOUND, 409: {"description": "not stopped or failed"}},
+)
 def resume_job(job_id: JobId, store: StoreDep, runner: RunnerDep) -> JobOut:
     """Queue a stopped or failed job again; it continues from its finished trials."""
     return _transition(job_id, store, runner.resume, "stopped or failed jobs can be resumed")
@@ -120,6 +143,16 @@ def get_plot(job_id: JobId, store: StoreDep, cache: CacheDep, response: Response
     else:  # the first view since the server started: only what the chart shows
         front, dominated, infeasible, n_dominated, n_infeasible = page_point_sets(store, job_id, metrics)
         response.headers["Server-Timing"] = 'trials;desc="store"'
-    verified = verified_points(store.verifications(job_id), set(front.numbers), metrics)  # verifications change apart from trials
-    return PlotData(objectives=objectives, dimensions=list(DIMENSIONS), front=front, dominated=dominated,
-                    infeasible=infeasible, dominated_total=n_dominated, infeasible_total=n_infeasible, verified=verified)
+    verified = verified_points(
+        store.verifications(job_id), set(front.numbers), metrics
+    )  # verifications change apart from trials
+    return PlotData(
+        objectives=objectives,
+        dimensions=list(DIMENSIONS),
+        front=front,
+        dominated=dominated,
+        infeasible=infeasible,
+        dominated_total=n_dominated,
+        infeasible_total=n_infeasible,
+        verified=verified,
+    )

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from supernas.spaces.spec import builtin_names, load_spec
-from supernas.spaces.architecture import log10_subnets
 from supernas.core.errors import NotFoundError
-
 from supernas.dashboard.convert import space_limits
 from supernas.dashboard.models import NOT_FOUND, REJECTED, SpaceOut
+from supernas.spaces.architecture import log10_subnets
+from supernas.spaces.spec import builtin_names, load_spec
 
 router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 
@@ -17,7 +16,13 @@ router = APIRouter(prefix="/api/spaces", tags=["spaces"])
 @router.get("")
 def list_spaces() -> list[SpaceOut]:
     return [
-        SpaceOut(name=s.name, task=s.task, description=s.description, log10_subnets=log10_subnets(s), limits=space_limits(s))
+        SpaceOut(
+            name=s.name,
+            task=s.task,
+            description=s.description,
+            log10_subnets=log10_subnets(s),
+            limits=space_limits(s),
+        )
         for s in map(load_spec, builtin_names())
     ]
 

@@ -14,14 +14,13 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from supernas.search.trial_subnets import export_trial, extract_trial
-from supernas.search.verify import verify_job
-from supernas.spaces.spec import load_spec
-
 from supernas.dashboard.archview import arch_view
 from supernas.dashboard.convert import metrics_of, objectives_of, trial_detail, trial_out
 from supernas.dashboard.deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
 from supernas.dashboard.models import NOT_FOUND, REJECTED, ErrorOut, TrialDetail, TrialPage, TrialState
+from supernas.search.trial_subnets import export_trial, extract_trial
+from supernas.search.verify import verify_job
+from supernas.spaces.spec import load_spec
 
 router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"], responses={**NOT_FOUND, **REJECTED})
 
@@ -35,7 +34,9 @@ def list_trials(
     store: StoreDep,
     cache: CacheDep,
     state: Annotated[list[TrialState] | None, Query(description="keep trials in these states")] = None,
-    on_front: Annotated[bool | None, Query(description="keep only trials on (true) or off (false) the front")] = None,
+    on_front: Annotated[
+        bool | None, Query(description="keep only trials on (true) or off (false) the front")
+    ] = None,
     sort: Annotated[str, Query(description="'number' or one of the job's metrics")] = "number",
     order: Literal["asc", "desc"] = "asc",
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
@@ -45,16 +46,24 @@ def list_trials(
     spec = store.job_spec(job_id)
     metrics = metrics_of(spec, objectives_of(spec))
     if sort != "number" and sort not in metrics:
-        raise HTTPException(422, f"sort '{sort}' is not 'number' or a metric of job {job_id} ({', '.join(metrics)})")
+        raise HTTPException(
+            422, f"sort '{sort}' is not 'number' or a metric of job {job_id} ({', '.join(metrics)})"
+        )
     if sort == "number" and not cache.ready(job_id):  # the first view since the server started: one page
         page = store.trials(job_id, state, on_front, "number", order == "desc", limit, offset)
-        verified = {v.trial_number: v for v in store.verifications(job_id, [t.number for t in page])} if page else {}
+        verified = (
+            {v.trial_number: v for v in store.verifications(job_id, [t.number for t in page])} if page else {}
+        )
         items = [trial_out(t, t.on_front, arch_view(t.arch_json), verified.get(t.number)) for t in page]
-        return TrialPage(total=store.count_trials(job_id, state, on_front), offset=offset, limit=limit, items=items)
+        return TrialPage(
+            total=store.count_trials(job_id, state, on_front), offset=offset, limit=limit, items=items
+        )
     with cache.fresh(job_id) as data:
         rows = data.select(state, on_front, sort, order == "desc")
         page = rows[offset : offset + limit]
-        verified = {v.trial_number: v for v in store.verifications(job_id, [t.number for t in page])} if page else {}
+        verified = (
+            {v.trial_number: v for v in store.verifications(job_id, [t.number for t in page])} if page else {}
+        )
         items = [trial_out(t, t.number in data.front, data.view(t), verified.get(t.number)) for t in page]
     return TrialPage(total=len(rows), offset=offset, limit=limit, items=items)
 
@@ -69,7 +78,11 @@ def get_trial(job_id: JobId, number: TrialNumber, store: StoreDep) -> TrialDetai
     return trial_detail(job_id, trial, arch_view(trial.arch_json), load_spec(job.space), verification)
 
 
-@router.post("/{number}/verify", dependencies=Authorized, responses={422: {"model": ErrorOut, "description": "a failed or unfinished trial"}})
+@router.post(
+    "/{number}/verify",
+    dependencies=Authorized,
+    responses={422: {"model": ErrorOut, "description": "a failed or unfinished trial"}},
+)
 def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: SettingsDep) -> TrialDetail:
     """Extract the trial's checkpoint (kept under the server's home in checkpoints/), load it back and
     re-measure every metric of the job on it, as `supernas verify JOB --trials N`; returns the trial with
@@ -83,12 +96,24 @@ def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: 
 
 
 @router.post(
-    "/{number}/extract", dependencies=Authorized, response_class=FileResponse,
-    responses={200: {"content": {"application/zip": {}}, "description": "the subnet in the chosen format, zipped"}},
+    "/{number}/extract",
+    dependencies=Authorized,
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "the subnet in the chosen format, zipped"}
+    },
 )
 def extract_checkpoint(
-    job_id: JobId, number: TrialNumber, store: StoreDep, settings: SettingsDep,
-    format: Annotated[ExportFormat, Query(description="supernas (config.json + model.safetensors) | onnx (model.onnx) | hf (Hugging Face)")] = "supernas",
+    job_id: JobId,
+    number: TrialNumber,
+    store: StoreDep,
+    settings: SettingsDep,
+    format: Annotated[
+        ExportFormat,
+        Query(
+            description="supernas (config.json + model.safetensors) | onnx (model.onnx) | hf (Hugging Face)"
+        ),
+    ] = "supernas",
 ) -> FileResponse:
     """Build the trial's standalone model (as `supernas extract JOB TRIAL`, or `supernas export JOB TRIAL
     --format F`; kept under the server's home in checkpoints/) and send it as a zip."""
@@ -107,5 +132,9 @@ def extract_checkpoint(
                     archive.write(file, file.name)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name)
     suffix = "" if format == "supernas" else f"-{format}"
-    return FileResponse(handle.name, media_type="application/zip", filename=f"{name}-trial-{number}{suffix}.zip",
-                        background=BackgroundTask(Path(handle.name).unlink))
+    return FileResponse(
+        handle.name,
+        media_type="application/zip",
+        filename=f"{name}-trial-{number}{suffix}.zip",
+        background=BackgroundTask(Path(handle.name).unlink),
+    )

@@ -8,19 +8,23 @@ from pathlib import Path
 
 import numpy as np
 
-from supernas.spaces.spec import SpaceSpec
-from supernas.models.supernet import Supernet
-from supernas.spaces.architecture import sample_many
 from supernas.core.errors import NotFoundError, SpecError, allowed
 from supernas.core.paths import supernas_home
-
-from supernas.predictors.latency.report import CalibrationReport, score
-from supernas.predictors.latency.parts import space_parts
+from supernas.models.supernet import Supernet
 from supernas.predictors.latency.measure import subnet_latencies
-from supernas.predictors.latency.predictors import PREDICTORS, LatencyPredictor, LookupTablePredictor, RegressorPredictor
+from supernas.predictors.latency.parts import space_parts
+from supernas.predictors.latency.predictors import (
+    PREDICTORS,
+    LatencyPredictor,
+    LookupTablePredictor,
+    RegressorPredictor,
+)
+from supernas.predictors.latency.report import CalibrationReport, score
 from supernas.predictors.latency.runtimes import DEFAULT_GRAPH_OPTIMIZATION
 from supernas.predictors.latency.timing import Clock, check_clock, resolve_device
 from supernas.predictors.latency.workload import Workload
+from supernas.spaces.architecture import sample_many
+from supernas.spaces.spec import SpaceSpec
 
 
 def predictor_path(space: str, workload: Workload, kind: str) -> Path:
@@ -29,7 +33,6 @@ def predictor_path(space: str, workload: Workload, kind: str) -> Path:
     folder = supernas_home() / "predictors"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{space}-{workload.key()}-{kind}{suffix}"
-
 
 
 def calibrate(
@@ -58,7 +61,9 @@ def calibrate(
         raise SpecError(
             f"calibrate needs at least 2 subnets to fit and 2 to hold out; n={n}, holdout={holdout} gives {n_heldout} held out"
         )
-    workload = Workload(batch_size, seq_len, device, threads, clock, warmup, repeats, backend, graph_optimization)
+    workload = Workload(
+        batch_size, seq_len, device, threads, clock, warmup, repeats, backend, graph_optimization
+    )
     check_clock(clock, resolve_device(device), threads)
     archs = sample_many(spec, n, seed)
     supernet = Supernet(spec, seed=seed)
@@ -74,8 +79,15 @@ def calibrate(
         files.append(str(predictor.save(predictor_path(spec.name, workload, predictor.kind))))
     report_file = predictor_path(spec.name, workload, "report")
     report = CalibrationReport(
-        spec.name, workload.fingerprint(), workload.key(), workload, len(fitted), n_heldout, scores,
-        min(scores, key=lambda kind: scores[kind].mape), files + [str(report_file)],
+        spec.name,
+        workload.fingerprint(),
+        workload.key(),
+        workload,
+        len(fitted),
+        n_heldout,
+        scores,
+        min(scores, key=lambda kind: scores[kind].mape),
+        files + [str(report_file)],
     )
     report.save(report_file)
     return report
@@ -86,8 +98,11 @@ def calibrate_command(space: str, w: Workload) -> str:
     args = [f"supernas calibrate {space} --device {w.device}"]
     defaults = Workload()
     for option, value, default in [
-        ("threads", w.threads, None), ("clock", w.clock, "wall"), ("batch-size", w.batch_size, defaults.batch_size),
-        ("seq-len", w.seq_len, defaults.seq_len), ("backend", w.backend, "torch"),
+        ("threads", w.threads, None),
+        ("clock", w.clock, "wall"),
+        ("batch-size", w.batch_size, defaults.batch_size),
+        ("seq-len", w.seq_len, defaults.seq_len),
+        ("backend", w.backend, "torch"),
         ("graph-optimization", w.graph_optimization, DEFAULT_GRAPH_OPTIMIZATION),
     ]:
         if value != default:

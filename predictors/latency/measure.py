@@ -33,23 +33,27 @@ speed. The lookup table times each part in the workload's backend (for ``onnxrun
 exported on its own), so it works per backend as the measured latency does.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
 
-from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract
 from supernas.data.inputs import random_batch
+from supernas.models.checkpoint import extract
 from supernas.models.model import Transformer
-
+from supernas.models.supernet import Supernet
 from supernas.predictors.latency import runtimes
 from supernas.predictors.latency.runtimes import ONNXRUNTIME
-from supernas.predictors.latency.timing import LatencyStats, fixed_threads, measure_latency, resolve_device, time_callable
+from supernas.predictors.latency.timing import (
+    LatencyStats,
+    fixed_threads,
+    measure_latency,
+    resolve_device,
+    time_callable,
+)
 from supernas.predictors.latency.workload import Workload
+from supernas.spaces.architecture import Architecture
 
 
 def subnet_latency(supernet: Supernet, arch: Architecture, workload: Workload, seed: int = 0) -> LatencyStats:
@@ -84,5 +88,7 @@ def subnet_latencies(
     A shared VM's speed drifts over minutes with its neighbours' load; passes spread each subnet's
     runs over the whole measurement, so the drift hits every subnet alike instead of some more.
     """
-    passes = [[subnet_latency(supernet, arch, workload, seed).median_ms for arch in archs] for _ in range(rounds)]
+    passes = [
+        [subnet_latency(supernet, arch, workload, seed).median_ms for arch in archs] for _ in range(rounds)
+    ]
     return np.median(passes, axis=0)

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from supernas.spaces.architecture import Architecture
-from supernas.spaces.spec import SpaceSpec
 from supernas.core.errors import SpecError
-
-from supernas.predictors.base import CostClass, Metric, MetricContext, register
+from supernas.predictors.base import CostClass, Metric, MetricContext, int_option, register
 from supernas.predictors.latency.calibration import load_predictor
-from supernas.predictors.base import int_option
 from supernas.predictors.latency.measure import subnet_latency
 from supernas.predictors.latency.predictors import LatencyPredictor
 from supernas.predictors.latency.runtimes import DEFAULT_GRAPH_OPTIMIZATION
 from supernas.predictors.latency.workload import Workload
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import SpaceSpec
 
 WORKLOAD_OPTIONS: dict[str, object] = {
-    "batch_size": 1, "seq_len": 64, "device": "cpu", "threads": None, "clock": "wall", "backend": "torch",
+    "batch_size": 1,
+    "seq_len": 64,
+    "device": "cpu",
+    "threads": None,
+    "clock": "wall",
+    "backend": "torch",
     "graph_optimization": DEFAULT_GRAPH_OPTIMIZATION,
 }
 
@@ -32,8 +35,13 @@ def workload_option(metric: Metric) -> Workload:
     shape = int_option(metric, "batch_size"), int_option(metric, "seq_len")
     try:
         return Workload(
-            *shape, str(s["device"]), threads, s["clock"], backend=str(s["backend"]),
-            graph_optimization=str(s["graph_optimization"]), **effort,
+            *shape,
+            str(s["device"]),
+            threads,
+            s["clock"],
+            backend=str(s["backend"]),
+            graph_optimization=str(s["graph_optimization"]),
+            **effort,
         )
     except SpecError as e:
         raise SpecError(f"metric '{metric.name}': {e}") from None
@@ -76,5 +84,7 @@ class LatencyPredicted(_WorkloadMetric):
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         spec = context.spec
         if spec.name not in self._predictors:
-            self._predictors[spec.name] = load_predictor(spec, workload_option(self), str(self.settings["kind"]))
+            self._predictors[spec.name] = load_predictor(
+                spec, workload_option(self), str(self.settings["kind"])
+            )
         return float(self._predictors[spec.name].predict([arch])[0])

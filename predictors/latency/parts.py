@@ -12,17 +12,21 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from supernas.spaces.architecture import Architecture, LayerArch
-from supernas.spaces.spec import SpaceSpec
-from supernas.spaces.architecture import attention_options, ffn_options, quant_options
 from supernas.data.inputs import random_batch
-from supernas.models.model import Attention, FeedForward, Transformer
 from supernas.models.dense import DenseLeaves, QuantLinear
-
+from supernas.models.model import Attention, FeedForward, Transformer
 from supernas.predictors.latency import runtimes
-from supernas.spaces.analytic import sequence_length
 from supernas.predictors.latency.runtimes import ONNXRUNTIME
 from supernas.predictors.latency.workload import Workload
+from supernas.spaces.analytic import sequence_length
+from supernas.spaces.architecture import (
+    Architecture,
+    LayerArch,
+    attention_options,
+    ffn_options,
+    quant_options,
+)
+from supernas.spaces.spec import SpaceSpec
 
 
 class ForwardPart(NamedTuple):
@@ -52,7 +56,9 @@ def _present(part: str, layer: LayerArch) -> bool:
 
 def arch_parts(arch: Architecture) -> list[ForwardPart]:
     return [ForwardPart("base", arch.embed_dim)] + [
-        ForwardPart(part, arch.embed_dim, layer) for layer in arch.layers for part in ("attention", "ffn")
+        ForwardPart(part, arch.embed_dim, layer)
+        for layer in arch.layers
+        for part in ("attention", "ffn")
         if _present(part, layer)
     ]
 
@@ -63,8 +69,15 @@ def space_parts(spec: SpaceSpec) -> list[ForwardPart]:
     parts = []
     for e in spec.embed_dim:
         parts.append(ForwardPart("base", e))
-        parts += [ForwardPart("attention", e, LayerArch(**a, **ffn[0], **q)) for a in attn for q in quant if a["heads"]]
-        parts += [ForwardPart("ffn", e, LayerArch(**attn[0], **f, **q)) for f in ffn for q in quant if f["ffn_dim"]]
+        parts += [
+            ForwardPart("attention", e, LayerArch(**a, **ffn[0], **q))
+            for a in attn
+            for q in quant
+            if a["heads"]
+        ]
+        parts += [
+            ForwardPart("ffn", e, LayerArch(**attn[0], **f, **q)) for f in ffn for q in quant if f["ffn_dim"]
+        ]
     return parts
 
 
@@ -90,7 +103,9 @@ class _Residual(nn.Module):
         return x + (self.part(h, None) if isinstance(self.part, Attention) else self.part(h))
 
 
-def part_module(spec: SpaceSpec, forward_part: ForwardPart, workload: Workload) -> tuple[nn.Module, torch.Tensor]:
+def part_module(
+    spec: SpaceSpec, forward_part: ForwardPart, workload: Workload
+) -> tuple[nn.Module, torch.Tensor]:
     """``forward_part`` as a module on random weights (leaves of the workload's backend), and its input.
 
     'base' is a transformer without layers on token ids (or images); the other parts take hidden states.
@@ -99,20 +114,32 @@ def part_module(spec: SpaceSpec, forward_part: ForwardPart, workload: Workload) 
     leaves = DenseLeaves(runtimes.leaf_backend(w.backend))
     if forward_part.part == "base":
         empty = Architecture(space=spec.name, embed_dim=e, layers=())
-        return _random_weights(Transformer(spec, empty, leaves)), random_batch(spec, w.batch_size, w.seq_len).inputs
-    x = torch.randn(w.batch_size, sequence_length(spec, w.seq_len), e, generator=torch.Generator().manual_seed(0))
-    part = (Attention if forward_part.part == "attention" else FeedForward)(spec, e, forward_part.layer, leaves)
+        return _random_weights(Transformer(spec, empty, leaves)), random_batch(
+            spec, w.batch_size, w.seq_len
+        ).inputs
+    x = torch.randn(
+        w.batch_size, sequence_length(spec, w.seq_len), e, generator=torch.Generator().manual_seed(0)
+    )
+    part = (Attention if forward_part.part == "attention" else FeedForward)(
+        spec, e, forward_part.layer, leaves
+    )
     return _Residual(nn.LayerNorm(e, eps=spec.norm_eps), _random_weights(part)).eval(), x
 
 
-def forward_part_runner(spec: SpaceSpec, forward_part: ForwardPart, workload: Workload, device: torch.device) -> Callable[[], object]:
+def forward_part_runner(
+    spec: SpaceSpec, forward_part: ForwardPart, workload: Workload, device: torch.device
+) -> Callable[[], object]:
     """A closure computing ``forward_part`` once on random weights and inputs of the workload's shape.
 
     For backend onnxruntime the part is exported on its own and run in its own session.
     """
     module, inputs = part_module(spec, forward_part, workload)
     if workload.backend == ONNXRUNTIME:
-        name = {"vision": "pixel_values", "speech": "input_values"}.get(spec.task, "input_ids") if forward_part.part == "base" else "x"
+        name = (
+            {"vision": "pixel_values", "speech": "input_values"}.get(spec.task, "input_ids")
+            if forward_part.part == "base"
+            else "x"
+        )
         return runtimes.part_runner(module, name, inputs, workload.threads, workload.graph_optimization)
     module, inputs = module.to(device), inputs.to(device)
     return lambda: module(inputs)

@@ -18,15 +18,19 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from supernas.spaces.architecture import Architecture
-from supernas.spaces.spec import AttentionType, SpaceSpec
-from supernas.spaces.analytic import checkpoint_bytes, layer_linears
-from supernas.spaces.spec import ACT_BITS, WEIGHT_BITS, parse_spec
-
-from supernas.spaces.analytic import attention_macs, forward_macs, peak_activation_bytes, sequence_length
 from supernas.predictors.latency.parts import ForwardPart, arch_parts, forward_part_runner
 from supernas.predictors.latency.timing import fixed_threads, resolve_device, time_callable
 from supernas.predictors.latency.workload import Workload
+from supernas.spaces.analytic import (
+    attention_macs,
+    checkpoint_bytes,
+    forward_macs,
+    layer_linears,
+    peak_activation_bytes,
+    sequence_length,
+)
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import ACT_BITS, WEIGHT_BITS, AttentionType, SpaceSpec, parse_spec
 
 
 class LatencyPredictor(ABC):
@@ -165,7 +169,9 @@ class RegressorPredictor(LatencyPredictor):
     kind = "regressor"
     suffix = ".pkl"
 
-    def __init__(self, spec: SpaceSpec, workload: Workload, model: GradientBoostingRegressor | None = None) -> None:
+    def __init__(
+        self, spec: SpaceSpec, workload: Workload, model: GradientBoostingRegressor | None = None
+    ) -> None:
         super().__init__(spec, workload)
         self.model = model
 
@@ -195,4 +201,6 @@ class RegressorPredictor(LatencyPredictor):
         return cls(parse_spec(data["space"], f"{path}: space"), Workload(**data["workload"]), data["model"])
 
 
-PREDICTORS: dict[str, type[LatencyPredictor]] = {cls.kind: cls for cls in (LookupTablePredictor, RegressorPredictor)}
+PREDICTORS: dict[str, type[LatencyPredictor]] = {
+    cls.kind: cls for cls in (LookupTablePredictor, RegressorPredictor)
+}

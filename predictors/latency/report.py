@@ -58,7 +58,9 @@ def _backend_label(report: CalibrationReport) -> str:
     w = report.workload
     if w.backend != ONNXRUNTIME:
         return w.backend
-    return f"onnxruntime {report.fingerprint.get('onnxruntime', '')} (graph optimization {w.graph_optimization})"
+    return (
+        f"onnxruntime {report.fingerprint.get('onnxruntime', '')} (graph optimization {w.graph_optimization})"
+    )
 
 
 def format_report(report: CalibrationReport) -> str:

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from supernas.spaces.spec import SpaceSpec
 from supernas.core.errors import SpecError, allowed
-from supernas.models.model import Transformer
 from supernas.models.dense import BACKENDS
+from supernas.models.model import Transformer
+from supernas.spaces.spec import SpaceSpec
 
 ONNXRUNTIME = "onnxruntime"
 LATENCY_BACKENDS = (*BACKENDS, ONNXRUNTIME)
@@ -40,11 +40,17 @@ def check_latency_backend(backend: str, device: str, graph_optimization: str) ->
     if backend not in LATENCY_BACKENDS:
         raise SpecError(f"unknown backend '{backend}' ({allowed(LATENCY_BACKENDS)})")
     if graph_optimization not in GRAPH_OPTIMIZATIONS:
-        raise SpecError(f"unknown ONNX Runtime graph optimization '{graph_optimization}' ({allowed(GRAPH_OPTIMIZATIONS)})")
+        raise SpecError(
+            f"unknown ONNX Runtime graph optimization '{graph_optimization}' ({allowed(GRAPH_OPTIMIZATIONS)})"
+        )
     if backend != ONNXRUNTIME and graph_optimization != DEFAULT_GRAPH_OPTIMIZATION:
-        raise SpecError(f"graph_optimization '{graph_optimization}' applies to backend onnxruntime only (backend is '{backend}')")
+        raise SpecError(
+            f"graph_optimization '{graph_optimization}' applies to backend onnxruntime only (backend is '{backend}')"
+        )
     if backend == ONNXRUNTIME and str(device).split(":")[0] != "cpu":
-        raise SpecError(f"backend onnxruntime runs on device cpu only (its CPU execution provider); got device '{device}'")
+        raise SpecError(
+            f"backend onnxruntime runs on device cpu only (its CPU execution provider); got device '{device}'"
+        )
 
 
 def leaf_backend(backend: str) -> str:
@@ -80,7 +86,9 @@ def graph_feeds(spec: SpaceSpec, inputs: torch.Tensor) -> dict[str, np.ndarray]:
     return {"input_ids": first, "attention_mask": np.ones_like(first), "token_type_ids": np.zeros_like(first)}
 
 
-def session_runner(model: bytes, feeds: dict[str, np.ndarray], threads: int | None, optimization: str) -> Callable[[], object]:
+def session_runner(
+    model: bytes, feeds: dict[str, np.ndarray], threads: int | None, optimization: str
+) -> Callable[[], object]:
     """A closure running the serialized ONNX ``model`` once on ``feeds`` in its own CPU session."""
     from supernas.export.onnx import runtime_session
 
@@ -88,7 +96,9 @@ def session_runner(model: bytes, feeds: dict[str, np.ndarray], threads: int | No
     return lambda: session.run(None, feeds)
 
 
-def subnet_runner(model: Transformer, inputs: torch.Tensor, threads: int | None, optimization: str) -> Callable[[], object]:
+def subnet_runner(
+    model: Transformer, inputs: torch.Tensor, threads: int | None, optimization: str
+) -> Callable[[], object]:
     """An extracted subnet (torch leaves) exported whole and run in ONNX Runtime on ``inputs``."""
     from supernas.export.onnx import to_onnx
 
@@ -105,5 +115,9 @@ def part_runner(
     from supernas.export.onnx import module_to_onnx
 
     dynamic = {0: "batch"} if input_name == "pixel_values" else {0: "batch", 1: "sequence"}
-    proto = module_to_onnx(module, {input_name: inputs.cpu()}, ["output"], {input_name: dynamic, "output": {0: "batch"}})
-    return session_runner(proto.SerializeToString(), {input_name: inputs.cpu().numpy()}, threads, optimization)
+    proto = module_to_onnx(
+        module, {input_name: inputs.cpu()}, ["output"], {input_name: dynamic, "output": {0: "batch"}}
+    )
+    return session_runner(
+        proto.SerializeToString(), {input_name: inputs.cpu().numpy()}, threads, optimization
+    )

@@ -21,7 +21,6 @@ from torch import nn
 
 from supernas.core.errors import NotFoundError, SpecError, allowed
 
-
 Clock = Literal["wall", "cpu"]
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
 
@@ -48,7 +47,9 @@ def resolve_device(device: str) -> torch.device:
     except (RuntimeError, TypeError):
         raise SpecError(f"unknown device '{device}' (allowed: cpu, cuda, cuda:N)") from None
     present = resolved.type == "cpu" or (
-        resolved.type == "cuda" and torch.cuda.is_available() and (resolved.index or 0) < torch.cuda.device_count()
+        resolved.type == "cuda"
+        and torch.cuda.is_available()
+        and (resolved.index or 0) < torch.cuda.device_count()
     )
     if not present:
         raise NotFoundError(
@@ -75,16 +76,25 @@ def check_clock(clock: str, device: torch.device | str, threads: int | None) -> 
         raise SpecError(f"unknown clock '{clock}' ({allowed(CLOCKS)})")
     device_type = device.type if isinstance(device, torch.device) else str(device).split(":")[0]
     if clock == "cpu" and (device_type != "cpu" or threads != 1):
-        raise SpecError("clock 'cpu' (thread CPU time) needs device cpu and threads 1; use clock 'wall' otherwise")
+        raise SpecError(
+            "clock 'cpu' (thread CPU time) needs device cpu and threads 1; use clock 'wall' otherwise"
+        )
     return CLOCKS[clock]
 
 
 def time_callable(
-    run: Callable[[], object], device: torch.device, warmup: int, repeats: int, threads: int | None, clock: Clock = "wall"
+    run: Callable[[], object],
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    threads: int | None,
+    clock: Clock = "wall",
 ) -> LatencyStats:
     """Time ``run`` after ``warmup`` untimed calls; CUDA work is synchronized before each clock read."""
     if repeats < 1 or warmup < 0:
-        raise SpecError(f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+        raise SpecError(
+            f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}"
+        )
     now = check_clock(clock, device, threads)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     times = []

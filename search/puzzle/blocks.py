@@ -21,16 +21,21 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
-from supernas.spaces.architecture import Architecture, LayerArch, largest
-from supernas.spaces.spec import SpaceSpec
-from supernas.models.supernet import Supernet
-from supernas.spaces.analytic import checkpoint_bytes, count_params, embedding_params, layer_linears
-from supernas.spaces.architecture import attention_options, ffn_options, quant_options
 from supernas.data.inputs import Batch
-from supernas.training.losses import task_loss
-
+from supernas.models.supernet import Supernet
 from supernas.predictors.latency.parts import ForwardPart
 from supernas.predictors.latency.predictors import LookupTablePredictor
+from supernas.spaces.analytic import checkpoint_bytes, count_params, embedding_params, layer_linears
+from supernas.spaces.architecture import (
+    Architecture,
+    LayerArch,
+    attention_options,
+    ffn_options,
+    largest,
+    quant_options,
+)
+from supernas.spaces.spec import SpaceSpec
+from supernas.training.losses import task_loss
 
 NO_ATTENTION = {"attention": "none", "heads": 0, "kv_heads": None, "window": None}
 NO_FFN = {"ffn_dim": 0, "experts": 1, "top_k": 1}
@@ -69,8 +74,11 @@ class BlockLibrary:
     def architecture(self, depth: int, layers: list[tuple[int, int, int]]) -> Architecture:
         """The architecture of a choice: (attention option, FFN option, quant) indices per active layer."""
         return Architecture(
-            space=self.space, embed_dim=self.embed_dim,
-            layers=tuple(LayerArch(**self.attention[a], **self.ffn[f], **self.quant[q]) for a, f, q in layers[:depth]),
+            space=self.space,
+            embed_dim=self.embed_dim,
+            layers=tuple(
+                LayerArch(**self.attention[a], **self.ffn[f], **self.quant[q]) for a, f, q in layers[:depth]
+            ),
         )
 
     def rows(self, score: str = "kl") -> list[tuple[str, int, str, list[float]]]:
@@ -87,11 +95,21 @@ def option_label(part: str, option: dict) -> str:
     if part == "attention":
         if option["attention"] == "none":
             return "none"
-        extra = f" kv{option['kv_heads']}" if option["kv_heads"] else f" w{option['window']}" if option["window"] else ""
+        extra = (
+            f" kv{option['kv_heads']}"
+            if option["kv_heads"]
+            else f" w{option['window']}"
+            if option["window"]
+            else ""
+        )
         return f"{option['attention']} h{option['heads']}{extra}"
     if part == "ffn":
-        return "none" if not option["ffn_dim"] else f"ffn{option['ffn_dim']}" + (
-            f" e{option['experts']}k{option['top_k']}" if option["experts"] > 1 else "")
+        return (
+            "none"
+            if not option["ffn_dim"]
+            else f"ffn{option['ffn_dim']}"
+            + (f" e{option['experts']}k{option['top_k']}" if option["experts"] > 1 else "")
+        )
     return f"w{option['weight_bits']}a{option['act_bits']}"
 
 
@@ -108,7 +126,9 @@ def _targets_mask(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     return batch.padding.bool()
 
 
-def quality_cost(reference: list[torch.Tensor], outputs: list[torch.Tensor], batches: list[Batch]) -> tuple[float, float]:
+def quality_cost(
+    reference: list[torch.Tensor], outputs: list[torch.Tensor], batches: list[Batch]
+) -> tuple[float, float]:
     """(mean KL(reference || outputs) per counted prediction, mean loss of ``outputs``)."""
     kl_sum, loss_sum, count = 0.0, 0.0, 0
     for ref, out, batch in zip(reference, outputs, batches):
@@ -150,9 +170,15 @@ def measure_quality(supernet: Supernet, batches: list[Batch], progress=None) -> 
         return kl, loss - reference_loss
 
     try:
-        groups = {"attention": attention_options(spec), "ffn": ffn_options(spec), "quant": quant_options(spec)}
+        groups = {
+            "attention": attention_options(spec),
+            "ffn": ffn_options(spec),
+            "quant": quant_options(spec),
+        }
         for part, options in groups.items():
-            table = [[score(_replace(top, layer, option)) for option in options] for layer in range(top.depth)]
+            table = [
+                [score(_replace(top, layer, option)) for option in options] for layer in range(top.depth)
+            ]
             for k, s in enumerate(SCORES):
                 quality[s][part] = [[cell[k] for cell in row] for row in table]
         depth_quality = {s: {} for s in SCORES}
@@ -173,7 +199,11 @@ def part_resources(spec: SpaceSpec, embed: int, lut: LookupTablePredictor | None
     norm = 2 * embed  # each present part brings its LayerNorm
 
     def layers(part: str, option: dict, q: dict) -> LayerArch:
-        return LayerArch(**option, **NO_FFN, **q) if part == "attention" else LayerArch(**NO_ATTENTION, **option, **q)
+        return (
+            LayerArch(**option, **NO_FFN, **q)
+            if part == "attention"
+            else LayerArch(**NO_ATTENTION, **option, **q)
+        )
 
     def table(part: str, options: list[dict], value) -> list[list[float]]:
         return [[value(part, layers(part, o, q)) for q in quant] for o in options]
@@ -182,27 +212,45 @@ def part_resources(spec: SpaceSpec, embed: int, lut: LookupTablePredictor | None
         return layer.has_attention if part == "attention" else layer.has_ffn
 
     def params(part: str, layer: LayerArch) -> float:
-        return float(sum(lin.params for lin in layer_linears(spec, embed, layer)) + norm * present(part, layer))
+        return float(
+            sum(lin.params for lin in layer_linears(spec, embed, layer)) + norm * present(part, layer)
+        )
 
     def bytes_(part: str, layer: LayerArch) -> float:
-        return float(sum(lin.bytes for lin in layer_linears(spec, embed, layer)) + 4 * norm * present(part, layer))
+        return float(
+            sum(lin.bytes for lin in layer_linears(spec, embed, layer)) + 4 * norm * present(part, layer)
+        )
 
     base_params = float(count_params(spec, empty))
     resources = {
-        "params": {"base": base_params, "attention": table("attention", att, params), "ffn": table("ffn", ffn, params)},
+        "params": {
+            "base": base_params,
+            "attention": table("attention", att, params),
+            "ffn": table("ffn", ffn, params),
+        },
         "non_embedding_params": {
             "base": base_params - embedding_params(spec, embed),
-            "attention": table("attention", att, params), "ffn": table("ffn", ffn, params),
+            "attention": table("attention", att, params),
+            "ffn": table("ffn", ffn, params),
         },
-        "weight_bytes": {"base": float(checkpoint_bytes(spec, empty)), "attention": table("attention", att, bytes_),
-                         "ffn": table("ffn", ffn, bytes_)},
+        "weight_bytes": {
+            "base": float(checkpoint_bytes(spec, empty)),
+            "attention": table("attention", att, bytes_),
+            "ffn": table("ffn", ffn, bytes_),
+        },
     }
     if lut is not None:
+
         def part_of(part: str, layer: LayerArch) -> ForwardPart | None:
             return ForwardPart(part, embed, layer) if present(part, layer) else None
 
-        every = [p for part, options in (("attention", att), ("ffn", ffn)) for o in options for q in quant
-                 if (p := part_of(part, layers(part, o, q))) is not None]
+        every = [
+            p
+            for part, options in (("attention", att), ("ffn", ffn))
+            for o in options
+            for q in quant
+            if (p := part_of(part, layers(part, o, q))) is not None
+        ]
         base = ForwardPart("base", embed)
         lut.profile([base, *every])
 
@@ -212,20 +260,29 @@ def part_resources(spec: SpaceSpec, embed: int, lut: LookupTablePredictor | None
 
         resources["latency_ms"] = {
             "base": lut.scale * lut.table[base.key] + lut.offset,
-            "attention": table("attention", att, ms), "ffn": table("ffn", ffn, ms),
+            "attention": table("attention", att, ms),
+            "ffn": table("ffn", ffn, ms),
         }
     return resources
 
 
-def build_block_library(supernet: Supernet, batches: list[Batch], lut: LookupTablePredictor | None = None,
-                        progress=None) -> BlockLibrary:
+def build_block_library(
+    supernet: Supernet, batches: list[Batch], lut: LookupTablePredictor | None = None, progress=None
+) -> BlockLibrary:
     """Measure every (layer, part option) of ``supernet`` on ``batches`` (held-out data) once."""
     spec = supernet.spec
     quality, depth_quality, reference_loss, evaluations = measure_quality(supernet, batches, progress)
     embed = spec.max_embed
     return BlockLibrary(
-        space=spec.name, embed_dim=embed, depths=list(spec.depth),
-        attention=[_jsonable(o) for o in attention_options(spec)], ffn=[_jsonable(o) for o in ffn_options(spec)],
-        quant=[_jsonable(o) for o in quant_options(spec)], quality=quality, depth_quality=depth_quality,
-        resources=part_resources(spec, embed, lut), reference_loss=reference_loss, evaluations=evaluations,
+        space=spec.name,
+        embed_dim=embed,
+        depths=list(spec.depth),
+        attention=[_jsonable(o) for o in attention_options(spec)],
+        ffn=[_jsonable(o) for o in ffn_options(spec)],
+        quant=[_jsonable(o) for o in quant_options(spec)],
+        quality=quality,
+        depth_quality=depth_quality,
+        resources=part_resources(spec, embed, lut),
+        reference_loss=reference_loss,
+        evaluations=evaluations,
     )

@@ -11,17 +11,16 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+from supernas.core.errors import NotFoundError
+from supernas.core.weightfiles import weights_digest
+from supernas.models.supernet import SUPERNET_WEIGHTS, Supernet
 from supernas.predictors.base import MetricContext
 from supernas.predictors.catalogue import get_metric
-from supernas.search.puzzle.blocks import BlockLibrary, build_block_library
 from supernas.predictors.latency.metrics import workload_option
 from supernas.predictors.latency.predictors import LookupTablePredictor
 from supernas.predictors.latency.workload import Workload
+from supernas.search.puzzle.blocks import BlockLibrary, build_block_library
 from supernas.spaces.spec import SpaceSpec
-from supernas.models.supernet import Supernet
-from supernas.core.errors import NotFoundError
-from supernas.core.weightfiles import weights_digest
-from supernas.models.supernet import SUPERNET_WEIGHTS
 
 LATENCY_METRICS = ("latency_predicted_ms", "latency_ms")
 
@@ -54,10 +53,14 @@ def latency_table(spec: SpaceSpec, metric: str, workload: Workload) -> LookupTab
         return LookupTablePredictor(spec, workload)
 
 
-def library_key(spec: SpaceSpec, supernet: str, data: str, batches: int, workload: Workload | None) -> dict[str, str]:
+def library_key(
+    spec: SpaceSpec, supernet: str, data: str, batches: int, workload: Workload | None
+) -> dict[str, str]:
     space = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
     return {
-        "space": f"{spec.name}-{space}", "supernet": supernet, "data": f"{data} ({batches} batches)",
+        "space": f"{spec.name}-{space}",
+        "supernet": supernet,
+        "data": f"{data} ({batches} batches)",
         "workload": "none" if workload is None else workload.key(),
     }
 
@@ -70,14 +73,22 @@ def heldout_for(spec: SpaceSpec, supernet: Supernet, data: str | None, batches: 
 
 
 def obtain_library(
-    store, spec: SpaceSpec, supernet_dir: str | None, data: str | None, uses: dict[str, dict[str, object]],
-    batches: int = 4, seed: int = 0, progress: Callable[[], None] | None = None,
+    store,
+    spec: SpaceSpec,
+    supernet_dir: str | None,
+    data: str | None,
+    uses: dict[str, dict[str, object]],
+    batches: int = 4,
+    seed: int = 0,
+    progress: Callable[[], None] | None = None,
 ) -> tuple[BlockLibrary, bool]:
     """The stored library for this supernet, data and workload, or a new one built and stored; and whether it was
     reused."""
     latency = latency_workload(uses)
     workload = None if latency is None else latency[1]
-    key = library_key(spec, supernet_identity(supernet_dir, seed), data or "kept with the supernet", batches, workload)
+    key = library_key(
+        spec, supernet_identity(supernet_dir, seed), data or "kept with the supernet", batches, workload
+    )
     stored = store.get_block_library(key)
     if stored is not None:
         return BlockLibrary.from_json(stored), True

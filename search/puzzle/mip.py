@@ -69,13 +69,17 @@ class Choice:
 def problem_cost(problem: LayerwiseProblem, depth: int, layers: tuple[tuple[int, int, int], ...]) -> float:
     """The objective of a given choice (the additive quality model)."""
     return problem.depth_cost[depth] + sum(
-        problem.attention_cost[l][a] + problem.ffn_cost[l][f] + problem.quant_cost[l][q] for l, (a, f, q) in enumerate(layers)
+        problem.attention_cost[l][a] + problem.ffn_cost[l][f] + problem.quant_cost[l][q]
+        for l, (a, f, q) in enumerate(layers)
     )
 
 
 def _extreme(problem: LayerwiseProblem, name: str, pick) -> float:
     r = problem.resources[name]
-    per_layer = pick(pick(row[q] for row in r.attention) + pick(row[q] for row in r.ffn) for q in range(len(r.attention[0])))
+    per_layer = pick(
+        pick(row[q] for row in r.attention) + pick(row[q] for row in r.ffn)
+        for q in range(len(r.attention[0]))
+    )
     return r.base + pick(per_layer * d for d in problem.depths)
 
 
@@ -101,20 +105,42 @@ class _Model:
         h.setOptionValue("threads", 1)
         n_att, n_ffn, n_q = len(p.attention_cost[0]), len(p.ffn_cost[0]), len(p.quant_cost[0])
         self.z = {d: h.addBinary(obj=p.depth_cost[d]) for d in p.depths}
-        self.a = [[[h.addBinary(obj=p.attention_cost[l][i] + p.quant_cost[l][q]) for q in range(n_q)] for i in range(n_att)]
-                  for l in range(p.layers)]
-        self.f = [[[h.addBinary(obj=p.ffn_cost[l][j]) for q in range(n_q)] for j in range(n_ffn)] for l in range(p.layers)]
+        self.a = [
+            [
+                [h.addBinary(obj=p.attention_cost[l][i] + p.quant_cost[l][q]) for q in range(n_q)]
+                for i in range(n_att)
+            ]
+            for l in range(p.layers)
+        ]
+        self.f = [
+            [[h.addBinary(obj=p.ffn_cost[l][j]) for q in range(n_q)] for j in range(n_ffn)]
+            for l in range(p.layers)
+        ]
         h.addConstr(h.qsum(self.z.values()) == 1)
         for l in range(p.layers):
             active = [self.z[d] for d in p.depths if d > l]
             att = h.qsum(self.a[l][i][q] for i in range(n_att) for q in range(n_q))
             h.addConstr((att - h.qsum(active) if active else att) == 0)
             for q in range(n_q):
-                h.addConstr(h.qsum(self.a[l][i][q] for i in range(n_att)) - h.qsum(self.f[l][j][q] for j in range(n_ffn)) == 0)
+                h.addConstr(
+                    h.qsum(self.a[l][i][q] for i in range(n_att))
+                    - h.qsum(self.f[l][j][q] for j in range(n_ffn))
+                    == 0
+                )
         for name, bound in budgets.items():
             r = p.resources[name]
-            att = h.qsum(r.attention[i][q] * self.a[l][i][q] for l in range(p.layers) for i in range(n_att) for q in range(n_q))
-            ffn = h.qsum(r.ffn[j][q] * self.f[l][j][q] for l in range(p.layers) for j in range(n_ffn) for q in range(n_q))
+            att = h.qsum(
+                r.attention[i][q] * self.a[l][i][q]
+                for l in range(p.layers)
+                for i in range(n_att)
+                for q in range(n_q)
+            )
+            ffn = h.qsum(
+                r.ffn[j][q] * self.f[l][j][q]
+                for l in range(p.layers)
+                for j in range(n_ffn)
+                for q in range(n_q)
+            )
             h.addConstr(att + ffn <= bound - r.base)
 
     def solve(self) -> Choice | None:
@@ -136,7 +162,9 @@ class _Model:
 
     def forbid(self, choice: Choice) -> None:
         """A no-good cut: at least one of this answer's chosen binaries must be off next time."""
-        chosen = [self.z[choice.depth]] + [v for l, (a, f, q) in enumerate(choice.layers) for v in (self.a[l][a][q], self.f[l][f][q])]
+        chosen = [self.z[choice.depth]] + [
+            v for l, (a, f, q) in enumerate(choice.layers) for v in (self.a[l][a][q], self.f[l][f][q])
+        ]
         self.h.addConstr(self.h.qsum(chosen) <= len(chosen) - 1)
 
 

@@ -22,7 +22,9 @@ from supernas.search.store.tables import HypervolumeRow, JobRow, TrialRow, now
 CHUNK = 500  # arch ids per IN (...) lookup: well under every backend's limit on bound parameters
 
 
-def write_trials(session: Session, job: JobRow, updates: Sequence[TrialUpdate], objectives: Objectives) -> None:
+def write_trials(
+    session: Session, job: JobRow, updates: Sequence[TrialUpdate], objectives: Objectives
+) -> None:
     """Insert the updates' new trials and update the job's existing ones, then the front and one hypervolume
     point per trial that became complete, in the updates' order. The job's row must be locked in ``session``.
 
@@ -38,11 +40,19 @@ def write_trials(session: Session, job: JobRow, updates: Sequence[TrialUpdate], 
     existing = _existing(session, job.id, arch_ids)
     done = [arch_id for arch_id, (_, state) in existing.items() if state in EVALUATED]
     if done:
-        raise ValueError(f"job {job.id}: trial(s) of {', '.join(done[:3])} already finished; finished trials never change")
+        raise ValueError(
+            f"job {job.id}: trial(s) of {', '.join(done[:3])} already finished; finished trials never change"
+        )
 
-    evaluated = session.scalar(select(func.count()).where(TrialRow.job_id == job.id, TrialRow.state.in_(EVALUATED)))
-    old_front = list(session.scalars(select(TrialRow).where(TrialRow.job_id == job.id, TrialRow.on_front.is_(True))))
-    front = GrowingFront(old_front, objectives)  # keys: old front's row ids, ("new" | "changed", index) for the batch's
+    evaluated = session.scalar(
+        select(func.count()).where(TrialRow.job_id == job.id, TrialRow.state.in_(EVALUATED))
+    )
+    old_front = list(
+        session.scalars(select(TrialRow).where(TrialRow.job_id == job.id, TrialRow.on_front.is_(True)))
+    )
+    front = GrowingFront(
+        old_front, objectives
+    )  # keys: old front's row ids, ("new" | "changed", index) for the batch's
     reference = None if job.reference_json is None else json.loads(job.reference_json)
     stamp = now()
     rows: dict[str, list[dict]] = {"new": [], "changed": []}
@@ -53,17 +63,30 @@ def write_trials(session: Session, job: JobRow, updates: Sequence[TrialUpdate], 
             kind, row["id"] = "changed", existing[update_.arch_id][0]
         else:
             kind = "new"
-            row.update(job_id=job.id, number=update_.number, arch_id=update_.arch_id, arch_json=update_.arch_json,
-                       created_at=update_.created_at or stamp)
+            row.update(
+                job_id=job.id,
+                number=update_.number,
+                arch_id=update_.arch_id,
+                arch_json=update_.arch_json,
+                created_at=update_.created_at or stamp,
+            )
         rows[kind].append(row)
         if update_.state in EVALUATED:
             evaluated += 1
         if update_.state != "complete":
             continue
-        front.add((kind, len(rows[kind]) - 1), update_.values or {}, f"trial {update_.number} of job {job.id}")
+        front.add(
+            (kind, len(rows[kind]) - 1), update_.values or {}, f"trial {update_.number} of job {job.id}"
+        )
         if reference is not None:
-            volumes.append(dict(job_id=job.id, n_evaluated=evaluated, hypervolume=front.hypervolume(reference),
-                                recorded_at=update_.finished_at or stamp))
+            volumes.append(
+                dict(
+                    job_id=job.id,
+                    n_evaluated=evaluated,
+                    hypervolume=front.hypervolume(reference),
+                    recorded_at=update_.finished_at or stamp,
+                )
+            )
 
     kept = set(front.keys)
     for key in kept:
@@ -85,7 +108,9 @@ def _existing(session: Session, job_id: int, arch_ids: list[str]) -> dict[str, t
     found: dict[str, tuple[int, str]] = {}
     for start in range(0, len(arch_ids), CHUNK):
         chunk = arch_ids[start : start + CHUNK]
-        query = select(TrialRow.arch_id, TrialRow.id, TrialRow.state).where(TrialRow.job_id == job_id, TrialRow.arch_id.in_(chunk))
+        query = select(TrialRow.arch_id, TrialRow.id, TrialRow.state).where(
+            TrialRow.job_id == job_id, TrialRow.arch_id.in_(chunk)
+        )
         found.update((arch_id, (row_id, state)) for arch_id, row_id, state in session.execute(query))
     return found
 
@@ -96,5 +121,13 @@ def _columns(update_: TrialUpdate) -> dict:
     if update_.started_at is not None and update_.finished_at is not None:
         duration = (update_.finished_at - update_.started_at).total_seconds()
     values = None if update_.values is None else json.dumps({k: float(v) for k, v in update_.values.items()})
-    return dict(state=update_.state, worker=update_.worker, values_json=values, error=update_.error,
-                started_at=update_.started_at, finished_at=update_.finished_at, duration_s=duration, on_front=False)
+    return dict(
+        state=update_.state,
+        worker=update_.worker,
+        values_json=values,
+        error=update_.error,
+        started_at=update_.started_at,
+        finished_at=update_.finished_at,
+        duration_s=duration,
+        on_front=False,
+    )

@@ -38,7 +38,9 @@ def make_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg2")
     postgres = parsed.get_backend_name() == "postgresql"
     # a server may restart under a long job: check pooled connections; and do not wait minutes on a dead host
-    engine = create_engine(parsed, pool_pre_ping=postgres, connect_args={"connect_timeout": 10} if postgres else {})
+    engine = create_engine(
+        parsed, pool_pre_ping=postgres, connect_args={"connect_timeout": 10} if postgres else {}
+    )
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -61,8 +63,9 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     """A writing transaction takes the write lock up front: upgrading a read transaction to a write one
     fails at once (without waiting) when another writer committed in between."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN")
-
+    connection.exec_driver_sql(
+        "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN"
+    )
 
 
 def session_factories(engine: Engine) -> tuple[sessionmaker, sessionmaker]:

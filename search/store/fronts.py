@@ -21,7 +21,9 @@ Objectives = Sequence[tuple[str, str]]  # (metric, "minimize" | "maximize") pair
 
 def objective_vector(row: TrialRow, objectives: Objectives) -> list[float]:
     """The stored trial's objectives in minimization form (see ``checked_vector``)."""
-    return checked_vector(json.loads(row.values_json or "{}"), objectives, f"trial {row.number} of job {row.job_id}")
+    return checked_vector(
+        json.loads(row.values_json or "{}"), objectives, f"trial {row.number} of job {row.job_id}"
+    )
 
 
 def checked_vector(values: dict[str, float], objectives: Objectives, trial: str) -> list[float]:
@@ -52,7 +54,9 @@ class GrowingFront:
 
     def __init__(self, stored_front: list[TrialRow], objectives: Objectives) -> None:
         self.objectives = objectives
-        self.points = np.array([objective_vector(row, objectives) for row in stored_front]).reshape(len(stored_front), len(objectives))
+        self.points = np.array([objective_vector(row, objectives) for row in stored_front]).reshape(
+            len(stored_front), len(objectives)
+        )
         self.keys: list[Hashable] = [row.id for row in stored_front]
         self._volume: float | None = None
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from supernas.core.errors import SupernasError
 
@@ -58,12 +58,14 @@ def job_lease(store, job_id: int, role: str, seconds: float | None = None) -> It
     lease = Lease(job_id, holder_name(role), seconds)
     current = store.take_lease(job_id, lease.holder, seconds)
     if current.holder != lease.holder:
-        left = (current.expires_at - datetime.now(timezone.utc)).total_seconds()
+        left = (current.expires_at - datetime.now(UTC)).total_seconds()
         raise LeaseHeld(
             f"job {job_id} is being run by {current.holder} (lease renewed at {current.renewed_at:%H:%M:%S} UTC, "
             f"live for {left:.0f} s more unless renewed); stop that run first, or wait for its lease to expire"
         )
-    heartbeat = threading.Thread(target=_renew, args=(store, lease), name=f"supernas-lease-{job_id}", daemon=True)
+    heartbeat = threading.Thread(
+        target=_renew, args=(store, lease), name=f"supernas-lease-{job_id}", daemon=True
+    )
     heartbeat.start()
     try:
         yield lease

@@ -27,14 +27,31 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from supernas.core.errors import NotFoundError
-
+from supernas.search.store.batches import write_trials
 from supernas.search.store.database import default_url, make_engine, masked, one_line, session_factories
 from supernas.search.store.fronts import set_front
 from supernas.search.store.leases import LeaseLost
-from supernas.search.store.records import JOB_STATUSES, JobRecord, LeaseRecord, TrialRecord, TrialUpdate, VerificationRecord, VerifiedValue
-from supernas.search.store.tables import BlockLibraryRow, CheckpointRow, JobRow, LeaseRow, StoreError, TrialRow, VerificationRow, migrate, now
-from supernas.search.store.batches import write_trials
 from supernas.search.store.reads import TrialReads, job_records, trial_record, value_data, verification_record
+from supernas.search.store.records import (
+    JOB_STATUSES,
+    JobRecord,
+    LeaseRecord,
+    TrialRecord,
+    TrialUpdate,
+    VerificationRecord,
+    VerifiedValue,
+)
+from supernas.search.store.tables import (
+    BlockLibraryRow,
+    CheckpointRow,
+    JobRow,
+    LeaseRow,
+    StoreError,
+    TrialRow,
+    VerificationRow,
+    migrate,
+    now,
+)
 
 
 def open_store(url: str | None = None) -> Store:
@@ -108,7 +125,13 @@ class Store(TrialReads):
     def create_job(self, name: str, space: str, spec: dict, budget_trials: int | None) -> JobRecord:
         """A new job in status ``queued``; ``spec`` is stored whole, as JSON."""
         with self._write() as session:
-            row = JobRow(name=name, space=space, spec_json=json.dumps(spec), status="queued", budget_trials=budget_trials)
+            row = JobRow(
+                name=name,
+                space=space,
+                spec_json=json.dumps(spec),
+                status="queued",
+                budget_trials=budget_trials,
+            )
             session.add(row)
             session.flush()
             return job_records(session, [row])[0]
@@ -119,10 +142,14 @@ class Store(TrialReads):
             if isinstance(job_id_or_name, int):
                 row = session.get(JobRow, job_id_or_name)
             else:
-                query = select(JobRow).where(JobRow.name == job_id_or_name).order_by(JobRow.id.desc()).limit(1)
+                query = (
+                    select(JobRow).where(JobRow.name == job_id_or_name).order_by(JobRow.id.desc()).limit(1)
+                )
                 row = session.scalar(query)
             if row is None:
-                raise NotFoundError(f"no job '{job_id_or_name}' in {self.url_display} (`supernas jobs` lists the jobs there)")
+                raise NotFoundError(
+                    f"no job '{job_id_or_name}' in {self.url_display} (`supernas jobs` lists the jobs there)"
+                )
             return job_records(session, [row])[0]
 
     def job_spec(self, job_id: int) -> dict:
@@ -130,7 +157,9 @@ class Store(TrialReads):
         with self._read() as session:
             spec_json = session.scalar(select(JobRow.spec_json).where(JobRow.id == job_id))
         if spec_json is None:
-            raise NotFoundError(f"no job '{job_id}' in {self.url_display} (`supernas jobs` lists the jobs there)")
+            raise NotFoundError(
+                f"no job '{job_id}' in {self.url_display} (`supernas jobs` lists the jobs there)"
+            )
         return json.loads(spec_json)
 
     def list_jobs(self) -> list[JobRecord]:
@@ -172,7 +201,9 @@ class Store(TrialReads):
             self._lock_job(session, job_id)
             row, t = session.get(LeaseRow, job_id), now()
             if row is None:
-                row = LeaseRow(job_id=job_id, holder=holder, expires_at=t + timedelta(seconds=seconds), renewed_at=t)
+                row = LeaseRow(
+                    job_id=job_id, holder=holder, expires_at=t + timedelta(seconds=seconds), renewed_at=t
+                )
                 session.add(row)
             elif row.holder == holder or row.expires_at <= t:
                 row.holder, row.expires_at, row.renewed_at = holder, t + timedelta(seconds=seconds), t
@@ -209,13 +240,21 @@ class Store(TrialReads):
         with self._write() as session:
             self._lock_job(session, job_id)
             wanted = dict(archs)  # arch_id -> arch_json, first occurrence order
-            existing = select(TrialRow.arch_id).where(TrialRow.job_id == job_id, TrialRow.arch_id.in_(list(wanted)))
+            existing = select(TrialRow.arch_id).where(
+                TrialRow.job_id == job_id, TrialRow.arch_id.in_(list(wanted))
+            )
             known = set(session.scalars(existing))
             last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.job_id == job_id))
             first = 0 if last is None else last + 1
             new = [arch_id for arch_id in wanted if arch_id not in known]
             rows = [
-                TrialRow(job_id=job_id, number=first + i, arch_id=arch_id, arch_json=wanted[arch_id], state="queued")
+                TrialRow(
+                    job_id=job_id,
+                    number=first + i,
+                    arch_id=arch_id,
+                    arch_json=wanted[arch_id],
+                    state="queued",
+                )
                 for i, arch_id in enumerate(new)
             ]
             session.add_all(rows)
@@ -229,7 +268,11 @@ class Store(TrialReads):
             trial.state, trial.worker, trial.started_at = "running", worker, now()
 
     def finish_trial(
-        self, trial_id: int, values: dict[str, float], feasible: bool, objectives: Sequence[tuple[str, str]],
+        self,
+        trial_id: int,
+        values: dict[str, float],
+        feasible: bool,
+        objectives: Sequence[tuple[str, str]],
         worker: str | None = None,
     ) -> None:
         """Store the trial's metric values as ``complete`` (``infeasible`` when it violated a constraint).
@@ -243,8 +286,14 @@ class Store(TrialReads):
         with self._write() as session:
             trial = self._trial_for_update(session, trial_id, ("queued", "running"))
             finished = TrialUpdate(
-                trial.arch_id, trial.number, trial.arch_json, "complete" if feasible else "infeasible", worker=worker or trial.worker,
-                values=values, started_at=trial.started_at, finished_at=now(),
+                trial.arch_id,
+                trial.number,
+                trial.arch_json,
+                "complete" if feasible else "infeasible",
+                worker=worker or trial.worker,
+                values=values,
+                started_at=trial.started_at,
+                finished_at=now(),
             )
             write_trials(session, session.get(JobRow, trial.job_id), [finished], objectives)
 
@@ -256,7 +305,11 @@ class Store(TrialReads):
             _finish(trial, "failed")
 
     def record_trials(
-        self, job_id: int, updates: Sequence[TrialUpdate], objectives: Sequence[tuple[str, str]], holder: str | None = None,
+        self,
+        job_id: int,
+        updates: Sequence[TrialUpdate],
+        objectives: Sequence[tuple[str, str]],
+        holder: str | None = None,
     ) -> None:
         """Write a controller's batch of trial changes in one transaction, in the order they happened: new
         trials are inserted (queued, running or already finished), the job's queued and running ones take
@@ -270,8 +323,10 @@ class Store(TrialReads):
             if holder is not None:
                 lease = session.get(LeaseRow, job_id)
                 if lease is None or lease.holder != holder:
-                    raise LeaseLost(f"job {job_id} is no longer run by {holder}"
-                                    + ("" if lease is None else f"; {lease.holder} took it over"))
+                    raise LeaseLost(
+                        f"job {job_id} is no longer run by {holder}"
+                        + ("" if lease is None else f"; {lease.holder} took it over")
+                    )
             write_trials(session, job, updates, objectives)
 
     def requeue(self, trial_id: int) -> None:
@@ -297,7 +352,11 @@ class Store(TrialReads):
         with self._write() as session:
             self._lock_job(session, job_id)
             session.execute(update(TrialRow).where(TrialRow.job_id == job_id).values(on_front=False))
-            complete = list(session.scalars(select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.state == "complete")))
+            complete = list(
+                session.scalars(
+                    select(TrialRow).where(TrialRow.job_id == job_id, TrialRow.state == "complete")
+                )
+            )
             set_front(complete, objectives)
             return [trial_record(row) for row in sorted(complete, key=lambda row: row.number) if row.on_front]
 
@@ -320,18 +379,29 @@ class Store(TrialReads):
             session.add(CheckpointRow(job_id=job_id, trial_id=trial_id, path=path))
 
     def record_verification(
-        self, job_id: int, trial_id: int, checkpoint: str, checkpoint_bytes: int, machine: dict,
+        self,
+        job_id: int,
+        trial_id: int,
+        checkpoint: str,
+        checkpoint_bytes: int,
+        machine: dict,
         values: Sequence[VerifiedValue],
     ) -> VerificationRecord:
         """Store a trial's re-measured values beside its searched ones (never over them). Re-verifying
         a trial appends: :meth:`verifications` returns the newest per trial unless asked for all."""
         with self._write() as session:
-            number = session.scalar(select(TrialRow.number).where(TrialRow.id == trial_id, TrialRow.job_id == job_id))
+            number = session.scalar(
+                select(TrialRow.number).where(TrialRow.id == trial_id, TrialRow.job_id == job_id)
+            )
             if number is None:
                 raise NotFoundError(f"job {job_id} has no trial with id {trial_id} in {self.url_display}")
             row = VerificationRow(
-                job_id=job_id, trial_id=trial_id, checkpoint=checkpoint, checkpoint_bytes=int(checkpoint_bytes),
-                machine_json=json.dumps(machine), values_json=json.dumps({v.metric: value_data(v) for v in values}),
+                job_id=job_id,
+                trial_id=trial_id,
+                checkpoint=checkpoint,
+                checkpoint_bytes=int(checkpoint_bytes),
+                machine_json=json.dumps(machine),
+                values_json=json.dumps({v.metric: value_data(v) for v in values}),
             )
             session.add(row)
             session.flush()
@@ -368,14 +438,27 @@ class Store(TrialReads):
         with self._write() as session:
             job = self._lock_job(session, job_id)
             known = set(session.scalars(select(TrialRow.arch_id).where(TrialRow.job_id == job_id)))
-            new = list({arch_id: (arch_id, arch_json, values, feasible)
-                        for arch_id, arch_json, values, feasible in trials if arch_id not in known}.values())
+            new = list(
+                {
+                    arch_id: (arch_id, arch_json, values, feasible)
+                    for arch_id, arch_json, values, feasible in trials
+                    if arch_id not in known
+                }.values()
+            )
             last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.job_id == job_id))
             stamp, first = now(), 0 if last is None else last + 1
             updates = [
-                TrialUpdate(arch_id, first + i, arch_json, "failed" if values is None else "complete" if feasible else "infeasible",
-                            values=values, error="imported as failed" if values is None else None,
-                            created_at=stamp, started_at=stamp, finished_at=stamp)
+                TrialUpdate(
+                    arch_id,
+                    first + i,
+                    arch_json,
+                    "failed" if values is None else "complete" if feasible else "infeasible",
+                    values=values,
+                    error="imported as failed" if values is None else None,
+                    created_at=stamp,
+                    started_at=stamp,
+                    finished_at=stamp,
+                )
                 for i, (arch_id, arch_json, values, feasible) in enumerate(new)
             ]
             write_trials(session, job, updates, objectives)

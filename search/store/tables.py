@@ -8,11 +8,25 @@ it has not seen, in order, inside the transaction that opens the store).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-    false, inspect, select, text, update,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    inspect,
+    select,
+    text,
+    update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -40,15 +54,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
-        return None if value is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
-
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -90,7 +103,9 @@ class TrialRow(Base):
         UniqueConstraint("job_id", "arch_id"),  # no architecture is evaluated twice in one job
         UniqueConstraint("job_id", "number"),
         Index("ix_supernas_trials_job_state", "job_id", "state"),
-        Index("ix_supernas_trials_job_front_number", "job_id", "on_front", "number"),  # the front, and samples by number
+        Index(
+            "ix_supernas_trials_job_front_number", "job_id", "on_front", "number"
+        ),  # the front, and samples by number
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -141,7 +156,9 @@ class VerificationRow(Base):
     checkpoint: Mapped[str] = mapped_column(Text)
     checkpoint_bytes: Mapped[int] = mapped_column(BigInteger)
     machine_json: Mapped[str] = mapped_column(Text)
-    values_json: Mapped[str] = mapped_column(Text)  # {metric: {searched, measured, method, deterministic, spread, note}}
+    values_json: Mapped[str] = mapped_column(
+        Text
+    )  # {metric: {searched, measured, method, deterministic, spread, note}}
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -178,7 +195,8 @@ def _add_verifications(connection: Connection) -> None:
     Table("supernas_jobs", metadata, Column("id", Integer, primary_key=True))
     Table("supernas_trials", metadata, Column("id", Integer, primary_key=True))
     table = Table(
-        "supernas_verifications", metadata,
+        "supernas_verifications",
+        metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("job_id", Integer, ForeignKey("supernas_jobs.id"), nullable=False),
         Column("trial_id", Integer, ForeignKey("supernas_trials.id"), nullable=False),
@@ -199,7 +217,8 @@ def _add_block_libraries(connection: Connection) -> None:
     """Version 3: the supernas_block_libraries table, as version 3 defines it."""
     metadata = MetaData(naming_convention=Base.metadata.naming_convention)
     Table(
-        "supernas_block_libraries", metadata,
+        "supernas_block_libraries",
+        metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("space", Text, nullable=False),
         Column("supernet", Text, nullable=False),
@@ -219,7 +238,8 @@ def _add_leases(connection: Connection) -> None:
     metadata = MetaData(naming_convention=Base.metadata.naming_convention)
     Table("supernas_jobs", metadata, Column("id", Integer, primary_key=True))
     Table(
-        "supernas_leases", metadata,
+        "supernas_leases",
+        metadata,
         Column("job_id", Integer, ForeignKey("supernas_jobs.id"), primary_key=True, autoincrement=False),
         Column("holder", Text, nullable=False),
         Column("expires_at", DateTime, nullable=False),
@@ -243,9 +263,11 @@ def _index_front_by_number(connection: Connection) -> None:
     """Version 6: the front index also orders by number. With (job_id, on_front) alone, SQLite read a job's
     front (ordered by number) by walking every trial of the job in number order: 20 ms at 50,000 trials."""
     connection.execute(text("DROP INDEX IF EXISTS ix_supernas_trials_job_front"))
-    connection.execute(text(
-        "CREATE INDEX IF NOT EXISTS ix_supernas_trials_job_front_number ON supernas_trials (job_id, on_front, number)"
-    ))
+    connection.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_supernas_trials_job_front_number ON supernas_trials (job_id, on_front, number)"
+        )
+    )
 
 
 MIGRATIONS[6] = _index_front_by_number

@@ -15,8 +15,14 @@ from supernas.spaces.spec import SpaceSpec
 __all__ = ["Strategy", "StrategySpec", "make_strategy"]
 
 
-def make_strategy(spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
-                  constraints: list | None = None, library=None) -> Strategy:
+def make_strategy(
+    spec: SpaceSpec,
+    objectives: list[tuple[str, Direction]],
+    settings: StrategySpec,
+    seed: int,
+    constraints: list | None = None,
+    library=None,
+) -> Strategy:
     """``library``: the block library (:class:`supernas.search.puzzle.blocks.BlockLibrary`) strategy ``mip`` solves over."""
     if settings.name == "mip":
         from supernas.search.strategies.mip import MipStrategy
@@ -26,7 +32,9 @@ def make_strategy(spec: SpaceSpec, objectives: list[tuple[str, Direction]], sett
         return RandomStrategy(spec, objectives, settings, seed)
     if settings.name == "predictor":
         return PredictorStrategy(spec, objectives, settings, seed, constraints)
-    from supernas.search.strategies.optuna import OptunaStrategy  # (Optuna is imported only by jobs that use it)
+    from supernas.search.strategies.optuna import (
+        OptunaStrategy,
+    )  # (Optuna is imported only by jobs that use it)
 
     # Optuna's samplers need no list: each told trial carries its total violation as a trial constraint
     return OptunaStrategy(spec, objectives, settings, seed)

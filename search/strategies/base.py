@@ -31,18 +31,36 @@ class StrategySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Literal["random", "nsga2", "tpe", "motpe", "predictor", "mip"]
-    population: int = Field(default=16, ge=2, description="nsga2 population; predictor's surrogate NSGA-II uses 4x; mip: budget levels per sweep")
-    initial: int = Field(default=16, ge=2, description="random trials before a model-based strategy takes over")
-    generations: int = Field(default=40, ge=1, description="predictor: NSGA-II generations on the surrogate per round")
-    history: int | None = Field(default=None, ge=20, description="trials the strategy's model keeps, newest first "
-                                "(default: 20 generations for nsga2, 500 for tpe, motpe and predictor)")
+    population: int = Field(
+        default=16,
+        ge=2,
+        description="nsga2 population; predictor's surrogate NSGA-II uses 4x; mip: budget levels per sweep",
+    )
+    initial: int = Field(
+        default=16, ge=2, description="random trials before a model-based strategy takes over"
+    )
+    generations: int = Field(
+        default=40, ge=1, description="predictor: NSGA-II generations on the surrogate per round"
+    )
+    history: int | None = Field(
+        default=None,
+        ge=20,
+        description="trials the strategy's model keeps, newest first "
+        "(default: 20 generations for nsga2, 500 for tpe, motpe and predictor)",
+    )
     solutions: int = Field(default=2, ge=1, le=64, description="mip: distinct answers per budget level")
-    score: Literal["kl", "val_loss"] = Field(default="kl", description="mip: the block library's quality cost it minimizes")
-    heldout_batches: int = Field(default=4, ge=1, le=256, description="mip: held-out batches each block is scored on")
+    score: Literal["kl", "val_loss"] = Field(
+        default="kl", description="mip: the block library's quality cost it minimizes"
+    )
+    heldout_batches: int = Field(
+        default=4, ge=1, le=256, description="mip: held-out batches each block is scored on"
+    )
 
 
 class Strategy(ABC):
-    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int) -> None:
+    def __init__(
+        self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int
+    ) -> None:
         self.spec, self.objectives, self.settings, self.seed = spec, objectives, settings, seed
         self.rng = random.Random(seed)
 

@@ -13,9 +13,14 @@ from __future__ import annotations
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import BaseTrial
 
-from supernas.spaces.architecture import Architecture, LayerArch
+from supernas.spaces.architecture import (
+    Architecture,
+    LayerArch,
+    attention_options,
+    ffn_options,
+    quant_options,
+)
 from supernas.spaces.spec import AttentionType, SpaceSpec
-from supernas.spaces.architecture import attention_options, ffn_options, quant_options
 
 
 def _attention_label(o: dict) -> str:
@@ -44,14 +49,19 @@ class ArchEncoding:
         }
 
     def distributions(self) -> dict[str, CategoricalDistribution]:
-        dists = {"depth": CategoricalDistribution(self.spec.depth), "embed_dim": CategoricalDistribution(self.spec.embed_dim)}
+        dists = {
+            "depth": CategoricalDistribution(self.spec.depth),
+            "embed_dim": CategoricalDistribution(self.spec.embed_dim),
+        }
         for i in range(self.spec.max_depth):
             for group, options in self.groups.items():
                 dists[f"layer{i}.{group}"] = CategoricalDistribution(list(options))
         return dists
 
     def suggest(self, trial: BaseTrial) -> Architecture:
-        params = {name: trial.suggest_categorical(name, dist.choices) for name, dist in self.distributions().items()}
+        params = {
+            name: trial.suggest_categorical(name, dist.choices) for name, dist in self.distributions().items()
+        }
         return self.decode(params)
 
     def decode(self, params: dict[str, object]) -> Architecture:

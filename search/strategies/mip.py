@@ -14,18 +14,29 @@ is measured, not the sum.
 
 from __future__ import annotations
 
+from supernas.core.errors import SpecError
+from supernas.predictors.direction import Direction
 from supernas.search.puzzle.blocks import BlockLibrary
+from supernas.search.puzzle.mip import (
+    Answers,
+    InfeasibleBudget,
+    LayerwiseProblem,
+    Resource,
+    least,
+    most,
+    solve,
+)
+from supernas.search.strategies.base import Strategy, StrategySpec
 from supernas.spaces.architecture import Architecture, sample
 from supernas.spaces.spec import SpaceSpec
-from supernas.core.errors import SpecError
 
-from supernas.predictors.direction import Direction
-from supernas.search.strategies.base import StrategySpec
-from supernas.search.puzzle.mip import Answers, InfeasibleBudget, LayerwiseProblem, Resource, least, most, solve
-from supernas.search.strategies.base import Strategy
-
-BUDGETED = {"latency_predicted_ms": "latency_ms", "latency_ms": "latency_ms", "params": "params",
-            "non_embedding_params": "non_embedding_params", "weight_bytes": "weight_bytes"}
+BUDGETED = {
+    "latency_predicted_ms": "latency_ms",
+    "latency_ms": "latency_ms",
+    "params": "params",
+    "non_embedding_params": "non_embedding_params",
+    "weight_bytes": "weight_bytes",
+}
 MAX_EMPTY_SWEEPS = 4  # sweeps in a row with no new architecture -> random samples (the front is exhausted)
 MAX_REFINEMENTS = 2  # sweeps that halve the spacing of the levels; later ones ask each level for more answers
 
@@ -37,7 +48,9 @@ def layerwise_problem(library: BlockLibrary, score: str = "kl") -> LayerwiseProb
     return LayerwiseProblem(list(library.depths), depth_cost, q["attention"], q["ffn"], q["quant"], resources)
 
 
-def budget_metrics(objectives: list[tuple[str, Direction]], constraints: list) -> tuple[str, dict[str, float]]:
+def budget_metrics(
+    objectives: list[tuple[str, Direction]], constraints: list
+) -> tuple[str, dict[str, float]]:
     """(the library resource the sweep runs over, fixed budgets from the constraints' ``max``)."""
     swept = [BUDGETED[name] for name, direction in objectives if name in BUDGETED and direction == "minimize"]
     if not swept:
@@ -54,18 +67,29 @@ def budget_metrics(objectives: list[tuple[str, Direction]], constraints: list) -
 
 
 class MipStrategy(Strategy):
-    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
-                 constraints: list | None, library: BlockLibrary) -> None:
+    def __init__(
+        self,
+        spec: SpaceSpec,
+        objectives: list[tuple[str, Direction]],
+        settings: StrategySpec,
+        seed: int,
+        constraints: list | None,
+        library: BlockLibrary,
+    ) -> None:
         super().__init__(spec, objectives, settings, seed)
         self.library = library
         self.problem = layerwise_problem(library, settings.score)
         self.swept, self.fixed = budget_metrics(objectives, constraints or [])
         if self.swept not in self.problem.resources:
-            raise SpecError(f"strategy 'mip': the block library has no '{self.swept}' (build it with a latency workload)")
+            raise SpecError(
+                f"strategy 'mip': the block library has no '{self.swept}' (build it with a latency workload)"
+            )
         for name, bound in self.fixed.items():  # an infeasible constraint is one clear line before any trial
             solve(self.problem, {name: bound})
         self.low, self.high = least(self.problem, self.swept), most(self.problem, self.swept)
-        self.answers: dict[int, Answers | None] = {}  # budget level (step of the finest grid) -> its answers (None: infeasible)
+        self.answers: dict[
+            int, Answers | None
+        ] = {}  # budget level (step of the finest grid) -> its answers (None: infeasible)
         self.sweeps, self.empty_sweeps = 0, 0
         self.proposed: set[str] = set()
         self.queue: list[Architecture] = []

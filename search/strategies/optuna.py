@@ -24,13 +24,11 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import NSGAIISampler, TPESampler
 
+from supernas.predictors.direction import Direction
+from supernas.search.strategies.base import Strategy, StrategySpec
+from supernas.search.strategies.encoding import ArchEncoding
 from supernas.spaces.architecture import Architecture, mutate, sample
 from supernas.spaces.spec import SpaceSpec
-
-from supernas.search.strategies.encoding import ArchEncoding
-from supernas.predictors.direction import Direction
-from supernas.search.strategies.base import StrategySpec
-from supernas.search.strategies.base import Strategy
 
 MUTANT_TRIES = 100  # mutations of a repeat tried before a random architecture stands in
 NSGA2_GENERATIONS_KEPT = 20  # nsga2's default history, in generations of ``population`` trials
@@ -62,7 +60,9 @@ def default_history(settings: StrategySpec) -> int:
 class OptunaStrategy(Strategy):
     """NSGA-II or (multi-objective) TPE from Optuna, through ask/tell, on a bounded history (module docstring)."""
 
-    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int) -> None:
+    def __init__(
+        self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int
+    ) -> None:
         super().__init__(spec, objectives, settings, seed)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -72,7 +72,9 @@ class OptunaStrategy(Strategy):
         self.search_space = {name: d for name, d in self.encoding.distributions().items() if not d.single()}
         self.study = self._new_study(seed)
         self.pending: dict[str, list] = {}  # arch_id -> asked Optuna trials not yet told
-        self.mutants: dict[str, int | None] = {}  # arch_id of a repeat's mutant -> the asked trial's NSGA-II generation
+        self.mutants: dict[
+            str, int | None
+        ] = {}  # arch_id of a repeat's mutant -> the asked trial's NSGA-II generation
         self.seen: set[str] = set()  # every architecture asked or told
         self.rebuilds = 0
 
@@ -102,7 +104,11 @@ class OptunaStrategy(Strategy):
     def _mutant(self, repeat: Architecture, trial: optuna.Trial) -> Architecture:
         """A new architecture near ``repeat`` in place of the asked trial, which is closed as failed."""
         frozen = self.study.get_trials(deepcopy=False)[trial.number]
-        generation = self.study.sampler.get_trial_generation(self.study, frozen) if self.settings.name == "nsga2" else None
+        generation = (
+            self.study.sampler.get_trial_generation(self.study, frozen)
+            if self.settings.name == "nsga2"
+            else None
+        )
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         genes = len(self.encoding.distributions())  # one Optuna parameter per gene that mutate() resamples
         for _ in range(MUTANT_TRIES):
@@ -117,16 +123,22 @@ class OptunaStrategy(Strategy):
     def _trim_history(self) -> None:
         """A new study (and a new sampler, seeded in turn) holding the newest half of the finished trials.
         Trials still asked in the old one are added to the new one when told."""
-        kept = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()][-(self.history // 2):]
+        kept = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()][
+            -(self.history // 2) :
+        ]
         self.rebuilds += 1
         self.study = self._new_study(self.seed + self.rebuilds)
         self.study.add_trials(kept)
-        if self.settings.name == "nsga2":  # parents of the oldest kept generation: none (stops the parent recursion)
+        if (
+            self.settings.name == "nsga2"
+        ):  # parents of the oldest kept generation: none (stops the parent recursion)
             key = _NSGAIISampler._get_generation_key()
             generations = [t.system_attrs[key] for t in kept if key in t.system_attrs]
             if generations:
                 prefix = _NSGAIISampler._get_parent_cache_key_prefix()
-                self.study._storage.set_study_system_attr(self.study._study_id, prefix + str(min(generations)), [])
+                self.study._storage.set_study_system_attr(
+                    self.study._study_id, prefix + str(min(generations)), []
+                )
 
     def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
         objective_values = None if values is None else [values[name] for name, _ in self.objectives]
@@ -137,9 +149,14 @@ class OptunaStrategy(Strategy):
             generation = self.mutants.pop(arch.arch_id, None)
             self.study.add_trial(
                 optuna.trial.create_trial(
-                    params=self.encoding.encode(arch), distributions=self.encoding.distributions(),
-                    values=objective_values, state=state, constraints={"violation": violation},
-                    system_attrs={} if generation is None else {_NSGAIISampler._get_generation_key(): generation},
+                    params=self.encoding.encode(arch),
+                    distributions=self.encoding.distributions(),
+                    values=objective_values,
+                    state=state,
+                    constraints={"violation": violation},
+                    system_attrs={}
+                    if generation is None
+                    else {_NSGAIISampler._get_generation_key(): generation},
                 )
             )
         for trial in trials:

@@ -23,10 +23,18 @@ class PredictorStrategy(Strategy):
     """
 
     PENALTY = 1e6
-    HISTORY = 500  # by default the surrogates fit, and evolution starts from, the newest this many evaluated trials
+    HISTORY = (
+        500  # by default the surrogates fit, and evolution starts from, the newest this many evaluated trials
+    )
 
-    def __init__(self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int,
-                 constraints: list | None = None) -> None:
+    def __init__(
+        self,
+        spec: SpaceSpec,
+        objectives: list[tuple[str, Direction]],
+        settings: StrategySpec,
+        seed: int,
+        constraints: list | None = None,
+    ) -> None:
         super().__init__(spec, objectives, settings, seed)
         self.constraints = constraints or []
         self.observed: dict[str, tuple[Architecture, dict[str, float]]] = {}
@@ -63,13 +71,20 @@ class PredictorStrategy(Strategy):
         fits on, and starts evolution from, the recent history again."""
         new = list({a.arch_id: a for a in archs if a.arch_id not in self.feature_rows}.values())
         computed = dict(zip((a.arch_id for a in new), self._features(new))) if new else {}
-        self.feature_rows.update((arch_id, row) for arch_id, row in computed.items() if arch_id in self.observed)
-        return np.array([self.feature_rows[a.arch_id] if a.arch_id in self.feature_rows else computed[a.arch_id] for a in archs])
+        self.feature_rows.update(
+            (arch_id, row) for arch_id, row in computed.items() if arch_id in self.observed
+        )
+        return np.array(
+            [
+                self.feature_rows[a.arch_id] if a.arch_id in self.feature_rows else computed[a.arch_id]
+                for a in archs
+            ]
+        )
 
     def _recent(self) -> list[tuple[Architecture, dict[str, float]]]:
         """The newest evaluated trials: a round's cost (features, fits, the first non-dominated sort) stops
         growing with the job, as Optuna's samplers' does with their bounded history."""
-        return list(self.observed.values())[-(self.settings.history or self.HISTORY):]
+        return list(self.observed.values())[-(self.settings.history or self.HISTORY) :]
 
     def _fit(self) -> callable:
         from sklearn.ensemble import GradientBoostingRegressor
@@ -80,12 +95,16 @@ class PredictorStrategy(Strategy):
         models = {}
         for name in dict.fromkeys(targets):
             y = np.array([v[name] for _, v in recent], dtype=float)
-            models[name] = GradientBoostingRegressor(n_estimators=150, max_depth=3, learning_rate=0.1, random_state=self.seed).fit(x, y)
+            models[name] = GradientBoostingRegressor(
+                n_estimators=150, max_depth=3, learning_rate=0.1, random_state=self.seed
+            ).fit(x, y)
 
         def predict(candidates: list[Architecture]) -> np.ndarray:
             feats = self._feature_rows(candidates)
             predicted = {name: model.predict(feats) for name, model in models.items()}
-            scores = np.stack([predicted[n] if d == "minimize" else -predicted[n] for n, d in self.objectives], axis=1)
+            scores = np.stack(
+                [predicted[n] if d == "minimize" else -predicted[n] for n, d in self.objectives], axis=1
+            )
             penalty = sum(np.array([c.violation(v) for v in predicted[c.metric]]) for c in self.constraints)
             return scores + self.PENALTY * np.asarray(penalty)[:, None] if self.constraints else scores
 
@@ -114,7 +133,12 @@ class PredictorStrategy(Strategy):
         population, scores = [population[i] for i in keep], scores[keep]
         for _ in range(self.settings.generations):
             children = [
-                mutate(self.spec, crossover(self.spec, *self.rng.sample(population, 2), self.rng), self.rng, prob=0.15)
+                mutate(
+                    self.spec,
+                    crossover(self.spec, *self.rng.sample(population, 2), self.rng),
+                    self.rng,
+                    prob=0.15,
+                )
                 for _ in range(size)
             ]
             union = population + children

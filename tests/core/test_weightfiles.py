@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
-from supernas.models.supernet import Supernet
 from supernas.models.checkpoint import extract, save_subnet
-from supernas.spaces.spec import load_spec
+from supernas.models.supernet import Supernet
 from supernas.spaces.architecture import smallest
+from supernas.spaces.spec import load_spec
 
 
 @pytest.mark.parametrize("mask", [0o022, 0o077])

@@ -52,17 +52,26 @@ class Server:
 
     def submit(self, job: dict) -> dict:
         with self.client() as c:
-            response = c.post("/api/jobs", content=yaml.safe_dump(job), headers={"Content-Type": "application/x-yaml"})
+            response = c.post(
+                "/api/jobs", content=yaml.safe_dump(job), headers={"Content-Type": "application/x-yaml"}
+            )
         assert response.status_code == 201, response.text
         return response.json()
 
-    def wait(self, job_id: int, statuses: tuple[str, ...] = FINISHED_STATUSES, timeout: float = 300,
-             evaluated: int | None = None) -> dict:
+    def wait(
+        self,
+        job_id: int,
+        statuses: tuple[str, ...] = FINISHED_STATUSES,
+        timeout: float = 300,
+        evaluated: int | None = None,
+    ) -> dict:
         """The job once its status is one of ``statuses`` (and, if given, ``evaluated`` trials are done)."""
         deadline = time.monotonic() + timeout
         with self.client() as c:
             while time.monotonic() < deadline:
-                assert self.process.poll() is None, f"server exited with {self.process.returncode}: {self.log()}"
+                assert self.process.poll() is None, (
+                    f"server exited with {self.process.returncode}: {self.log()}"
+                )
                 job = c.get(f"/api/jobs/{job_id}").json()
                 if job["status"] in statuses and (evaluated is None or job["evaluated"] >= evaluated):
                     return job
@@ -98,7 +107,9 @@ def serving(home: Path, *args: str, token: str | None = None) -> Iterator[Server
     if token:
         command += ["--token", token]
     with open(home / "server.log", "ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = Server(f"http://127.0.0.1:{port}", home, db_url, process, token)
     try:
         deadline = time.monotonic() + 60

@@ -12,24 +12,24 @@ import pytest
 import torch
 import yaml
 
-from supernas.search.jobspec import JobSpec, objective_directions
-from supernas.search.pareto import minimization_vector
-from supernas.search.store.store import open_store
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
-from supernas.models.checkpoint import load_subnet
-from supernas.spaces.architecture import parse_architecture
 from supernas.data.inputs import random_batch
-
-from tests.search.jobs_helpers import brute_force_front
+from supernas.models.checkpoint import load_subnet
+from supernas.models.supernet import Supernet
+from supernas.search.jobspec import JobSpec, objective_directions
+from supernas.search.store.store import open_store
+from supernas.spaces.architecture import parse_architecture
+from supernas.spaces.spec import load_spec
 from tests.dashboard.server import small_job
+from tests.search.jobs_helpers import brute_force_front
 
 
 def all_trials(client, job_id: int, **params: object) -> list[dict]:
     """Every trial matching ``params``, read page by page (5 a page, to exercise paging)."""
     items, offset = [], 0
     while True:
-        page = client.get(f"/api/jobs/{job_id}/trials", params={**params, "offset": offset, "limit": 5}).json()
+        page = client.get(
+            f"/api/jobs/{job_id}/trials", params={**params, "offset": offset, "limit": 5}
+        ).json()
         items += page["items"]
         offset += 5
         if offset >= page["total"]:
@@ -48,7 +48,10 @@ def test_job_counts_match_the_store(finished_server):
     assert job["status"] == "completed" and job["evaluated"] == 16 == job["budget_trials"]
     assert job["complete"] == sum(t.state == "complete" for t in trials) == record.n_complete
     assert job["infeasible"] == sum(t.state == "infeasible" for t in trials) > 0  # the FLOPs cap bites
-    assert job["objectives"] == [{"metric": "hidden_cov", "direction": "maximize"}, {"metric": "flops", "direction": "minimize"}]
+    assert job["objectives"] == [
+        {"metric": "hidden_cov", "direction": "maximize"},
+        {"metric": "flops", "direction": "minimize"},
+    ]
     assert job["hypervolume"] == pytest.approx(record.hypervolume)
 
 
@@ -151,11 +154,16 @@ def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_p
     with finished_server.client() as c:
         number = c.get("/api/jobs/1/front").json()[0]["number"]
         response = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "onnx"})
-        again = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "onnx"})  # replaces the server's copy
+        again = c.post(
+            f"/api/jobs/1/trials/{number}/extract", params={"format": "onnx"}
+        )  # replaces the server's copy
         refused = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "hf"})
         unknown = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "tflite"})
         checkpoint = c.post(f"/api/jobs/1/trials/{number}/extract")
-    assert response.status_code == again.status_code == 200 and response.headers["content-type"] == "application/zip"
+    assert (
+        response.status_code == again.status_code == 200
+        and response.headers["content-type"] == "application/zip"
+    )
     assert response.headers["content-disposition"].endswith(f'-trial-{number}-onnx.zip"')
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         assert archive.namelist() == ["model.onnx"]
@@ -167,7 +175,9 @@ def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_p
     (logits,) = runtime_session(tmp_path / "onnx" / "model.onnx").run(None, inputs)
     (expected,) = torch_outputs(model, inputs)
     assert logits.shape == expected.shape == (1, 12, 256)
-    assert np.abs(logits - expected).max() < 0.1 * np.abs(expected).max()  # per-tensor activation rounding may flip
+    assert (
+        np.abs(logits - expected).max() < 0.1 * np.abs(expected).max()
+    )  # per-tensor activation rounding may flip
     assert refused.status_code == 422 and "use --format onnx" in refused.json()["detail"]
     assert unknown.status_code == 422
 
@@ -182,8 +192,12 @@ def test_verified_values_are_served_beside_the_searched_ones(finished_server):
         assert verified.status_code == 200, verified.text
         detail = verified.json()
         assert detail == c.get(f"/api/jobs/1/trials/{first}").json()
-        done = subprocess.run(["supernas", "verify", "1", "--trials", "front", "--db", finished_server.db_url],
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["supernas", "verify", "1", "--trials", "front", "--db", finished_server.db_url],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         served = {t["number"]: t for t in c.get("/api/jobs/1/front").json()}
         listed = {t["number"]: t for t in all_trials(c, 1, on_front="true")}
@@ -219,12 +233,32 @@ def test_verified_values_are_served_beside_the_searched_ones(finished_server):
         ("name: [unclosed", "application/x-yaml", 422, ["not valid YAML"]),
         ("{not json", "application/json", 422, ["not valid JSON"]),
         ("- a\n- list\n", "application/x-yaml", 422, ["must be a mapping"]),
-        (yaml.safe_dump(small_job(objectives=[{"metric": "happiness"}, {"metric": "flops"}])), "application/x-yaml", 422, ["happiness", "objectives"]),
+        (
+            yaml.safe_dump(small_job(objectives=[{"metric": "happiness"}, {"metric": "flops"}])),
+            "application/x-yaml",
+            422,
+            ["happiness", "objectives"],
+        ),
         (yaml.safe_dump(small_job(budget={"trials": -3})), "application/x-yaml", 422, ["budget", "-3"]),
         (yaml.safe_dump(small_job(colour="blue")), "application/x-yaml", 422, ["colour"]),
-        (yaml.safe_dump(small_job(space="../../outside.yaml")), "application/x-yaml", 422, ["space", "inside the server's supernas home"]),
-        (yaml.safe_dump(small_job(data="/etc/passwd.csv")), "application/x-yaml", 422, ["data", "inside the server's supernas home"]),
-        (yaml.safe_dump(small_job(plugins=["/tmp/elsewhere.py"])), "application/x-yaml", 422, ["plugins", "inside the server's supernas home"]),
+        (
+            yaml.safe_dump(small_job(space="../../outside.yaml")),
+            "application/x-yaml",
+            422,
+            ["space", "inside the server's supernas home"],
+        ),
+        (
+            yaml.safe_dump(small_job(data="/etc/passwd.csv")),
+            "application/x-yaml",
+            422,
+            ["data", "inside the server's supernas home"],
+        ),
+        (
+            yaml.safe_dump(small_job(plugins=["/tmp/elsewhere.py"])),
+            "application/x-yaml",
+            422,
+            ["plugins", "inside the server's supernas home"],
+        ),
         ("a: &x [1]\nb: *x\n", "application/x-yaml", 422, ["aliases"]),
         ("name: " + "x" * 70_000, "application/x-yaml", 413, ["exceeds the limit"]),
     ],
@@ -246,7 +280,9 @@ def test_missing_things_are_404(finished_server):
         assert "99" in c.get("/api/jobs/99").json()["detail"]
         assert c.get("/api/jobs/1/trials/99").status_code == 404
         assert c.post("/api/jobs/1/trials/99/extract").status_code == 404
-        assert c.get("/jobs/99").status_code == 404 and "text/html" in c.get("/jobs/99").headers["content-type"]
+        assert (
+            c.get("/jobs/99").status_code == 404 and "text/html" in c.get("/jobs/99").headers["content-type"]
+        )
         assert c.get("/api/spaces/nope").status_code == 404
 
 
@@ -265,5 +301,11 @@ def test_pages_and_local_plotly_are_served(finished_server):
         schema = c.get("/openapi.json").json()
     assert all(p.status_code == 200 and "text/html" in p.headers["content-type"] for p in pages)
     assert all("cdn" not in p.text.lower() for p in pages)
-    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000 and b"plotly" in plotly.content[:2000].lower()
-    assert {"/api/jobs", "/api/jobs/{job_id}/front", "/api/jobs/{job_id}/trials/{number}/extract"} <= set(schema["paths"])
+    assert (
+        plotly.status_code == 200
+        and len(plotly.content) > 1_000_000
+        and b"plotly" in plotly.content[:2000].lower()
+    )
+    assert {"/api/jobs", "/api/jobs/{job_id}/front", "/api/jobs/{job_id}/trials/{number}/extract"} <= set(
+        schema["paths"]
+    )

@@ -13,11 +13,10 @@ import pytest
 import torch
 import yaml
 
+from supernas.data.inputs import random_batch
+from supernas.models.checkpoint import load_subnet
 from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
-from supernas.models.checkpoint import load_subnet
-from supernas.data.inputs import random_batch
-
 from tests.dashboard.server import serving, small_job
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -83,10 +82,14 @@ def test_submit_watch_click_and_extract(page, tmp_path):
         page.click("#submit")
         page.click("#submitted-job")
         page.wait_for_url(f"{server.url}/jobs/1")
-        page.wait_for_function("document.getElementById('job-status').textContent === 'completed'", timeout=300_000)
+        page.wait_for_function(
+            "document.getElementById('job-status').textContent === 'completed'", timeout=300_000
+        )
         with server.client() as c:
             front = c.get("/api/jobs/1/front").json()
-        page.wait_for_function(f"document.getElementById('front').data?.some((t) => t.name === 'Pareto front ({len(front)})')")
+        page.wait_for_function(
+            f"document.getElementById('front').data?.some((t) => t.name === 'Pareto front ({len(front)})')"
+        )
         shown = front_trace(page)
         assert sorted(shown["numbers"]) == sorted(t["number"] for t in front)
         assert page.locator("#trials tbody tr").count() == 16
@@ -124,13 +127,19 @@ def test_submit_watch_click_and_extract(page, tmp_path):
 
         page.click("#verify")  # the checkpoint loaded back and every metric re-measured on it
         page.wait_for_selector("#verify-status:has-text('Verified.')", timeout=120_000)
-        cells = page.eval_on_selector_all("#verification tbody tr", "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))")
+        cells = page.eval_on_selector_all(
+            "#verification tbody tr", "(rows) => rows.map((r) => [...r.cells].map((c) => c.textContent))"
+        )
         assert [c[0] for c in cells] == ["hidden_cov", "flops"]
         assert all(searched == measured and error == "0" for _, searched, measured, error, _ in cells), cells
         shoot(page, "trial-verified")
         page.goto(f"{server.url}/jobs/1")
-        page.wait_for_function("document.getElementById('front').data?.some((t) => t.name === 'verified on checkpoint (1)')")
-        verified = page.evaluate("document.getElementById('front').data.find((t) => t.name.startsWith('verified')).customdata")
+        page.wait_for_function(
+            "document.getElementById('front').data?.some((t) => t.name === 'verified on checkpoint (1)')"
+        )
+        verified = page.evaluate(
+            "document.getElementById('front').data.find((t) => t.name.startsWith('verified')).customdata"
+        )
         assert verified == [number]
         page.wait_for_selector("#trials tbody td.verified:has-text('✓')")
         assert page.locator("#trials tbody td.verified:has-text('✓')").count() == 1
@@ -141,8 +150,11 @@ def test_submit_watch_click_and_extract(page, tmp_path):
 
 
 def test_three_objectives_in_3d_and_two_jobs_compared(page, tmp_path):
-    three = small_job(name="three", budget={"trials": 10},
-                      objectives=[{"metric": "hidden_cov"}, {"metric": "flops"}, {"metric": "params"}])
+    three = small_job(
+        name="three",
+        budget={"trials": 10},
+        objectives=[{"metric": "hidden_cov"}, {"metric": "flops"}, {"metric": "params"}],
+    )
     with serving(tmp_path / "home") as server:
         ids = [server.submit(job)["id"] for job in (three, small_job(name="two", budget={"trials": 10}))]
         for job_id in ids:
@@ -152,7 +164,9 @@ def test_three_objectives_in_3d_and_two_jobs_compared(page, tmp_path):
 
         page.goto(f"{server.url}/jobs/{ids[0]}")
         page.wait_for_selector("body[data-charts]")
-        traces = page.evaluate("document.getElementById('front').data.map((t) => [t.type, t.name, t.customdata.length])")
+        traces = page.evaluate(
+            "document.getElementById('front').data.map((t) => [t.type, t.name, t.customdata.length])"
+        )
         assert [t[0] for t in traces] == ["scatter3d"] * 3
         assert traces[2] == ["scatter3d", f"Pareto front ({len(fronts[0])})", len(fronts[0])]
         shoot(page, "job-3d")
@@ -165,7 +179,9 @@ def test_three_objectives_in_3d_and_two_jobs_compared(page, tmp_path):
         page.click("#compare")
         page.wait_for_url(f"{server.url}/compare?jobs={ids[0]},{ids[1]}")
         page.wait_for_function("document.getElementById('front').data?.length === 2")
-        shown = page.evaluate("document.getElementById('front').data.map((t) => [t.meta, t.customdata.length])")
+        shown = page.evaluate(
+            "document.getElementById('front').data.map((t) => [t.meta, t.customdata.length])"
+        )
         assert shown == [[ids[0], len(fronts[0])], [ids[1], len(fronts[1])]]
         shoot(page, "compare")
 
@@ -173,10 +189,15 @@ def test_three_objectives_in_3d_and_two_jobs_compared(page, tmp_path):
 def test_api_docs_render_offline_and_responses_are_compressed(page, tmp_path):
     with serving(tmp_path / "home") as server:
         foreign: list[str] = []  # any request off this server fails, as it would without internet
-        page.route(lambda url: not url.startswith(server.url), lambda route: (foreign.append(route.request.url), route.abort()))
+        page.route(
+            lambda url: not url.startswith(server.url),
+            lambda route: (foreign.append(route.request.url), route.abort()),
+        )
         page.goto(server.url + "/docs")
         page.wait_for_selector(".opblock-summary-path")
-        shown = set(page.eval_on_selector_all(".opblock-summary-path", "(els) => els.map((e) => e.dataset.path)"))
+        shown = set(
+            page.eval_on_selector_all(".opblock-summary-path", "(els) => els.map((e) => e.dataset.path)")
+        )
         with server.client() as c:
             schema = c.get("/openapi.json")
         assert schema.headers["content-encoding"] == "gzip"  # httpx asks for gzip and decodes it

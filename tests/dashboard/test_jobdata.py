@@ -10,8 +10,8 @@ import numpy as np
 from supernas.dashboard import jobdata
 from supernas.dashboard.jobdata import JobData, JobDataCache, page_point_sets
 from supernas.search.store.store import open_store
-from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import sample_many
+from supernas.spaces.spec import load_spec
 
 OBJECTIVES = [("a", "minimize"), ("b", "maximize")]
 
@@ -37,11 +37,15 @@ def test_page_data_from_the_store_equals_the_cache(tmp_path, monkeypatch):
     assert len(front.numbers) == store.count_trials(job_id, ["complete"], on_front=True)
     assert n_dominated + len(front.numbers) == store.count_trials(job_id, ["complete"]) and n_dominated > 70
     step = jobdata.thinning_step(n_dominated, 70)
-    assert step > 1 and dominated.numbers == [t.number for t in store.trials(job_id, ["complete"], on_front=False) if t.number % step == 0]
+    assert step > 1 and dominated.numbers == [
+        t.number for t in store.trials(job_id, ["complete"], on_front=False) if t.number % step == 0
+    ]
     assert n_infeasible > 30 and 0 < len(infeasible.numbers) <= 1.5 * 30
     history = store.hypervolume_history(job_id)
     steps = [p for i, p in enumerate(history) if i in (0, len(history) - 1) or p[1] != history[i - 1][1]]
-    assert 2 < len(steps) < len(history) // 4 and [(p.evaluated, p.hypervolume) for p in warm.history] == steps
+    assert (
+        2 < len(steps) < len(history) // 4 and [(p.evaluated, p.hypervolume) for p in warm.history] == steps
+    )
 
     cache = JobDataCache(store)
     monkeypatch.setattr(JobDataCache, "LOAD_DELAY_S", 0.0)

@@ -10,9 +10,8 @@ import yaml
 
 from supernas.search.store.records import EVALUATED
 from supernas.search.store.store import open_store
-
-from tests.search.jobs_helpers import assert_consistent
 from tests.dashboard.server import serving, small_job
+from tests.search.jobs_helpers import assert_consistent
 
 BUDGET = 20
 
@@ -20,8 +19,13 @@ BUDGET = 20
 def slow_job() -> dict:
     """Trials of a few tenths of a second (measured latency), so a run can be caught half-way."""
     return small_job(
-        name="slow", budget={"trials": BUDGET}, constraints=[],
-        objectives=[{"metric": "hidden_cov"}, {"metric": "latency_ms", "options": {"seq_len": 64, "repeats": 30}}],
+        name="slow",
+        budget={"trials": BUDGET},
+        constraints=[],
+        objectives=[
+            {"metric": "hidden_cov"},
+            {"metric": "latency_ms", "options": {"seq_len": 64, "repeats": 30}},
+        ],
     )
 
 
@@ -86,7 +90,10 @@ def test_two_jobs_run_at_once_and_a_cancel_stops_only_its_own(tmp_path):
             assert c.post(f"/api/jobs/{second}/cancel").status_code == 200
         assert server.wait(second, ("stopped",))["evaluated"] < BUDGET
         with server.client() as c:
-            assert c.get(f"/api/jobs/{first}").json()["status"] in ("running", "completed")  # the other runs on
+            assert c.get(f"/api/jobs/{first}").json()["status"] in (
+                "running",
+                "completed",
+            )  # the other runs on
         assert server.wait(first)["status"] == "completed"
         kept = finished_trials(server.db_url, second)
         with server.client() as c:
@@ -97,5 +104,10 @@ def test_two_jobs_run_at_once_and_a_cancel_stops_only_its_own(tmp_path):
         check_finished(server.db_url, second, slow_job() | {"name": "second"}, tmp_path, kept)
         with open_store(server.db_url) as store:
             a, b = store.trials(first), store.trials(second)
-        overlapping = [(x.number, y.number) for x in a for y in b if x.started_at < y.finished_at and y.started_at < x.finished_at]
+        overlapping = [
+            (x.number, y.number)
+            for x in a
+            for y in b
+            if x.started_at < y.finished_at and y.started_at < x.finished_at
+        ]
         assert overlapping, "the two jobs' trials ran at the same time"

@@ -39,21 +39,50 @@ def server_with_a_job(tmp_path_factory):
 
 def test_no_server_errors_anywhere_in_the_schema(server_with_a_job, tmp_path):
     result = subprocess.run(
-        [SCHEMATHESIS, "run", f"{server_with_a_job.url}/openapi.json", "--checks", CHECKS,
-         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", "30", "--seed", "0", "--workers", "1",
-         "--report", "junit", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,  # it keeps a cache in its working directory
+        [
+            SCHEMATHESIS,
+            "run",
+            f"{server_with_a_job.url}/openapi.json",
+            "--checks",
+            CHECKS,
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--max-examples",
+            "30",
+            "--seed",
+            "0",
+            "--workers",
+            "1",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,  # it keeps a cache in its working directory
     )
     output = result.stdout + result.stderr
     with urllib.request.urlopen(f"{server_with_a_job.url}/openapi.json", timeout=30) as response:
         schema = json.load(response)
-    operations = {f"{method.upper()} {path}" for path, item in schema["paths"].items() for method in item if method in METHODS}
+    operations = {
+        f"{method.upper()} {path}"
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in METHODS
+    }
     (report,) = tmp_path.glob("**/*.xml")
     cases = {case.get("name"): case for case in ElementTree.parse(report).iter("testcase")}
     assert operations <= set(cases), f"not tested: {sorted(operations - set(cases))}"
-    problems = {name: [_summary(child) for child in case if child.tag in ("failure", "error", "skipped")] for name, case in cases.items()}
+    problems = {
+        name: [_summary(child) for child in case if child.tag in ("failure", "error", "skipped")]
+        for name, case in cases.items()
+    }
     failing = {name: found for name, found in problems.items() if found}
     assert not failing, json.dumps(failing, indent=1)
     assert result.returncode == 0, output[-6000:]
     assert server_with_a_job.process.poll() is None  # and the server is still up
-    assert (server_with_a_job.home / "checkpoints" / "job-1" / "trial-0" / "model.safetensors").exists()  # examples reached extract
+    assert (
+        server_with_a_job.home / "checkpoints" / "job-1" / "trial-0" / "model.safetensors"
+    ).exists()  # examples reached extract

@@ -45,7 +45,11 @@ def test_submit_cli_sends_the_token(guarded_server, tmp_path):
     job_file.write_text(yaml.safe_dump(small_job(name="from-cli")))
     base = [SUPERNAS, "submit", str(job_file), "--server", guarded_server.url]
     refused = subprocess.run(base, capture_output=True, text=True, timeout=60, env=NO_TOKEN_ENV)
-    assert refused.returncode == 2 and "refused the job (401)" in refused.stderr and "Traceback" not in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "refused the job (401)" in refused.stderr
+        and "Traceback" not in refused.stderr
+    )
     accepted = subprocess.run([*base, "--token", TOKEN], capture_output=True, text=True, timeout=60)
     assert accepted.returncode == 0, accepted.stderr
     job_id = int(accepted.stdout.split()[1])
@@ -63,17 +67,28 @@ def test_submit_cli_missing_file_is_one_line():
 def test_submit_cli_unreachable_server(tmp_path):
     job_file = tmp_path / "job.yaml"
     job_file.write_text(yaml.safe_dump(small_job()))
-    result = subprocess.run([SUPERNAS, "submit", str(job_file), "--server", "http://127.0.0.1:9"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [SUPERNAS, "submit", str(job_file), "--server", "http://127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "cannot reach http://127.0.0.1:9" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_refuses_to_listen_beyond_loopback_without_a_token(tmp_path):
-    result = subprocess.run([SUPERNAS, "serve", "--host", "0.0.0.0", "--db", f"sqlite:///{tmp_path / 'x.db'}"],
-                            capture_output=True, text=True, timeout=60, env={**NO_TOKEN_ENV, "SUPERNAS_HOME": str(tmp_path)})
+    result = subprocess.run(
+        [SUPERNAS, "serve", "--host", "0.0.0.0", "--db", f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**NO_TOKEN_ENV, "SUPERNAS_HOME": str(tmp_path)},
+    )
     assert result.returncode == 2
-    assert "refusing to listen on 0.0.0.0 without a token" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "refusing to listen on 0.0.0.0 without a token" in result.stderr and "Traceback" not in result.stderr
+    )
     assert not (tmp_path / "x.db").exists()
 
 
@@ -89,7 +104,15 @@ def test_loopback_server_refuses_other_hosts_and_sites(finished_server):
 
 def test_a_taken_port_is_one_line_and_starts_nothing(finished_server, tmp_path):
     port = finished_server.url.rsplit(":", 1)[1]
-    result = subprocess.run([SUPERNAS, "serve", "--port", port, "--db", f"sqlite:///{tmp_path / 'x.db'}"],
-                            capture_output=True, text=True, timeout=60, env={**NO_TOKEN_ENV, "SUPERNAS_HOME": str(tmp_path)})
+    result = subprocess.run(
+        [SUPERNAS, "serve", "--port", port, "--db", f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**NO_TOKEN_ENV, "SUPERNAS_HOME": str(tmp_path)},
+    )
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another server there? choose another --port)\n"
+    assert (
+        result.stderr
+        == f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another server there? choose another --port)\n"
+    )

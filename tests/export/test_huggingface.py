@@ -19,14 +19,13 @@ import torch
 import transformers
 from safetensors.torch import load_file
 
+from supernas.core.errors import SpecError
+from supernas.export.huggingface import CLASSIFIER_WEIGHTS, hf_unsupported_reason, save_hf
+from supernas.models.checkpoint import extract
+from supernas.models.ops import mean_pool
+from supernas.models.supernet import Supernet
 from supernas.spaces.architecture import Architecture, LayerArch, check
 from supernas.spaces.spec import SpaceSpec, load_spec
-from supernas.core.errors import SpecError
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract
-from supernas.export.huggingface import CLASSIFIER_WEIGHTS, hf_unsupported_reason, save_hf
-from supernas.models.ops import mean_pool
-
 from tests.spaces.helpers import padded_token_batch
 
 TOLERANCE = 1e-5
@@ -45,7 +44,10 @@ def random_supernet(spec, seed: int) -> Supernet:
     with torch.no_grad():
         for name, p in supernet.named_parameters():
             norm_weight = name.endswith("weight") and p.dim() == 1
-            p.copy_(torch.randn(p.shape, generator=g) * (0.1 if norm_weight else 0.05) + (1.0 if norm_weight else 0.0))
+            p.copy_(
+                torch.randn(p.shape, generator=g) * (0.1 if norm_weight else 0.05)
+                + (1.0 if norm_weight else 0.0)
+            )
     return supernet
 
 
@@ -65,7 +67,11 @@ def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def assert_loaded_completely(info: dict, unexpected: set[str] | frozenset[str] = frozenset()) -> None:
-    assert not info["missing_keys"] and set(info["unexpected_keys"]) == unexpected and not info["mismatched_keys"], info
+    assert (
+        not info["missing_keys"]
+        and set(info["unexpected_keys"]) == unexpected
+        and not info["mismatched_keys"]
+    ), info
 
 
 @pytest.fixture(scope="module")
@@ -105,11 +111,17 @@ def test_gpt2_export_equals_transformers(supernets, tmp_path, case):
     assert config["n_positions"] == spec.seq_len and config["tie_word_embeddings"] == spec.tie_embeddings
     assert config["supernas"]["arch_id"] == model.arch.arch_id
 
-    hf, info = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, output_loading_info=True, attn_implementation="eager")
+    hf, info = transformers.AutoModelForCausalLM.from_pretrained(
+        tmp_path, output_loading_info=True, attn_implementation="eager"
+    )
     assert_loaded_completely(info)
     assert type(hf).__name__ == "GPT2LMHeadModel"
-    base, info = transformers.AutoModel.from_pretrained(tmp_path, output_loading_info=True)  # default attention
-    assert_loaded_completely(info, frozenset() if spec.tie_embeddings else {"lm_head.weight"})  # GPT2Model has no head
+    base, info = transformers.AutoModel.from_pretrained(
+        tmp_path, output_loading_info=True
+    )  # default attention
+    assert_loaded_completely(
+        info, frozenset() if spec.tie_embeddings else {"lm_head.weight"}
+    )  # GPT2Model has no head
     ids = torch.randint(0, spec.vocab_size, (2, 24), generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         ours, hidden = model(ids), model.encode(ids)
@@ -163,17 +175,41 @@ def test_bert_export_equals_transformers(supernets, tmp_path, case):
 # ---------------------------------------------------------------------------- refusals
 
 REFUSED = {  # supernet, embed, layers, what the message must name
-    "non-uniform": ("gpt", 128, [dict(heads=8, ffn_dim=512), dict(heads=8, ffn_dim=256)], "layer 1: ffn_dim 256 differs"),
-    "moe": ("gpt", 128, [dict(heads=8, ffn_dim=512), dict(heads=8, ffn_dim=512, experts=2)], "layer 1: 2 experts"),
+    "non-uniform": (
+        "gpt",
+        128,
+        [dict(heads=8, ffn_dim=512), dict(heads=8, ffn_dim=256)],
+        "layer 1: ffn_dim 256 differs",
+    ),
+    "moe": (
+        "gpt",
+        128,
+        [dict(heads=8, ffn_dim=512), dict(heads=8, ffn_dim=512, experts=2)],
+        "layer 1: 2 experts",
+    ),
     "8-bit": ("gpt_any", 64, [dict(heads=4, ffn_dim=128, weight_bits=8)] * 2, "layer 0: 8-bit weights"),
-    "act-16": ("gpt_any", 64, [dict(heads=4, ffn_dim=128), dict(heads=4, ffn_dim=128, act_bits=16)], "layer 1: 16-bit activation"),
-    "head-dim": ("gpt", 128, [dict(heads=4, ffn_dim=128)] * 2, "layer 0: heads 4 x head_dim 16 = 64 != embed_dim 128"),
+    "act-16": (
+        "gpt_any",
+        64,
+        [dict(heads=4, ffn_dim=128), dict(heads=4, ffn_dim=128, act_bits=16)],
+        "layer 1: 16-bit activation",
+    ),
+    "head-dim": (
+        "gpt",
+        128,
+        [dict(heads=4, ffn_dim=128)] * 2,
+        "layer 0: heads 4 x head_dim 16 = 64 != embed_dim 128",
+    ),
     "linear": (
-        "gpt", 64, [dict(heads=4, ffn_dim=128)] * 2 + [dict(attention="linear", heads=4, ffn_dim=128)],
+        "gpt",
+        64,
+        [dict(heads=4, ffn_dim=128)] * 2 + [dict(attention="linear", heads=4, ffn_dim=128)],
         "layer 2: attention 'linear' (Hugging Face GPT-2 has softmax attention only)",
     ),
     "bert-window": (
-        "bert", 192, [dict(heads=6, ffn_dim=384), dict(attention="sliding_window", window=32, heads=6, ffn_dim=384)],
+        "bert",
+        192,
+        [dict(heads=6, ffn_dim=384), dict(attention="sliding_window", window=32, heads=6, ffn_dim=384)],
         "layer 1: attention 'sliding_window' (window 32; Hugging Face BERT",
     ),
 }
@@ -200,4 +236,6 @@ def test_vision_and_wrong_norm_are_refused(tmp_path):
         save_hf(model, tmp_path)
     post = variant("gpt-tiny", [32], [32], norm="post")
     reason = hf_unsupported_reason(post, arch(post, 64, uniform(2, 4, 128, 32)))
-    assert reason.startswith("norm 'post' (Hugging Face GPT-2 is pre-norm") and reason.endswith("--format onnx")
+    assert reason.startswith("norm 'post' (Hugging Face GPT-2 is pre-norm") and reason.endswith(
+        "--format onnx"
+    )

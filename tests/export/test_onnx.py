@@ -11,13 +11,12 @@ import pytest
 import torch
 from onnx import TensorProto
 
-from supernas.spaces.spec import AttentionType, SpaceSpec, load_spec
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract, save_subnet
-from supernas.spaces.architecture import sample_many
-from supernas.spaces.architecture import Architecture
 from supernas.export.onnx import example_inputs, module_to_onnx, runtime_session, to_onnx, torch_outputs
+from supernas.models.checkpoint import extract, save_subnet
 from supernas.models.dense import QuantLinear
+from supernas.models.supernet import Supernet
+from supernas.spaces.architecture import Architecture, sample_many
+from supernas.spaces.spec import SpaceSpec, load_spec
 
 ARCHS_PER_SPACE = 20
 
@@ -25,7 +24,9 @@ ARCHS_PER_SPACE = 20
 def full_precision_activations(spec: SpaceSpec, weight_bits: list[int] = [4, 8, 16, 32]) -> SpaceSpec:
     """Every weight policy, activations unrounded: rounding an activation per tensor is discontinuous,
     so a 1e-7 difference in a runtime's accumulation order can move a value by a whole step."""
-    return spec.model_copy(update={"layer": spec.layer.model_copy(update=dict(weight_bits=weight_bits, act_bits=[32]))})
+    return spec.model_copy(
+        update={"layer": spec.layer.model_copy(update=dict(weight_bits=weight_bits, act_bits=[32]))}
+    )
 
 
 def max_difference(model, onnx_bytes: bytes, batch: int, seq: int) -> float:
@@ -40,16 +41,22 @@ def test_onnx_runtime_equals_torch_subnet(space):
     supernet = Supernet(spec, seed=1)
     archs = sample_many(spec, ARCHS_PER_SPACE, seed=3)
     seen = Counter(layer.attention for arch in archs for layer in arch.layers)
-    assert set(seen) == set(spec.layer.attention)  # every attention type the space offers is exported somewhere
+    assert set(seen) == set(
+        spec.layer.attention
+    )  # every attention type the space offers is exported somewhere
     if max(spec.layer.experts) > 1:
-        assert any(layer.experts > 1 and layer.top_k == k for arch in archs for layer in arch.layers for k in (1, 2))
+        assert any(
+            layer.experts > 1 and layer.top_k == k for arch in archs for layer in arch.layers for k in (1, 2)
+        )
     for arch in archs:
         model = extract(supernet, arch)
         assert max_difference(model, to_onnx(model), batch=3, seq=11) < 1e-4, arch
 
 
 def test_group_wise_scales_with_a_short_last_group():
-    spec = full_precision_activations(load_spec("gpt-tiny"), [4, 8]).model_copy(update={"weight_group_size": 48})
+    spec = full_precision_activations(load_spec("gpt-tiny"), [4, 8]).model_copy(
+        update={"weight_group_size": 48}
+    )
     supernet = Supernet(spec, seed=0)
     for arch in sample_many(spec, 4, seed=0):  # widths 64/96/128 and 128..512: most rows end in a short group
         model = extract(supernet, arch)
@@ -86,17 +93,34 @@ def test_file_keeps_the_quantization_policy():
         data = to_onnx(model)
         sizes[bits] = len(data)
         proto = onnx.load_from_string(data)
-        types = Counter(t.data_type for t in proto.graph.initializer if "weight_t" in t.name and not t.name.endswith("_scale"))
-        expected = {32: TensorProto.FLOAT, 16: TensorProto.FLOAT16, 8: TensorProto.INT8, 4: TensorProto.INT4}[bits]
+        types = Counter(
+            t.data_type
+            for t in proto.graph.initializer
+            if "weight_t" in t.name and not t.name.endswith("_scale")
+        )
+        expected = {32: TensorProto.FLOAT, 16: TensorProto.FLOAT16, 8: TensorProto.INT8, 4: TensorProto.INT4}[
+            bits
+        ]
         assert types[expected] == 4 * 6  # q, k, v, o, fc1, fc2 per layer
         dequantize = sum(node.op_type == "DequantizeLinear" for node in proto.graph.node)
         assert dequantize == (24 if bits in (4, 8) else 0)
         state = model.state_dict()
         linears = [m for m in model.modules() if isinstance(m, QuantLinear)]
-        stored = sum(t.numel() * t.element_size() for m in linears for name, t in m.state_dict().items() if name != "bias")
+        stored = sum(
+            t.numel() * t.element_size()
+            for m in linears
+            for name, t in m.state_dict().items()
+            if name != "bias"
+        )
         in_file = sum(len(t.raw_data) for t in proto.graph.initializer if "weight_t" in t.name)
-        assert in_file == stored, (bits, in_file, stored)  # the linears' weights as the checkpoint stores them
-        assert len(data) < 1.1 * sum(v.numel() * v.element_size() for v in state.values())  # graph and metadata on top
+        assert in_file == stored, (
+            bits,
+            in_file,
+            stored,
+        )  # the linears' weights as the checkpoint stores them
+        assert len(data) < 1.1 * sum(
+            v.numel() * v.element_size() for v in state.values()
+        )  # graph and metadata on top
     # the linears hold 4 * (4 * 128 * 128 + 2 * 128 * 512) = 786,432 weights; embeddings stay fp32
     assert sizes[32] - sizes[16] == pytest.approx(786_432 * 2, rel=0.02)
     assert sizes[16] - sizes[8] == pytest.approx(786_432 * 1 - 4 * 4 * (128 * 4 + 512 + 128), rel=0.02)
@@ -124,7 +148,9 @@ def test_encoder_graph_signature_and_padding():
     assert [o.name for o in session.get_outputs()] == ["logits", "last_hidden_state"]
     inputs = example_inputs(spec, 2, 12, seed=0)
     logits, hidden = session.run(None, inputs)
-    ids, mask, types = (torch.from_numpy(inputs[k]) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    ids, mask, types = (
+        torch.from_numpy(inputs[k]) for k in ("input_ids", "attention_mask", "token_type_ids")
+    )
     with torch.no_grad():
         assert np.abs(hidden - model.encode(ids, mask > 0, types).numpy()).max() < 1e-4
         assert np.abs(logits - model(ids, mask > 0, types).numpy()).max() < 1e-4

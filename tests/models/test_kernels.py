@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from supernas.core.errors import SpecError
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract, load_subnet, save_subnet
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import parse_architecture
-from supernas.spaces.analytic import checkpoint_bytes
 from supernas.data.inputs import random_batch
+from supernas.models.checkpoint import extract, load_subnet, save_subnet
 from supernas.models.kernels import quant_linear
 from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, quantize_weight, unpack_int4
+from supernas.models.supernet import Supernet
+from supernas.spaces.analytic import checkpoint_bytes
+from supernas.spaces.architecture import parse_architecture
+from supernas.spaces.spec import load_spec
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -50,14 +50,22 @@ def test_group_scales_are_per_row_scales_of_each_column_group(bits, group_size):
 
 def reference(x, q, bias, act_bits):
     """What the torch backend computes: fake-quant x, dequantize the weight, F.linear, all in fp32."""
-    return F.linear(fake_quant_activation(x.float(), act_bits), dequantize(q.values, q.scale, q.group_size), bias)
+    return F.linear(
+        fake_quant_activation(x.float(), act_bits), dequantize(q.values, q.scale, q.group_size), bias
+    )
 
 
 def run_kernel(x, q, bias, act_bits):
     qweight = q.values if q.bits == 8 else pack_int4(q.values)
     device = x.device
     return quant_linear(
-        x, qweight.to(device), q.scale.to(device), bias.to(device), q.bits, q.values.shape[1], q.group_size,
+        x,
+        qweight.to(device),
+        q.scale.to(device),
+        bias.to(device),
+        q.bits,
+        q.values.shape[1],
+        q.group_size,
         127 if act_bits == 8 else None,
     )
 
@@ -75,7 +83,11 @@ SHAPES = [  # x shape (batch 1 and > 1, odd dims), out features
 @pytest.mark.parametrize("x_shape,out", SHAPES)
 def test_kernel_equals_dequantize_then_matmul_fp32(x_shape, out, bits, group_size, act_bits):
     g = torch.Generator().manual_seed(sum(x_shape) + out)
-    w, x, bias = torch.randn(out, x_shape[-1], generator=g), torch.randn(*x_shape, generator=g), torch.randn(out, generator=g)
+    w, x, bias = (
+        torch.randn(out, x_shape[-1], generator=g),
+        torch.randn(*x_shape, generator=g),
+        torch.randn(out, generator=g),
+    )
     q = quantize_weight(w, bits, group_size)
     y = run_kernel(x.to(DEVICE), q, bias, act_bits)
     assert y.shape == (*x_shape[:-1], out) and y.dtype == torch.float32
@@ -87,7 +99,11 @@ def test_kernel_equals_dequantize_then_matmul_fp32(x_shape, out, bits, group_siz
 @pytest.mark.parametrize("bits", [4, 8])
 def test_kernel_equals_dequantize_then_matmul_fp16(bits, group_size, act_bits):
     g = torch.Generator().manual_seed(1)
-    w, x, bias = torch.randn(48, 72, generator=g), torch.randn(5, 72, generator=g).half(), torch.randn(48, generator=g)
+    w, x, bias = (
+        torch.randn(48, 72, generator=g),
+        torch.randn(5, 72, generator=g).half(),
+        torch.randn(48, generator=g),
+    )
     q = quantize_weight(w, bits, group_size)
     y = run_kernel(x.to(DEVICE), q, bias, act_bits)
     assert y.dtype == torch.float16
@@ -98,8 +114,24 @@ def mixed_policy_arch(spec):
     """A small gpt-tiny subnet whose layers are w4a8 and w8a8 (and one w16a8 left to torch)."""
     layers = [
         {"attention": "mha", "heads": 2, "ffn_dim": 128, "weight_bits": 4, "act_bits": 8},
-        {"attention": "gqa", "heads": 4, "kv_heads": 2, "ffn_dim": 256, "experts": 2, "top_k": 1, "weight_bits": 8, "act_bits": 8},
-        {"attention": "sliding_window", "heads": 2, "window": 8, "ffn_dim": 128, "weight_bits": 16, "act_bits": 8},
+        {
+            "attention": "gqa",
+            "heads": 4,
+            "kv_heads": 2,
+            "ffn_dim": 256,
+            "experts": 2,
+            "top_k": 1,
+            "weight_bits": 8,
+            "act_bits": 8,
+        },
+        {
+            "attention": "sliding_window",
+            "heads": 2,
+            "window": 8,
+            "ffn_dim": 128,
+            "weight_bits": 16,
+            "act_bits": 8,
+        },
     ]
     return parse_architecture(spec, {"embed_dim": 64, "layers": layers})
 

@@ -9,19 +9,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from supernas.search.strategies.encoding import ArchEncoding
 from supernas.core.errors import ArchitectureError, SpecError
-from supernas.spaces.architecture import LayerArch, largest
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract, load_subnet, save_subnet
-from supernas.spaces.spec import load_spec
-from supernas.models.dense import parameter_count
-from supernas.spaces.analytic import checkpoint_bytes, count_params
-from supernas.spaces.architecture import parse_architecture, sample_many
-from supernas.models.checkpoint import WEIGHTS, tensor_bytes_on_disk
 from supernas.data.inputs import random_batch
-from supernas.spaces.spec import parse_spec
-from supernas.spaces.analytic import forward_macs, layer_linear_macs
+from supernas.models.checkpoint import WEIGHTS, extract, load_subnet, save_subnet, tensor_bytes_on_disk
+from supernas.models.dense import parameter_count
+from supernas.models.supernet import Supernet
+from supernas.search.strategies.encoding import ArchEncoding
+from supernas.spaces.analytic import checkpoint_bytes, count_params, forward_macs, layer_linear_macs
+from supernas.spaces.architecture import LayerArch, largest, parse_architecture, sample_many
+from supernas.spaces.spec import load_spec, parse_spec
 
 
 def with_noops(name: str, **layer_update):
@@ -29,8 +25,13 @@ def with_noops(name: str, **layer_update):
     data = load_spec(name).model_dump(mode="json")
     layer = data["layer"]
     layer.update(
-        attention=["mha", "gqa", "none"], heads=layer["heads"][-2:], kv_heads=layer["kv_heads"][:1],
-        ffn_dim=[0, *layer["ffn_dim"][:2]], weight_bits=[32], act_bits=[32], **layer_update,
+        attention=["mha", "gqa", "none"],
+        heads=layer["heads"][-2:],
+        kv_heads=layer["kv_heads"][:1],
+        ffn_dim=[0, *layer["ffn_dim"][:2]],
+        weight_bits=[32],
+        act_bits=[32],
+        **layer_update,
     )
     data.update(depth=[2, 3], embed_dim=data["embed_dim"][:2])
     if name == "bert-mini":
@@ -69,8 +70,12 @@ def test_noop_layer_equals_model_built_without_the_block(noop_supernet, noop, tm
     with noop_supernet.active(arch):
         searched = _outputs(noop_supernet, batch)
     model = extract(noop_supernet, arch)
-    absent = ("blocks.1.attn.", "blocks.1.ln1.") if noop == "attention" else ("blocks.1.ffn.", "blocks.1.ln2.")
-    present = ("blocks.1.ffn.", "blocks.1.ln2.") if noop == "attention" else ("blocks.1.attn.", "blocks.1.ln1.")
+    absent = (
+        ("blocks.1.attn.", "blocks.1.ln1.") if noop == "attention" else ("blocks.1.ffn.", "blocks.1.ln2.")
+    )
+    present = (
+        ("blocks.1.ffn.", "blocks.1.ln2.") if noop == "attention" else ("blocks.1.attn.", "blocks.1.ln1.")
+    )
     keys = set(load_file(save_subnet(model, tmp_path / "subnet") / WEIGHTS))
     assert not [k for k in keys if k.startswith(absent)]
     assert all(any(k.startswith(p) for k in keys) for p in present)
@@ -118,24 +123,41 @@ def test_sampled_noop_architectures_extract_exactly_and_encode_both_ways():
 
 def test_noop_choices_are_validated_with_one_line():
     spec = with_noops("gpt-tiny")
-    arch = parse_architecture(spec, {"embed_dim": 64, "layers": [
-        {"attention": "none", "ffn_dim": 128}, {"attention": "mha", "heads": 4, "ffn_dim": 0},
-    ]})
+    arch = parse_architecture(
+        spec,
+        {
+            "embed_dim": 64,
+            "layers": [
+                {"attention": "none", "ffn_dim": 128},
+                {"attention": "mha", "heads": 4, "ffn_dim": 0},
+            ],
+        },
+    )
     assert (arch.layers[0].heads, arch.layers[0].kv_heads, arch.layers[1].experts) == (0, 0, 1)
     assert parse_architecture(spec, arch.to_json()) == arch  # canonical JSON reads back
     with pytest.raises(ArchitectureError, match="attention 'none' has no heads"):
-        parse_architecture(spec, {"embed_dim": 64, "layers": [{"attention": "none", "heads": 4, "ffn_dim": 128}] * 2})
+        parse_architecture(
+            spec, {"embed_dim": 64, "layers": [{"attention": "none", "heads": 4, "ffn_dim": 128}] * 2}
+        )
     with pytest.raises(ArchitectureError, match="needs heads > 0"):
         parse_architecture(spec, {"embed_dim": 64, "layers": [{"attention": "mha", "ffn_dim": 128}] * 2})
     with pytest.raises(ArchitectureError, match="ffn_dim=0, experts=2"):
-        parse_architecture(spec, {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 4, "ffn_dim": 0, "experts": 2}] * 2})
+        parse_architecture(
+            spec,
+            {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 4, "ffn_dim": 0, "experts": 2}] * 2},
+        )
     plain = load_spec("gpt-tiny")
     with pytest.raises(ArchitectureError, match=r"layers\[0\].attention.*none"):
         parse_architecture(plain, {"embed_dim": 64, "layers": [{"attention": "none", "ffn_dim": 128}] * 2})
     with pytest.raises(ArchitectureError, match=r"layers\[0\].ffn_dim"):
-        parse_architecture(plain, {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 2, "ffn_dim": 0}] * 2})
+        parse_architecture(
+            plain, {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 2, "ffn_dim": 0}] * 2}
+        )
     data = spec.model_dump(mode="json")
-    for field, value, message in (("attention", ["none"], "other than 'none'"), ("ffn_dim", [0], "positive width")):
+    for field, value, message in (
+        ("attention", ["none"], "other than 'none'"),
+        ("ffn_dim", [0], "positive width"),
+    ):
         bad = {**data, "layer": {**data["layer"], field: value}}
         with pytest.raises(SpecError, match=message):
             parse_spec(bad, "space.yaml")
@@ -166,4 +188,7 @@ def test_noop_subnet_exports_to_onnx_and_not_to_hugging_face():
     inputs = example_inputs(spec, 2, 12, seed=7)
     ours, theirs = torch_outputs(model, inputs), runtime_session(to_onnx(model)).run(None, inputs)
     assert max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs)) < 1e-4
-    assert hf_unsupported_reason(spec, arch) == "layer 0: a no-op attention block (Hugging Face GPT-2 layers always have both); use --format onnx"
+    assert (
+        hf_unsupported_reason(spec, arch)
+        == "layer 0: a no-op attention block (Hugging Face GPT-2 layers always have both); use --format onnx"
+    )

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract, load_subnet, save_subnet
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import largest, sample_many, smallest
-from supernas.models.dense import parameter_count
-from supernas.spaces.analytic import checkpoint_bytes, count_params
-from supernas.models.checkpoint import WEIGHTS, tensor_bytes_on_disk
 from supernas.data.inputs import random_batch
-
+from supernas.models.checkpoint import WEIGHTS, extract, load_subnet, save_subnet, tensor_bytes_on_disk
+from supernas.models.dense import parameter_count
+from supernas.models.supernet import Supernet
+from supernas.spaces.analytic import checkpoint_bytes, count_params
+from supernas.spaces.architecture import largest, sample_many, smallest
+from supernas.spaces.spec import load_spec
 from tests.helpers import speech_on_short_clips
 
 
@@ -29,7 +27,9 @@ def _equal_after_extraction(spec, archs, batch_size: int) -> None:
 
 def test_speech_tiny_subnets_equal_their_extraction():
     spec = load_spec("speech-tiny")
-    _equal_after_extraction(spec, sample_many(spec, 24, seed=5) + [largest(spec), smallest(spec)], batch_size=3)
+    _equal_after_extraction(
+        spec, sample_many(spec, 24, seed=5) + [largest(spec), smallest(spec)], batch_size=3
+    )
 
 
 def test_hubert_base_subnets_equal_their_extraction_on_short_clips():

@@ -7,18 +7,16 @@ import torch
 from safetensors.torch import save_file
 
 from supernas.core.errors import NotFoundError, SpecError
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import builtin_names, load_spec
-from supernas.models.checkpoint import extract, load_subnet, save_subnet
-from supernas.spaces.architecture import largest, sample_many
-from supernas.models.dense import parameter_count
-from supernas.spaces.analytic import checkpoint_bytes, count_params, layer_linears
-from supernas.models.elastic import ElasticLinear
 from supernas.data.inputs import random_batch
+from supernas.models.checkpoint import extract, load_subnet, save_subnet
+from supernas.models.dense import parameter_count
+from supernas.models.elastic import ElasticLinear
 from supernas.models.parent import full_precision
-
+from supernas.models.supernet import Supernet
+from supernas.spaces.analytic import checkpoint_bytes, count_params, layer_linears
+from supernas.spaces.architecture import largest, sample_many
+from supernas.spaces.spec import builtin_names, load_spec
 from tests.helpers import header_bytes
-
 
 N_ARCHS = 20
 
@@ -104,10 +102,16 @@ def test_int4_linears_are_about_a_quarter_of_fp16(tmp_path):
     arch = sample_many(spec, 1, seed=0)[0]
     data = {}
     for bits in (16, 4):
-        variant = arch.model_copy(update={"layers": tuple(l.model_copy(update={"weight_bits": bits}) for l in arch.layers)})
+        variant = arch.model_copy(
+            update={"layers": tuple(l.model_copy(update={"weight_bits": bits}) for l in arch.layers)}
+        )
         weights = save_subnet(extract(supernet, variant), tmp_path / str(bits)) / "model.safetensors"
         data[bits] = weights.stat().st_size - header_bytes(weights)
-    n_weights = sum(lin.out_features * lin.in_features for layer in arch.layers for lin in layer_linears(spec, arch.embed_dim, layer))
+    n_weights = sum(
+        lin.out_features * lin.in_features
+        for layer in arch.layers
+        for lin in layer_linears(spec, arch.embed_dim, layer)
+    )
     fp16_linears = 2 * n_weights
     int4_linears = fp16_linears - (data[16] - data[4])  # everything else in the file is identical
     assert 3.5 < fp16_linears / int4_linears <= 4.0
@@ -124,13 +128,20 @@ def test_supernet_save_load_and_pretrained_names(tmp_path):
     # The same weights under Hugging Face GPT-2 names (Conv1D layout, fused c_attn) load into a fresh supernet.
     sd, hf = source.state_dict(), {}
     hf["transformer.wte.weight"], hf["transformer.wpe.weight"] = sd["wte.weight"], sd["wpe.weight"]
-    hf["transformer.ln_f.weight"], hf["transformer.ln_f.bias"] = sd["final_norm.weight"], sd["final_norm.bias"]
+    hf["transformer.ln_f.weight"], hf["transformer.ln_f.bias"] = (
+        sd["final_norm.weight"],
+        sd["final_norm.bias"],
+    )
     for i in range(spec.max_depth):
         p, h = f"blocks.{i}.", f"transformer.h.{i}."
         for kind in ("weight", "bias"):
             qkv = torch.cat([sd[f"{p}attn.{x}.{kind}"] for x in "qkv"], 0)
             hf[h + f"attn.c_attn.{kind}"] = qkv.t().contiguous() if kind == "weight" else qkv
-            for ours, theirs in (("attn.o", "attn.c_proj"), ("ffn.experts.0.fc1", "mlp.c_fc"), ("ffn.experts.0.fc2", "mlp.c_proj")):
+            for ours, theirs in (
+                ("attn.o", "attn.c_proj"),
+                ("ffn.experts.0.fc1", "mlp.c_fc"),
+                ("ffn.experts.0.fc2", "mlp.c_proj"),
+            ):
                 t = sd[f"{p}{ours}.{kind}"]
                 hf[h + f"{theirs}.{kind}"] = t.t().contiguous() if kind == "weight" else t
             for j in (1, 2):

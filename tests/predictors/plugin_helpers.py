@@ -21,8 +21,12 @@ def team_score(arch, context, scale: float = 1.0) -> float:
 '''
 
 
-def write_plugin(folder, name: str, metric: str = "team_score", raise_depth: int = -1, nan_depth: int = -1) -> None:
-    (folder / f"{name}.py").write_text(PLUGIN.format(metric=metric, raise_depth=raise_depth, nan_depth=nan_depth))
+def write_plugin(
+    folder, name: str, metric: str = "team_score", raise_depth: int = -1, nan_depth: int = -1
+) -> None:
+    (folder / f"{name}.py").write_text(
+        PLUGIN.format(metric=metric, raise_depth=raise_depth, nan_depth=nan_depth)
+    )
 
 
 def expected(arch_json: str, scale: float) -> float:

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from supernas.predictors.catalogue import metric_names
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import sample_many
 from supernas.spaces.analytic import count_params
-
+from supernas.spaces.architecture import sample_many
+from supernas.spaces.spec import load_spec
 from tests.helpers import supernas
 
 ABSENT_GPU = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU: absent on every machine
@@ -27,11 +26,24 @@ def test_metrics_lists_every_registered_metric(tmp_path):
 def test_score_matches_the_library(tmp_path):
     arch = sample_many(load_spec("gpt-tiny"), 1, seed=2)[0]
     (tmp_path / "arch.json").write_text(arch.to_json())
-    done = supernas("score", "gpt-tiny", "--arch", str(tmp_path / "arch.json"), "--metrics", "params,hidden_cov", "--json", home=tmp_path)
+    done = supernas(
+        "score",
+        "gpt-tiny",
+        "--arch",
+        str(tmp_path / "arch.json"),
+        "--metrics",
+        "params,hidden_cov",
+        "--json",
+        home=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     values = json.loads(done.stdout)
     assert values["arch_id"] == arch.arch_id and values["params"] == count_params(load_spec("gpt-tiny"), arch)
-    again = json.loads(supernas("score", "gpt-tiny", "--arch", arch.to_json(), "--metrics", "hidden_cov", "--json", home=tmp_path).stdout)
+    again = json.loads(
+        supernas(
+            "score", "gpt-tiny", "--arch", arch.to_json(), "--metrics", "hidden_cov", "--json", home=tmp_path
+        ).stdout
+    )
     assert again["hidden_cov"] == values["hidden_cov"]  # deterministic for the same seed
 
 
@@ -40,8 +52,18 @@ def test_calibrate_then_predicted_latency(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "MAPE" in done.stdout and "Spearman" in done.stdout
     arch = sample_many(load_spec("gpt-tiny"), 1, seed=3)[0]
-    scored = supernas("score", "gpt-tiny", "--arch", arch.to_json(), "--metrics", "latency_predicted_ms",
-                      "--option", "threads=1", "--json", home=tmp_path)
+    scored = supernas(
+        "score",
+        "gpt-tiny",
+        "--arch",
+        arch.to_json(),
+        "--metrics",
+        "latency_predicted_ms",
+        "--option",
+        "threads=1",
+        "--json",
+        home=tmp_path,
+    )
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["latency_predicted_ms"] > 0
 
@@ -52,12 +74,23 @@ def test_calibrate_then_predicted_latency(tmp_path):
         (["score", "gpt-tiny", "--arch", "{}", "--metrics", "nope"], "unknown metric 'nope'"),
         (["score", "bert-mini", "--arch", "-", "--metrics", "decoder_params"], None),
         (["score", "gpt-tiny", "--arch", "{}", "--metrics", "latency_predicted_ms"], None),
-        (["calibrate", "gpt-tiny", "--device", ABSENT_GPU, "-n", "8"], f"device '{ABSENT_GPU}' is not available on this machine"),
+        (
+            ["calibrate", "gpt-tiny", "--device", ABSENT_GPU, "-n", "8"],
+            f"device '{ABSENT_GPU}' is not available on this machine",
+        ),
         (["calibrate", "gpt-tiny", "--device", "tpu", "-n", "8"], "tpu"),
-        (["calibrate", "gpt-tiny", "--backend", "cuda-graphs", "-n", "8"], "unknown backend 'cuda-graphs' (allowed: torch, triton, onnxruntime)"),
-        (["calibrate", "gpt-tiny", "--backend", "onnxruntime", "--graph-optimization", "max", "-n", "8"],
-         "unknown ONNX Runtime graph optimization 'max' (allowed: disable, basic, extended, all)"),
-        (["calibrate", "gpt-tiny", "--backend", "onnxruntime", "--device", "cuda", "-n", "8"], "backend onnxruntime runs on device cpu only"),
+        (
+            ["calibrate", "gpt-tiny", "--backend", "cuda-graphs", "-n", "8"],
+            "unknown backend 'cuda-graphs' (allowed: torch, triton, onnxruntime)",
+        ),
+        (
+            ["calibrate", "gpt-tiny", "--backend", "onnxruntime", "--graph-optimization", "max", "-n", "8"],
+            "unknown ONNX Runtime graph optimization 'max' (allowed: disable, basic, extended, all)",
+        ),
+        (
+            ["calibrate", "gpt-tiny", "--backend", "onnxruntime", "--device", "cuda", "-n", "8"],
+            "backend onnxruntime runs on device cpu only",
+        ),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, needle):

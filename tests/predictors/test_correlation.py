@@ -8,17 +8,24 @@ import pytest
 import torch
 from scipy.stats import kendalltau, spearmanr
 
-from supernas.predictors.catalogue import get_metric
-from supernas.predictors.correlation import COMBINED, FINETUNED, Finetuning, format_agreement, loo_ridge, proxy_context, rank_agreement, training_text
-from supernas.predictors.oneshot import heldout_loss
-from supernas.models.supernet import Supernet
-from supernas.spaces.architecture import sample_many
-from supernas.data.text import heldout_windows, stdlib_text, text_file
 from supernas.core.errors import SpecError
+from supernas.data.text import heldout_windows, stdlib_text, text_file
+from supernas.models.supernet import Supernet
+from supernas.predictors.catalogue import get_metric
+from supernas.predictors.correlation import (
+    COMBINED,
+    FINETUNED,
+    Finetuning,
+    format_agreement,
+    loo_ridge,
+    proxy_context,
+    rank_agreement,
+    training_text,
+)
+from supernas.predictors.oneshot import heldout_loss
+from supernas.spaces.architecture import sample_many
 from supernas.training.sandwich import finetune
-
 from tests.helpers import TINY_BYTES, corpus_file
-
 
 
 def test_rank_agreement_matches_scipy_on_metric_values():
@@ -49,17 +56,27 @@ def test_agreement_with_val_loss_after_standalone_finetuning():
     net = Supernet(TINY_BYTES, seed=4)
     tuning = Finetuning(steps=3, lr=1e-2, batch_size=2, seq_len=16)
     rows, values = rank_agreement(net, n=5, seed=2, metrics=("snip", "params"), finetuning=tuning)
-    heldout = heldout_windows(stdlib_text().heldout, seq_len=16, batch_size=8, n_batches=16)  # val_loss's defaults, capped
+    heldout = heldout_windows(
+        stdlib_text().heldout, seq_len=16, batch_size=8, n_batches=16
+    )  # val_loss's defaults, capped
     archs = sample_many(TINY_BYTES, 5, 2)
-    assert values[FINETUNED] == [heldout_loss(finetune(net, a, stdlib_text(), 3, 1e-2, 2, 16, seed=2), a, heldout) for a in archs]
+    assert values[FINETUNED] == [
+        heldout_loss(finetune(net, a, stdlib_text(), 3, 1e-2, 2, 16, seed=2), a, heldout) for a in archs
+    ]
     assert values["val_loss"] == [heldout_loss(net, a, heldout) for a in archs]
     assert values[FINETUNED] != values["val_loss"]
     by_name = {r.metric: r for r in rows}
     assert by_name["val_loss"].spearman is None
-    assert by_name["val_loss"].finetuned_spearman == pytest.approx(spearmanr(values["val_loss"], values[FINETUNED])[0])
+    assert by_name["val_loss"].finetuned_spearman == pytest.approx(
+        spearmanr(values["val_loss"], values[FINETUNED])[0]
+    )
     for name in ("snip", "params"):
-        assert by_name[name].finetuned_spearman == pytest.approx(spearmanr(values[name], values[FINETUNED])[0])
-        assert by_name[name].finetuned_kendall == pytest.approx(kendalltau(values[name], values[FINETUNED])[0])
+        assert by_name[name].finetuned_spearman == pytest.approx(
+            spearmanr(values[name], values[FINETUNED])[0]
+        )
+        assert by_name[name].finetuned_kendall == pytest.approx(
+            kendalltau(values[name], values[FINETUNED])[0]
+        )
     combined = loo_ridge({"snip": values["snip"], "params": values["params"]}, values[FINETUNED])
     assert by_name[COMBINED].finetuned_spearman == pytest.approx(spearmanr(combined, values[FINETUNED])[0])
     table = format_agreement(rows, 5, tuning).splitlines()

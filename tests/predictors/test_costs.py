@@ -5,32 +5,43 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from supernas.predictors import costs  # noqa: F401  (registers the analytic metrics)
-from supernas.spaces import analytic
-from supernas.predictors.base import REGISTRY, MetricContext
-from supernas.spaces.architecture import Architecture, LayerArch, sample_many
-from supernas.spaces.spec import AttentionType, SpaceSpec, load_spec
 from supernas.core.errors import SpecError
-from supernas.models.supernet import Supernet
+from supernas.data.inputs import random_batch
 from supernas.models.checkpoint import extract, save_subnet
 from supernas.models.dense import parameter_count
-from supernas.data.inputs import random_batch
 from supernas.models.parent import full_precision
-
+from supernas.models.supernet import Supernet
+from supernas.predictors import costs  # noqa: F401  (registers the analytic metrics)
+from supernas.predictors.base import REGISTRY, MetricContext
+from supernas.spaces import analytic
+from supernas.spaces.architecture import Architecture, LayerArch, sample_many
+from supernas.spaces.spec import AttentionType, SpaceSpec, load_spec
 from tests.helpers import header_bytes
 
 TINY = SpaceSpec.model_validate(
     dict(
-        name="tiny", task="causal_lm", vocab_size=10, max_seq_len=8, head_dim=2, depth=[2], embed_dim=[4],
+        name="tiny",
+        task="causal_lm",
+        vocab_size=10,
+        max_seq_len=8,
+        head_dim=2,
+        depth=[2],
+        embed_dim=[4],
         layer=dict(
-            attention=["mha", "gqa", "linear", "sliding_window"], heads=[2], kv_heads=[1], windows=[2],
-            ffn_dim=[8], experts=[1, 2], weight_bits=[8, 32],
+            attention=["mha", "gqa", "linear", "sliding_window"],
+            heads=[2],
+            kv_heads=[1],
+            windows=[2],
+            ffn_dim=[8],
+            experts=[1, 2],
+            weight_bits=[8, 32],
         ),
     )
 )
 # Layer 0: fp32 MHA with a dense FFN; layer 1: int8 GQA (one K/V head) with two experts, top-1.
 ARCH = Architecture(
-    space="tiny", embed_dim=4,
+    space="tiny",
+    embed_dim=4,
     layers=(
         LayerArch(attention="mha", heads=2, ffn_dim=8),
         LayerArch(attention="gqa", heads=2, kv_heads=1, ffn_dim=8, experts=2, weight_bits=8),
@@ -43,7 +54,9 @@ def metric(name: str, spec: SpaceSpec, arch: Architecture, **options) -> float:
 
 
 def with_attention(arch: Architecture, **attention) -> Architecture:
-    layers = tuple(LayerArch(**{**x.model_dump(), "kv_heads": None, "window": None, **attention}) for x in arch.layers)
+    layers = tuple(
+        LayerArch(**{**x.model_dump(), "kv_heads": None, "window": None, **attention}) for x in arch.layers
+    )
     return arch.model_copy(update={"layers": layers})
 
 
@@ -70,21 +83,31 @@ def test_hand_computed_costs():
 def test_attention_variants_by_hand():
     window = with_attention(ARCH, attention="sliding_window", heads=2, window=2)
     linear = with_attention(ARCH, attention="linear", heads=2)
-    assert analytic.forward_macs(TINY, window, 8) - analytic.linear_macs(TINY, window, 8) == 2 * (2 * 2 * 8 * 2 * 2)
-    assert analytic.forward_macs(TINY, linear, 8) - analytic.linear_macs(TINY, linear, 8) == 2 * (8 * 2 * (2 * 4 + 2))
+    assert analytic.forward_macs(TINY, window, 8) - analytic.linear_macs(TINY, window, 8) == 2 * (
+        2 * 2 * 8 * 2 * 2
+    )
+    assert analytic.forward_macs(TINY, linear, 8) - analytic.linear_macs(TINY, linear, 8) == 2 * (
+        8 * 2 * (2 * 4 + 2)
+    )
     assert analytic.kv_cache_bytes_per_token(TINY, window, 8) == 2 * (16 * 2 / 8)
-    assert analytic.kv_cache_bytes_per_token(TINY, linear, 8) == 2 * (2 * 2 * (4 + 2) / 8)  # constant state / T
+    assert analytic.kv_cache_bytes_per_token(TINY, linear, 8) == 2 * (
+        2 * 2 * (4 + 2) / 8
+    )  # constant state / T
     # linear attention, causal: prefix-summed states 2 heads x 8 x 2 x 2 = 64 floats < scores of MHA
     assert analytic.peak_activation_bytes(TINY, linear, 1, 8) == 4 * (32 + 96 + 64)
 
 
 def test_kv_cache_shrinks_with_gqa_and_windows():
     spec = load_spec("gpt-tiny")  # head_dim 16
-    mha = Architecture(space="gpt-tiny", embed_dim=128, layers=(LayerArch(attention="mha", heads=8, ffn_dim=512),) * 4)
+    mha = Architecture(
+        space="gpt-tiny", embed_dim=128, layers=(LayerArch(attention="mha", heads=8, ffn_dim=512),) * 4
+    )
     cache = lambda arch, t=128: metric("kv_cache_bytes", spec, arch, seq_len=t)
     assert cache(mha) == 4 * 2 * 2 * 8 * 16 == 2048
     assert cache(with_attention(mha, attention="gqa", heads=8, kv_heads=2)) == 512
-    assert cache(with_attention(mha, attention="sliding_window", heads=8, window=32)) == 512  # 32 of 128 tokens
+    assert (
+        cache(with_attention(mha, attention="sliding_window", heads=8, window=32)) == 512
+    )  # 32 of 128 tokens
     assert cache(with_attention(mha, attention="sliding_window", heads=8, window=32), t=16) == 2048
     assert cache(with_attention(mha, attention="linear", heads=8)) == 4 * 2 * 8 * (16 * 16 + 16) / 128
 

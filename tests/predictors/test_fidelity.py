@@ -7,17 +7,23 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from supernas.predictors.fidelity import EmbeddingFidelity, SimilarityRank, first_sentences, pair_similarities, sentence_embeddings
-from supernas.spaces.architecture import Architecture, largest
-from supernas.models.supernet import Supernet
+from supernas.data.prose import stdlib_sentences
+from supernas.data.task import load_task_data
+from supernas.data.tokenizer import minilm_dir, wordpiece_encode
+from supernas.data.types import heldout_batches
 from supernas.models.checkpoint import extract
 from supernas.models.importance import from_pretrained
 from supernas.models.ops import mean_pool
 from supernas.models.parent import full_precision
-from supernas.data.prose import stdlib_sentences
-from supernas.data.task import load_task_data
-from supernas.data.types import heldout_batches
-from supernas.data.tokenizer import minilm_dir, wordpiece_encode
+from supernas.models.supernet import Supernet
+from supernas.predictors.fidelity import (
+    EmbeddingFidelity,
+    SimilarityRank,
+    first_sentences,
+    pair_similarities,
+    sentence_embeddings,
+)
+from supernas.spaces.architecture import Architecture, largest
 from supernas.spaces.spec import load_spec
 from tests.helpers import bert_mini_with_full_precision, supernet_context
 
@@ -65,14 +71,26 @@ def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(p
     """Embeddings from the extracted checkpoint model, scored by scipy/torch directly, equal the metrics."""
     context = supernet_context(pretrained)
     spec = pretrained.spec
-    arch = _cut(spec, 6, 768, depth=4).model_copy(update={"layers": tuple(
-        layer.model_copy(update={"weight_bits": 8, "act_bits": 16}) for layer in _cut(spec, 6, 768, depth=4).layers)})
+    arch = _cut(spec, 6, 768, depth=4).model_copy(
+        update={
+            "layers": tuple(
+                layer.model_copy(update={"weight_bits": 8, "act_bits": 16})
+                for layer in _cut(spec, 6, 768, depth=4).layers
+            )
+        }
+    )
     batches = first_sentences(heldout_batches(load_task_data("stdlib-prose", spec).heldout), SENTENCES)
     model = extract(pretrained, arch)
     with torch.no_grad():
         ours = torch.cat([mean_pool(model.encode(b.inputs, b.padding), b.padding) for b in batches])
-    parent = sentence_embeddings(pretrained, largest(full_precision(spec)).model_copy(update={"space": spec.name}), batches)
+    parent = sentence_embeddings(
+        pretrained, largest(full_precision(spec)).model_copy(update={"space": spec.name}), batches
+    )
     cosine = torch.nn.functional.cosine_similarity(ours.double(), parent.double(), dim=1).mean()
     expected_rank = spearmanr(pair_similarities(ours).numpy(), pair_similarities(parent).numpy()).statistic
-    assert EmbeddingFidelity(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(float(cosine), abs=1e-5)
-    assert SimilarityRank(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(float(expected_rank), abs=1e-5)
+    assert EmbeddingFidelity(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(
+        float(cosine), abs=1e-5
+    )
+    assert SimilarityRank(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(
+        float(expected_rank), abs=1e-5
+    )

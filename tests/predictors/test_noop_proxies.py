@@ -5,23 +5,35 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_active_weights_are_extracted
+from supernas.data.inputs import random_batch
+from supernas.models.checkpoint import extract
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext
 from supernas.predictors.catalogue import get_metric
 from supernas.predictors.proxies import PROXIES
-from supernas.models.checkpoint import extract
 from supernas.spaces.architecture import sample_many
-from supernas.data.inputs import random_batch
 from supernas.spaces.spec import parse_spec
+from tests.helpers import assert_active_weights_are_extracted
 
 SPACE = {
-    "name": "gpt-noop", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 32, "head_dim": 8,
-    "depth": [2, 3], "embed_dim": [32, 48],
-    "layer": {"attention": ["mha", "linear", "none"], "heads": [2, 4], "ffn_dim": [0, 32, 64], "experts": [1, 2]},
+    "name": "gpt-noop",
+    "task": "causal_lm",
+    "vocab_size": 256,
+    "max_seq_len": 32,
+    "head_dim": 8,
+    "depth": [2, 3],
+    "embed_dim": [32, 48],
+    "layer": {
+        "attention": ["mha", "linear", "none"],
+        "heads": [2, 4],
+        "ffn_dim": [0, 32, 64],
+        "experts": [1, 2],
+    },
 }
 SPEC = parse_spec(SPACE, "test")
-ARCHS = [a for a in sample_many(SPEC, 12, seed=3) if any(not x.has_attention or not x.has_ffn for x in a.layers)][:3]
+ARCHS = [
+    a for a in sample_many(SPEC, 12, seed=3) if any(not x.has_attention or not x.has_ffn for x in a.layers)
+][:3]
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture, sample_many
 from supernas.spaces.spec import load_spec
 from supernas.workers.cluster import connect, disconnect
-
-from tests.search.jobs_helpers import write_job
 from tests.predictors.plugin_helpers import expected, write_plugin
+from tests.search.jobs_helpers import write_job
+
 
 @pytest.fixture(scope="module")
 def local_ray():
@@ -29,8 +29,13 @@ def local_ray():
 
 def test_plugin_metric_is_an_objective_on_two_workers(local_ray, tmp_path):
     write_plugin(tmp_path, "team_metrics_a", raise_depth=2, nan_depth=3)
-    job_file = write_job(tmp_path, plugins=["team_metrics_a.py"], budget={"trials": 14}, constraints=[],
-                         objectives=[{"metric": "team_score", "options": {"scale": 0.5}}, {"metric": "flops"}])
+    job_file = write_job(
+        tmp_path,
+        plugins=["team_metrics_a.py"],
+        budget={"trials": 14},
+        constraints=[],
+        objectives=[{"metric": "team_score", "options": {"scale": 0.5}}, {"metric": "flops"}],
+    )
     spec = load_job_spec(job_file)
     assert spec.plugins == [str(tmp_path / "team_metrics_a.py")]  # made absolute, as resume and workers need
     store = open_store(f"sqlite:///{tmp_path / 'plugins.db'}")
@@ -52,17 +57,26 @@ def test_plugin_metric_is_an_objective_on_two_workers(local_ray, tmp_path):
 
 
 def test_plugin_that_fails_to_import_stops_the_job_before_any_trial(tmp_path):
-    (tmp_path / "broken_metrics.py").write_text("import math\nraise ImportError('needs the lab_harness package')\n")
+    (tmp_path / "broken_metrics.py").write_text(
+        "import math\nraise ImportError('needs the lab_harness package')\n"
+    )
     job_file = write_job(tmp_path, plugins=["broken_metrics.py"])
     db = f"sqlite:///{tmp_path / 'broken.db'}"
-    run = subprocess.run(["supernas", "run", job_file, "--db", db, "--no-progress"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["supernas", "run", job_file, "--db", db, "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [
         f"error: {job_file}: field 'plugins': plugin '{tmp_path / 'broken_metrics.py'}' failed to import: "
         "ImportError: needs the lab_harness package (broken_metrics.py:2)"
     ]
     assert open_store(db).list_jobs() == []
-    with pytest.raises(PluginError, match="plugin 'no_such_plugin_module': no module named 'no_such_plugin_module'"):
+    with pytest.raises(
+        PluginError, match="plugin 'no_such_plugin_module': no module named 'no_such_plugin_module'"
+    ):
         load_plugins(["no_such_plugin_module"])
 
 
@@ -71,11 +85,19 @@ def test_decorated_function_is_a_metric_with_its_options(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     load_plugins(["team_metrics_c"])
     metric = get_metric("team_score_c", scale=2.0)
-    assert (metric.direction, metric.unit, metric.cost.value, metric.settings) == ("maximize", "points", "analytic", {"scale": 2.0})
+    assert (metric.direction, metric.unit, metric.cost.value, metric.settings) == (
+        "maximize",
+        "points",
+        "analytic",
+        {"scale": 2.0},
+    )
     arch = sample_many(load_spec("gpt-tiny"), 1, seed=0)[0]
     assert metric.evaluate(arch, None) == expected(arch.to_json(), 2.0)
     write_plugin(tmp_path, "team_metrics_d", metric="team_score_c")  # another module taking the same name
-    with pytest.raises(PluginError, match="metric 'team_score_c' is registered twice: by team_metrics_c and by team_metrics_d"):
+    with pytest.raises(
+        PluginError,
+        match="metric 'team_score_c' is registered twice: by team_metrics_c and by team_metrics_d",
+    ):
         load_plugins(["team_metrics_d"])
 
 
@@ -89,9 +111,21 @@ def test_metrics_command_lists_plugins_and_installed_entry_points(tmp_path):
     (info / "entry_points.txt").write_text("[supernas.metrics]\ninstalled = installed_metrics\n")
     write_plugin(tmp_path, "side_metrics", metric="side_score")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    listed = subprocess.run(["supernas", "metrics", "--plugin", str(tmp_path / "side_metrics.py")],
-                            capture_output=True, text=True, timeout=120, env=env)
+    listed = subprocess.run(
+        ["supernas", "metrics", "--plugin", str(tmp_path / "side_metrics.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert listed.returncode == 0, listed.stderr
-    rows = {cells[0]: cells for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in listed.stdout.splitlines()) if cells}
-    assert rows["installed_score"][1:4] == ["maximize", "points", "analytic"] and rows["installed_score"][6] == "installed_metrics"
+    rows = {
+        cells[0]: cells
+        for cells in ([c.strip() for c in line.split("│")[1:-1]] for line in listed.stdout.splitlines())
+        if cells
+    }
+    assert (
+        rows["installed_score"][1:4] == ["maximize", "points", "analytic"]
+        and rows["installed_score"][6] == "installed_metrics"
+    )
     assert rows["side_score"][6] == "side_metrics" and rows["params"][6] == "built-in"

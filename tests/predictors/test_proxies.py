@@ -14,45 +14,77 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.helpers import assert_active_weights_are_extracted
-
+from supernas.core.errors import SpecError
+from supernas.data.inputs import Batch, random_batch
+from supernas.models.checkpoint import extract
+from supernas.models.parent import full_precision
+from supernas.models.supernet import Supernet
 from supernas.predictors import proxies
 from supernas.predictors.base import MetricContext
 from supernas.predictors.catalogue import get_metric
 from supernas.predictors.proxies import PROXIES
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract
-from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import largest, sample_many
-from supernas.core.errors import SpecError
-from supernas.data.inputs import Batch, random_batch
-from supernas.spaces.spec import SpaceSpec, parse_spec
-from supernas.models.parent import full_precision
-
-
-
+from supernas.spaces.spec import SpaceSpec, load_spec, parse_spec
+from tests.helpers import assert_active_weights_are_extracted
 
 # ---------------------------------------------------------------- hand-computed references
 
 TINY_LM = parse_spec(
-    {"name": "tiny-lm", "task": "causal_lm", "vocab_size": 7, "max_seq_len": 4, "head_dim": 2, "depth": [2],
-     "embed_dim": [4], "layer": {"heads": [2], "ffn_dim": [3]}, "activation": "relu"},
+    {
+        "name": "tiny-lm",
+        "task": "causal_lm",
+        "vocab_size": 7,
+        "max_seq_len": 4,
+        "head_dim": 2,
+        "depth": [2],
+        "embed_dim": [4],
+        "layer": {"heads": [2], "ffn_dim": [3]},
+        "activation": "relu",
+    },
     "tiny-lm",
 )
 TINY_MOE = parse_spec(
-    {"name": "tiny-moe", "task": "causal_lm", "vocab_size": 7, "max_seq_len": 4, "head_dim": 2, "depth": [2],
-     "embed_dim": [4], "layer": {"heads": [2], "ffn_dim": [3], "experts": [3], "top_k": [2]}},
+    {
+        "name": "tiny-moe",
+        "task": "causal_lm",
+        "vocab_size": 7,
+        "max_seq_len": 4,
+        "head_dim": 2,
+        "depth": [2],
+        "embed_dim": [4],
+        "layer": {"heads": [2], "ffn_dim": [3], "experts": [3], "top_k": [2]},
+    },
     "tiny-moe",
 )
 TINY_ENCODER = parse_spec(
-    {"name": "tiny-encoder", "task": "encoder_classification", "vocab_size": 7, "type_vocab_size": 2,
-     "max_seq_len": 4, "num_classes": 3, "head_dim": 2, "depth": [2], "embed_dim": [4],
-     "layer": {"heads": [2], "ffn_dim": [3]}, "norm": "post"},
+    {
+        "name": "tiny-encoder",
+        "task": "encoder_classification",
+        "vocab_size": 7,
+        "type_vocab_size": 2,
+        "max_seq_len": 4,
+        "num_classes": 3,
+        "head_dim": 2,
+        "depth": [2],
+        "embed_dim": [4],
+        "layer": {"heads": [2], "ffn_dim": [3]},
+        "norm": "post",
+    },
     "tiny-encoder",
 )
 TINY_VISION = parse_spec(
-    {"name": "tiny-vision", "task": "vision", "image_size": 4, "patch_size": 2, "in_channels": 1, "num_classes": 3,
-     "head_dim": 2, "depth": [1], "embed_dim": [4], "layer": {"heads": [1], "ffn_dim": [3]}},
+    {
+        "name": "tiny-vision",
+        "task": "vision",
+        "image_size": 4,
+        "patch_size": 2,
+        "in_channels": 1,
+        "num_classes": 3,
+        "head_dim": 2,
+        "depth": [1],
+        "embed_dim": [4],
+        "layer": {"heads": [1], "ffn_dim": [3]},
+    },
     "tiny-vision",
 )
 
@@ -126,7 +158,9 @@ def ref_fisher(model, batch):
     for z in outs:
         b_, t_, c_ = z.shape
         for c in range(c_):
-            per_sample = [sum(float(z.detach()[b, t, c] * z.grad[b, t, c]) for t in range(t_)) for b in range(b_)]
+            per_sample = [
+                sum(float(z.detach()[b, t, c] * z.grad[b, t, c]) for t in range(t_)) for b in range(b_)
+            ]
             total += 0.5 * sum(g * g for g in per_sample) / b_
     return total
 
@@ -139,7 +173,9 @@ def ref_naswot(model, batch):
         record = {"fired": []}
         block.ffn.register_forward_pre_hook(lambda m, args, r=record: r.update(x=flat(args[0])))
         for e, expert in enumerate(block.ffn.experts):
-            expert.fc1.register_forward_hook(lambda m, args, out, e=e, r=record: r["fired"].append((e, flat(args[0]), flat(out) > 0)))
+            expert.fc1.register_forward_hook(
+                lambda m, args, out, e=e, r=record: r["fired"].append((e, flat(args[0]), flat(out) > 0))
+            )
         seen.append(record)
     with torch.no_grad():
         model(batch.inputs)
@@ -176,7 +212,9 @@ def ref_hidden_cov(model, batch):
 
 def ref_zico(model, batch):
     halves = [Batch(batch.inputs[i : i + 2], batch.targets[i : i + 2]) for i in (0, 2)]
-    grads = [[p.grad.double().numpy() for p in backward_copy(model, half, loss_of).parameters()] for half in halves]
+    grads = [
+        [p.grad.double().numpy() for p in backward_copy(model, half, loss_of).parameters()] for half in halves
+    ]
     score = 0.0
     for a, b in zip(*grads):
         g = np.stack([a, b])
@@ -188,8 +226,14 @@ def ref_zico(model, batch):
 
 
 REFERENCES = {
-    "synflow": ref_synflow, "snip": ref_snip, "grad_norm": ref_grad_norm, "fisher": ref_fisher,
-    "naswot": ref_naswot, "jacov": ref_jacov, "hidden_cov": ref_hidden_cov, "zico": ref_zico,
+    "synflow": ref_synflow,
+    "snip": ref_snip,
+    "grad_norm": ref_grad_norm,
+    "fisher": ref_fisher,
+    "naswot": ref_naswot,
+    "jacov": ref_jacov,
+    "hidden_cov": ref_hidden_cov,
+    "zico": ref_zico,
 }
 
 
@@ -275,7 +319,9 @@ def test_deterministic_and_leaves_the_supernet_untouched() -> None:
     arch = sample_many(spec, 1, seed=9)[0]
     first = {name: get_metric(name).evaluate(arch, context) for name in PROXIES}
     again = {name: get_metric(name).evaluate(arch, context) for name in PROXIES}
-    fresh_context = MetricContext(spec=spec, batch=random_batch(spec, batch_size=4, seq_len=16, seed=0), seed=4)
+    fresh_context = MetricContext(
+        spec=spec, batch=random_batch(spec, batch_size=4, seq_len=16, seed=0), seed=4
+    )
     fresh = {name: get_metric(name).evaluate(arch, fresh_context) for name in PROXIES}
     assert first == again == fresh
     assert all(math.isfinite(v) for v in first.values()), first

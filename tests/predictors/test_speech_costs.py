@@ -5,12 +5,11 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from supernas.spaces.analytic import speech_frontend_macs
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract
-from supernas.spaces.architecture import largest, smallest
 from supernas.data.inputs import random_batch
-
+from supernas.models.checkpoint import extract
+from supernas.models.supernet import Supernet
+from supernas.spaces.analytic import speech_frontend_macs
+from supernas.spaces.architecture import largest, smallest
 from tests.helpers import speech_on_short_clips
 
 
@@ -26,10 +25,10 @@ def test_front_end_macs_equal_torchs_flop_count():
 
 
 def test_lookup_table_times_the_front_end_as_the_base_part():
+    from supernas.models.speech import ConvFeatureEncoder
     from supernas.predictors.latency.parts import ForwardPart, arch_parts, part_module
     from supernas.predictors.latency.workload import Workload
     from supernas.spaces.spec import load_spec
-    from supernas.models.speech import ConvFeatureEncoder
 
     spec = load_spec("speech-tiny")
     arch = largest(spec)

@@ -21,20 +21,25 @@ import pytest
 from sqlalchemy import text
 
 from supernas.search.store.database import make_engine
-
 from tests.processes import free_port
 
 
 def _postgres_bindir() -> Path | None:
     """The newest ``/usr/lib/postgresql/<version>/bin`` that has both initdb and pg_ctl."""
-    found = [Path(p).parent for p in glob("/usr/lib/postgresql/*/bin/initdb") if Path(p).with_name("pg_ctl").exists()]
+    found = [
+        Path(p).parent
+        for p in glob("/usr/lib/postgresql/*/bin/initdb")
+        if Path(p).with_name("pg_ctl").exists()
+    ]
     return max(found, key=lambda p: int(p.parent.name), default=None)
 
 
 def _as_postgres(program: Path, *args: str | Path) -> None:
     """Run a server program as the ``postgres`` user when we are root, as ourselves otherwise."""
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    result = subprocess.run([*prefix, str(program), *map(str, args)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*prefix, str(program), *map(str, args)], capture_output=True, text=True, timeout=120
+    )
     if result.returncode:
         raise RuntimeError(f"{program.name} failed: {(result.stderr or result.stdout).strip()}")
 
@@ -65,9 +70,23 @@ def postgres_url() -> Iterator[str]:
         cleanup.callback(shutil.rmtree, root, ignore_errors=True)
         if os.geteuid() == 0:
             shutil.chown(root, "postgres", "postgres")
-        _as_postgres(bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync")
+        _as_postgres(
+            bindir / "initdb",
+            "-D",
+            data,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} {speed}"
-        _as_postgres(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-o", options, "-w", "-t", "60", "start")
+        _as_postgres(
+            bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-o", options, "-w", "-t", "60", "start"
+        )
         cleanup.callback(_as_postgres, bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
         server = f"postgresql://postgres@127.0.0.1:{port}"
         _admin(f"{server}/postgres", "CREATE DATABASE supernas_test")

@@ -9,7 +9,6 @@ from supernas.search.pareto import minimization_vector
 from supernas.search.store.records import EVALUATED
 
 
-
 def write_job(tmp_path, **overrides) -> str:
     job = {
         "name": "test-job",
@@ -32,7 +31,9 @@ def brute_force_front(trials, objectives) -> set[int]:
     points = {t.id: minimization_vector(t.values, objectives) for t in trials if t.state == "complete"}
 
     def dominated(p):
-        return any(all(a <= b for a, b in zip(q, p)) and any(a < b for a, b in zip(q, p)) for q in points.values())
+        return any(
+            all(a <= b for a, b in zip(q, p)) and any(a < b for a, b in zip(q, p)) for q in points.values()
+        )
 
     return {i for i, p in points.items() if not dominated(p)}
 

@@ -8,11 +8,10 @@ import json
 
 import pytest
 
+from supernas.data.inputs import random_batch
+from supernas.models.checkpoint import load_subnet
 from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture
-from supernas.models.checkpoint import load_subnet
-from supernas.data.inputs import random_batch
-
 from tests.helpers import supernas
 from tests.search.jobs_helpers import write_job
 
@@ -21,7 +20,9 @@ from tests.search.jobs_helpers import write_job
 def finished_job(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli-job")
     url = f"sqlite:///{tmp / 'jobs.db'}"
-    done = supernas("run", write_job(tmp, budget={"trials": 10}), "--db", url, "--workers", "1", "--no-progress")
+    done = supernas(
+        "run", write_job(tmp, budget={"trials": 10}), "--db", url, "--workers", "1", "--no-progress"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return url, done.stdout
 
@@ -35,9 +36,18 @@ def test_run_prints_the_job_and_its_front(finished_job):
 def test_jobs_and_show(finished_job):
     url, _ = finished_job
     jobs = supernas("jobs", "--db", url)
-    assert jobs.returncode == 0 and "test-job" in jobs.stdout and "10/10" in jobs.stdout and "completed" in jobs.stdout
+    assert (
+        jobs.returncode == 0
+        and "test-job" in jobs.stdout
+        and "10/10" in jobs.stdout
+        and "completed" in jobs.stdout
+    )
     shown = supernas("show", "test-job", "--db", url)
-    assert shown.returncode == 0 and "trials: 10/10 evaluated" in shown.stdout and "metric: hidden_cov" in shown.stdout
+    assert (
+        shown.returncode == 0
+        and "trials: 10/10 evaluated" in shown.stdout
+        and "metric: hidden_cov" in shown.stdout
+    )
 
 
 def test_pareto_json_and_csv_match_the_store(finished_job):
@@ -86,7 +96,11 @@ def test_bad_job_file_is_one_line_and_stores_nothing(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(open(write_job(tmp_path)).read().replace("trials: 16", "trials: -1"))
     done = supernas("run", str(bad), "--db", url)
-    assert done.returncode == 2 and "field 'budget.trials' = -1" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (
+        done.returncode == 2
+        and "field 'budget.trials' = -1" in done.stderr
+        and len(done.stderr.strip().splitlines()) == 1
+    )
     assert supernas("run", str(tmp_path / "absent.yaml"), "--db", url).returncode == 2
     assert open_store(url).list_jobs() == []
     assert supernas("run", str(bad), "--db", "nosuchdriver://x").returncode == 2
@@ -99,13 +113,17 @@ def test_export_a_trial_as_onnx_runs_in_onnx_runtime(finished_job, tmp_path):
 
     url, _ = finished_job
     trial = open_store(url).front(1)[0]
-    done = supernas("export", "1", str(trial.number), "--format", "onnx", "-o", str(tmp_path / "onnx"), "--db", url)
+    done = supernas(
+        "export", "1", str(trial.number), "--format", "onnx", "-o", str(tmp_path / "onnx"), "--db", url
+    )
     assert done.returncode == 0, done.stderr
     assert "ONNX Runtime ran it" in done.stdout
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["model.onnx"]
     supernas("extract", "1", str(trial.number), "-o", str(tmp_path / "ckpt"), "--db", url)
     model = load_subnet(tmp_path / "ckpt")
-    again = supernas("export", "--checkpoint", str(tmp_path / "ckpt"), "--format", "onnx", "-o", str(tmp_path / "onnx2"))
+    again = supernas(
+        "export", "--checkpoint", str(tmp_path / "ckpt"), "--format", "onnx", "-o", str(tmp_path / "onnx2")
+    )
     assert again.returncode == 0, again.stderr
     inputs = example_inputs(model.spec, 1, 8)
     a = runtime_session(tmp_path / "onnx" / "model.onnx").run(None, inputs)[0]
@@ -125,7 +143,17 @@ def test_export_refuses_a_failed_trial(finished_job, tmp_path):
     changed = arch.model_copy(update={"embed_dim": 64 if arch.embed_dim != 64 else 96})
     (added,) = store.add_trials(1, [(changed.arch_id, changed.to_json())])
     store.fail_trial(added.id, "RuntimeError: out of memory")
-    done = supernas("export", "1", str(added.number), "--format", "onnx", "-o", str(tmp_path / "x"), "--db", f"sqlite:///{copy}")
+    done = supernas(
+        "export",
+        "1",
+        str(added.number),
+        "--format",
+        "onnx",
+        "-o",
+        str(tmp_path / "x"),
+        "--db",
+        f"sqlite:///{copy}",
+    )
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert f"trial {added.number} of job 1 failed (RuntimeError: out of memory)" in done.stderr
     assert not (tmp_path / "x").exists()
@@ -134,8 +162,14 @@ def test_export_refuses_a_failed_trial(finished_job, tmp_path):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["export", "1", "0", "--format", "tflite", "-o", "x"], "unknown export format 'tflite' (allowed: supernas, onnx, hf)"),
-        (["export", "1", "0", "--format", "hf", "-o", "x"], "use --format onnx"),  # gpt-tiny rounds activations
+        (
+            ["export", "1", "0", "--format", "tflite", "-o", "x"],
+            "unknown export format 'tflite' (allowed: supernas, onnx, hf)",
+        ),
+        (
+            ["export", "1", "0", "--format", "hf", "-o", "x"],
+            "use --format onnx",
+        ),  # gpt-tiny rounds activations
         (["export", "1", "-o", "x"], "export needs JOB TRIAL"),
         (["export", "1", "9999", "-o", "x"], "9999"),
         (["export", "--checkpoint", "nowhere", "-o", "x"], "nowhere"),

@@ -8,16 +8,15 @@ import socket
 import subprocess
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from supernas.search.jobspec import load_job_spec
-from supernas.search.store.records import EVALUATED
 from supernas.search.runner import create_job, execute
+from supernas.search.store.records import EVALUATED
 from supernas.search.store.store import open_store
 from supernas.workers.cluster import connect, disconnect
-
 from tests.processes import kill_ray_session_of
 from tests.search.jobs_helpers import assert_consistent, write_job
 
@@ -50,7 +49,7 @@ def _kill_a_busy_worker(store_url: str, job_id: int, killed: list, stop: threadi
             known = {t.worker for t in store.trials(job_id) if t.worker}
             pid = int(running[0].worker.split(":")[1].split("@")[0])
             os.kill(pid, signal.SIGKILL)
-            killed.append((running[0].worker, known, datetime.now(timezone.utc)))
+            killed.append((running[0].worker, known, datetime.now(UTC)))
             return
         time.sleep(0.05)
 
@@ -75,8 +74,12 @@ def test_killed_worker_is_replaced_and_its_trial_redone(local_ray, tmp_path, sto
     dead, known_before, when = killed[0]
     trials = store.trials(job_id)
     assert {t.worker for t in trials} - known_before, "a replacement worker evaluated trials"
-    assert all(t.finished_at <= when for t in trials if t.worker == dead)  # the dead worker finished nothing after
-    assert_consistent(store, job_id, job_file, budget=40)  # its in-flight trial was re-queued: budget exact, no duplicates
+    assert all(
+        t.finished_at <= when for t in trials if t.worker == dead
+    )  # the dead worker finished nothing after
+    assert_consistent(
+        store, job_id, job_file, budget=40
+    )  # its in-flight trial was re-queued: budget exact, no duplicates
 
 
 def test_sigkilled_controller_then_resume(tmp_path, store_url):
@@ -84,15 +87,23 @@ def test_sigkilled_controller_then_resume(tmp_path, store_url):
     the SIGKILLed first one's lease expires: budget exact, nothing finished lost or evaluated twice."""
     job_file = write_job(tmp_path, budget={"trials": 60})
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SUPERNAS_LEASE_S": "3"}
-    run = subprocess.Popen(["supernas", "run", job_file, "--db", store_url, "--no-progress"], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    run = subprocess.Popen(
+        ["supernas", "run", job_file, "--db", store_url, "--no-progress"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     store = open_store(store_url)
     _wait_for(lambda: store.list_jobs() and store.leases(), run)  # the run holds the job (it starts Ray next)
     job_id = store.list_jobs()[0].id
     resume = ["supernas", "resume", str(job_id), "--db", store_url, "--no-progress"]
     refused = subprocess.run(resume, capture_output=True, text=True, timeout=120, env=env)
     assert refused.returncode == 2
-    assert refused.stderr.startswith(f"error: job {job_id} is being run by supernas run on {socket.gethostname()} (pid {run.pid})")
+    assert refused.stderr.startswith(
+        f"error: job {job_id} is being run by supernas run on {socket.gethostname()} (pid {run.pid})"
+    )
     assert len(refused.stderr.strip().splitlines()) == 1
 
     _wait_for(lambda: store.count_trials(job_id, EVALUATED) >= 5, run)  # the first one runs on
@@ -116,8 +127,13 @@ def test_a_controller_whose_lease_passed_on_stops_and_leaves_the_job_alone(tmp_p
     write with one line naming the new holder, and neither writes the job's trials nor changes its status."""
     url = f"sqlite:///{tmp_path / 'taken.db'}"
     job_file = write_job(tmp_path, budget={"trials": 400})
-    run = subprocess.Popen(["supernas", "run", job_file, "--db", url, "--no-progress"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run = subprocess.Popen(
+        ["supernas", "run", job_file, "--db", url, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     store = open_store(url)
     try:
         _wait_for(lambda: store.list_jobs() and store.count_trials(1, EVALUATED) >= 5, run)
@@ -128,7 +144,10 @@ def test_a_controller_whose_lease_passed_on_stops_and_leaves_the_job_alone(tmp_p
     finally:
         kill_ray_session_of(run.pid)
     assert run.returncode == 2
-    assert stderr.strip() == f"error: job 1 is no longer run by {lease.holder}; the other controller took it over"
+    assert (
+        stderr.strip()
+        == f"error: job 1 is no longer run by {lease.holder}; the other controller took it over"
+    )
     trials = {t.id: (t.state, t.values) for t in store.trials(1)}
     time.sleep(0.5)
     assert {t.id: (t.state, t.values) for t in store.trials(1)} == trials  # nothing written after the refusal
@@ -148,8 +167,12 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     url = f"sqlite:///{tmp_path / 'interrupt.db'}"
     budget = 100_000  # far more than it can finish before the signal, however fast the machine
     job_file = write_job(tmp_path, budget={"trials": budget})
-    run = subprocess.Popen(["supernas", "run", job_file, "--db", url, "--no-progress"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        ["supernas", "run", job_file, "--db", url, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     store = open_store(url)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not (store.list_jobs() and store.count_trials(1, EVALUATED) >= 3):

@@ -1,7 +1,7 @@
 import pytest
 
-from supernas.search.jobspec import load_job_spec, objective_directions
 from supernas.core.errors import NotFoundError, SpecError
+from supernas.search.jobspec import load_job_spec, objective_directions
 
 GOOD = """
 name: t
@@ -33,15 +33,24 @@ def test_good_spec_and_defaults(tmp_path):
 @pytest.mark.parametrize(
     "edit, needle",
     [
-        (("metric: params\nconstraints", "metric: parms\nconstraints"), "field 'objectives[1]': unknown metric 'parms'"),
-        (("  - metric: params\n", "  - metric: params\n  - metric: flops\n  - metric: macs\n"), "field 'objectives' = "),
+        (
+            ("metric: params\nconstraints", "metric: parms\nconstraints"),
+            "field 'objectives[1]': unknown metric 'parms'",
+        ),
+        (
+            ("  - metric: params\n", "  - metric: params\n  - metric: flops\n  - metric: macs\n"),
+            "field 'objectives' = ",
+        ),
         (("trials: 10", "trials: -5"), "field 'budget.trials' = -5"),
         (("space: gpt-tiny", "space: gpt-huge"), "field 'space': unknown space 'gpt-huge'"),
         (("strategy: nsga2", "strategy: annealing"), "field 'strategy.name' = 'annealing'"),
         (("space: gpt-tiny", "space: bert-mini\nobjectives_extra: 1"), "unknown field 'objectives_extra'"),
         (("metric: hidden_cov", "metric: decoder_params\n  - metric: flops"), None),
         (("max: 1000000", "min: 5, max: 1"), "min 5.0 > max 1.0"),
-        (("metric: hidden_cov", "metric: latency_ms\n    options: {batch_sise: 2}"), "unknown option 'batch_sise'"),
+        (
+            ("metric: hidden_cov", "metric: latency_ms\n    options: {batch_sise: 2}"),
+            "unknown option 'batch_sise'",
+        ),
     ],
 )
 def test_bad_specs_name_the_field(tmp_path, edit, needle):
@@ -56,7 +65,12 @@ def test_bad_specs_name_the_field(tmp_path, edit, needle):
 
 
 def test_metric_not_applicable_to_space(tmp_path):
-    path = write(tmp_path, GOOD.replace("space: gpt-tiny", "space: bert-mini").replace("metric: hidden_cov", "metric: decoder_params"))
+    path = write(
+        tmp_path,
+        GOOD.replace("space: gpt-tiny", "space: bert-mini").replace(
+            "metric: hidden_cov", "metric: decoder_params"
+        ),
+    )
     with pytest.raises(SpecError, match="does not apply to space 'bert-mini'"):
         load_job_spec(path)
 

@@ -7,7 +7,14 @@ import itertools
 import numpy as np
 import pytest
 
-from supernas.search.pareto import crowding_distance, dominates, hypervolume, minimization_vector, non_dominated, non_dominated_sort
+from supernas.search.pareto import (
+    crowding_distance,
+    dominates,
+    hypervolume,
+    minimization_vector,
+    non_dominated,
+    non_dominated_sort,
+)
 
 
 def brute_force_non_dominated(points: np.ndarray) -> list[int]:

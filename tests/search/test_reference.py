@@ -10,11 +10,10 @@ from supernas.search.pareto import hypervolume, minimization_vector
 from supernas.search.reference import MARGIN
 from supernas.search.runner import create_job, evaluator_args, execute
 from supernas.search.store.store import open_store
-from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import largest, smallest
+from supernas.spaces.spec import load_spec
 from supernas.workers.cluster import connect, disconnect
 from supernas.workers.evaluator import Evaluator
-
 from tests.search.jobs_helpers import write_job
 
 
@@ -39,7 +38,9 @@ def test_runs_of_one_spec_share_the_reference(local_ray, tmp_path):
     # their difference, scored here independently; flops: its constraint's bound
     evaluator = Evaluator(**evaluator_args(spec))
     space = load_spec(spec.space)
-    anchors = [-evaluator.evaluate(arch.to_json())["hidden_cov"] for arch in (largest(space), smallest(space))]
+    anchors = [
+        -evaluator.evaluate(arch.to_json())["hidden_cov"] for arch in (largest(space), smallest(space))
+    ]
     expected_cov = max(anchors) + MARGIN * (max(anchors) - min(anchors))
     assert jobs[0].reference == [pytest.approx(expected_cov, rel=1e-12), 3.0e6]
 
@@ -47,7 +48,9 @@ def test_runs_of_one_spec_share_the_reference(local_ray, tmp_path):
     for job in jobs:
         front = [minimization_vector(t.values, objectives) for t in store.front(job.id)]
         assert store.hypervolume_history(job.id)[-1][1] == hypervolume(front, job.reference)
-        assert len(store.hypervolume_history(job.id)) == job.n_complete  # one per feasible trial, from the first
+        assert (
+            len(store.hypervolume_history(job.id)) == job.n_complete
+        )  # one per feasible trial, from the first
 
 
 def test_existing_jobs_keep_their_reference(local_ray, tmp_path):

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from supernas.spaces.analytic import forward_macs
-from supernas.predictors.oneshot import heldout_accuracy
-from supernas.search.store.store import open_store
-from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
 from supernas.data.task import load_task_data
 from supernas.data.types import heldout_batches
+from supernas.models.supernet import Supernet
+from supernas.predictors.oneshot import heldout_accuracy
+from supernas.search.store.store import open_store
+from supernas.spaces.analytic import forward_macs
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import load_spec
 from supernas.training.sandwich import train_supernet
-
 from tests.helpers import supernas
 from tests.search.jobs_helpers import write_job
 
@@ -25,10 +24,22 @@ def test_val_accuracy_vs_latency_job_on_speech_runs_on_ray_workers(tmp_path, key
     net = Supernet(spec, seed=0)
     train_supernet(net, data, steps=20, lr=5e-3, batch_size=16, sandwich_k=1, progress=False)
     net.save(tmp_path / "net")
-    objectives = [{"metric": "val_accuracy"}, {"metric": "latency_ms", "options": {"repeats": 3, "warmup": 1}},
-                  {"metric": "flops_per_second"}]
-    job_file = write_job(tmp_path, space="speech-tiny", supernet=str(tmp_path / "net"), data=str(keyword_set),
-                         objectives=objectives, constraints=[], strategy="random", budget={"trials": 4}, workers=2)
+    objectives = [
+        {"metric": "val_accuracy"},
+        {"metric": "latency_ms", "options": {"repeats": 3, "warmup": 1}},
+        {"metric": "flops_per_second"},
+    ]
+    job_file = write_job(
+        tmp_path,
+        space="speech-tiny",
+        supernet=str(tmp_path / "net"),
+        data=str(keyword_set),
+        objectives=objectives,
+        constraints=[],
+        strategy="random",
+        budget={"trials": 4},
+        workers=2,
+    )
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     run = supernas("run", job_file, "--db", url, "--no-progress")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -38,5 +49,7 @@ def test_val_accuracy_vs_latency_job_on_speech_runs_on_ray_workers(tmp_path, key
     for trial in trials:
         arch = Architecture.from_json(trial.arch_json)
         assert trial.values["val_accuracy"] == pytest.approx(heldout_accuracy(net, arch, heldout), abs=1e-6)
-        assert trial.values["flops_per_second"] == 2 * forward_macs(spec, arch, spec.seq_len)  # clips of one second
+        assert trial.values["flops_per_second"] == 2 * forward_macs(
+            spec, arch, spec.seq_len
+        )  # clips of one second
         assert trial.values["latency_ms"] > 0

@@ -10,16 +10,15 @@ import subprocess
 import pytest
 import torch
 
+from supernas.core.errors import SpecError
+from supernas.data.text import heldout_windows, text_file
+from supernas.models.checkpoint import load_subnet
+from supernas.models.supernet import Supernet
 from supernas.predictors.oneshot import heldout_loss
 from supernas.search.jobspec import load_job_spec
 from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import load_subnet
-from supernas.data.text import heldout_windows, text_file
-from supernas.core.errors import SpecError
 from supernas.training.sandwich import train_supernet
-
 from tests.helpers import TINY_BYTES, corpus_file, supernas
 from tests.search.jobs_helpers import write_job
 
@@ -32,24 +31,53 @@ def trained(tmp_path):
     spec_file = tmp_path / "tiny.json"
     spec_file.write_text(json.dumps(TINY_BYTES.model_dump(mode="json")))
     text = text_file(corpus_file(tmp_path))
-    train_supernet(Supernet(TINY_BYTES, seed=0), text, steps=4, lr=1e-2, batch_size=2, seq_len=16, checkpoint_dir=tmp_path / "net", progress=False)
+    train_supernet(
+        Supernet(TINY_BYTES, seed=0),
+        text,
+        steps=4,
+        lr=1e-2,
+        batch_size=2,
+        seq_len=16,
+        checkpoint_dir=tmp_path / "net",
+        progress=False,
+    )
     return spec_file, text
 
 
 def test_job_on_a_trained_supernet_evaluates_and_extracts_its_weights(tmp_path, trained):
     spec_file, text = trained
     objectives = [{"metric": "val_loss", "options": VAL_LOSS}, {"metric": "params"}]
-    job_file = write_job(tmp_path, space=str(spec_file), supernet="net", objectives=objectives, constraints=[],
-                         strategy="random", budget={"trials": 4}, workers=1)
+    job_file = write_job(
+        tmp_path,
+        space=str(spec_file),
+        supernet="net",
+        objectives=objectives,
+        constraints=[],
+        strategy="random",
+        budget={"trials": 4},
+        workers=1,
+    )
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    run = subprocess.run(["supernas", "run", job_file, "--db", url, "--no-progress"], cwd=tmp_path,  # "net" is relative to here
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        ["supernas", "run", job_file, "--db", url, "--no-progress"],
+        cwd=tmp_path,  # "net" is relative to here
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     store = open_store(url)
-    assert store.get_job(1).spec["supernet"] == str((tmp_path / "net").resolve())  # workers and extract see the same path
+    assert store.get_job(1).spec["supernet"] == str(
+        (tmp_path / "net").resolve()
+    )  # workers and extract see the same path
 
-    net, untrained = Supernet.load(tmp_path / "net"), Supernet(TINY_BYTES, seed=0)  # the job's weights; the default ones
-    heldout = heldout_windows(text.heldout, seq_len=16, batch_size=4, n_batches=2)  # the corpus's tail, not the stdlib
+    net, untrained = (
+        Supernet.load(tmp_path / "net"),
+        Supernet(TINY_BYTES, seed=0),
+    )  # the job's weights; the default ones
+    heldout = heldout_windows(
+        text.heldout, seq_len=16, batch_size=4, n_batches=2
+    )  # the corpus's tail, not the stdlib
     trials = store.trials(1)
     assert [t.state for t in trials] == ["complete"] * 4
     for trial in trials:
@@ -71,7 +99,9 @@ def test_job_supernet_must_exist_and_match_the_space(tmp_path, trained):
     missing = write_job(tmp_path, supernet=str(tmp_path / "nowhere"))
     with pytest.raises(SpecError, match=r"job.yaml: field 'supernet': .*nowhere: not a supernet directory"):
         load_job_spec(missing)
-    other_space = write_job(tmp_path, supernet=str(tmp_path / "net"))  # a tiny-bytes supernet for a gpt-tiny job
+    other_space = write_job(
+        tmp_path, supernet=str(tmp_path / "net")
+    )  # a tiny-bytes supernet for a gpt-tiny job
     with pytest.raises(SpecError, match="its space 'tiny-bytes' is not the job's space 'gpt-tiny'"):
         load_job_spec(other_space)
     done = supernas("run", other_space, "--db", f"sqlite:///{tmp_path / 'jobs.db'}")

@@ -8,23 +8,21 @@ import io
 import json
 import statistics
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from supernas.models.checkpoint import WEIGHTS, load_subnet, tensor_bytes_on_disk
+from supernas.models.supernet import Supernet
 from supernas.predictors.catalogue import get_metric
 from supernas.predictors.latency.measure import model_latency, subnet_latency
 from supernas.predictors.latency.metrics import workload_option
 from supernas.search.store.records import EVALUATED, VerificationRecord, VerifiedValue
 from supernas.search.store.store import open_store
 from supernas.search.verify import TOLERANCE, constraint_lines
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
-from supernas.models.checkpoint import load_subnet
 from supernas.spaces.architecture import parse_architecture
-from supernas.models.checkpoint import WEIGHTS, tensor_bytes_on_disk
-
+from supernas.spaces.spec import load_spec
 from tests.helpers import supernas as run_supernas
 from tests.search.jobs_helpers import write_job
 
@@ -48,7 +46,11 @@ def job_spec(tmp: Path) -> str:
     return write_job(
         tmp,
         name="verify-job",
-        objectives=[{"metric": "val_loss"}, {"metric": "latency_ms", "options": LATENCY}, {"metric": "weight_bytes"}],
+        objectives=[
+            {"metric": "val_loss"},
+            {"metric": "latency_ms", "options": LATENCY},
+            {"metric": "weight_bytes"},
+        ],
         constraints=[{"metric": "params", "max": 3.0e6}, {"metric": "hidden_cov", "min": -1.0e9}],
         strategy={"name": "nsga2", "population": 8},
         budget={"trials": 200, "wall_time_s": 6},
@@ -90,7 +92,10 @@ def test_deterministic_objectives_equal_and_latency_within_noise(verified_job):
         assert f"  {name}: mean error " in out and "all equal within 1e-05" in out
     assert "  latency_ms: mean error " in out and "timing runs spread" in out
     n = len(records)
-    assert f"  constraint params max 3e+06: kept as measured by {n} of the {n} trials that kept it when searched" in out
+    assert (
+        f"  constraint params max 3e+06: kept as measured by {n} of the {n} trials that kept it when searched"
+        in out
+    )
 
 
 def test_latency_within_the_measured_noise_of_the_machine(verified_job):
@@ -115,7 +120,10 @@ def test_latency_within_the_measured_noise_of_the_machine(verified_job):
         model = load_subnet(record.checkpoint)
         medians = []
         for _ in range(ROUNDS):
-            medians += [subnet_latency(net, arch, workload).median_ms, model_latency(model, workload).median_ms]
+            medians += [
+                subnet_latency(net, arch, workload).median_ms,
+                model_latency(model, workload).median_ms,
+            ]
         ratios.append(max(medians) / min(medians))
     noise = max(*ratios, NOISE_FLOOR)
     report, final = [f"noise x{noise:.2f}"], []
@@ -151,7 +159,11 @@ def test_checkpoints_are_written_loadable_and_sized_from_disk(verified_job):
         assert path == home / "checkpoints" / "job-1" / f"trial-{record.trial_number}"
         assert load_subnet(path).arch.arch_id == front[record.trial_number].arch_id
         assert record.checkpoint_bytes == (path / WEIGHTS).stat().st_size
-        assert record.values["weight_bytes"].measured == tensor_bytes_on_disk(path / WEIGHTS) < record.checkpoint_bytes
+        assert (
+            record.values["weight_bytes"].measured
+            == tensor_bytes_on_disk(path / WEIGHTS)
+            < record.checkpoint_bytes
+        )
         assert record.machine["threads"] == 1 and record.machine["host"]
 
 
@@ -164,7 +176,9 @@ def test_show_and_pareto_show_verified_values(verified_job):
     assert "verified" in shown.stdout and "= / " in shown.stdout
     assert f"verified on checkpoints: {len(records)} of {len(records)} front trials" in shown.stdout
     assert "  latency_ms: mean error" in shown.stdout
-    rows = list(csv.DictReader(io.StringIO(supernas("pareto", "1", "--format", "csv", "--db", url, home=home).stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(supernas("pareto", "1", "--format", "csv", "--db", url, home=home).stdout))
+    )
     assert {int(r["trial"]) for r in rows} == set(records)
     for row in rows:
         values = records[int(row["trial"])].values
@@ -194,7 +208,17 @@ def test_verifying_again_appends_and_the_newest_is_shown(verified_job, tmp_path)
     with open_store(url) as store:
         first = store.verifications(1)[0]
         earlier = store.verifications(1, [first.trial_number], history=True)
-    again = supernas("verify", "1", "--trials", str(first.trial_number), "--db", url, "-o", str(tmp_path / "ckpts"), home=home)
+    again = supernas(
+        "verify",
+        "1",
+        "--trials",
+        str(first.trial_number),
+        "--db",
+        url,
+        "-o",
+        str(tmp_path / "ckpts"),
+        home=home,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"trial {first.trial_number}: {tmp_path / 'ckpts' / f'trial-{first.trial_number}'}" in again.stdout
     assert "summary over 1 trial of job 1" in again.stdout
@@ -215,17 +239,27 @@ def test_a_broken_promise_exits_1_and_says_which(verified_job):
         spec = store.get_job(1).spec
         job = store.create_job("tampered", spec["space"], spec, 1)
         wrong = {**trial.values, "params": trial.values["params"] + 1000}
-        store.import_trials(job.id, [(trial.arch_id, trial.arch_json, wrong, True)], [("val_loss", "minimize"), ("latency_ms", "minimize"), ("weight_bytes", "minimize")])
+        store.import_trials(
+            job.id,
+            [(trial.arch_id, trial.arch_json, wrong, True)],
+            [("val_loss", "minimize"), ("latency_ms", "minimize"), ("weight_bytes", "minimize")],
+        )
     done = supernas("verify", str(job.id), "--db", url, home=home)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "params: mean error" in done.stdout and "1 DIFFER within 1e-05" in done.stdout
-    assert done.stderr.strip() == "error: deterministic values differ from the searched ones by more than 1e-05: params (1)"
+    assert (
+        done.stderr.strip()
+        == "error: deterministic values differ from the searched ones by more than 1e-05: params (1)"
+    )
 
 
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--trials", "best"], "--trials 'best': expected front (the Pareto front), all (every trial with values) or trial numbers"),
+        (
+            ["--trials", "best"],
+            "--trials 'best': expected front (the Pareto front), all (every trial with values) or trial numbers",
+        ),
         (["--trials", "1,x"], "--trials '1,x': expected"),
         (["--trials", "9999"], "job 1 has no trial number 9999"),
     ],
@@ -249,20 +283,26 @@ def test_failed_trial_and_foreign_output_directory_are_refused(verified_job, tmp
     )
     (tmp_path / "out" / f"trial-{number}").mkdir(parents=True)
     (tmp_path / "out" / f"trial-{number}" / "notes.txt").write_text("mine")
-    done = supernas("verify", "1", "--trials", str(number), "-o", str(tmp_path / "out"), "--db", url, home=home)
+    done = supernas(
+        "verify", "1", "--trials", str(number), "-o", str(tmp_path / "out"), "--db", url, home=home
+    )
     assert done.returncode == 2 and "is not a checkpoint of arch" in done.stderr
     assert (tmp_path / "out" / f"trial-{number}" / "notes.txt").read_text() == "mine"
 
 
-
 def test_constraints_are_checked_on_the_measured_values():
     """A trial kept a constraint when searched (a predicted latency, say); the measured value may break it."""
+
     def verified(number: int, searched: float, measured: float) -> VerificationRecord:
         value = VerifiedValue("lat", searched, measured, "timed", False)
-        return VerificationRecord(number, 1, number, number, "/c", 1, {}, {"lat": value}, datetime.now(timezone.utc))
+        return VerificationRecord(
+            number, 1, number, number, "/c", 1, {}, {"lat": value}, datetime.now(UTC)
+        )
 
     records = [verified(1, 10, 16), verified(2, 14, 12), verified(3, 20, 21)]
-    assert constraint_lines(records, [{"metric": "lat", "max": 15}, {"metric": "lat", "min": 11, "max": 30}]) == [
+    assert constraint_lines(
+        records, [{"metric": "lat", "max": 15}, {"metric": "lat", "min": 11, "max": 30}]
+    ) == [
         "constraint lat max 15: kept as measured by 1 of the 2 trials that kept it when searched (broken by trial 1)",
         "constraint lat min 11 and max 30: kept as measured by 2 of the 2 trials that kept it when searched",
     ]

@@ -4,23 +4,50 @@ import random
 
 import pytest
 
-from supernas.spaces.architecture import Architecture, LayerArch, crossover, largest, mutate, n_subnets, parse_architecture, sample, sample_many, smallest
 from supernas.core.errors import ArchitectureError
-from supernas.spaces.spec import builtin_names, load_spec
-from supernas.spaces.architecture import attention_options, check, ffn_options, quant_options
-from supernas.spaces.spec import SpaceSpec
+from supernas.spaces.architecture import (
+    Architecture,
+    LayerArch,
+    attention_options,
+    check,
+    crossover,
+    ffn_options,
+    largest,
+    mutate,
+    n_subnets,
+    parse_architecture,
+    quant_options,
+    sample,
+    sample_many,
+    smallest,
+)
+from supernas.spaces.spec import SpaceSpec, builtin_names, load_spec
 
 
 def tiny_spec(**layer) -> SpaceSpec:
     base = dict(heads=[2, 4], ffn_dim=[8])
     return SpaceSpec.model_validate(
-        dict(name="t", task="causal_lm", vocab_size=11, max_seq_len=8, head_dim=2, depth=[1, 2], embed_dim=[4], layer={**base, **layer})
+        dict(
+            name="t",
+            task="causal_lm",
+            vocab_size=11,
+            max_seq_len=8,
+            head_dim=2,
+            depth=[1, 2],
+            embed_dim=[4],
+            layer={**base, **layer},
+        )
     )
 
 
 def brute_force_count(spec: SpaceSpec) -> int:
     """Enumerate every architecture and count the distinct canonical ones."""
-    layers = [LayerArch(**a, **f, **q) for a in attention_options(spec) for f in ffn_options(spec) for q in quant_options(spec)]
+    layers = [
+        LayerArch(**a, **f, **q)
+        for a in attention_options(spec)
+        for f in ffn_options(spec)
+        for q in quant_options(spec)
+    ]
     seen = set()
     for e in spec.embed_dim:
         for d in spec.depth:
@@ -30,7 +57,14 @@ def brute_force_count(spec: SpaceSpec) -> int:
 
 
 def test_n_subnets_exact_against_enumeration():
-    spec = tiny_spec(attention=["mha", "gqa", "sliding_window"], kv_heads=[1, 2], windows=[2, 4], experts=[1, 2], top_k=[1, 2], weight_bits=[4, 8])
+    spec = tiny_spec(
+        attention=["mha", "gqa", "sliding_window"],
+        kv_heads=[1, 2],
+        windows=[2, 4],
+        experts=[1, 2],
+        top_k=[1, 2],
+        weight_bits=[4, 8],
+    )
     # per layer: mha 2 + gqa (2,1),(4,1),(4,2) 3 + sliding 2*2 = 9 attention; ffn: dense 1 + moe(2) top1/top2 2 = 3; quant 2
     assert n_subnets(spec) == 9 * 3 * 2 + (9 * 3 * 2) ** 2
     assert brute_force_count(spec) == n_subnets(spec)
@@ -46,7 +80,13 @@ def test_canonical_json_and_id_are_stable():
 
 
 def test_defaults_fill_canonical_values():
-    arch = parse_architecture(load_spec("gpt-tiny"), {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 2, "ffn_dim": 128, "weight_bits": 8, "act_bits": 8}] * 2})
+    arch = parse_architecture(
+        load_spec("gpt-tiny"),
+        {
+            "embed_dim": 64,
+            "layers": [{"attention": "mha", "heads": 2, "ffn_dim": 128, "weight_bits": 8, "act_bits": 8}] * 2,
+        },
+    )
     assert arch.layers[0].kv_heads == 2 and arch.layers[0].window is None and arch.layers[0].experts == 1
 
 
@@ -93,6 +133,12 @@ def test_malformed_architecture_messages():
     with pytest.raises(ArchitectureError, match="not valid JSON"):
         parse_architecture(spec, "{not json")
     with pytest.raises(ArchitectureError, match="kv_heads applies to gqa only"):
-        parse_architecture(spec, {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 4, "kv_heads": 2, "ffn_dim": 128}] * 2})
+        parse_architecture(
+            spec,
+            {
+                "embed_dim": 64,
+                "layers": [{"attention": "mha", "heads": 4, "kv_heads": 2, "ffn_dim": 128}] * 2,
+            },
+        )
     with pytest.raises(ArchitectureError, match="field 'layers.0.ffn_dim'"):
         parse_architecture(spec, {"embed_dim": 64, "layers": [{"attention": "mha", "heads": 4}] * 2})

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from supernas.core.errors import ArchitectureError
+from supernas.core.errors import ArchitectureError, InputError
 from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
 from supernas.spaces.architecture import sample_many
-from supernas.core.errors import InputError
+from supernas.spaces.spec import load_spec
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +17,22 @@ def gpt_tiny():
     return spec, Supernet(spec, seed=0), sample_many(spec, 1, seed=0)[0]
 
 
-@pytest.mark.parametrize("inputs, message", [
-    (torch.zeros(5, dtype=torch.long), r"2-D \(batch, sequence\) tensor, got shape \(5,\) \(add a batch dimension"),
-    (torch.zeros(1, 4), "token ids must be integers, got torch.float32"),
-    (torch.full((1, 4), 256), r"token id 256 is outside the vocabulary of space 'gpt-tiny' \(0 to 255\)"),
-    (torch.full((1, 4), -1), r"token id -1 is outside the vocabulary"),
-    (torch.zeros(1, 129, dtype=torch.long), r"sequence of 129 tokens is longer than space 'gpt-tiny' allows \(128\)"),
-])
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (
+            torch.zeros(5, dtype=torch.long),
+            r"2-D \(batch, sequence\) tensor, got shape \(5,\) \(add a batch dimension",
+        ),
+        (torch.zeros(1, 4), "token ids must be integers, got torch.float32"),
+        (torch.full((1, 4), 256), r"token id 256 is outside the vocabulary of space 'gpt-tiny' \(0 to 255\)"),
+        (torch.full((1, 4), -1), r"token id -1 is outside the vocabulary"),
+        (
+            torch.zeros(1, 129, dtype=torch.long),
+            r"sequence of 129 tokens is longer than space 'gpt-tiny' allows \(128\)",
+        ),
+    ],
+)
 def test_bad_token_tensors(gpt_tiny, inputs, message):
     _, net, arch = gpt_tiny
     with net.active(arch), pytest.raises(InputError, match=message):

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from supernas.core.errors import NotFoundError, SpecError
-from supernas.spaces.spec import builtin_names, load_spec
-from supernas.spaces.architecture import largest
 from supernas.spaces.analytic import count_params
+from supernas.spaces.architecture import largest
+from supernas.spaces.spec import builtin_names, load_spec
 
 GOOD = """
 name: mine
@@ -24,7 +24,14 @@ layer:
 
 
 def test_builtin_spaces_load():
-    assert builtin_names() == ["bert-mini", "gpt-tiny", "gpt2-small", "hubert-base", "speech-tiny", "vit-tiny"]
+    assert builtin_names() == [
+        "bert-mini",
+        "gpt-tiny",
+        "gpt2-small",
+        "hubert-base",
+        "speech-tiny",
+        "vit-tiny",
+    ]
     for name in builtin_names():
         assert load_spec(name).name == name
 
@@ -48,7 +55,10 @@ def test_spec_file_anywhere_a_name_is_accepted(tmp_path: Path):
         (("heads: [2, 4]", "heads: [0, 4]"), "field 'layer.heads'"),
         (("task: causal_lm", "task: video"), "field 'task' = 'video'"),
         (("kv_heads: [1, 2]", "kv_heads: [3]"), "no valid (heads, kv_heads) pair"),
-        (("ffn_dim: [32, 64]", "ffn_dim: [32, 64]\n  weight_bits: [3]"), "weight_bits [3] not supported, allowed: 4, 8, 16, 32"),
+        (
+            ("ffn_dim: [32, 64]", "ffn_dim: [32, 64]\n  weight_bits: [3]"),
+            "weight_bits [3] not supported, allowed: 4, 8, 16, 32",
+        ),
         (("depth: [1, 2]", "depht: [1, 2]"), "unknown field 'depht'"),
         (("vocab_size: 100\n", ""), "needs vocab_size"),
     ],

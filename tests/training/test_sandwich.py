@@ -6,15 +6,21 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from supernas.predictors.oneshot import heldout_loss
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
-from supernas.spaces.architecture import largest, smallest
+from supernas.core.errors import NotFoundError, SpecError
 from supernas.data.text import TextWindows, heldout_windows, stdlib_text, text_file
 from supernas.data.types import batch_at
-from supernas.core.errors import NotFoundError, SpecError
-from supernas.training.sandwich import TRAINER_STATE, TrainConfig, finetune, learning_rate, sandwich, train_supernet
-
+from supernas.models.supernet import Supernet
+from supernas.predictors.oneshot import heldout_loss
+from supernas.spaces.architecture import largest, smallest
+from supernas.spaces.spec import load_spec
+from supernas.training.sandwich import (
+    TRAINER_STATE,
+    TrainConfig,
+    finetune,
+    learning_rate,
+    sandwich,
+    train_supernet,
+)
 from tests.helpers import TINY_BYTES, corpus_file
 
 # ---------------------------------------------------------------- data
@@ -55,7 +61,9 @@ def test_user_corpus_holds_out_its_tail(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_bytes(bytes(range(256)) * 4)
     data = text_file(path)
-    assert data.train.numel() == 921 and torch.equal(data.heldout, torch.tensor(list(range(256)) * 4, dtype=torch.uint8)[921:])
+    assert data.train.numel() == 921 and torch.equal(
+        data.heldout, torch.tensor(list(range(256)) * 4, dtype=torch.uint8)[921:]
+    )
     with pytest.raises(NotFoundError):
         text_file(tmp_path / "missing.txt")
 
@@ -64,7 +72,18 @@ def test_user_corpus_holds_out_its_tail(tmp_path):
 
 
 def test_schedule_and_sandwich():
-    config = TrainConfig(steps=100, lr=1.0, batch_size=1, seq_len=4, sandwich_k=2, distill=True, seed=0, weight_decay=0.0, warmup=10, data="-")
+    config = TrainConfig(
+        steps=100,
+        lr=1.0,
+        batch_size=1,
+        seq_len=4,
+        sandwich_k=2,
+        distill=True,
+        seed=0,
+        weight_decay=0.0,
+        warmup=10,
+        data="-",
+    )
     assert learning_rate(config, 0) == pytest.approx(0.1) and learning_rate(config, 10) == pytest.approx(1.0)
     assert learning_rate(config, 100) == pytest.approx(0.1)
     net = Supernet(TINY_BYTES)
@@ -81,7 +100,10 @@ def test_short_training_lowers_heldout_loss_of_largest_and_smallest():
     before = {a: heldout_loss(net, a, heldout) for a in (largest(spec), smallest(spec))}
     result = train_supernet(net, stdlib_text(), steps=30, lr=3e-3, batch_size=4, seq_len=32, progress=False)
     after = {a: heldout_loss(net, a, heldout) for a in before}
-    print("held-out loss before -> after 30 steps:", {("largest", "smallest")[i]: (round(before[a], 3), round(after[a], 3)) for i, a in enumerate(before)})
+    print(
+        "held-out loss before -> after 30 steps:",
+        {("largest", "smallest")[i]: (round(before[a], 3), round(after[a], 3)) for i, a in enumerate(before)},
+    )
     assert len(result.losses) == 30
     for arch in before:
         assert after[arch] < before[arch] - 0.5
@@ -90,8 +112,22 @@ def test_short_training_lowers_heldout_loss_of_largest_and_smallest():
 
 def _train(directory, resume=False, until=None, lr=1e-2, init_seed=3):
     net = Supernet(TINY_BYTES, seed=init_seed)
-    result = train_supernet(net, stdlib_text(), steps=8, lr=lr, batch_size=2, seq_len=16, sandwich_k=2, distill=True, checkpoint_dir=directory,
-                            resume=resume, progress=False, seed=5, checkpoint_every=3, until=until)
+    result = train_supernet(
+        net,
+        stdlib_text(),
+        steps=8,
+        lr=lr,
+        batch_size=2,
+        seq_len=16,
+        sandwich_k=2,
+        distill=True,
+        checkpoint_dir=directory,
+        resume=resume,
+        progress=False,
+        seed=5,
+        checkpoint_every=3,
+        until=until,
+    )
     return net, result
 
 
@@ -100,7 +136,9 @@ def test_resume_reproduces_an_uninterrupted_run_exactly(tmp_path):
     _, first = _train(tmp_path / "sliced", until=4)
     assert first.steps_done == 4 and len(first.losses) == 4
     assert torch.load(tmp_path / "sliced" / TRAINER_STATE, weights_only=True)["step"] == 4
-    resumed, rest = _train(tmp_path / "sliced", resume=True, init_seed=99)  # other init: all state comes from the checkpoint
+    resumed, rest = _train(
+        tmp_path / "sliced", resume=True, init_seed=99
+    )  # other init: all state comes from the checkpoint
     assert rest.steps_done == 8 and len(rest.losses) == 4
     for (name, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items()):
         assert torch.equal(a, b), name
@@ -139,17 +177,23 @@ def test_finetune_trains_only_that_subnet_on_a_copy(tmp_path):
     assert tuned.arch == arch and not tuned.training
     tuned_state = tuned.state_dict()
     unused = [k for k in before if k.startswith(("blocks.1.", "blocks.0.ffn.experts.1."))]
-    assert unused and all(torch.equal(before[k], tuned_state[k]) for k in unused)  # only the subnet's weights train
+    assert unused and all(
+        torch.equal(before[k], tuned_state[k]) for k in unused
+    )  # only the subnet's weights train
     assert not torch.equal(before["blocks.0.attn.q.weight"], tuned_state["blocks.0.attn.q.weight"])
     assert heldout_loss(tuned, arch, heldout) < heldout_loss(net, arch, heldout) - 0.1
     again = finetune(net, arch, text, steps=6, lr=1e-2, batch_size=4, seq_len=16, seed=3)
-    assert all(torch.equal(a, b) for a, b in zip(tuned_state.values(), again.state_dict().values()))  # deterministic
+    assert all(
+        torch.equal(a, b) for a, b in zip(tuned_state.values(), again.state_dict().values())
+    )  # deterministic
 
 
 def test_trained_supernet_keeps_the_heldout_part_of_its_corpus(tmp_path):
     text = text_file(corpus_file(tmp_path))
     net = Supernet(TINY_BYTES, seed=0)
-    train_supernet(net, text, steps=2, batch_size=2, seq_len=16, checkpoint_dir=tmp_path / "net", progress=False)
+    train_supernet(
+        net, text, steps=2, batch_size=2, seq_len=16, checkpoint_dir=tmp_path / "net", progress=False
+    )
     loaded = Supernet.load(tmp_path / "net")
     assert loaded.trained_on == text.source == "corpus.txt, 24,000 bytes"
     assert torch.equal(loaded.heldout.text, text.heldout)

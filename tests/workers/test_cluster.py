@@ -8,9 +8,8 @@ from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute
 from supernas.search.store.store import open_store
 from supernas.workers.cluster import ClusterError, connect, disconnect
-
-from tests.search.jobs_helpers import assert_consistent, write_job
 from tests.predictors.plugin_helpers import expected, write_plugin
+from tests.search.jobs_helpers import assert_consistent, write_job
 
 
 @pytest.fixture
@@ -29,8 +28,12 @@ def two_node_cluster():
 def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
     """With a user's metric from a plugin file, which Ray's runtime environment carries to both nodes."""
     write_plugin(tmp_path, "cluster_metrics", metric="cluster_score")
-    job_file = write_job(tmp_path, budget={"trials": 10}, plugins=["cluster_metrics.py"],
-                         objectives=[{"metric": "cluster_score"}, {"metric": "flops"}])
+    job_file = write_job(
+        tmp_path,
+        budget={"trials": 10},
+        plugins=["cluster_metrics.py"],
+        objectives=[{"metric": "cluster_score"}, {"metric": "flops"}],
+    )
     spec = load_job_spec(job_file)
     store = open_store(f"sqlite:///{tmp_path / 'cluster.db'}")
     job_id = create_job(store, spec)

@@ -6,22 +6,22 @@ import numpy as np
 import pytest
 import torch
 
-from supernas.predictors.latency import metrics as latency_metrics  # noqa: F401  (registers latency_ms and latency_predicted_ms)
+from supernas.core.errors import NotFoundError, SpecError
+from supernas.data.inputs import random_batch
+from supernas.models.checkpoint import extract
+from supernas.models.supernet import Supernet
 from supernas.predictors.base import REGISTRY, MetricContext
+from supernas.predictors.latency import metrics as latency_metrics  # noqa: F401  (registers latency_ms and latency_predicted_ms)
 from supernas.predictors.latency.calibration import calibrate
-from supernas.predictors.latency.report import format_report
-from supernas.spaces.analytic import flops_per_token
-from supernas.predictors.latency.parts import arch_parts, forward_part_runner, space_parts
 from supernas.predictors.latency.measure import subnet_latency
+from supernas.predictors.latency.parts import arch_parts, forward_part_runner, space_parts
 from supernas.predictors.latency.predictors import PREDICTORS
+from supernas.predictors.latency.report import format_report
 from supernas.predictors.latency.timing import measure_latency
 from supernas.predictors.latency.workload import Workload, device_fingerprint, fingerprint_hash
-from supernas.core.errors import NotFoundError, SpecError
-from supernas.models.supernet import Supernet
-from supernas.models.checkpoint import extract
-from supernas.spaces.spec import load_spec
+from supernas.spaces.analytic import flops_per_token
 from supernas.spaces.architecture import largest, sample_many, smallest
-from supernas.data.inputs import random_batch
+from supernas.spaces.spec import load_spec
 
 QUICK = Workload(batch_size=1, seq_len=16, warmup=1, repeats=3, threads=1)
 KERNEL_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # CPU tensors need the interpreter (no CUDA)
@@ -64,7 +64,9 @@ def test_cpu_clock_needs_one_thread(gpt_tiny):
 def test_the_cpu_clock_orders_the_largest_subnet_after_the_smallest(gpt_tiny):
     spec, supernet = gpt_tiny
     workload = Workload(batch_size=1, seq_len=16, warmup=1, repeats=5, threads=1, clock="cpu")
-    small, large = (subnet_latency(supernet, arch, workload).median_ms for arch in (smallest(spec), largest(spec)))
+    small, large = (
+        subnet_latency(supernet, arch, workload).median_ms for arch in (smallest(spec), largest(spec))
+    )
     assert 0 < small < large
 
 
@@ -80,7 +82,12 @@ def test_latency_metric_times_the_extracted_subnet(gpt_tiny):
 
 def test_fingerprint_names_the_machine_and_threads():
     one, two = device_fingerprint("cpu", 1), device_fingerprint("cpu", 2)
-    assert one["device"] == "cpu" and one["threads"] == 1 and one["torch"] == torch.__version__ and one["hardware"]
+    assert (
+        one["device"] == "cpu"
+        and one["threads"] == 1
+        and one["torch"] == torch.__version__
+        and one["hardware"]
+    )
     assert fingerprint_hash(one) == fingerprint_hash(dict(one))
     assert fingerprint_hash(one) != fingerprint_hash(two)
     # predictor files are keyed by what the latency means, not by how hard it was timed
@@ -109,7 +116,9 @@ def test_predictor_save_load_round_trip(tmp_path, kind):
 
 def test_predicted_latency_needs_calibration_first():
     with pytest.raises(NotFoundError, match="run `supernas calibrate gpt-tiny --device cpu` first"):
-        REGISTRY["latency_predicted_ms"]().evaluate(smallest(load_spec("gpt-tiny")), MetricContext(load_spec("gpt-tiny")))
+        REGISTRY["latency_predicted_ms"]().evaluate(
+            smallest(load_spec("gpt-tiny")), MetricContext(load_spec("gpt-tiny"))
+        )
 
 
 # Held-out accuracy of the better predictor in this setting (30 subnets, 9 held out, thread CPU clock, one
@@ -121,7 +130,9 @@ MIN_BEST_SPEARMAN = 0.6
 
 def test_calibrate_reports_and_saves_accurate_predictors(isolated_home):
     spec = load_spec("gpt-tiny")
-    report = calibrate(spec, 30, seq_len=16, seed=1, holdout=0.3, threads=1, clock="cpu", warmup=1, repeats=3, rounds=1)
+    report = calibrate(
+        spec, 30, seq_len=16, seed=1, holdout=0.3, threads=1, clock="cpu", warmup=1, repeats=3, rounds=1
+    )
     assert (report.n_train, report.n_heldout) == (21, 9)
     assert set(report.scores) == {"lut", "regressor"}
     assert report.best == min(report.scores, key=lambda kind: report.scores[kind].mape)
@@ -156,9 +167,14 @@ def test_latency_on_the_triton_backend_times_the_kernels(gpt_tiny):
 @pytest.mark.parametrize("part", ["attention", "ffn"])
 def test_lookup_table_parts_run_on_the_workload_backend(part):
     spec = load_spec("gpt-tiny")
-    forward_part = next(k for k in space_parts(spec) if k.part == part and k.layer.weight_bits == 8 and k.layer.act_bits == 8)
+    forward_part = next(
+        k for k in space_parts(spec) if k.part == part and k.layer.weight_bits == 8 and k.layer.act_bits == 8
+    )
     workloads = {backend: Workload(2, 8, KERNEL_DEVICE, backend=backend) for backend in ("torch", "triton")}
-    runs = {b: forward_part_runner(spec, forward_part, w, torch.device(KERNEL_DEVICE)) for b, w in workloads.items()}
+    runs = {
+        b: forward_part_runner(spec, forward_part, w, torch.device(KERNEL_DEVICE))
+        for b, w in workloads.items()
+    }
     with torch.no_grad():
         torch.testing.assert_close(runs["triton"](), runs["torch"](), rtol=1e-4, atol=1e-4)
 
@@ -169,5 +185,7 @@ def test_unknown_backend_is_a_one_line_error(gpt_tiny):
     for name in ("latency_ms", "latency_predicted_ms"):
         with pytest.raises(SpecError, match=message.format(name)):
             REGISTRY[name](backend="tensorrt").evaluate(smallest(spec), MetricContext(spec))
-    with pytest.raises(SpecError, match=r"^unknown backend 'tensorrt' \(allowed: torch, triton, onnxruntime\)$"):
+    with pytest.raises(
+        SpecError, match=r"^unknown backend 'tensorrt' \(allowed: torch, triton, onnxruntime\)$"
+    ):
         Workload(backend="tensorrt")

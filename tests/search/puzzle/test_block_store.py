@@ -8,15 +8,25 @@ from sqlalchemy import inspect, text
 from supernas.search.store.database import make_engine
 from supernas.search.store.store import open_store
 
-KEY = {"space": "gpt-tiny-abc", "supernet": "sha256-1234", "data": "kept with the supernet (4 batches)", "workload": "k1"}
+KEY = {
+    "space": "gpt-tiny-abc",
+    "supernet": "sha256-1234",
+    "data": "kept with the supernet (4 batches)",
+    "workload": "k1",
+}
 
 
 def _columns(url: str) -> list[tuple]:
     engine = make_engine(url)
     with engine.connect() as connection:
         found = inspect(connection)
-        columns = [(c["name"], type(c["type"]).__name__, c["nullable"]) for c in found.get_columns("supernas_block_libraries")]
-        unique = sorted(tuple(u["column_names"]) for u in found.get_unique_constraints("supernas_block_libraries"))
+        columns = [
+            (c["name"], type(c["type"]).__name__, c["nullable"])
+            for c in found.get_columns("supernas_block_libraries")
+        ]
+        unique = sorted(
+            tuple(u["column_names"]) for u in found.get_unique_constraints("supernas_block_libraries")
+        )
     engine.dispose()
     return columns + unique
 

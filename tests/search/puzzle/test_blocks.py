@@ -6,21 +6,31 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from supernas.search.puzzle.blocks import NO_ATTENTION, build_block_library
-from supernas.predictors.latency.predictors import LookupTablePredictor
-from supernas.predictors.oneshot import heldout_loss
-from supernas.predictors.latency.workload import Workload
-from supernas.spaces.architecture import LayerArch, largest, sample_many
-from supernas.models.supernet import Supernet
-from supernas.spaces.analytic import checkpoint_bytes, count_non_embedding_params, count_params
 from supernas.data.text import heldout_windows, stdlib_text
+from supernas.models.supernet import Supernet
+from supernas.predictors.latency.predictors import LookupTablePredictor
+from supernas.predictors.latency.workload import Workload
+from supernas.predictors.oneshot import heldout_loss
+from supernas.search.puzzle.blocks import NO_ATTENTION, build_block_library
+from supernas.spaces.analytic import checkpoint_bytes, count_non_embedding_params, count_params
+from supernas.spaces.architecture import LayerArch, largest, sample_many
 from supernas.spaces.spec import parse_spec
 
 BLOCKS_SPACE = {
-    "name": "gpt-blocks", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 32, "head_dim": 8,
-    "depth": [2, 3], "embed_dim": [32],
-    "layer": {"attention": ["mha", "linear", "none"], "heads": [2, 4], "ffn_dim": [0, 32, 64],
-              "weight_bits": [8, 32], "act_bits": [32]},
+    "name": "gpt-blocks",
+    "task": "causal_lm",
+    "vocab_size": 256,
+    "max_seq_len": 32,
+    "head_dim": 8,
+    "depth": [2, 3],
+    "embed_dim": [32],
+    "layer": {
+        "attention": ["mha", "linear", "none"],
+        "heads": [2, 4],
+        "ffn_dim": [0, 32, 64],
+        "weight_bits": [8, 32],
+        "act_bits": [32],
+    },
 }
 
 
@@ -29,17 +39,31 @@ def library_setup():
     spec = parse_spec(BLOCKS_SPACE, "test")
     supernet = Supernet(spec, seed=4)
     batches = heldout_windows(stdlib_text().heldout, seq_len=16, batch_size=2, n_batches=2)
-    lut = LookupTablePredictor(spec, Workload(batch_size=1, seq_len=8, warmup=0, repeats=1), scale=1.5, offset=0.25)
+    lut = LookupTablePredictor(
+        spec, Workload(batch_size=1, seq_len=8, warmup=0, repeats=1), scale=1.5, offset=0.25
+    )
     return spec, supernet, batches, lut, build_block_library(supernet, batches, lut)
 
 
 def _choice_of(library, arch):
     """(attention, ffn, quant) option indices of each layer of ``arch``."""
     index = lambda options, layer, keys: next(  # noqa: E731
-        i for i, o in enumerate(options) if all(o[k] == getattr(getattr(layer, k), "value", getattr(layer, k)) or
-                                                (k == "kv_heads" and o[k] is None) for k in keys))
-    return [(index(library.attention, x, ("attention", "heads", "window")), index(library.ffn, x, ("ffn_dim", "experts", "top_k")),
-             index(library.quant, x, ("weight_bits", "act_bits"))) for x in arch.layers]
+        i
+        for i, o in enumerate(options)
+        if all(
+            o[k] == getattr(getattr(layer, k), "value", getattr(layer, k))
+            or (k == "kv_heads" and o[k] is None)
+            for k in keys
+        )
+    )
+    return [
+        (
+            index(library.attention, x, ("attention", "heads", "window")),
+            index(library.ffn, x, ("ffn_dim", "experts", "top_k")),
+            index(library.quant, x, ("weight_bits", "act_bits")),
+        )
+        for x in arch.layers
+    ]
 
 
 def _resource(library, name, arch):
@@ -50,13 +74,17 @@ def _resource(library, name, arch):
 def test_resources_are_exact_sums_of_parts(library_setup):
     spec, _, _, lut, library = library_setup
     archs = sample_many(spec, 30, seed=1)
-    assert any(not x.has_attention for a in archs for x in a.layers) and any(not x.has_ffn for a in archs for x in a.layers)
+    assert any(not x.has_attention for a in archs for x in a.layers) and any(
+        not x.has_ffn for a in archs for x in a.layers
+    )
     for arch in archs:
         assert _resource(library, "params", arch) == count_params(spec, arch)
         assert _resource(library, "non_embedding_params", arch) == count_non_embedding_params(spec, arch)
         assert _resource(library, "weight_bytes", arch) == checkpoint_bytes(spec, arch)
     predicted = lut.predict(archs)
-    assert [_resource(library, "latency_ms", a) for a in archs] == pytest.approx(predicted.tolist(), rel=1e-12)
+    assert [_resource(library, "latency_ms", a) for a in archs] == pytest.approx(
+        predicted.tolist(), rel=1e-12
+    )
 
 
 def test_quality_costs_are_the_replaced_blocks_measured_alone(library_setup):
@@ -73,16 +101,28 @@ def test_quality_costs_are_the_replaced_blocks_measured_alone(library_setup):
             p = [F.log_softmax(supernet(b.inputs), -1) for b in batches]
         with supernet.active(skipped):
             q = [F.log_softmax(supernet(b.inputs), -1) for b in batches]
-    kl = sum(F.kl_div(qi.flatten(0, 1), pi.flatten(0, 1), log_target=True, reduction="sum") for pi, qi in zip(p, q))
+    kl = sum(
+        F.kl_div(qi.flatten(0, 1), pi.flatten(0, 1), log_target=True, reduction="sum") for pi, qi in zip(p, q)
+    )
     kl = float(kl) / sum(b.targets.numel() for b in batches)
     assert library.quality["kl"]["attention"][1][none] == pytest.approx(kl, rel=1e-5)
-    assert library.quality["val_loss"]["attention"][1][none] == pytest.approx(heldout_loss(supernet, skipped, batches) - reference_loss, abs=1e-6)
+    assert library.quality["val_loss"]["attention"][1][none] == pytest.approx(
+        heldout_loss(supernet, skipped, batches) - reference_loss, abs=1e-6
+    )
     chosen = _choice_of(library, top)  # the largest subnet's own choices cost nothing
     for layer, (a, f, q) in enumerate(chosen):
         for score in ("kl", "val_loss"):
-            assert library.quality[score]["attention"][layer][a] == library.quality[score]["ffn"][layer][f] == 0.0
+            assert (
+                library.quality[score]["attention"][layer][a]
+                == library.quality[score]["ffn"][layer][f]
+                == 0.0
+            )
             assert library.quality[score]["quant"][layer][q] == 0.0
     shallow = top.model_copy(update={"layers": top.layers[:2]})
-    assert library.depth_quality["val_loss"]["2"] == pytest.approx(heldout_loss(supernet, shallow, batches) - reference_loss, abs=1e-6)
+    assert library.depth_quality["val_loss"]["2"] == pytest.approx(
+        heldout_loss(supernet, shallow, batches) - reference_loss, abs=1e-6
+    )
     n_options = len(library.attention) + len(library.ffn) + len(library.quant)
-    assert library.evaluations == 1 + 3 * (n_options - 3) + 1  # the largest, every other option per layer, depth 2
+    assert (
+        library.evaluations == 1 + 3 * (n_options - 3) + 1
+    )  # the largest, every other option per layer, depth 2

@@ -11,9 +11,20 @@ from supernas.models.supernet import Supernet
 from supernas.spaces.spec import parse_spec
 
 SPACE = {
-    "name": "gpt-blocks-cli", "task": "causal_lm", "vocab_size": 256, "max_seq_len": 32, "head_dim": 8,
-    "depth": [2, 3], "embed_dim": [32],
-    "layer": {"attention": ["mha", "none"], "heads": [2, 4], "ffn_dim": [0, 32], "weight_bits": [8, 32], "act_bits": [32]},
+    "name": "gpt-blocks-cli",
+    "task": "causal_lm",
+    "vocab_size": 256,
+    "max_seq_len": 32,
+    "head_dim": 8,
+    "depth": [2, 3],
+    "embed_dim": [32],
+    "layer": {
+        "attention": ["mha", "none"],
+        "heads": [2, 4],
+        "ffn_dim": [0, 32],
+        "weight_bits": [8, 32],
+        "act_bits": [32],
+    },
 }
 
 
@@ -39,7 +50,10 @@ def test_blocks_builds_stores_and_reuses(supernet_dir, tmp_path, monkeypatch, ca
     assert [c.strip() for c in mha4] == ["0", "0", "0"]  # the largest subnet's own choice costs nothing
     from supernas.cli import main
 
-    monkeypatch.setattr("sys.argv", ["supernas", "blocks", str(supernet_dir), "--latency", "none", "--batches", "1", "--db", url])
+    monkeypatch.setattr(
+        "sys.argv",
+        ["supernas", "blocks", str(supernet_dir), "--latency", "none", "--batches", "1", "--db", url],
+    )
     with pytest.raises(SystemExit) as done:  # again, in this process
         main()
     assert done.value.code == 0
@@ -48,16 +62,28 @@ def test_blocks_builds_stores_and_reuses(supernet_dir, tmp_path, monkeypatch, ca
     assert again.split("\n", 1)[1] == first.stdout.split("\n", 1)[1]  # the same table, not measured again
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nowhere"], "nowhere: not a supernet directory"),
-    (["{net}", "--latency", "fast"], "--latency 'fast' is not a latency metric"),
-    (["{net}", "--score", "bleu"], "--score 'bleu'"),
-    (["{net}", "--latency", "latency_predicted_ms"], "no latency predictor calibrated for space 'gpt-blocks-cli'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nowhere"], "nowhere: not a supernet directory"),
+        (["{net}", "--latency", "fast"], "--latency 'fast' is not a latency metric"),
+        (["{net}", "--score", "bleu"], "--score 'bleu'"),
+        (
+            ["{net}", "--latency", "latency_predicted_ms"],
+            "no latency predictor calibrated for space 'gpt-blocks-cli'",
+        ),
+    ],
+)
 def test_blocks_mistakes_are_one_line(supernet_dir, tmp_path, args, message, monkeypatch, capsys):
     from supernas.cli import main
 
-    argv = ["supernas", "blocks", *[a.format(net=supernet_dir) for a in args], "--db", f"sqlite:///{tmp_path / 'b.db'}"]
+    argv = [
+        "supernas",
+        "blocks",
+        *[a.format(net=supernet_dir) for a in args],
+        "--db",
+        f"sqlite:///{tmp_path / 'b.db'}",
+    ]
     monkeypatch.setattr("sys.argv", argv)
     with pytest.raises(SystemExit) as done:
         main()

@@ -16,7 +16,9 @@ def synthetic(seed: int) -> LayerwiseProblem:
     n_att, n_ffn, n_q, layers = 3, 2, 2, 3
     noise = lambda: rng.uniform(0, 1)  # noqa: E731
     costs = lambda n: [[noise() for _ in range(n)] for _ in range(layers)]  # noqa: E731
-    part = lambda n, zero: [[0.0 if i == zero else rng.uniform(1, 5) * (1 + q) for q in range(n_q)] for i in range(n)]  # noqa: E731
+    part = lambda n, zero: [
+        [0.0 if i == zero else rng.uniform(1, 5) * (1 + q) for q in range(n_q)] for i in range(n)
+    ]  # noqa: E731
     resources = {
         "latency": Resource(2.0, part(n_att, 0), part(n_ffn, None)),
         "bytes": Resource(10.0, part(n_att, 0), part(n_ffn, None)),
@@ -31,8 +33,14 @@ def brute_force(problem: LayerwiseProblem, budgets: dict[str, float]) -> list[tu
     out = []
     for depth in problem.depths:
         for layers in itertools.product(options, repeat=depth):
-            use = {n: problem.resources[n].base + sum(problem.resources[n].attention[a][q] + problem.resources[n].ffn[f][q]
-                                                      for a, f, q in layers) for n in budgets}
+            use = {
+                n: problem.resources[n].base
+                + sum(
+                    problem.resources[n].attention[a][q] + problem.resources[n].ffn[f][q]
+                    for a, f, q in layers
+                )
+                for n in budgets
+            }
             if all(use[n] <= b for n, b in budgets.items()):
                 out.append((problem_cost(problem, depth, layers), depth, layers))
     return sorted(out)
@@ -42,9 +50,16 @@ def brute_force(problem: LayerwiseProblem, budgets: dict[str, float]) -> list[tu
 def test_mip_equals_brute_force_for_several_budgets(seed):
     problem = synthetic(seed)
     everything = brute_force(problem, {})
-    latencies = sorted({problem.resources["latency"].base + sum(
-        problem.resources["latency"].attention[a][q] + problem.resources["latency"].ffn[f][q] for a, f, q in layers)
-        for _, _, layers in everything})
+    latencies = sorted(
+        {
+            problem.resources["latency"].base
+            + sum(
+                problem.resources["latency"].attention[a][q] + problem.resources["latency"].ffn[f][q]
+                for a, f, q in layers
+            )
+            for _, _, layers in everything
+        }
+    )
     budgets = [latencies[int(i * (len(latencies) - 1) / 5)] + 1e-9 for i in range(6)]
     for latency in budgets:
         for limits in ({"latency": latency}, {"latency": latency, "bytes": 30.0}):
@@ -69,4 +84,9 @@ def test_infeasible_budget_is_one_clear_line():
     with pytest.raises(InfeasibleBudget) as error:
         solve(problem, {"latency": 1.0})
     message = str(error.value)
-    assert "\n" not in message and "latency <= 1" in message and "least any architecture" in message and "2" in message
+    assert (
+        "\n" not in message
+        and "latency <= 1" in message
+        and "least any architecture" in message
+        and "2" in message
+    )

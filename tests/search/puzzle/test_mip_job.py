@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import pytest
 
-from supernas.search.puzzle.library import obtain_library
+from supernas.core.errors import SpecError
+from supernas.data.text import stdlib_text
+from supernas.models.supernet import Supernet
 from supernas.search.jobspec import load_job_spec, objective_directions
+from supernas.search.puzzle.library import obtain_library
 from supernas.search.puzzle.mip import least, most, solve
-from supernas.search.strategies.mip import MipStrategy, layerwise_problem
 from supernas.search.runner import create_job, execute
 from supernas.search.store.store import open_store
-from supernas.spaces.architecture import Architecture
-from supernas.models.supernet import Supernet
-from supernas.spaces.spec import load_spec
+from supernas.search.strategies.mip import MipStrategy, layerwise_problem
 from supernas.spaces.analytic import count_params
-from supernas.data.text import stdlib_text
-from supernas.core.errors import SpecError
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import load_spec
 from supernas.training.sandwich import train_supernet
 from supernas.workers.cluster import connect, disconnect
-
 from tests.search.jobs_helpers import assert_consistent, write_job
 
 VAL_LOSS = {"batches": 1, "batch_size": 4, "seq_len": 32}
@@ -30,15 +29,29 @@ MIP = {"name": "mip", "population": 3, "solutions": 2, "heldout_batches": 1}
 @pytest.fixture(scope="module")
 def trained_gpt_tiny(tmp_path_factory):
     directory = tmp_path_factory.mktemp("gpt-tiny-net")
-    train_supernet(Supernet(load_spec("gpt-tiny"), seed=0), stdlib_text(), steps=3, batch_size=4, seq_len=32,
-                   checkpoint_dir=directory, progress=False)
+    train_supernet(
+        Supernet(load_spec("gpt-tiny"), seed=0),
+        stdlib_text(),
+        steps=3,
+        batch_size=4,
+        seq_len=32,
+        checkpoint_dir=directory,
+        progress=False,
+    )
     return directory
 
 
 def test_mip_job_runs_through_ray_and_stores_a_measured_front(tmp_path, trained_gpt_tiny):
     objectives = [{"metric": "val_loss", "options": VAL_LOSS}, {"metric": "params"}]
-    job_file = write_job(tmp_path, supernet=str(trained_gpt_tiny), objectives=objectives, constraints=[],
-                         strategy=MIP, budget={"trials": 6}, workers=1)
+    job_file = write_job(
+        tmp_path,
+        supernet=str(trained_gpt_tiny),
+        objectives=objectives,
+        constraints=[],
+        strategy=MIP,
+        budget={"trials": 6},
+        workers=1,
+    )
     spec = load_job_spec(job_file)
     store = open_store(f"sqlite:///{tmp_path / 'jobs.db'}")
     job_id = create_job(store, spec)
@@ -55,7 +68,9 @@ def test_mip_job_runs_through_ray_and_stores_a_measured_front(tmp_path, trained_
     proposals = MipStrategy(space, objective_directions(spec), spec.strategy, spec.seed, [], library).ask(6)
     problem = layerwise_problem(library)
     top_level = most(problem, "params")
-    assert all(a.embed_dim == max(space.embed_dim) for a in proposals)  # the MILP's answers, not random fill-ins
+    assert all(
+        a.embed_dim == max(space.embed_dim) for a in proposals
+    )  # the MILP's answers, not random fill-ins
     trials = store.trials(job_id)
     assert [t.arch_id for t in trials] == [a.arch_id for a in proposals]
     cheapest = solve(problem, {"params": least(problem, "params")})[0]
@@ -66,6 +81,8 @@ def test_mip_job_runs_through_ray_and_stores_a_measured_front(tmp_path, trained_
 
 
 def test_mip_needs_an_objective_it_can_budget(tmp_path):
-    job_file = write_job(tmp_path, objectives=[{"metric": "hidden_cov"}, {"metric": "synflow"}], constraints=[], strategy=MIP)
+    job_file = write_job(
+        tmp_path, objectives=[{"metric": "hidden_cov"}, {"metric": "synflow"}], constraints=[], strategy=MIP
+    )
     with pytest.raises(SpecError, match="strategy 'mip' needs an objective it can budget"):
         load_job_spec(job_file)

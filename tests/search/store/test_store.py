@@ -12,14 +12,13 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from supernas.core.errors import NotFoundError
+from supernas.search.pareto import hypervolume, minimization_vector
 from supernas.search.store import tables as tables_module
 from supernas.search.store.database import make_engine
-from supernas.search.pareto import hypervolume, minimization_vector
 from supernas.search.store.records import VerifiedValue
 from supernas.search.store.store import Store, open_store
 from supernas.search.store.tables import SCHEMA_VERSION, SchemaRow, StoreError
-from supernas.core.errors import NotFoundError
-
 from tests.search.jobs_helpers import brute_force_front
 from tests.search.store.helpers import THREE, TWO, archs, new_job
 
@@ -61,6 +60,7 @@ def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, m
         def apply(connection) -> None:
             applied.append(version)
             connection.execute(text(f"CREATE TABLE supernas_probe_{version} (x INTEGER)"))
+
         return apply
 
     monkeypatch.setattr(tables_module, "SCHEMA_VERSION", v + 2)
@@ -71,7 +71,9 @@ def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, m
     assert schema_versions(store_url) == [v + 2]
     engine = make_engine(store_url)
     with engine.connect() as connection:
-        assert {f"supernas_probe_{v + 1}", f"supernas_probe_{v + 2}"} <= set(inspect(connection).get_table_names())
+        assert {f"supernas_probe_{v + 1}", f"supernas_probe_{v + 2}"} <= set(
+            inspect(connection).get_table_names()
+        )
     engine.dispose()
     monkeypatch.setattr(tables_module, "SCHEMA_VERSION", v)
     with pytest.raises(StoreError, match=f"schema version {v + 2}; this supernas knows versions up to {v}"):
@@ -83,9 +85,15 @@ def _table_shape(url: str, table: str) -> tuple:
     engine = make_engine(url)
     with engine.connect() as connection:
         found = inspect(connection)
-        columns = [(c["name"], type(c["type"]).__name__.upper().replace("BIGINT", "BIGINTEGER"), c["nullable"]) for c in found.get_columns(table)]
+        columns = [
+            (c["name"], type(c["type"]).__name__.upper().replace("BIGINT", "BIGINTEGER"), c["nullable"])
+            for c in found.get_columns(table)
+        ]
         indexes = sorted((i["name"], tuple(i["column_names"])) for i in found.get_indexes(table))
-        keys = sorted((tuple(k["constrained_columns"]), k["referred_table"], tuple(k["referred_columns"])) for k in found.get_foreign_keys(table))
+        keys = sorted(
+            (tuple(k["constrained_columns"]), k["referred_table"], tuple(k["referred_columns"]))
+            for k in found.get_foreign_keys(table)
+        )
     engine.dispose()
     return columns, indexes, keys
 
@@ -101,12 +109,18 @@ def test_a_version_1_database_upgrades_in_place(store_url):
         fresh_trials = _table_shape(store_url, "supernas_trials")
     engine = make_engine(store_url)  # back to version 1, as the previous supernas left it
     with engine.begin() as connection:
-        connection.execute(text("DROP INDEX ix_supernas_trials_job_front_number"))  # versions 1-5 indexed (job_id, on_front)
-        connection.execute(text("CREATE INDEX ix_supernas_trials_job_front ON supernas_trials (job_id, on_front)"))
+        connection.execute(
+            text("DROP INDEX ix_supernas_trials_job_front_number")
+        )  # versions 1-5 indexed (job_id, on_front)
+        connection.execute(
+            text("CREATE INDEX ix_supernas_trials_job_front ON supernas_trials (job_id, on_front)")
+        )
         connection.execute(text("DROP TABLE supernas_verifications"))
         connection.execute(text("DROP TABLE supernas_block_libraries"))
         connection.execute(text("DROP TABLE supernas_leases"))
-        connection.execute(text("CREATE TABLE supernas_predictors (id INTEGER PRIMARY KEY)"))  # versions 1-4 had it
+        connection.execute(
+            text("CREATE TABLE supernas_predictors (id INTEGER PRIMARY KEY)")
+        )  # versions 1-4 had it
         connection.execute(text("UPDATE supernas_schema SET version = 1"))
     engine.dispose()
     assert schema_versions(store_url) == [1]
@@ -120,7 +134,12 @@ def test_a_version_1_database_upgrades_in_place(store_url):
         upgraded.record_verification(job_id, trial.id, "/tmp/ckpt", 1234, {"host": "h"}, [value])
     with open_store(store_url) as reopened:
         (stored,) = reopened.verifications(job_id)
-        assert (stored.trial_number, stored.checkpoint, stored.checkpoint_bytes, stored.values) == (0, "/tmp/ckpt", 1234, {"loss": value})
+        assert (stored.trial_number, stored.checkpoint, stored.checkpoint_bytes, stored.values) == (
+            0,
+            "/tmp/ckpt",
+            1234,
+            {"loss": value},
+        )
 
 
 # ------------------------------------------------------------------------------------------ jobs
@@ -208,8 +227,11 @@ def test_finished_trials_are_final(store):
     (trial,) = store.add_trials(job_id, archs("a"))
     store.mark_running(trial.id, "w0")
     store.finish_trial(trial.id, {"loss": 1.0, "latency": 2.0}, True, TWO)
-    for change in (lambda: store.requeue(trial.id), lambda: store.fail_trial(trial.id, "x"),
-                   lambda: store.finish_trial(trial.id, {"loss": 0.0, "latency": 0.0}, True, TWO)):
+    for change in (
+        lambda: store.requeue(trial.id),
+        lambda: store.fail_trial(trial.id, "x"),
+        lambda: store.finish_trial(trial.id, {"loss": 0.0, "latency": 0.0}, True, TWO),
+    ):
         with pytest.raises(ValueError, match="is complete"):
             change()
     stored = store.get_trial(job_id, 0)
@@ -222,10 +244,16 @@ def test_infeasible_trials_are_stored_and_never_on_the_front(store):
     job_id = new_job(store)
     good, cheater = store.add_trials(job_id, archs("good", "cheater"))
     store.finish_trial(good.id, {"loss": 3.0, "latency": 3.0}, True, TWO)
-    store.finish_trial(cheater.id, {"loss": 0.0, "latency": 0.0}, False, TWO)  # dominates, but violates a constraint
+    store.finish_trial(
+        cheater.id, {"loss": 0.0, "latency": 0.0}, False, TWO
+    )  # dominates, but violates a constraint
     assert [t.arch_id for t in store.front(job_id)] == ["good"]
     stored = store.get_trial(job_id, "cheater")
-    assert (stored.state, stored.values, stored.on_front) == ("infeasible", {"loss": 0.0, "latency": 0.0}, False)
+    assert (stored.state, stored.values, stored.on_front) == (
+        "infeasible",
+        {"loss": 0.0, "latency": 0.0},
+        False,
+    )
 
 
 def test_a_feasible_trial_needs_every_objective(store):
@@ -304,7 +332,9 @@ def test_artifacts_are_recorded(store):
     engine = make_engine(store.url_display)  # the test databases have no password, so nothing is masked
     with engine.connect() as connection:
         assert connection.execute(text("SELECT path FROM supernas_checkpoints")).scalar_one() == "/tmp/subnet"
-        assert "supernas_predictors" not in inspect(connection).get_table_names()  # dropped in version 5: never written
+        assert (
+            "supernas_predictors" not in inspect(connection).get_table_names()
+        )  # dropped in version 5: never written
     engine.dispose()
 
 
@@ -313,21 +343,43 @@ def test_verifications_are_kept_beside_the_trials_newest_first_shown(store):
     a, b = store.add_trials(job_id, archs("a", "b"))
     for trial in (a, b):
         store.finish_trial(trial.id, {"loss": 1.0 + trial.number, "latency": 2.0}, True, TWO)
-    old = store.record_verification(job_id, b.id, "/c/b", 10, {"host": "x"}, [
-        VerifiedValue("loss", 2.0, 2.0, "held-out quality on the loaded checkpoint", True),
-        VerifiedValue("latency", 2.0, 3.0, "timed", False, spread=0.1),
-    ])
-    new = store.record_verification(job_id, b.id, "/c/b2", 11, {"host": "y"}, [
-        VerifiedValue("loss", 2.0, 2.0, "held-out quality on the loaded checkpoint", True),
-        VerifiedValue("latency", 2.0, None, "not re-measured", False, note="no device"),
-    ])
-    first = store.record_verification(job_id, a.id, "/c/a", 9, {}, [VerifiedValue("loss", 0.0, 0.0, "m", True)])
-    assert [v.id for v in store.verifications(job_id)] == [first.id, new.id]  # newest per trial, by trial number
+    old = store.record_verification(
+        job_id,
+        b.id,
+        "/c/b",
+        10,
+        {"host": "x"},
+        [
+            VerifiedValue("loss", 2.0, 2.0, "held-out quality on the loaded checkpoint", True),
+            VerifiedValue("latency", 2.0, 3.0, "timed", False, spread=0.1),
+        ],
+    )
+    new = store.record_verification(
+        job_id,
+        b.id,
+        "/c/b2",
+        11,
+        {"host": "y"},
+        [
+            VerifiedValue("loss", 2.0, 2.0, "held-out quality on the loaded checkpoint", True),
+            VerifiedValue("latency", 2.0, None, "not re-measured", False, note="no device"),
+        ],
+    )
+    first = store.record_verification(
+        job_id, a.id, "/c/a", 9, {}, [VerifiedValue("loss", 0.0, 0.0, "m", True)]
+    )
+    assert [v.id for v in store.verifications(job_id)] == [
+        first.id,
+        new.id,
+    ]  # newest per trial, by trial number
     assert [v.id for v in store.verifications(job_id, history=True)] == [first.id, old.id, new.id]
     assert store.verifications(job_id, [1]) == [new]
     assert old.values["latency"].error == pytest.approx(0.5) and new.values["latency"].error is None
     assert first.values["loss"].error == 0.0  # searched 0: the absolute difference
-    assert store.get_trial(job_id, 1).values == {"loss": 2.0, "latency": 2.0}  # never over the searched values
+    assert store.get_trial(job_id, 1).values == {
+        "loss": 2.0,
+        "latency": 2.0,
+    }  # never over the searched values
     with pytest.raises(NotFoundError, match="has no trial with id"):
         store.record_verification(job_id, 10**6, "/c", 1, {}, [])
 
@@ -348,7 +400,9 @@ def test_url_resolution_default_env_and_argument(tmp_path, monkeypatch, isolated
         assert chosen.url_display == explicit
 
 
-@pytest.mark.parametrize("url", ["nosuchdriver://x", "not a url at all", "postgresql://u:pw@host:notaport/db"])
+@pytest.mark.parametrize(
+    "url", ["nosuchdriver://x", "not a url at all", "postgresql://u:pw@host:notaport/db"]
+)
 def test_bad_urls_raise_one_line_store_errors(url):
     with pytest.raises(StoreError) as caught:
         open_store(url)
@@ -397,7 +451,9 @@ def test_sqlite_readers_and_writers_work_at_once(tmp_path):
             errors.append(e)
 
     writing.set()
-    threads = [threading.Thread(target=guarded, args=(write, store, job_id)) for store, job_id in zip(writers, jobs)]
+    threads = [
+        threading.Thread(target=guarded, args=(write, store, job_id)) for store, job_id in zip(writers, jobs)
+    ]
     threads.append(threading.Thread(target=guarded, args=(read,)))
     for thread in threads:
         thread.start()

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from supernas.search.store.leases import LeaseLost
 from supernas.search.pareto import hypervolume, minimization_vector
+from supernas.search.store.leases import LeaseLost
 from supernas.search.store.records import TrialUpdate
 from supernas.search.store.store import open_store
-
 from tests.search.jobs_helpers import brute_force_front
 from tests.search.store.helpers import THREE, TWO, archs, new_job
 
@@ -37,11 +36,19 @@ def test_two_writers_of_one_job_take_turns(store_url):
             for i in range(ROUNDS):
                 for trial in store.add_trials(job_id, archs(f"{name}{i}", f"shared{i}")):
                     store.mark_running(trial.id, name)
-                    store.finish_trial(trial.id, {"loss": float(rng.integers(0, 9)), "latency": float(rng.integers(0, 9))}, True, TWO)
+                    store.finish_trial(
+                        trial.id,
+                        {"loss": float(rng.integers(0, 9)), "latency": float(rng.integers(0, 9))},
+                        True,
+                        TWO,
+                    )
         except Exception as e:  # a thread's exception would otherwise vanish
             errors.append(e)
 
-    threads = [threading.Thread(target=write, args=(s, n, k)) for k, (s, n) in enumerate([(first, "a"), (second, "b")])]
+    threads = [
+        threading.Thread(target=write, args=(s, n, k))
+        for k, (s, n) in enumerate([(first, "a"), (second, "b")])
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -49,7 +56,9 @@ def test_two_writers_of_one_job_take_turns(store_url):
     assert errors == []
     trials = first.trials(job_id)
     assert [t.number for t in trials] == list(range(3 * ROUNDS))  # a{i}, b{i} and one shared{i} each round
-    assert sorted(t.arch_id for t in trials) == sorted([f"{n}{i}" for n in ("a", "b", "shared") for i in range(ROUNDS)])
+    assert sorted(t.arch_id for t in trials) == sorted(
+        [f"{n}{i}" for n in ("a", "b", "shared") for i in range(ROUNDS)]
+    )
     assert all(t.state == "complete" for t in trials)
     assert {t.id for t in first.front(job_id)} == brute_force_front(trials, TWO)
     history = first.hypervolume_history(job_id)
@@ -111,12 +120,14 @@ def test_record_trials_stores_what_the_one_by_one_calls_store(store_url):
     and finished in a later one, a running one put back in the queue, a failure) end in the store exactly as
     the same events written one call each: states, numbers, values, times, front and hypervolume history."""
     rng = np.random.default_rng(3)
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     events = []  # (arch_id, outcome) in the order they happen; outcome None: put back in the queue
     for i in range(30):
         outcome = rng.random()
         values = {name: float(rng.integers(0, 6)) for name, _ in THREE}
-        events.append((f"a{i}", None if outcome < 0.1 else "failed" if outcome < 0.2 else (values, outcome > 0.4)))
+        events.append(
+            (f"a{i}", None if outcome < 0.1 else "failed" if outcome < 0.2 else (values, outcome > 0.4))
+        )
     with open_store(store_url) as store:
         jobs = [new_job(store, name) for name in ("one-by-one", "batched")]
         for job_id in jobs:
@@ -137,15 +148,29 @@ def test_record_trials_stores_what_the_one_by_one_calls_store(store_url):
 
         batches, trial = [[]], {}  # the same events as TrialUpdates, written 7 at a time
         for i, (arch_id, outcome) in enumerate(events):
-            trial[arch_id] = replace(trial.get(arch_id) or TrialUpdate(arch_id, i, f'{{"id": "{arch_id}"}}', "queued"),
-                                     state="running", worker="w1", started_at=t0 + timedelta(seconds=i))
+            trial[arch_id] = replace(
+                trial.get(arch_id) or TrialUpdate(arch_id, i, f'{{"id": "{arch_id}"}}', "queued"),
+                state="running",
+                worker="w1",
+                started_at=t0 + timedelta(seconds=i),
+            )
             if outcome is None:
                 trial[arch_id] = replace(trial[arch_id], state="queued", worker=None, started_at=None)
             elif outcome == "failed":
-                trial[arch_id] = replace(trial[arch_id], state="failed", error="boom", finished_at=t0 + timedelta(seconds=i, milliseconds=5))
+                trial[arch_id] = replace(
+                    trial[arch_id],
+                    state="failed",
+                    error="boom",
+                    finished_at=t0 + timedelta(seconds=i, milliseconds=5),
+                )
             else:
-                trial[arch_id] = replace(trial[arch_id], state="complete" if outcome[1] else "infeasible", worker="w2",
-                                         values=outcome[0], finished_at=t0 + timedelta(seconds=i, milliseconds=5))
+                trial[arch_id] = replace(
+                    trial[arch_id],
+                    state="complete" if outcome[1] else "infeasible",
+                    worker="w2",
+                    values=outcome[0],
+                    finished_at=t0 + timedelta(seconds=i, milliseconds=5),
+                )
             batches[-1].append(trial[arch_id])
             if len(batches[-1]) == 7:
                 batches.append([])

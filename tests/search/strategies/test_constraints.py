@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from supernas.search.jobspec import Constraint
-from supernas.search.strategies.base import StrategySpec
 from supernas.search.strategies import make_strategy
-from supernas.spaces.spec import load_spec
+from supernas.search.strategies.base import StrategySpec
 from supernas.spaces.analytic import count_params
+from supernas.spaces.spec import load_spec
 
 OBJECTIVES = [("params", "minimize"), ("depth", "maximize")]
 
@@ -17,8 +17,9 @@ OBJECTIVES = [("params", "minimize"), ("depth", "maximize")]
 def proposals(name: str, constraints: list[Constraint], rounds: int = 12, batch: int = 4) -> list:
     """The strategy's asks over ``rounds`` rounds, each told its values and its constraint violation."""
     spec = load_spec("gpt-tiny")
-    strategy = make_strategy(spec, OBJECTIVES, StrategySpec(name=name, population=8, initial=8), seed=3,
-                             constraints=constraints)
+    strategy = make_strategy(
+        spec, OBJECTIVES, StrategySpec(name=name, population=8, initial=8), seed=3, constraints=constraints
+    )
     asked = []
     for _ in range(rounds):
         for arch in strategy.ask(batch):

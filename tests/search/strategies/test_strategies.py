@@ -2,13 +2,13 @@
 
 import pytest
 
-from supernas.search.strategies.encoding import ArchEncoding
 from supernas.search.jobspec import Constraint
-from supernas.search.strategies.base import StrategySpec
 from supernas.search.strategies import make_strategy
-from supernas.spaces.spec import builtin_names, load_spec
-from supernas.spaces.architecture import check, sample_many
+from supernas.search.strategies.base import StrategySpec
+from supernas.search.strategies.encoding import ArchEncoding
 from supernas.spaces.analytic import checkpoint_bytes, count_params
+from supernas.spaces.architecture import check, sample_many
+from supernas.spaces.spec import builtin_names, load_spec
 
 OBJECTIVES = [("params", "minimize"), ("bytes", "maximize")]
 
@@ -32,7 +32,13 @@ def test_encoding_round_trips(name):
 def test_ask_tell_loop_gives_valid_architectures(strategy):
     spec = load_spec("gpt-tiny")
     constraint = Constraint(metric="params", max=600_000)
-    s = make_strategy(spec, OBJECTIVES, StrategySpec(name=strategy, population=8, initial=8, generations=5), seed=0, constraints=[constraint])
+    s = make_strategy(
+        spec,
+        OBJECTIVES,
+        StrategySpec(name=strategy, population=8, initial=8, generations=5),
+        seed=0,
+        constraints=[constraint],
+    )
     seen = []
     for _ in range(6):
         batch = s.ask(4)
@@ -42,7 +48,13 @@ def test_ask_tell_loop_gives_valid_architectures(strategy):
             v = values(spec, arch)
             s.tell(arch, v, constraint.violation(v["params"]))
             seen.append(arch.arch_id)
-    again = make_strategy(spec, OBJECTIVES, StrategySpec(name=strategy, population=8, initial=8, generations=5), seed=0, constraints=[constraint])
+    again = make_strategy(
+        spec,
+        OBJECTIVES,
+        StrategySpec(name=strategy, population=8, initial=8, generations=5),
+        seed=0,
+        constraints=[constraint],
+    )
     assert [a.arch_id for a in again.ask(4)] == seen[:4]  # same seed, same first proposals
 
 
@@ -61,7 +73,9 @@ def test_history_from_the_store_is_accepted(strategy):
 def test_predictor_proposes_unseen_architectures_that_beat_random():
     spec = load_spec("gpt-tiny")
     objectives = [("params", "minimize"), ("bytes", "maximize")]
-    s = make_strategy(spec, objectives, StrategySpec(name="predictor", population=8, initial=16, generations=10), seed=0)
+    s = make_strategy(
+        spec, objectives, StrategySpec(name="predictor", population=8, initial=16, generations=10), seed=0
+    )
     history = sample_many(spec, 16, seed=2)
     for arch in history:
         s.tell(arch, values(spec, arch), 0.0)
@@ -77,7 +91,9 @@ def test_optuna_history_is_bounded_and_evolution_goes_on(strategy):
     """Past ``history`` trials the sampler's study is rebuilt from the newest half (with their NSGA-II
     generations), so asks stop slowing down; trials asked before a rebuild and told after still count."""
     spec = load_spec("gpt-tiny")
-    s = make_strategy(spec, OBJECTIVES, StrategySpec(name=strategy, population=8, initial=8, history=40), seed=0)
+    s = make_strategy(
+        spec, OBJECTIVES, StrategySpec(name=strategy, population=8, initial=8, history=40), seed=0
+    )
     for _ in range(30):
         batch = s.ask(4)
         for arch in batch:
@@ -99,8 +115,12 @@ def test_optuna_strategies_never_propose_an_architecture_twice(strategy):
     import optuna
 
     spec = load_spec("gpt-tiny")
-    s = make_strategy(spec, [("params", "minimize"), ("bytes", "minimize")],  # one small corner: many repeats
-                      StrategySpec(name=strategy, population=4, initial=4, history=1000), seed=0)
+    s = make_strategy(
+        spec,
+        [("params", "minimize"), ("bytes", "minimize")],  # one small corner: many repeats
+        StrategySpec(name=strategy, population=4, initial=4, history=1000),
+        seed=0,
+    )
     proposed = []
     for _ in range(60):
         for arch in s.ask(2):
