@@ -14,8 +14,9 @@ answers over loopback HTTP. "Cold" is the first request, sent as soon as the ser
 served from the store with only what the page shows, while the job is read into memory in the
 background); "warm" is the median of later ones, once the server holds the job in memory (the plot
 call's Server-Timing header says so; how long that took after the first view is printed too), as
-optuna-dashboard's warm calls are after its first one read the study. With Debian's chromium installed it also times the
-job page in a headless browser until its charts and table are drawn. Prints figures, asserts nothing.
+optuna-dashboard's warm calls are after its first one read the study. With Debian's chromium installed
+it also times the job page in a headless browser until its charts and table are drawn. Prints figures,
+asserts nothing.
 
     python benchmarks/dashboard.py [--trials 50000] [--repeats 10]
 """
@@ -236,7 +237,10 @@ def browser_page_ms(base: str, job_id: int, repeats: int) -> list[tuple[float, f
         return None
     from playwright.sync_api import sync_playwright
 
-    marks = "['supernas:loaded', 'supernas:charts'].map((name) => performance.getEntriesByName(name)[0].startTime)"
+    marks = (
+        "['supernas:loaded', 'supernas:charts']"
+        ".map((name) => performance.getEntriesByName(name)[0].startTime)"
+    )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -296,7 +300,8 @@ def main() -> None:
     )
     print(
         f"job: {job['complete']} complete, {job['infeasible']} infeasible; front {len(front)} trials; "
-        f"chart points sent {shown} of {job['evaluated']}; plot payload {sizes[0]:.0f} KB, {sizes[1]:.0f} KB gzipped; "
+        f"chart points sent {shown} of {job['evaluated']}; "
+        f"plot payload {sizes[0]:.0f} KB, {sizes[1]:.0f} KB gzipped; "
         f"in the server's memory {in_memory_s:.1f} s after the first view"
     )
     rows = [
@@ -325,7 +330,8 @@ def main() -> None:
         print(
             f"\njob page data vs optuna-dashboard's study data: cold {optuna_ms[0] / ours[1]:.1f}x faster, "
             f"warm {statistics.median(optuna_ms[1]) / ours[2]:.1f}x faster (spread of warm runs: "
-            f"ours {min(page_warm):.0f}-{max(page_warm):.0f} ms, optuna-dashboard {min(optuna_ms[1]):.0f}-{max(optuna_ms[1]):.0f} ms)"
+            f"ours {min(page_warm):.0f}-{max(page_warm):.0f} ms, "
+            f"optuna-dashboard {min(optuna_ms[1]):.0f}-{max(optuna_ms[1]):.0f} ms)"
         )
     print("\ntarget: the job page's data < 250 ms on the first view after a start, < 300 ms warm")
 

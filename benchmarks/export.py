@@ -92,7 +92,8 @@ def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -
     supernet = Supernet(spec, seed=0)
     print(f"\n{space}: 5 front subnets, batch 1 x {seq_len} tokens, 1 thread, median of {repeats}")
     print(
-        f"{'subnet':>14} {'policy':>6} {'params':>10} {'onnx MB':>8} {'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9}"
+        f"{'subnet':>14} {'policy':>6} {'params':>10} {'onnx MB':>8} "
+        f"{'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9}"
     )
     ratios: dict[str, list[float]] = {p: [] for p in POLICIES}
     for arch in archs:
@@ -103,16 +104,18 @@ def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -
             inputs = example_inputs(spec, 1, seq_len)
             session = runtime_session(data, threads=1)
             with torch.inference_mode():
-                torch_ms = median_ms(lambda: torch_outputs(model, inputs), repeats)
-            ort_ms = median_ms(lambda: session.run(None, inputs), repeats)
+                torch_ms = median_ms(lambda model=model, inputs=inputs: torch_outputs(model, inputs), repeats)
+            ort_ms = median_ms(lambda session=session, inputs=inputs: session.run(None, inputs), repeats)
             ratios[policy].append(torch_ms / ort_ms)
             params = parameter_count(model)
             print(
-                f"{arch.arch_id:>14} {policy:>6} {params:>10,} {len(data) / 1e6:>8.2f} {torch_ms:>9.2f} {ort_ms:>8.2f} {torch_ms / ort_ms:>8.2f}x"
+                f"{arch.arch_id:>14} {policy:>6} {params:>10,} {len(data) / 1e6:>8.2f} "
+                f"{torch_ms:>9.2f} {ort_ms:>8.2f} {torch_ms / ort_ms:>8.2f}x"
             )
     for policy, values in ratios.items():
         print(
-            f"  {policy}: torch / ONNX Runtime = {statistics.mean(values):.2f}x mean (min {min(values):.2f}, max {max(values):.2f})"
+            f"  {policy}: torch / ONNX Runtime = {statistics.mean(values):.2f}x mean "
+            f"(min {min(values):.2f}, max {max(values):.2f})"
         )
 
 
@@ -137,7 +140,8 @@ def calibration(space: str, n: int, seq_len: int, home: Path) -> None:
         text=True,
     )
     print(
-        f"\n{space}: ONNX Runtime latency predictors, {n} subnets calibrated\n{done.stdout.strip()}{done.stderr.strip()}"
+        f"\n{space}: ONNX Runtime latency predictors, {n} subnets calibrated\n"
+        f"{done.stdout.strip()}{done.stderr.strip()}"
     )
 
 

@@ -64,7 +64,8 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"baseline: {BASELINE}")
     print(
-        f"{'space':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>22}{'supernet peak MiB':>20}{'weights MiB':>13}"
+        f"{'space':<12}{'shared ms':>11}{'extract ms':>12}{'extract/shared':>22}"
+        f"{'supernet peak MiB':>20}{'weights MiB':>13}"
     )
     for name in builtin_names():
         result = forward_pass(name, args.archs, args.seeds)

@@ -5,7 +5,8 @@ held-out rest (>= 100 by default): MAPE, share within ±10 %, Spearman rank corr
 is >= 90 % within ±10 % for the better predictor. Predictors are written to a temporary
 SUPERNAS_HOME, so the benchmark leaves no files behind.
 
-    python benchmarks/latency_predictor.py [--n 250] [--holdout 0.4] [--threads 1] [--clock cpu] [--repeats 6] [--rounds 2]
+    python benchmarks/latency_predictor.py [--n 250] [--holdout 0.4] [--threads 1] [--clock cpu]
+        [--repeats 6] [--rounds 2]
 
 Timing defaults to one thread and its CPU time: on a small machine shared with other jobs, wall times of
 the same subnet swing 2-3x with their load, which no predictor can follow; ``--clock wall`` measures

@@ -43,14 +43,16 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
-        f"torch {torch.__version__}, {args.threads} thread(s), {args.archs} random archs per seed, seeds {args.seeds}, "
+        f"torch {torch.__version__}, {args.threads} thread(s), {args.archs} random archs per seed, "
+        f"seeds {args.seeds}, "
         f"default batch (4 x 32), full precision; baseline: {BASELINE}\n"
     )
     print(f"{'space':<10} {'proxy':<11} {'shared ms':>10} {'extract ms':>11} {'extract/shared':>20}")
     for space in args.spaces:
         for proxy, result in bench_space(space, args.archs, args.seeds):
             print(
-                f"{space:<10} {proxy:<11} {result.mean('shared_ms'):>10.1f} {result.mean('extracted_ms'):>11.1f} "
+                f"{space:<10} {proxy:<11} {result.mean('shared_ms'):>10.1f} "
+                f"{result.mean('extracted_ms'):>11.1f} "
                 f"{result.ratio_text():>20}"
             )
 

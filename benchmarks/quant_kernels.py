@@ -132,13 +132,15 @@ def main() -> int:
                 print(
                     f"{name:<10}{f'{in_f}x{out_f}':>12}{tokens:>5}{bits:>4}{1e3 * r['fp16']:>10.1f}"
                     f"{1e3 * r['deq+mm']:>11.1f}{1e3 * r['triton']:>11.1f}{vs_fp16:>8.2f}x"
-                    f"{r['deq+mm'] / r['triton']:>10.2f}x{gbps:>8.0f}{100 * gbps / peak:>7.1f}%{r['rel_error']:>10.1e}"
+                    f"{r['deq+mm'] / r['triton']:>10.2f}x{gbps:>8.0f}{100 * gbps / peak:>7.1f}%"
+                    f"{r['rel_error']:>10.1e}"
                 )
     for bits, speedups in decode_speedups.items():
         if speedups:
             mean = math.exp(sum(map(math.log, speedups)) / len(speedups))
             print(
-                f"W{bits} decode (M=1): geometric-mean speedup over fp16 {mean:.2f}x (memory-bound limit ~{16 / bits:.0f}x)"
+                f"W{bits} decode (M=1): geometric-mean speedup over fp16 {mean:.2f}x "
+                f"(memory-bound limit ~{16 / bits:.0f}x)"
             )
     return 0
 

@@ -87,19 +87,21 @@ def slicing_and_adaptation(steps: int, seeds: list[int], home: Path) -> Path:
         f"full model {full_ms:.2f} ms (batch 1 x 64, 1 thread)"
     )
     print(
-        f"{'subnet (depth/heads/FFN/bits)':>30} {'speed-up':>8} | {'fidelity: unsorted':>18} {'sorted':>7} {'adapted':>15} | "
+        f"{'subnet (depth/heads/FFN/bits)':>30} {'speed-up':>8} | "
+        f"{'fidelity: unsorted':>18} {'sorted':>7} {'adapted':>15} | "
         f"{'sim_rank: unsorted':>18} {'sorted':>7} {'adapted':>15}"
     )
+
+    def mean_sd(runs: list[tuple[float, float]], k: int) -> str:
+        values = [r[k] for r in runs]
+        return f"{statistics.mean(values):.4f}+-{statistics.stdev(values) if len(values) > 1 else 0:.4f}"
+
     for i, shape in enumerate(SUBNETS):
         runs = [a[i] for a in adapted]
-
-        def mean_sd(k: int) -> str:
-            values = [r[k] for r in runs]
-            return f"{statistics.mean(values):.4f}+-{statistics.stdev(values) if len(values) > 1 else 0:.4f}"
-
         print(
-            f"{'/'.join(map(str, shape)):>30} {speedups[i]:>7.2f}x | {before[i][0]:>18.4f} {sliced[i][0]:>7.4f} {mean_sd(0):>15} | "
-            f"{before[i][1]:>18.4f} {sliced[i][1]:>7.4f} {mean_sd(1):>15}"
+            f"{'/'.join(map(str, shape)):>30} {speedups[i]:>7.2f}x | "
+            f"{before[i][0]:>18.4f} {sliced[i][0]:>7.4f} {mean_sd(runs, 0):>15} | "
+            f"{before[i][1]:>18.4f} {sliced[i][1]:>7.4f} {mean_sd(runs, 1):>15}"
         )
     return first
 
@@ -111,9 +113,12 @@ def flagship(adapted: Path, home: Path, calibrate_n: int) -> None:
     job_file = home / "job.yaml"
     job_file.write_text(yaml.safe_dump(job))
     latency = next(o for o in job["objectives"] if o["metric"] == "latency_predicted_ms")["options"]
-    run = lambda *args: subprocess.run(
-        ["supernas", *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["supernas", *args], env=env, check=True, capture_output=True, text=True, cwd=ROOT
+        )
+
     run(
         "calibrate",
         str(SPACE),
@@ -140,19 +145,23 @@ def flagship(adapted: Path, home: Path, calibrate_n: int) -> None:
         f"{'':>10} {'params':>11} {'checkpoint MB':>13} {'latency ms (measured)':>21} {'similarity_rank':>15}"
     )
     print(
-        f"{'full':>10} {parameter_count(extract(full, full_arch)):>11,} {'':>13} {latency_ms(full, full_arch):>21.2f} {1.0:>15.4f}"
+        f"{'full':>10} {parameter_count(extract(full, full_arch)):>11,} {'':>13} "
+        f"{latency_ms(full, full_arch):>21.2f} {1.0:>15.4f}"
     )
     for r in sorted(records, key=lambda r: r.values["latency_predicted_ms"].measured):
         arch = Architecture.model_validate_json(store.get_trial(1, r.trial_number).arch_json)
         print(
-            f"{'trial ' + str(r.trial_number):>10} {parameter_count(extract(full, arch)):>11,} {r.checkpoint_bytes / 1e6:>13.1f} "
-            f"{r.values['latency_predicted_ms'].measured:>21.2f} {r.values['similarity_rank'].measured:>15.4f}"
+            f"{'trial ' + str(r.trial_number):>10} {parameter_count(extract(full, arch)):>11,} "
+            f"{r.checkpoint_bytes / 1e6:>13.1f} "
+            f"{r.values['latency_predicted_ms'].measured:>21.2f} "
+            f"{r.values['similarity_rank'].measured:>15.4f}"
         )
     for s in summarize(records):
         worst = "n/a" if s.worst_error is None else f"{100 * s.worst_error:.2f}%"
         mean = "n/a" if s.mean_error is None else f"{100 * s.mean_error:.2f}%"
         print(
-            f"  {s.metric}: {s.verified} trials re-measured, mean error {mean}, worst {worst}{'; ' + s.note if s.note else ''}"
+            f"  {s.metric}: {s.verified} trials re-measured, mean error {mean}, "
+            f"worst {worst}{'; ' + s.note if s.note else ''}"
         )
 
 

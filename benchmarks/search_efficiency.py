@@ -18,7 +18,8 @@ over seeds, as a ratio to random search's mean at 500) and the evaluations neede
 search's hypervolume at 500 of the same seed.
 
     python benchmarks/search_efficiency.py [--evals 500] [--seeds 5] [--steps 300] [--out benchmarks/results]
-        [--strategies random,nsga2]   # only these; each run's curve is kept, so runs can be split over processes
+        [--strategies random,nsga2]   # only these; each run's curve is kept, so runs can be split
+                                      # over processes
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class Evaluator:
 def run(
     spec, settings, evaluate, evals: int, seed: int, reference: np.ndarray, library=None, offset: int = 0
 ) -> np.ndarray:
-    """Hypervolume after each evaluation (the first ``offset`` are the library's cost: nothing evaluated yet)."""
+    """Hypervolume after each evaluation (the first ``offset`` are the library's cost: nothing
+    evaluated yet)."""
     from supernas.search.pareto import hypervolume, minimization_vector, non_dominated
     from supernas.search.strategies import make_strategy
 
@@ -230,13 +232,17 @@ def main() -> None:
     scale = float(np.mean([c[-1] for c in curves["random"].values()]))
     marks = [m for m in CHECKPOINTS if m <= args.evals]
     print(
-        f"gpt-tiny trained {args.steps} steps; minimize val_loss ({args.batches} held-out batches of 8 x 64 bytes) and "
-        f"latency_predicted_ms (lookup table, batch 1 x 64, 1 thread, CPU clock); seeds 0..{args.seeds - 1}"
+        f"gpt-tiny trained {args.steps} steps; "
+        f"minimize val_loss ({args.batches} held-out batches of 8 x 64 bytes) and "
+        "latency_predicted_ms (lookup table, batch 1 x 64, 1 thread, CPU clock); "
+        f"seeds 0..{args.seeds - 1}"
     )
     if "mip" in curves:
         print(
-            f"mip's block library: {library_evaluations} subnets on {args.library_batches}/{args.batches} of the held-out "
-            f"batches = {library_cost} evaluations, counted before its first proposal ({library_seconds:.0f} s)"
+            f"mip's block library: {library_evaluations} subnets on "
+            f"{args.library_batches}/{args.batches} of the held-out "
+            f"batches = {library_cost} evaluations, "
+            f"counted before its first proposal ({library_seconds:.0f} s)"
         )
     print(
         f"hypervolume as a ratio to random search's mean at {args.evals} evaluations (mean ± std over seeds)"
@@ -250,7 +256,8 @@ def main() -> None:
     for name, by_seed in curves.items():
         runs = list(by_seed.values())
         cells = "".join(
-            f"{np.mean([c[m - 1] for c in runs]) / scale:>9.3f} ± {np.std([c[m - 1] for c in runs]) / scale:<4.3f}"
+            f"{np.mean([c[m - 1] for c in runs]) / scale:>9.3f} ± "
+            f"{np.std([c[m - 1] for c in runs]) / scale:<4.3f}"
             for m in marks
         )
         needed = [

@@ -77,11 +77,11 @@ def compare(
         shared, extracted = [], []
         for arch in archs:
 
-            def in_supernet() -> None:
+            def in_supernet(arch=arch) -> None:
                 with supernet.active(arch):
                     work(supernet)
 
             shared.append(_ms(in_supernet))
-            extracted.append(_ms(lambda: work(extract(supernet, arch))))
+            extracted.append(_ms(lambda arch=arch: work(extract(supernet, arch))))
         results.append(SeedResult(statistics.median(shared), statistics.median(extracted)))
     return Comparison(results)

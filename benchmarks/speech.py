@@ -71,7 +71,8 @@ def one_seed(spec, data, seed: int, args) -> dict[str, tuple[float, float]]:
         picks[name] = i
     for name, i in picks.items():
         print(
-            f"  {name:<22} accuracy {accuracy[i]:.3f}  latency {latency[i]:.2f} ms  {archs[i].depth} layers, embed {archs[i].embed_dim}"
+            f"  {name:<22} accuracy {accuracy[i]:.3f}  latency {latency[i]:.2f} ms  "
+            f"{archs[i].depth} layers, embed {archs[i].embed_dim}"
         )
     return {
         name: (accuracy[i] / accuracy[0], latency[i] / latency[0], accuracy[i]) for name, i in picks.items()
@@ -119,7 +120,8 @@ def main() -> None:
             for name in within:
                 within[name].append(report.scores[name].within_10)
         print(
-            f"\nlatency predictors on speech-tiny ({args.calibrate_n} subnets per seed, 40% held out), % within ±10%:"
+            f"\nlatency predictors on speech-tiny ({args.calibrate_n} subnets per seed, 40% held out), "
+            "% within ±10%:"
         )
         for name, values in within.items():
             print(f"  {name:<10} {np.mean(values):.1f} ({min(values):.1f}-{max(values):.1f})")

@@ -173,13 +173,15 @@ def main() -> None:
                 windows = [mean_sd([rates[i] for rates in per_seed]) for i in range(min(map(len, per_seed)))]
                 last = mean_sd([rates[-1] / rates[0] for rates in per_seed])
                 print(
-                    f"{strategy:<10} slowest window {min(map(min, per_seed)):.1f}/s, last/first {last}x: {' '.join(windows)}"
+                    f"{strategy:<10} slowest window {min(map(min, per_seed)):.1f}/s, "
+                    f"last/first {last}x: {' '.join(windows)}"
                 )
         if 4 in args.parts:
             runs = [gpt2_rates(args.gpt2_trials, seed, Path(tmp)) for seed in args.gpt2_seeds]
             print(
                 f"\ngpt2-small, {args.gpt2_trials} trials of about a second, job seeds {args.gpt2_seeds}: "
-                f"1 worker {mean_sd([one for one, _ in runs], 3)}/s, 2 workers {mean_sd([two for _, two in runs], 3)}/s, "
+                f"1 worker {mean_sd([one for one, _ in runs], 3)}/s, "
+                f"2 workers {mean_sd([two for _, two in runs], 3)}/s, "
                 f"ratio {mean_sd([two / one for one, two in runs], 2)}x"
             )
         disconnect()

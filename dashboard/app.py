@@ -44,7 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        metric_names()  # every job view needs the metric registry (objectives' directions): loading it takes a second
+        # every job view needs the metric registry (objectives' directions): loading it takes a second
+        metric_names()
         runner.start()
         try:
             yield

@@ -66,7 +66,8 @@ def arch_view(arch_json: str) -> ArchView:
             f"attention {attention}",
             f"heads {heads} · FFN {ffn}",
             f"experts {experts}",
-            f"bits w{_per_layer([layer['weight_bits'] for layer in layers])} a{_per_layer([layer['act_bits'] for layer in layers])}",
+            f"bits w{_per_layer([layer['weight_bits'] for layer in layers])} "
+            f"a{_per_layer([layer['act_bits'] for layer in layers])}",
         ]
     )
     depth = len(layers)
@@ -82,7 +83,11 @@ def arch_view(arch_json: str) -> ArchView:
 
 
 def front_end_line(space: SpaceSpec, embed_dim: int) -> str | None:
-    """What a speech subnet computes before its layers (shared whole by every subnet), or None for other tasks."""
+    """What a speech subnet computes before its layers (shared whole by every subnet), or None for other
+    tasks."""
     if space.task != "speech":
         return None
-    return f"{space.audio.summary()} · projection to {embed_dim} · depthwise position convolution, kernel {space.audio.pos_conv_kernel}"
+    return (
+        f"{space.audio.summary()} · projection to {embed_dim} · "
+        f"depthwise position convolution, kernel {space.audio.pos_conv_kernel}"
+    )

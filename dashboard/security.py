@@ -45,7 +45,8 @@ def check_exposure(host: str, token: str | None) -> None:
     """Refuse to listen beyond loopback without a token: anyone on the network could run jobs."""
     if not token and not is_loopback(host):
         raise ExposureError(
-            f"refusing to listen on {host} without a token: set SUPERNAS_TOKEN or --token, or listen on 127.0.0.1"
+            f"refusing to listen on {host} without a token: "
+            "set SUPERNAS_TOKEN or --token, or listen on 127.0.0.1"
         )
 
 

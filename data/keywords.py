@@ -155,7 +155,8 @@ def make_keywords(
     """Synthesise the set into ``directory`` (new or empty); returns clips per split."""
     if not HELDOUT_EVERY <= speakers <= len(SPEAKERS):
         raise SpecError(
-            f"--speakers {speakers}: allowed {HELDOUT_EVERY}-{len(SPEAKERS)} (every {HELDOUT_EVERY}th speaker is held out)"
+            f"--speakers {speakers}: allowed {HELDOUT_EVERY}-{len(SPEAKERS)} "
+            f"(every {HELDOUT_EVERY}th speaker is held out)"
         )
     if takes < 1:
         raise SpecError(f"--takes {takes}: at least 1 take per speaker and class")

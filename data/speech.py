@@ -50,13 +50,15 @@ def read_wav(path: Path, spec: SpaceSpec) -> np.ndarray:
         raise SpecError(f"{path}: {8 * width}-bit samples; space '{spec.name}' reads 16-bit PCM")
     if rate != audio.sample_rate:
         raise SpecError(
-            f"{path}: sample rate {rate} Hz; space '{spec.name}' reads {audio.sample_rate} Hz (resample it first)"
+            f"{path}: sample rate {rate} Hz; space '{spec.name}' reads {audio.sample_rate} Hz "
+            "(resample it first)"
         )
     if frames == 0:
         raise SpecError(f"{path}: empty (no samples)")
     if frames > audio.max_samples:
         raise SpecError(
-            f"{path}: {frames / rate:.3f} s long; space '{spec.name}' reads clips of at most {audio.max_seconds:g} s ({audio.max_samples} samples)"
+            f"{path}: {frames / rate:.3f} s long; space '{spec.name}' reads clips of at most "
+            f"{audio.max_seconds:g} s ({audio.max_samples} samples)"
         )
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
@@ -66,7 +68,8 @@ def _manifest(source: Path) -> Path:
         path = source / MANIFEST
         if not path.is_file():
             raise NotFoundError(
-                f"{source}: no {MANIFEST} (a speech data directory lists its clips there; see 'supernas data keywords')"
+                f"{source}: no {MANIFEST} "
+                "(a speech data directory lists its clips there; see 'supernas data keywords')"
             )
         return path
     if not source.is_file():
@@ -96,13 +99,15 @@ def _label(path: Path, line: int, value: str | None, spec: SpaceSpec) -> int:
     text = (value or "").strip()
     if not text.lstrip("-").isdigit() or not 0 <= int(text) < spec.num_classes:
         raise SpecError(
-            f"{path}: line {line}: label {value!r} is not a class of space '{spec.name}' (0-{spec.num_classes - 1})"
+            f"{path}: line {line}: label {value!r} is not a class of space '{spec.name}' "
+            f"(0-{spec.num_classes - 1})"
         )
     return int(text)
 
 
 def load_speech_data(source: str | Path, spec: SpaceSpec) -> TaskData:
-    """The clips ``source`` lists, padded to the space's clip length, split by the manifest (else by position)."""
+    """The clips ``source`` lists, padded to the space's clip length, split by the manifest
+    (else by position)."""
     manifest = _manifest(Path(source))
     rows = _rows(manifest)
     n = spec.audio.max_samples
@@ -130,5 +135,8 @@ def load_speech_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     else:
         train, heldout = split_index(len(rows))
         how = "held out by position"
-    source_text = f"{manifest.parent.name}: {len(rows):,} clips of {spec.audio.max_seconds:g} s at {spec.audio.sample_rate} Hz, {len(heldout):,} {how}"
+    source_text = (
+        f"{manifest.parent.name}: {len(rows):,} clips of {spec.audio.max_seconds:g} s "
+        f"at {spec.audio.sample_rate} Hz, {len(heldout):,} {how}"
+    )
     return TaskData("audio", whole.select(train), whole.select(heldout), source_text)

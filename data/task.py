@@ -62,7 +62,8 @@ def load_data(source: str | Path | None, spec: SpaceSpec) -> TextData | TaskData
         return load_text(source)
     if source is None:
         raise SpecError(
-            f"space '{spec.name}' ({spec.task}) needs data: {', '.join(BUILTINS)} or a {'/'.join(FILE_TYPES)} file"
+            f"space '{spec.name}' ({spec.task}) needs data: {', '.join(BUILTINS)} "
+            f"or a {'/'.join(FILE_TYPES)} file"
         )
     return load_task_data(source, spec)
 
@@ -89,7 +90,8 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
             else f"has no tokenizer in supernas (vocab {spec.vocab_size})"
         )
         raise SpecError(
-            f"data {text}: task data is for classification and encoder spaces; '{spec.name}' (causal_lm) {why}"
+            f"data {text}: task data is for classification and encoder spaces; "
+            f"'{spec.name}' (causal_lm) {why}"
         )
     if text == "digits":
         return _digits(spec)
@@ -113,7 +115,8 @@ def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
         return _npz(path, spec)
     if spec.task == "vision":
         raise SpecError(
-            f"{path}: space '{spec.name}' is a vision space: it needs images (a .npz file with images and labels, or digits)"
+            f"{path}: space '{spec.name}' is a vision space: it needs images "
+            "(a .npz file with images and labels, or digits)"
         )
     content = _utf8(path)
     if suffix == ".txt":
@@ -165,7 +168,8 @@ def _jsonl(path: Path, content: str) -> list[tuple[str, str, object]]:
         for column in ("text", "label"):
             if column not in row:
                 raise SpecError(
-                    f"{path}: line {number}: no '{column}' field (fields: {', '.join(map(str, row)) or 'none'})"
+                    f"{path}: line {number}: no '{column}' field "
+                    f"(fields: {', '.join(map(str, row)) or 'none'})"
                 )
         if not isinstance(row["text"], str):
             raise SpecError(f"{path}: line {number}: 'text' is {type(row['text']).__name__}, not a string")
@@ -213,7 +217,8 @@ def _label(path: Path, where: str, value: object, spec: SpaceSpec) -> int:
 def _in_classes(path: Path | str, where: str, label: int, spec: SpaceSpec) -> None:
     if not 0 <= label < spec.num_classes:
         raise SpecError(
-            f"{path}: {where}label {label} is outside the classes of space '{spec.name}' (0-{spec.num_classes - 1}, num_classes {spec.num_classes})"
+            f"{path}: {where}label {label} is outside the classes of space '{spec.name}' "
+            f"(0-{spec.num_classes - 1}, num_classes {spec.num_classes})"
         )
 
 
@@ -239,7 +244,8 @@ def _text_data(
     top = int(ids.max())
     if top >= spec.vocab_size:
         raise SpecError(
-            f"{where}: token id {top} is outside the vocabulary of space '{spec.name}' (vocab_size {spec.vocab_size}); "
+            f"{where}: token id {top} is outside the vocabulary of space '{spec.name}' "
+            f"(vocab_size {spec.vocab_size}); "
             "WordPiece text needs MiniLM's 30,522-token vocabulary"
         )
     whole = TaskSplit(ids, mask, None if labels is None else torch.tensor(labels, dtype=torch.long))
@@ -267,7 +273,8 @@ def _prose(spec: SpaceSpec) -> TaskData:
 def _need_vision(spec: SpaceSpec, what: str) -> None:
     if spec.task != "vision":
         raise SpecError(
-            f"{what} holds images; space '{spec.name}' is a {spec.task} space (text: .txt, .jsonl, .csv or stdlib-prose)"
+            f"{what} holds images; space '{spec.name}' is a {spec.task} space "
+            "(text: .txt, .jsonl, .csv or stdlib-prose)"
         )
 
 

@@ -95,7 +95,8 @@ def load_text(path: str | Path | None) -> TextData:
 
 
 def byte_tokens(data: bytes | bytearray) -> torch.Tensor:
-    """Bytes as a uint8 token tensor (empty input gives an empty tensor, which ``torch.frombuffer`` refuses)."""
+    """Bytes as a uint8 token tensor (empty input gives an empty tensor, which ``torch.frombuffer``
+    refuses)."""
     return torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)
 
 

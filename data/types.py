@@ -1,6 +1,7 @@
 """Task data as values: the examples of one split, a task's train and held-out splits, and their batches.
 
-Every reader (:mod:`supernas.data.task`, :mod:`supernas.data.speech`) returns these; nothing here reads a file.
+Every reader (:mod:`supernas.data.task`, :mod:`supernas.data.speech`) returns these; nothing here reads a
+file.
 
 The held-out split is fixed by position: every ``HELDOUT_EVERY``-th example (0, 5, 10, ...), at most
 ``MAX_HELDOUT`` of them, is held out and the rest trains, so a file sorted by label is still held out
@@ -101,7 +102,8 @@ def heldout_batches(
 
 
 def split_index(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, held-out) positions of ``n`` examples: every ``HELDOUT_EVERY``-th held out, at most ``MAX_HELDOUT``."""
+    """(train, held-out) positions of ``n`` examples: every ``HELDOUT_EVERY``-th held out,
+    at most ``MAX_HELDOUT``."""
     held = torch.arange(0, n, HELDOUT_EVERY)[:MAX_HELDOUT]
     keep = torch.ones(n, dtype=torch.bool)
     keep[held] = False

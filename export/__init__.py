@@ -1,1 +1,2 @@
-"""Exporters: a subnet checkpoint as a directory another runtime loads (ONNX, Hugging Face), checked by that runtime."""
+"""Exporters: a subnet checkpoint as a directory another runtime loads (ONNX, Hugging Face), checked by
+that runtime."""

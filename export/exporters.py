@@ -82,7 +82,10 @@ def hf_check(model: Transformer, directory: Path) -> str:
         else:
             theirs = transformers.AutoModel.from_pretrained(directory).eval()(ids).last_hidden_state
             ours = model.encode(ids)
-    return f"transformers loaded it: max |difference| to the torch subnet {float((theirs - ours).abs().max()):.2e}"
+    return (
+        "transformers loaded it: max |difference| to the torch subnet "
+        f"{float((theirs - ours).abs().max()):.2e}"
+    )
 
 
 def export_subnet(model: Transformer, directory: str | Path, fmt: str) -> ExportResult:

@@ -40,7 +40,10 @@ FAMILIES = {
 def _first_difference(spec: SpaceSpec, arch: Architecture) -> str | None:
     """The first global setting or layer a standard GPT-2/BERT config cannot express, or None."""
     if spec.task not in FAMILIES:
-        return f"task '{spec.task}': Hugging Face export covers GPT-2 (causal_lm) and BERT (encoder_classification) only"
+        return (
+            f"task '{spec.task}': Hugging Face export covers GPT-2 (causal_lm) "
+            "and BERT (encoder_classification) only"
+        )
     family, norm = FAMILIES[spec.task]
     if spec.norm != norm:
         return f"norm '{spec.norm}' ({family} is {norm}-norm only)"
@@ -50,23 +53,35 @@ def _first_difference(spec: SpaceSpec, arch: Architecture) -> str | None:
     for i, layer in enumerate(arch.layers):
         at = f"layer {i}"
         if not layer.has_attention or not layer.has_ffn:
-            return f"{at}: a no-op {'attention' if not layer.has_attention else 'FFN'} block ({family} layers always have both)"
+            return (
+                f"{at}: a no-op {'attention' if not layer.has_attention else 'FFN'} block "
+                f"({family} layers always have both)"
+            )
         if layer.attention is AttentionType.linear:
             return f"{at}: attention 'linear' ({family} has softmax attention only)"
         if layer.attention is AttentionType.gqa:
-            return f"{at}: attention 'gqa' with {layer.kv_heads} key/value heads ({family} has one per query head)"
+            return (
+                f"{at}: attention 'gqa' with {layer.kv_heads} key/value heads "
+                f"({family} has one per query head)"
+            )
         if layer.attention is AttentionType.sliding_window:
-            return f"{at}: attention 'sliding_window' (window {layer.window}; {family} attends to the whole sequence)"
+            return (
+                f"{at}: attention 'sliding_window' (window {layer.window}; "
+                f"{family} attends to the whole sequence)"
+            )
         if layer.experts > 1:
             return f"{at}: {layer.experts} experts, top-{layer.top_k} ({family} has dense FFNs only)"
         if layer.weight_bits not in (16, 32):
-            return f"{at}: {layer.weight_bits}-bit weights ({family} stores float weights; 16/32-bit layers only)"
+            return (
+                f"{at}: {layer.weight_bits}-bit weights "
+                f"({family} stores float weights; 16/32-bit layers only)"
+            )
         if layer.act_bits != 32:
             return f"{at}: {layer.act_bits}-bit activation fake-quant (not expressible in a {family} config)"
         if layer.heads * spec.head_dim != arch.embed_dim:
             return (
-                f"{at}: heads {layer.heads} x head_dim {spec.head_dim} = {layer.heads * spec.head_dim} != embed_dim "
-                f"{arch.embed_dim} ({family} derives head_dim = hidden size / heads)"
+                f"{at}: heads {layer.heads} x head_dim {spec.head_dim} = {layer.heads * spec.head_dim} "
+                f"!= embed_dim {arch.embed_dim} ({family} derives head_dim = hidden size / heads)"
             )
         for field in ("heads", "ffn_dim"):
             if getattr(layer, field) != getattr(first, field):
@@ -90,7 +105,8 @@ def _weight(linear: QuantLinear) -> torch.Tensor:
 
 
 def _bias(linear: QuantLinear) -> torch.Tensor:
-    """The bias, or zeros for a bias-free space (GPT-2 and BERT always add one: zeros preserve the function)."""
+    """The bias, or zeros for a bias-free space (GPT-2 and BERT always add one: zeros preserve the
+    function)."""
     return linear.bias.detach().float() if linear.bias is not None else torch.zeros(linear.out_features)
 
 
@@ -206,7 +222,8 @@ def save_hf(model: Transformer, directory: str | Path) -> Path:
             metadata={"format": "pt"},
         )
         about["pooler"] = (
-            "not part of the subnet: pooler.dense is all zeros so BertModel loads completely; ignore pooler_output"
+            "not part of the subnet: pooler.dense is all zeros so BertModel loads completely; "
+            "ignore pooler_output"
         )
         about["classifier"] = {
             "file": CLASSIFIER_WEIGHTS,

@@ -218,7 +218,8 @@ def _stored_weight(name: str, linear: QuantLinear) -> tuple[list, list]:
 
 
 def _store_weights_as_checkpoint(proto, model: nn.Module) -> None:
-    """Replace each 4/8/16-bit layer's fp32 initializer by its stored integers (or halves) and a dequantize node."""
+    """Replace each 4/8/16-bit layer's fp32 initializer by its stored integers (or halves) and a
+    dequantize node."""
     initializers = {t.name: i for i, t in enumerate(proto.graph.initializer)}
     replaced, nodes = [], []
     for layer, linear in model.named_modules():

@@ -1,1 +1,2 @@
-"""The transformer: one definition for the supernet and its extracted subnets, quantization, kernels and checkpoints."""
+"""The transformer: one definition for the supernet and its extracted subnets, quantization, kernels and
+checkpoints."""

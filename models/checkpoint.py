@@ -129,7 +129,8 @@ def load_subnet(directory: str | Path, backend: str = "torch") -> Transformer:
 
 
 def tensor_bytes_on_disk(path: str | Path) -> int:
-    """Bytes of tensor data in a ``.safetensors`` file: its size less the 8-byte length and the JSON header."""
+    """Bytes of tensor data in a ``.safetensors`` file: its size less the 8-byte length and the JSON
+    header."""
     path = Path(path)
     with path.open("rb") as handle:
         (header,) = struct.unpack("<Q", handle.read(8))
@@ -137,7 +138,8 @@ def tensor_bytes_on_disk(path: str | Path) -> int:
 
 
 class CheckpointAsSupernet(nn.Module):
-    """A loaded subnet checkpoint standing where a :class:`Supernet` with that one architecture active is expected.
+    """A loaded subnet checkpoint standing where a :class:`Supernet` with that one architecture active is
+    expected.
 
     Code written against the supernet (``with supernet.active(arch):`` then ``supernet(inputs, padding)``,
     ``encode``, ``blocks``, ``spec``, parameters) runs unchanged on the checkpoint's own weights, which is
@@ -192,7 +194,8 @@ class CheckpointAsSupernet(nn.Module):
         return self.model.encode(*args, **kwargs)
 
     def __getattr__(self, name: str):
-        """Modules and attributes of the loaded model (``blocks``, ``depth``, ``wte``...) as the supernet's own."""
+        """Modules and attributes of the loaded model (``blocks``, ``depth``, ``wte``...) as the supernet's
+        own."""
         try:
             return super().__getattr__(name)
         except AttributeError:

@@ -18,7 +18,8 @@ def from_pretrained_command(
     weights: Annotated[
         Path,
         typer.Option(
-            help="dense checkpoint (.safetensors or torch state_dict; supernas, GPT-2 or BERT names), or minilm: the MiniLM-L6 package's weights"
+            help="dense checkpoint (.safetensors or torch state_dict; supernas, GPT-2 or BERT names), "
+            "or minilm: the MiniLM-L6 package's weights"
         ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="supernet directory to write")],

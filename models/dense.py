@@ -72,7 +72,8 @@ class QuantLinear(nn.Module):
         asked = (out_features, in_features, weight_bits, act_bits)
         if asked != (self.out_features, self.in_features, self.weight_bits, self.act_bits):
             raise ValueError(
-                f"QuantLinear is fixed at {(self.out_features, self.in_features, self.weight_bits, self.act_bits)}, asked {asked}"
+                "QuantLinear is fixed at "
+                f"{(self.out_features, self.in_features, self.weight_bits, self.act_bits)}, asked {asked}"
             )
 
     @property
@@ -121,7 +122,10 @@ class QuantLinear(nn.Module):
 
     def extra_repr(self) -> str:
         group = f", group={self.group_size}" if self.group_size else ""
-        return f"in={self.in_features}, out={self.out_features}, w{self.weight_bits}a{self.act_bits}{group}, {self.backend}"
+        return (
+            f"in={self.in_features}, out={self.out_features}, "
+            f"w{self.weight_bits}a{self.act_bits}{group}, {self.backend}"
+        )
 
 
 class DenseLeaves:

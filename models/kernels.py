@@ -38,7 +38,8 @@ if triton.knobs.runtime.interpret and not isinstance(tl.max, InterpretedFunction
     # triton's own library functions were defined when it was first imported, before interpreter mode
     raise SpecError(
         "the triton backend without CUDA needs Triton's interpreter, but Triton was imported before it was "
-        "chosen (torch.utils.flop_counter and torch.compile import it): set TRITON_INTERPRET=1 before starting Python"
+        "chosen (torch.utils.flop_counter and torch.compile import it): "
+        "set TRITON_INTERPRET=1 before starting Python"
     )
 
 _ROUND = tl.constexpr(
@@ -163,7 +164,8 @@ def _configs(shapes: list[tuple[int, int, int, int, int]]) -> list[triton.Config
 
 @functools.cache
 def _tuned(decode: bool):
-    """The matmul autotuned over tile shapes on the GPU: narrow-N, deep-K tiles for M <= 16, square ones above."""
+    """The matmul autotuned over tile shapes on the GPU: narrow-N, deep-K tiles for M <= 16, square ones
+    above."""
     if decode:  # weight tiles of at most 8192 values keep the pipelined buffers within Hopper's shared memory
         shapes = [
             (16, bn, bk, 4, s)
@@ -209,8 +211,9 @@ def quant_linear(
     """
     if x.device.type != "cuda" and not INTERPRETED:
         raise SpecError(
-            f"backend 'triton' needs CUDA tensors here (got {x.device.type}); CPU tensors run only in Triton's "
-            "interpreter, which is used when no CUDA device is present or TRITON_INTERPRET=1 is set before import"
+            f"backend 'triton' needs CUDA tensors here (got {x.device.type}); "
+            "CPU tensors run only in Triton's interpreter, "
+            "which is used when no CUDA device is present or TRITON_INTERPRET=1 is set before import"
         )
     x2 = x.reshape(-1, in_features).contiguous()
     m, n = x2.shape[0], qweight.shape[0]

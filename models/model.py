@@ -177,8 +177,9 @@ class Transformer(nn.Module):
     """Decoder LM, encoder classifier, vision transformer or speech classifier, as the spec's task says.
 
     ``forward(inputs, padding=None, token_types=None)``: inputs are token ids (B, T), images
-    (B, C, H, W) or waveforms (B, samples); ``padding`` (B, T) is True at real tokens. Returns logits: (B, T, vocab) for a
-    causal LM, (B, classes) otherwise. ``encode`` returns the final hidden states (B, T, C).
+    (B, C, H, W) or waveforms (B, samples); ``padding`` (B, T) is True at real tokens. Returns logits:
+    (B, T, vocab) for a causal LM, (B, classes) otherwise. ``encode`` returns the final hidden states
+    (B, T, C).
     """
 
     def __init__(self, spec: SpaceSpec, arch: Architecture, leaves: Leaves) -> None:
@@ -238,12 +239,14 @@ class Transformer(nn.Module):
             raise InputError(f"token ids must be integers, got {inputs.dtype}")
         if inputs.shape[1] > spec.max_seq_len:
             raise InputError(
-                f"sequence of {inputs.shape[1]} tokens is longer than space '{spec.name}' allows ({spec.max_seq_len})"
+                f"sequence of {inputs.shape[1]} tokens is longer than space '{spec.name}' allows "
+                f"({spec.max_seq_len})"
             )
         if inputs.numel() and (int(inputs.min()) < 0 or int(inputs.max()) >= spec.vocab_size):
             bad = int(inputs.max()) if int(inputs.max()) >= spec.vocab_size else int(inputs.min())
             raise InputError(
-                f"token id {bad} is outside the vocabulary of space '{spec.name}' (0 to {spec.vocab_size - 1})"
+                f"token id {bad} is outside the vocabulary of space '{spec.name}' "
+                f"(0 to {spec.vocab_size - 1})"
             )
 
     def embed(self, inputs: torch.Tensor, token_types: torch.Tensor | None) -> torch.Tensor:

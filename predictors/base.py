@@ -66,7 +66,8 @@ class MetricContext:
 
     def use_data(self, source: str) -> None:
         """Score one-shot metrics on ``source``'s held-out split (bytes of its tail for a byte-level LM)
-        instead of the data kept with the supernet; every context given the same source scores the same examples."""
+        instead of the data kept with the supernet; every context given the same source scores the same
+        examples."""
         from supernas.data.task import load_data
         from supernas.data.types import TaskData, heldout_batches
 
@@ -107,14 +108,16 @@ class Metric(ABC):
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise SpecError(
-                f"metric '{self.name}': unknown option '{unknown[0]}' ({allowed(self.options) if self.options else 'it takes no options'})"
+                f"metric '{self.name}': unknown option '{unknown[0]}' "
+                f"({allowed(self.options) if self.options else 'it takes no options'})"
             )
         self.settings = {**self.options, **options}
 
     def check_applicable(self, spec: SpaceSpec) -> None:
         if spec.task not in self.tasks:
             raise SpecError(
-                f"metric '{self.name}' does not apply to space '{spec.name}' (task {spec.task}; it needs {', '.join(self.tasks)})"
+                f"metric '{self.name}' does not apply to space '{spec.name}' "
+                f"(task {spec.task}; it needs {', '.join(self.tasks)})"
             )
 
     @abstractmethod

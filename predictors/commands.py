@@ -72,9 +72,9 @@ def score_command(
         str, typer.Option(help="comma-separated metric names (see `supernas metrics`)")
     ] = "params,flops,hidden_cov",
     option: Annotated[
-        list[str],
+        Optional[list[str]],
         typer.Option("--option", help="metric option KEY=VALUE, given to every metric that takes it"),
-    ] = [],
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed of the supernet initialisation and calibration batch")] = 0,
     supernet: Annotated[
         Optional[Path], typer.Option(help="saved supernet directory (default: seeded random init)")
@@ -94,7 +94,7 @@ def score_command(
 
     spec = load_spec(space)
     chosen = read_arch(spec, arch)
-    options = _parse_options(option)
+    options = _parse_options(option or [])
     context = MetricContext(
         spec, seed=seed, supernet_factory=(lambda: Supernet.load(supernet)) if supernet else None
     )
@@ -151,7 +151,8 @@ def calibrate_command(
         int, typer.Option(help="which subnets are sampled and held out, and the random weights they run with")
     ] = 0,
 ) -> None:
-    """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy, save them."""
+    """Measure N subnets, fit the lookup-table and learned latency predictors, print their accuracy,
+    save them."""
     from supernas.predictors.latency.calibration import calibrate
     from supernas.predictors.latency.report import format_report
     from supernas.spaces.spec import load_spec
@@ -206,7 +207,8 @@ def train_command(
     distill: Annotated[
         bool,
         typer.Option(
-            help="in-place distillation from the largest subnet (off: on short runs it trains worse, see README)"
+            help="in-place distillation from the largest subnet "
+            "(off: on short runs it trains worse, see README)"
         ),
     ] = False,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="steps between checkpoints")] = 200,
@@ -258,7 +260,8 @@ def train_command(
         for name, arch in (("largest", largest(spec)), ("smallest", smallest(spec))):
             print(
                 f"held-out accuracy, {name} subnet: {heldout_accuracy(net, arch, heldout):.4f} "
-                f"(loss {heldout_loss(net, arch, heldout):.4f} nats/example, {len(text.heldout):,} held-out examples)"
+                f"(loss {heldout_loss(net, arch, heldout):.4f} nats/example, "
+                f"{len(text.heldout):,} held-out examples)"
             )
         return
     heldout = heldout_windows(text.heldout, seq_len, batch_size, n_batches=16)

@@ -70,7 +70,8 @@ def training_text(supernet: Supernet, path: str | Path | None) -> TextData:
     if supernet.trained_on is not None and text.source != supernet.trained_on:
         given = f"--data {path}" if path is not None else "the default text (Python stdlib)"
         raise SpecError(
-            f"{given} is {text.source}, but the supernet was trained on {supernet.trained_on}: pass that file with --data"
+            f"{given} is {text.source}, but the supernet was trained on {supernet.trained_on}: "
+            "pass that file with --data"
         )
     return text
 
@@ -215,9 +216,15 @@ def _cell(x: float | None) -> str:
 
 def format_agreement(rows: list[Agreement], n: int, finetuning: Finetuning | None = None) -> str:
     """A table, val_loss first, then by strength of agreement with the fine-tuned target (else one-shot)."""
-    header = f"rank agreement over {n} random subnets (rho = -1: higher metric, lower loss); targets: one-shot val_loss"
+    header = (
+        f"rank agreement over {n} random subnets (rho = -1: higher metric, lower loss); "
+        "targets: one-shot val_loss"
+    )
     if finetuning is not None:
-        header += f", val_loss after {finetuning.steps} standalone fine-tuning steps (lr {finetuning.lr:g}, batch {finetuning.batch_size})"
+        header += (
+            f", val_loss after {finetuning.steps} standalone fine-tuning steps "
+            f"(lr {finetuning.lr:g}, batch {finetuning.batch_size})"
+        )
     lines = [
         header,
         f"{'metric':<18} {'direction':<9} {'cost':<9} {'rho 1shot':>9} {'tau 1shot':>9}"

@@ -80,7 +80,8 @@ class _ParentFidelity(Metric):
     def check_applicable(self, spec) -> None:
         if spec.task != "encoder_classification":
             raise SpecError(
-                f"metric '{self.name}' compares sentence embeddings: it needs an encoder space, not {spec.task} ('{spec.name}')"
+                f"metric '{self.name}' compares sentence embeddings: it needs an encoder space, "
+                f"not {spec.task} ('{spec.name}')"
             )
 
     def reference(self, context: MetricContext) -> tuple[list[Batch], torch.Tensor]:

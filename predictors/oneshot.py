@@ -79,7 +79,8 @@ class _OneShot(Metric):
         if any(b.targets is None for b in context.heldout):
             where = context.data or context.supernet.heldout.source or "the held-out data"
             raise SpecError(
-                f"metric '{self.name}' needs labeled held-out data; {where} has no labels (a .jsonl/.csv file with text and label)"
+                f"metric '{self.name}' needs labeled held-out data; {where} has no labels "
+                "(a .jsonl/.csv file with text and label)"
             )
         return context.heldout
 
@@ -96,8 +97,8 @@ class _OneShot(Metric):
         if stored is not None:
             return stored
         raise SpecError(
-            f"metric '{self.name}' needs labeled held-out data for space '{spec.name}' (task {spec.task}): give the job "
-            "'data' (digits, or a .jsonl/.csv/.npz file), or a supernet trained with --data"
+            f"metric '{self.name}' needs labeled held-out data for space '{spec.name}' (task {spec.task}): "
+            "give the job 'data' (digits, or a .jsonl/.csv/.npz file), or a supernet trained with --data"
         )
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
@@ -112,7 +113,10 @@ class ValLoss(_OneShot):
     name = "val_loss"
     direction = "minimize"
     unit = "nats/target"
-    description = "held-out cross-entropy through the trained supernet (byte-level LMs: its training text's held-out part)"
+    description = (
+        "held-out cross-entropy through the trained supernet "
+        "(byte-level LMs: its training text's held-out part)"
+    )
     score = staticmethod(task_loss)
 
 
@@ -124,5 +128,8 @@ class ValAccuracy(_OneShot):
     direction = "maximize"
     unit = "fraction"
     tasks = ("encoder_classification", "vision", "speech")
-    description = "held-out accuracy through the trained supernet (the job's data, else the data kept with the supernet)"
+    description = (
+        "held-out accuracy through the trained supernet "
+        "(the job's data, else the data kept with the supernet)"
+    )
     score = staticmethod(_accuracy)

@@ -46,7 +46,8 @@ def metric(
     cost: str | CostClass = CostClass.analytic,
     description: str = "",
 ) -> Callable[[Callable[..., float]], Callable[..., float]]:
-    """Register ``fn(arch, context, **options) -> float`` as a metric; its keyword defaults are its options."""
+    """Register ``fn(arch, context, **options) -> float`` as a metric; its keyword defaults are its
+    options."""
     if direction not in ("minimize", "maximize"):
         raise PluginError(f"metric '{name}': direction '{direction}' is not minimize or maximize")
     cost_class = CostClass(cost)
@@ -112,7 +113,8 @@ def _import(plugin: str) -> ModuleType:
     except ModuleNotFoundError as e:
         if e.name == name:
             raise PluginError(
-                f"plugin '{plugin}': no module named '{name}' (a module importable here, or a .py file next to the job spec)"
+                f"plugin '{plugin}': no module named '{name}' "
+                "(a module importable here, or a .py file next to the job spec)"
             ) from None
         raise PluginError(f"plugin '{plugin}' failed to import: {_where(e)}") from None
     except Exception as e:

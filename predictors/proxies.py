@@ -57,7 +57,8 @@ CORRELATION_K = 1e-5  # Mellor et al. (2021, v1) and Serianni & Kalita (2023)
 def _leaf_weights(
     model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
 ) -> dict[str, torch.Tensor]:
-    """Gradient-requiring leaves standing in for the model's parameters (sharing storage unless transformed)."""
+    """Gradient-requiring leaves standing in for the model's parameters (sharing storage unless
+    transformed)."""
     return {
         name: (transform(p.detach()) if transform else p.detach()).requires_grad_()
         for name, p in model.named_parameters()

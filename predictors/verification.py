@@ -105,7 +105,8 @@ class CheckpointMeasurer:
         self.context.supernet = CheckpointAsSupernet(self.model, beside)
 
     def measure(self, name: str, options: dict[str, object]) -> Remeasured:
-        """Re-measure metric ``name`` (with the job's ``options``) on the checkpoint; see the module docstring."""
+        """Re-measure metric ``name`` (with the job's ``options``) on the checkpoint; see the module
+        docstring."""
         metric = get_metric(name, **options)
         deterministic = metric.cost in DETERMINISTIC
         rule = self._rule(metric)
@@ -142,8 +143,8 @@ class CheckpointMeasurer:
             return lambda: self._latency(metric)
         if name in WEIGHT_GRADIENT_PROXIES and any(layer.weight_bits < 32 for layer in self.arch.layers):
             note = (
-                "a weight-gradient proxy: the checkpoint stores weights below 32 bits as fp16/integer buffers, "
-                "which have no gradients (the supernet's straight-through estimator has)"
+                "a weight-gradient proxy: the checkpoint stores weights below 32 bits as fp16/integer "
+                "buffers, which have no gradients (the supernet's straight-through estimator has)"
             )
             return lambda: Remeasured(None, "not re-measured", True, note=note)
         what = "the metric" if metric.cost is not CostClass.one_shot else "held-out quality"
@@ -170,7 +171,8 @@ class CheckpointMeasurer:
 def _workload_text(w: Workload) -> str:
     threads = w.threads_label()
     text = (
-        f"batch {w.batch_size} x {w.seq_len}, {w.device}, {threads} thread{'s' if threads != '1' else ''}, {w.clock} clock, "
+        f"batch {w.batch_size} x {w.seq_len}, {w.device}, "
+        f"{threads} thread{'s' if threads != '1' else ''}, {w.clock} clock, "
         f"median of {w.repeats}, backend {w.backend}"
     )
     if w.backend == runtimes.ONNXRUNTIME:

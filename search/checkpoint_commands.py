@@ -53,7 +53,8 @@ def extract_command(
             extract_trial(open_store(db), job_key(job), trial, output, supernet)
         )
         print(
-            f"wrote {output} (arch {chosen.arch_id}, {config['parameters']:,} parameters, weights: {config['weights']})"
+            f"wrote {output} (arch {chosen.arch_id}, {config['parameters']:,} parameters, "
+            f"weights: {config['weights']})"
         )
         return
     if arch is None:
@@ -70,7 +71,8 @@ def extract_command(
     model = extract(net, chosen)
     save_subnet(model, output)
     print(
-        f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, weights: {net.provenance})"
+        f"wrote {output} (arch {chosen.arch_id}, {parameter_count(model):,} parameters, "
+        f"weights: {net.provenance})"
     )
 
 

@@ -1,4 +1,5 @@
-"""The job commands: ``run``, ``resume``, ``jobs``, ``show`` and ``pareto``, and the front table they print."""
+"""The job commands: ``run``, ``resume``, ``jobs``, ``show`` and ``pareto``, and the front table they
+print."""
 
 from __future__ import annotations
 
@@ -85,8 +86,9 @@ def _front_table(store, job, limit: int | None = None):
     )  # one column, the objectives in order: the table stays narrow
     caption = (
         (
-            f"verified: {' / '.join(objectives)} re-measured on the trial's checkpoint ('=': equal to the searched value "
-            f"within {TOLERANCE:g}; '-': not verified; see `supernas verify`)"
+            f"verified: {' / '.join(objectives)} re-measured on the trial's checkpoint "
+            f"('=': equal to the searched value within {TOLERANCE:g}; "
+            "'-': not verified; see `supernas verify`)"
         )
         if verified
         else None
@@ -161,7 +163,8 @@ def run_command(
     store = open_store(db)
     job_id = create_job(store, spec)
     print(
-        f"job {job_id} ({spec.name}): {spec.strategy.name} on {spec.space}, {spec.workers} workers, store {store.url_display}"
+        f"job {job_id} ({spec.name}): {spec.strategy.name} on {spec.space}, {spec.workers} workers, "
+        f"store {store.url_display}"
     )
     _execute(store, job_id, spec, ray_address, progress)
 
@@ -188,8 +191,8 @@ def resume_command(
         spec.budget.trials is not None and done >= spec.budget.trials
     ):  # nothing left: no Ray start for nothing
         print(
-            f"job {record.id} ({record.name}) has evaluated its budget of {spec.budget.trials} trials; nothing to resume "
-            f"(`supernas show {record.id}` shows its front)"
+            f"job {record.id} ({record.name}) has evaluated its budget of {spec.budget.trials} trials; "
+            f"nothing to resume (`supernas show {record.id}` shows its front)"
         )
         return
     print(f"resuming job {record.id} ({record.name}) at {done} evaluated trials")
@@ -212,7 +215,8 @@ def _execute(store, job_id: int, spec, ray_address: str | None, progress: bool) 
     hv = "-" if job.hypervolume is None else f"{job.hypervolume:.6g}"
     console().print(_front_table(store, job, limit=20))
     print(
-        f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, {job.n_failed} failed; hypervolume {hv}",
+        f"job {job_id} {job.status}: {job.n_complete} complete, {job.n_infeasible} infeasible, "
+        f"{job.n_failed} failed; hypervolume {hv}",
         flush=True,
     )
     print("stopping Ray...", file=sys.stderr, flush=True)
@@ -283,8 +287,9 @@ def show_command(job: JobArg, db: DbOption = None) -> None:
     }
     print(f"job {record.id} ({record.name}) - {record.status}")
     print(
-        f"trials: {done}/{record.budget_trials or '-'} evaluated ({record.n_complete} complete, {record.n_infeasible} infeasible, "
-        f"{record.n_failed} failed, {record.n_running} running, {record.n_queued} queued); hypervolume {hv}"
+        f"trials: {done}/{record.budget_trials or '-'} evaluated ({record.n_complete} complete, "
+        f"{record.n_infeasible} infeasible, {record.n_failed} failed, {record.n_running} running, "
+        f"{record.n_queued} queued); hypervolume {hv}"
     )
     if record.error:
         print(f"error: {record.error}")
@@ -306,7 +311,8 @@ def _print_verification_summary(store, record) -> None:
         print(f"not verified: `supernas verify {record.id}` re-measures the front on extracted checkpoints")
         return
     print(
-        f"verified on checkpoints: {len(verified)} of {len(front)} front trials (relative error |measured - searched| / |searched|)"
+        f"verified on checkpoints: {len(verified)} of {len(front)} front trials "
+        "(relative error |measured - searched| / |searched|)"
     )
     for summary in summarize(verified, job_metrics(record)):
         print(f"  {summary_line(summary)}")

@@ -66,7 +66,8 @@ class Controller:
         self.strategy: Strategy = make_strategy(
             self.space, self.objectives, spec.strategy, spec.seed, spec.constraints, library
         )
-        # the job as this controller knows it: it holds the job's lease, so no one else adds or finishes trials
+        # the job as this controller knows it: it holds the job's lease, so no one else adds or finishes
+        # trials
         self.known: dict[str, tuple[str, dict[str, float] | None]] = {}  # arch_id -> (state, values)
         self.live: dict[str, TrialUpdate] = {}  # queued and running trials by arch_id, as last changed
         self.queue: list[str] = []  # queued trials' arch_ids, oldest first
@@ -79,8 +80,8 @@ class Controller:
         self._written = time.monotonic()
 
     def _block_library(self):
-        """Strategy mip's block library: from the store when this supernet, data and workload have one, else built
-        here (once, on the controller) and stored for later jobs."""
+        """Strategy mip's block library: from the store when this supernet, data and workload have one,
+        else built here (once, on the controller) and stored for later jobs."""
         from supernas.search.puzzle.library import obtain_library
 
         s = self.spec
@@ -155,7 +156,8 @@ class Controller:
         return self._add_new([sample(self.space, self.rng) for _ in range(MAX_ASK_ROUNDS)])[0]
 
     def _add_new(self, archs: list[Architecture]) -> list[TrialUpdate]:
-        """New trials for the architectures this job has not seen; the others are answered from what it knows."""
+        """New trials for the architectures this job has not seen; the others are answered from what it
+        knows."""
         added = []
         for arch in archs:
             known = self.known.get(arch.arch_id)
@@ -173,7 +175,8 @@ class Controller:
         return added
 
     def _change(self, trial: TrialUpdate) -> None:
-        """The trial's new state, to be written with the next batch (a change of an unwritten trial replaces it)."""
+        """The trial's new state, to be written with the next batch (a change of an unwritten trial
+        replaces it)."""
         if trial.state in EVALUATED:
             self.live.pop(trial.arch_id, None)
         else:

@@ -125,7 +125,8 @@ class JobSpec(BaseModel):
         for use in [*self.objectives, *self.constraints]:
             if use.metric in uses and uses[use.metric] != use.options and use.options:
                 raise SpecError(
-                    f"metric '{use.metric}' is used with two different option sets: {uses[use.metric]} and {use.options}"
+                    f"metric '{use.metric}' is used with two different option sets: "
+                    f"{uses[use.metric]} and {use.options}"
                 )
             uses[use.metric] = uses.get(use.metric) or use.options
         return uses
@@ -208,7 +209,8 @@ def _with_supernet(job: JobSpec, space, where: str) -> JobSpec:
         raise SpecError(f"{where}: field 'supernet': {e}") from None
     if trained != space:
         raise SpecError(
-            f"{where}: field 'supernet' = '{job.supernet}': its space '{trained.name}' is not the job's space '{job.space}'"
+            f"{where}: field 'supernet' = '{job.supernet}': its space '{trained.name}' "
+            f"is not the job's space '{job.space}'"
         )
     return job.model_copy(update={"supernet": str(Path(job.supernet).resolve())})
 

@@ -73,7 +73,8 @@ def _anchor_points(space: SpaceSpec, objectives, metrics: list[str], evaluate) -
         points.append(minimization_vector(values, objectives))
     if not points:
         raise SpecError(
-            f"no hypervolume reference for {', '.join(metrics)}: scoring the space's largest and smallest subnets "
-            f"failed ({errors[0]}); give the job a reference: or a constraint on them"
+            f"no hypervolume reference for {', '.join(metrics)}: "
+            f"scoring the space's largest and smallest subnets failed ({errors[0]}); "
+            "give the job a reference: or a constraint on them"
         )
     return points

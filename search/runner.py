@@ -60,8 +60,9 @@ def execute(
     role: str | None = None,
     num_cpus: float = 1.0,
 ) -> None:
-    """Run (or continue) the job on a pool of ``workers`` Ray actors (``num_cpus`` each) until its budget is
-    spent or it is stopped, holding the job's lease meanwhile (``role`` names this controller in a refusal)."""
+    """Run (or continue) the job on a pool of ``workers`` Ray actors (``num_cpus`` each) until its budget
+    is spent or it is stopped, holding the job's lease meanwhile (``role`` names this controller in a
+    refusal)."""
     from supernas.workers.cluster import connect
     from supernas.workers.pool import EvaluatorPool
 

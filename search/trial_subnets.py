@@ -29,7 +29,8 @@ def check_extractable(record: JobRecord, trial: TrialRecord) -> None:
     """A failed trial is refused: whatever made it fail is still there."""
     if trial.state == "failed":
         raise SpecError(
-            f"trial {trial.number} of job {record.id} failed ({trial.error or 'no error recorded'}); choose another trial"
+            f"trial {trial.number} of job {record.id} failed ({trial.error or 'no error recorded'}); "
+            "choose another trial"
         )
 
 
@@ -64,7 +65,8 @@ def export_trial(
     fmt: str,
     supernet: str | Path | None = None,
 ) -> ExportResult:
-    """Export a job's trial in ``fmt`` (see :mod:`supernas.export.exporters`) to a new ``out_dir``; recorded like a checkpoint."""
+    """Export a job's trial in ``fmt`` (see :mod:`supernas.export.exporters`) to a new ``out_dir``;
+    recorded like a checkpoint."""
     check_format(fmt)
     check_output_directory(Path(out_dir))  # before the supernet is built
     job_id, trial_id, model = trial_subnet(store, job, trial_number, supernet)

@@ -161,7 +161,8 @@ def verify_job(
 
 @dataclass(frozen=True)
 class MetricSummary:
-    """One metric over several verified trials: mean and worst relative error, and what was not re-measured."""
+    """One metric over several verified trials: mean and worst relative error, and what was not
+    re-measured."""
 
     metric: str
     deterministic: bool
@@ -266,7 +267,10 @@ def constraint_lines(records: Sequence[VerificationRecord], constraints: Sequenc
             and within(c, v.searched)
         ]
         broken = [n for n, measured in promised if not within(c, measured)]
-        line = f"constraint {c['metric']} {bounds}: kept as measured by {len(promised) - len(broken)} of the {len(promised)} trials that kept it when searched"
+        line = (
+            f"constraint {c['metric']} {bounds}: kept as measured by {len(promised) - len(broken)} "
+            f"of the {len(promised)} trials that kept it when searched"
+        )
         lines.append(
             line
             + (

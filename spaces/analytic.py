@@ -77,7 +77,8 @@ class Linear:
 
 
 def layer_linears(spec: SpaceSpec, embed: int, layer: LayerArch) -> list[Linear]:
-    """Every linear of one block: q, k, v, o, then each expert's fc1/fc2, then the router (none of a no-op part)."""
+    """Every linear of one block: q, k, v, o, then each expert's fc1/fc2, then the router (none of a
+    no-op part)."""
     hd, b, wb, g = spec.head_dim, spec.bias, layer.weight_bits, spec.weight_group_size
     q, kv = layer.heads * hd, layer.kv_heads * hd
     out = []
@@ -126,7 +127,8 @@ def head_params(spec: SpaceSpec, embed: int) -> int:
 
 
 def norm_params(spec: SpaceSpec, arch: Architecture) -> int:
-    """A LayerNorm per present attention/FFN sub-block plus the embedding (post-norm) or final (pre-norm) one."""
+    """A LayerNorm per present attention/FFN sub-block plus the embedding (post-norm) or final
+    (pre-norm) one."""
     norms = sum(layer.has_attention + layer.has_ffn for layer in arch.layers)
     return 2 * arch.embed_dim * (norms + 1)
 

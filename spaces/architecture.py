@@ -46,14 +46,16 @@ class LayerArch(BaseModel):
             raise ValueError(f"attention '{self.attention.value}' needs heads > 0, got {self.heads}")
         if self.ffn_dim < 0 or (self.ffn_dim == 0 and self.experts != 1):
             raise ValueError(
-                f"ffn_dim must be positive, or 0 (no FFN) with experts 1; got ffn_dim={self.ffn_dim}, experts={self.experts}"
+                "ffn_dim must be positive, or 0 (no FFN) with experts 1; "
+                f"got ffn_dim={self.ffn_dim}, experts={self.experts}"
             )
         if self.kv_heads is None:
             object.__setattr__(self, "kv_heads", self.heads)
         if self.attention is AttentionType.gqa:
             if not (self.kv_heads < self.heads and self.heads % self.kv_heads == 0):
                 raise ValueError(
-                    f"gqa needs kv_heads dividing heads and smaller than it, got heads={self.heads}, kv_heads={self.kv_heads}"
+                    "gqa needs kv_heads dividing heads and smaller than it, "
+                    f"got heads={self.heads}, kv_heads={self.kv_heads}"
                 )
         elif self.kv_heads != self.heads:
             raise ValueError(
@@ -268,7 +270,8 @@ def mutate(spec: SpaceSpec, arch: Architecture, rng: random.Random, prob: float 
 
 
 def crossover(spec: SpaceSpec, a: Architecture, b: Architecture, rng: random.Random) -> Architecture:
-    """Uniform crossover: global genes from either parent, each layer from either parent where both have it."""
+    """Uniform crossover: global genes from either parent, each layer from either parent where both
+    have it."""
     depth = rng.choice([a.depth, b.depth])
     layers = []
     for i in range(depth):

@@ -71,6 +71,8 @@ class AudioSpec(BaseModel):
         for _, _, s in self.conv_layers:
             stride *= s
         return (
-            f"{self.sample_rate / 1000:g} kHz waveform, up to {self.max_seconds:g} s · {len(self.conv_layers)} convolutions, "
-            f"{self.conv_dim} channels, {1000 * stride / self.sample_rate:g} ms frames ({self.frames(self.max_samples)} per clip)"
+            f"{self.sample_rate / 1000:g} kHz waveform, up to {self.max_seconds:g} s · "
+            f"{len(self.conv_layers)} convolutions, "
+            f"{self.conv_dim} channels, {1000 * stride / self.sample_rate:g} ms frames "
+            f"({self.frames(self.max_samples)} per clip)"
         )

@@ -35,7 +35,10 @@ def describe(spec: SpaceSpec) -> str:
     global_dims, layer_dims = elastic_dimensions(spec)
     lines = [
         f"{spec.name}: {spec.description}".rstrip(": "),
-        f"task: {spec.task}, sequence length {spec.seq_len}, head_dim {spec.head_dim}, {spec.norm}-norm, {spec.activation}",
+        (
+            f"task: {spec.task}, sequence length {spec.seq_len}, head_dim {spec.head_dim}, "
+            f"{spec.norm}-norm, {spec.activation}"
+        ),
     ]
     if spec.audio is not None:
         lines.append(f"front end (every subnet shares it): {spec.audio.summary()}")

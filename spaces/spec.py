@@ -7,9 +7,9 @@ elastic dimension. Global choices: depth (the first k layers are active) and emb
 k channels, MatFormer-style nesting). Per-layer choices: attention type, heads, GQA key/value heads,
 sliding windows, FFN width, mixture-of-experts (experts, top-k) and the quantization policy
 (weight bits, activation bits). ``experts == 1`` means a dense FFN. No-op blocks: attention ``none`` and
-``ffn_dim`` 0 skip that sub-block of a layer entirely (the residual passes through, Puzzle-style). ``weight_group_size`` fixes how
-integer weights are scaled in every layer: one scale per output row (null) or per group of that many
-input columns.
+``ffn_dim`` 0 skip that sub-block of a layer entirely (the residual passes through, Puzzle-style).
+``weight_group_size`` fixes how integer weights are scaled in every layer: one scale per output row
+(null) or per group of that many input columns.
 """
 
 from __future__ import annotations

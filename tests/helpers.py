@@ -96,7 +96,8 @@ KEYWORD_SET = {
 
 
 def speech_on_short_clips(name: str, seconds: float):
-    """A built-in speech space on shorter clips (windows cut to fit): the same modules, fewer frames to compute."""
+    """A built-in speech space on shorter clips (windows cut to fit): the same modules, fewer frames to
+    compute."""
     from supernas.spaces.spec import load_spec
 
     data = load_spec(name).model_dump(mode="json")

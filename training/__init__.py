@@ -1,1 +1,2 @@
-"""Training supernets: the sandwich rule with in-place distillation, adaptation of pretrained supernets, losses."""
+"""Training supernets: the sandwich rule with in-place distillation, adaptation of pretrained supernets,
+losses."""

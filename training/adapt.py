@@ -125,7 +125,8 @@ def adapt_supernet(
     the result go to ``output``, with the parent kept beside them."""
     if supernet.spec.task != "encoder_classification":
         raise SpecError(
-            f"adapt distils sentence embeddings: it needs an encoder space, not {supernet.spec.task} ('{supernet.spec.name}')"
+            "adapt distils sentence embeddings: it needs an encoder space, "
+            f"not {supernet.spec.task} ('{supernet.spec.name}')"
         )
     if len(texts.ids) < batch_size:
         raise SpecError(
@@ -144,7 +145,10 @@ def adapt_supernet(
     base = supernet.provenance.split("; adapted")[0]
 
     def provenance(done: int) -> str:
-        return f"{base}; adapted {done}/{steps} steps to its parent on {texts.source} (sandwich k={sandwich_k}, seed {seed})"
+        return (
+            f"{base}; adapted {done}/{steps} steps to its parent on {texts.source} "
+            f"(sandwich k={sandwich_k}, seed {seed})"
+        )
 
     def run_step(step: int) -> float:
         return adapt_step(supernet, parent, optimizer, texts, config, step)

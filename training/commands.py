@@ -1,4 +1,5 @@
-"""The training commands: ``adapt`` fine-tunes a pretrained supernet so its small subnets recover the parent."""
+"""The training commands: ``adapt`` fine-tunes a pretrained supernet so its small subnets recover the
+parent."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def adapt_command(
     data: Annotated[
         Optional[str],
         typer.Option(
-            help="text to adapt on: a file (one example per line, or JSONL/CSV with a text column) or stdlib-prose"
+            help="text to adapt on: a file (one example per line, or JSONL/CSV with a text column) "
+            "or stdlib-prose"
         ),
     ] = None,
     steps: Annotated[
@@ -40,7 +42,8 @@ def adapt_command(
     threads: Annotated[int, typer.Option(min=1, help="CPU threads")] = 1,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Adapt a pretrained supernet so small subnets recover the parent's embeddings (sandwich distillation)."""
+    """Adapt a pretrained supernet so small subnets recover the parent's embeddings
+    (sandwich distillation)."""
     import torch
 
     from supernas.models.supernet import Supernet

@@ -18,7 +18,8 @@ Resumable bit for bit: the batch and the random subnets of step ``s`` depend onl
 the learning rate only on ``s``, so the training state (weights, AdamW state, step) is all the state there is.
 
 Adaptation (:mod:`supernas.training.adapt`) follows the same rule with its own batches and losses, so the
-loop (:func:`run_sandwich`), one step's update (:func:`sandwich_step`) and the saved training state live here once.
+loop (:func:`run_sandwich`), one step's update (:func:`sandwich_step`) and the saved training state live
+here once.
 """
 
 from __future__ import annotations
@@ -117,12 +118,14 @@ def check_trainable(spec: SpaceSpec, data: Data) -> None:
     if isinstance(data, TextData):
         if spec.task != "causal_lm" or spec.vocab_size != 256:
             raise SpecError(
-                f"training on text needs a byte-level causal LM space (vocab 256); '{spec.name}' is {spec.task}"
+                "training on text needs a byte-level causal LM space (vocab 256); "
+                f"'{spec.name}' is {spec.task}"
             )
     elif spec.task not in ("encoder_classification", "vision", "speech") or data.train.labels is None:
         what = "unlabeled text" if data.train.labels is None else f"{data.kind} data"
         raise SpecError(
-            f"cannot train space '{spec.name}' ({spec.task}) on {data.source}: {what}; training a classifier needs labels "
+            f"cannot train space '{spec.name}' ({spec.task}) on {data.source}: {what}; "
+            "training a classifier needs labels "
             "(a .jsonl/.csv file with text and label, a .npz file with images and labels, or digits)"
         )
 
@@ -195,8 +198,8 @@ def save_training_state(
 def restore_training_state(
     supernet: Supernet, optimizer: torch.optim.Optimizer, config: RunConfig, directory: Path
 ) -> int:
-    """Load ``save_training_state``'s weights and AdamW state into ``supernet`` and ``optimizer``; the steps done.
-    Any run config (training or adaptation) that differs from the saved one is refused."""
+    """Load ``save_training_state``'s weights and AdamW state into ``supernet`` and ``optimizer``; the
+    steps done. Any run config (training or adaptation) that differs from the saved one is refused."""
     path = directory / TRAINER_STATE
     if not path.is_file():
         raise NotFoundError(f"--resume: {directory} has no {TRAINER_STATE} (no training run to resume)")
@@ -204,11 +207,13 @@ def restore_training_state(
     if state["config"] != asdict(config):
         changed = sorted(k for k in state["config"] if state["config"][k] != asdict(config).get(k))
         raise SpecError(
-            f"--resume: {directory} was trained with different settings ({', '.join(changed)}); use the same ones"
+            f"--resume: {directory} was trained with different settings ({', '.join(changed)}); "
+            "use the same ones"
         )
     if weights_digest(directory / SUPERNET_WEIGHTS) != state["weights_sha256"]:
         raise SpecError(
-            f"--resume: {directory}/{SUPERNET_WEIGHTS} does not match {TRAINER_STATE} (interrupted while saving); start again"
+            f"--resume: {directory}/{SUPERNET_WEIGHTS} does not match {TRAINER_STATE} "
+            "(interrupted while saving); start again"
         )
     supernet.load_state_dict(load_file(directory / SUPERNET_WEIGHTS))
     optimizer.load_state_dict(state["optimizer"])
@@ -303,7 +308,10 @@ def train_supernet(
     start = restore_training_state(supernet, optimizer, config, directory) if resume else 0
 
     def provenance(done: int) -> str:
-        return f"trained {done}/{steps} steps on {data.source} (sandwich k={sandwich_k}, distill={distill}, seed {seed})"
+        return (
+            f"trained {done}/{steps} steps on {data.source} "
+            f"(sandwich k={sandwich_k}, distill={distill}, seed {seed})"
+        )
 
     if start:
         supernet.provenance = provenance(start)

@@ -14,7 +14,8 @@ class ClusterError(SupernasError):
 
 
 def connect(address: str | None = None, workers: int = 1) -> None:
-    """Start local Ray sized for ``workers`` actors, or join the cluster at ``address`` ("auto" or host:port)."""
+    """Start local Ray sized for ``workers`` actors, or join the cluster at ``address`` ("auto" or
+    host:port)."""
     import ray
 
     if ray.is_initialized():

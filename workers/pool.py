@@ -131,7 +131,8 @@ class EvaluatorPool:
         return outcomes
 
     def _ask_restarted(self, timeout: float | None) -> float | None:
-        """Ask the restarting actors that are due where they are; the wait's timeout, cut short to the next one due."""
+        """Ask the restarting actors that are due where they are; the wait's timeout, cut short to the
+        next one due."""
         now = time.monotonic()
         for slot in [slot for slot, due in self._recheck.items() if due <= now]:
             del self._recheck[slot]

@@ -59,7 +59,8 @@ def calibrate(
     n_heldout = round(n * holdout)
     if not 2 <= n_heldout <= n - 2:
         raise SpecError(
-            f"calibrate needs at least 2 subnets to fit and 2 to hold out; n={n}, holdout={holdout} gives {n_heldout} held out"
+            "calibrate needs at least 2 subnets to fit and 2 to hold out; "
+            f"n={n}, holdout={holdout} gives {n_heldout} held out"
         )
     workload = Workload(
         batch_size, seq_len, device, threads, clock, warmup, repeats, backend, graph_optimization
@@ -120,15 +121,15 @@ def load_predictor(spec: SpaceSpec, workload: Workload, kind: str = "best") -> L
     if not report_file.is_file():
         raise NotFoundError(
             f"no latency predictor calibrated for space '{spec.name}' on this machine for device {w.device}, "
-            f"{w.threads_label()} threads, {w.clock} clock, batch {w.batch_size} x {w.seq_len} tokens, {w.backend} backend "
-            f"(key {w.key()}); run `{calibrate_command(spec.name, w)}` first"
+            f"{w.threads_label()} threads, {w.clock} clock, batch {w.batch_size} x {w.seq_len} tokens, "
+            f"{w.backend} backend (key {w.key()}); run `{calibrate_command(spec.name, w)}` first"
         )
     if kind == "best":
         kind = CalibrationReport.load(report_file).best
     predictor = PREDICTORS[kind].load(predictor_path(spec.name, workload, kind))
     if predictor.spec != spec:
         raise SpecError(
-            f"the latency predictors for space '{spec.name}' were calibrated on a different definition of it; "
-            f"run `{calibrate_command(spec.name, w)}` again"
+            f"the latency predictors for space '{spec.name}' were calibrated on a different definition "
+            f"of it; run `{calibrate_command(spec.name, w)}` again"
         )
     return predictor

@@ -67,7 +67,8 @@ def format_report(report: CalibrationReport) -> str:
     """The report as a small text table, best predictor marked."""
     w = report.workload
     lines = [
-        f"space {report.space} on {report.fingerprint['hardware']} ({w.device}, {report.fingerprint['threads']} threads, "
+        f"space {report.space} on {report.fingerprint['hardware']} "
+        f"({w.device}, {report.fingerprint['threads']} threads, "
         f"{w.clock} clock), batch {w.batch_size} x {w.seq_len} tokens; {_backend_label(report)} backend; "
         f"{report.n_train} subnets fitted, {report.n_heldout} held out",
         f"{'predictor':<12}{'MAPE %':>9}{'within ±10%':>13}{'Spearman':>10}",

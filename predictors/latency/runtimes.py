@@ -45,7 +45,8 @@ def check_latency_backend(backend: str, device: str, graph_optimization: str) ->
         )
     if backend != ONNXRUNTIME and graph_optimization != DEFAULT_GRAPH_OPTIMIZATION:
         raise SpecError(
-            f"graph_optimization '{graph_optimization}' applies to backend onnxruntime only (backend is '{backend}')"
+            f"graph_optimization '{graph_optimization}' applies to backend onnxruntime only "
+            f"(backend is '{backend}')"
         )
     if backend == ONNXRUNTIME and str(device).split(":")[0] != "cpu":
         raise SpecError(

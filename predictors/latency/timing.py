@@ -53,7 +53,8 @@ def resolve_device(device: str) -> torch.device:
     )
     if not present:
         raise NotFoundError(
-            f"device '{device}' is not available on this machine (available: {', '.join(available_devices())})"
+            f"device '{device}' is not available on this machine "
+            f"(available: {', '.join(available_devices())})"
         )
     return resolved
 

@@ -48,9 +48,10 @@ def _jsonable(option: dict) -> dict:
 
 @dataclass
 class BlockLibrary:
-    """Plain data: options, per-layer quality costs, additive resources. ``quality[score][part][layer][option]``
-    for part in attention/ffn/quant, ``depth_quality[score][str(depth)]``; ``resources[name]`` holds
-    ``base`` and ``attention``/``ffn`` tables indexed [option][quant]."""
+    """Plain data: options, per-layer quality costs, additive resources.
+    ``quality[score][part][layer][option]`` for part in attention/ffn/quant,
+    ``depth_quality[score][str(depth)]``; ``resources[name]`` holds ``base`` and ``attention``/``ffn``
+    tables indexed [option][quant]."""
 
     space: str
     embed_dim: int
@@ -82,7 +83,8 @@ class BlockLibrary:
         )
 
     def rows(self, score: str = "kl") -> list[tuple[str, int, str, list[float]]]:
-        """(part, option index, option label, cost per layer) for printing; a depth's one cost in a list of one."""
+        """(part, option index, option label, cost per layer) for printing; a depth's one cost in a list
+        of one."""
         out = [("depth", i, str(d), [self.depth_quality[score][str(d)]]) for i, d in enumerate(self.depths)]
         for part, options in (("attention", self.attention), ("ffn", self.ffn), ("quant", self.quant)):
             per_layer = self.quality[score][part]
@@ -192,8 +194,8 @@ def measure_quality(supernet: Supernet, batches: list[Batch], progress=None) -> 
 
 
 def part_resources(spec: SpaceSpec, embed: int, lut: LookupTablePredictor | None) -> dict[str, dict]:
-    """Each resource as ``base`` + per-(option, quant) parts; exact: ``base + sum of parts`` of an architecture
-    equals its analytic count (and its lookup-table prediction)."""
+    """Each resource as ``base`` + per-(option, quant) parts; exact: ``base + sum of parts`` of an
+    architecture equals its analytic count (and its lookup-table prediction)."""
     att, ffn, quant = attention_options(spec), ffn_options(spec), quant_options(spec)
     empty = Architecture(space=spec.name, embed_dim=embed, layers=())
     norm = 2 * embed  # each present part brings its LayerNorm

@@ -40,8 +40,9 @@ def blocks_command(
     score: Annotated[str, typer.Option(help="quality column to print: kl or val_loss")] = "kl",
     db: DbOption = None,
 ) -> None:
-    """Each (layer, block option)'s quality cost in SUPERNET (KL to the largest subnet and val_loss delta on
-    held-out data, that block replaced alone), its latency part and parameters; stored and reused by `mip` jobs."""
+    """Each (layer, block option)'s quality cost in SUPERNET (KL to the largest subnet and val_loss delta
+    on held-out data, that block replaced alone), its latency part and parameters; stored and reused by
+    `mip` jobs."""
     from rich.table import Table
 
     from supernas.core.errors import SpecError, allowed
@@ -70,11 +71,12 @@ def blocks_command(
         library, reused = obtain_library(store, spec, str(supernet.resolve()), data, uses, batches)
     out = console()
     depth = max(library.depths)
-    out.print(
-        f"{supernet} ({spec.name}, embed {library.embed_dim}): "
-        f"{'block library reused from the store' if reused else f'block library built from {library.evaluations} subnets and stored'}",
-        soft_wrap=True,
+    origin = (
+        "block library reused from the store"
+        if reused
+        else f"block library built from {library.evaluations} subnets and stored"
     )
+    out.print(f"{supernet} ({spec.name}, embed {library.embed_dim}): {origin}", soft_wrap=True)
     title = f"{score} per layer: each block replaced alone in the largest subnet"
     columns = [f"L{i}" for i in range(depth)]
     resources = [r for r in ("params", "latency_ms") if r in library.resources]
@@ -88,7 +90,8 @@ def blocks_command(
         table.add_row(part, label, *cells, *parts)
     out.print(table)
     out.print(
-        f"largest subnet's held-out loss {library.reference_loss:.4f}; depth rows: the largest cut to that depth "
-        f"(one cost, in the L0 column); resources at the first quantization option (q=0)",
+        f"largest subnet's held-out loss {library.reference_loss:.4f}; "
+        "depth rows: the largest cut to that depth (one cost, in the L0 column); "
+        "resources at the first quantization option (q=0)",
         soft_wrap=True,
     )

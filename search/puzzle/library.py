@@ -82,8 +82,8 @@ def obtain_library(
     seed: int = 0,
     progress: Callable[[], None] | None = None,
 ) -> tuple[BlockLibrary, bool]:
-    """The stored library for this supernet, data and workload, or a new one built and stored; and whether it was
-    reused."""
+    """The stored library for this supernet, data and workload, or a new one built and stored; and whether
+    it was reused."""
     latency = latency_workload(uses)
     workload = None if latency is None else latency[1]
     key = library_key(

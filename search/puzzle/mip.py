@@ -177,7 +177,8 @@ class Answers:
             floor = least(problem, name)
             if bound < floor:
                 raise InfeasibleBudget(
-                    f"mip: no architecture meets {name} <= {bound:g}; the least any architecture of the space needs is {floor:g}"
+                    f"mip: no architecture meets {name} <= {bound:g}; "
+                    f"the least any architecture of the space needs is {floor:g}"
                 )
         self.budgets, self.model = budgets, _Model(problem, budgets)
         self.found: list[Choice] = []

@@ -32,7 +32,8 @@ def one_line(error: BaseException) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a bare ``postgresql://`` means psycopg2 (SQLAlchemy 2.1 defaults to psycopg 3)."""
+    """An engine for ``url``; a bare ``postgresql://`` means psycopg2 (SQLAlchemy 2.1 defaults to
+    psycopg 3)."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg2")

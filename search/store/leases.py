@@ -30,7 +30,8 @@ class LeaseHeld(SupernasError):
 
 
 class LeaseLost(SupernasError):
-    """This controller's lease passed to another controller (it stalled past its expiry): the job is theirs."""
+    """This controller's lease passed to another controller (it stalled past its expiry): the job is
+    theirs."""
 
 
 def lease_seconds() -> float:
@@ -60,8 +61,10 @@ def job_lease(store, job_id: int, role: str, seconds: float | None = None) -> It
     if current.holder != lease.holder:
         left = (current.expires_at - datetime.now(UTC)).total_seconds()
         raise LeaseHeld(
-            f"job {job_id} is being run by {current.holder} (lease renewed at {current.renewed_at:%H:%M:%S} UTC, "
-            f"live for {left:.0f} s more unless renewed); stop that run first, or wait for its lease to expire"
+            f"job {job_id} is being run by {current.holder} "
+            f"(lease renewed at {current.renewed_at:%H:%M:%S} UTC, "
+            f"live for {left:.0f} s more unless renewed); "
+            "stop that run first, or wait for its lease to expire"
         )
     heartbeat = threading.Thread(
         target=_renew, args=(store, lease), name=f"supernas-lease-{job_id}", daemon=True

@@ -181,7 +181,8 @@ class TrialReads:
 def _filtered(
     query: Select, job_id: int, states: Sequence[str] | None, on_front: bool | None, every: int
 ) -> Select:
-    """``query`` over the job's trials in ``states``, on or off the front, numbered by a multiple of ``every``."""
+    """``query`` over the job's trials in ``states``, on or off the front, numbered by a multiple of
+    ``every``."""
     query = _in_states(query.where(TrialRow.job_id == job_id), states)
     if on_front is not None:
         query = query.where(TrialRow.on_front == on_front)
@@ -191,7 +192,8 @@ def _filtered(
 
 
 def _in_states(query: Select, states: Sequence[str] | None) -> Select:
-    """``query`` restricted to trials in ``states`` (all trials when None); an unknown state is a caller bug."""
+    """``query`` restricted to trials in ``states`` (all trials when None); an unknown state is a caller
+    bug."""
     if states is None:
         return query
     unknown = sorted(set(states) - set(TRIAL_STATES))

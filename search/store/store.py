@@ -414,7 +414,8 @@ class Store(TrialReads):
             return None if row is None else json.loads(row.library_json)
 
     def save_block_library(self, key: dict[str, str], library: dict) -> None:
-        """Keep a block library under ``key``; one built meanwhile by another process under the same key stays."""
+        """Keep a block library under ``key``; one built meanwhile by another process under the same key
+        stays."""
         with self._write() as session:
             if session.scalar(select(BlockLibraryRow.id).filter_by(**key)) is None:
                 session.add(BlockLibraryRow(**key, library_json=json.dumps(library)))

@@ -163,8 +163,8 @@ class VerificationRow(Base):
 
 
 class BlockLibraryRow(Base):
-    """A block library (``supernas.search.puzzle.blocks``) of one supernet, held-out data and latency workload,
-    built once and reused by every later ``mip`` job or ``supernas blocks`` with the same key."""
+    """A block library (``supernas.search.puzzle.blocks``) of one supernet, held-out data and latency
+    workload, built once and reused by every later ``mip`` job or ``supernas blocks`` with the same key."""
 
     __tablename__ = "supernas_block_libraries"
     __table_args__ = (UniqueConstraint("space", "supernet", "data", "workload"),)
@@ -265,7 +265,8 @@ def _index_front_by_number(connection: Connection) -> None:
     connection.execute(text("DROP INDEX IF EXISTS ix_supernas_trials_job_front"))
     connection.execute(
         text(
-            "CREATE INDEX IF NOT EXISTS ix_supernas_trials_job_front_number ON supernas_trials (job_id, on_front, number)"
+            "CREATE INDEX IF NOT EXISTS ix_supernas_trials_job_front_number "
+            "ON supernas_trials (job_id, on_front, number)"
         )
     )
 

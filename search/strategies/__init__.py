@@ -23,7 +23,8 @@ def make_strategy(
     constraints: list | None = None,
     library=None,
 ) -> Strategy:
-    """``library``: the block library (:class:`supernas.search.puzzle.blocks.BlockLibrary`) strategy ``mip`` solves over."""
+    """``library``: the block library (:class:`supernas.search.puzzle.blocks.BlockLibrary`) strategy
+    ``mip`` solves over."""
     if settings.name == "mip":
         from supernas.search.strategies.mip import MipStrategy
 

@@ -9,8 +9,9 @@ state from the trials already in the store. Strategies never see the database.
 - ``random``: uniform samples (:mod:`.random`).
 - ``nsga2``, ``tpe``/``motpe``: Optuna's samplers through ask/tell on an in-memory study; constraint
   violations reach them as Optuna trial constraints (:mod:`.optuna`).
-- ``predictor``: a LINAS-style loop (:mod:`.predictor`): fit cheap surrogates on the evaluated trials, run NSGA-II on the
-  surrogates for ``generations`` x ``4 * population`` predictions, propose the best unevaluated ones.
+- ``predictor``: a LINAS-style loop (:mod:`.predictor`): fit cheap surrogates on the evaluated trials, run
+  NSGA-II on the surrogates for ``generations`` x ``4 * population`` predictions, propose the best
+  unevaluated ones.
 - ``mip``: exact per-layer block choice over a measured block library (:mod:`.mip`).
 """
 

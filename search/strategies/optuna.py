@@ -1,4 +1,5 @@
-"""Strategies ``nsga2``, ``tpe`` and ``motpe``: Optuna's samplers driven through ask/tell on an in-memory study.
+"""Strategies ``nsga2``, ``tpe`` and ``motpe``: Optuna's samplers driven through ask/tell on an in-memory
+study.
 
 Two things keep an ask's cost flat over a job of tens of thousands of trials:
 
@@ -58,7 +59,8 @@ def default_history(settings: StrategySpec) -> int:
 
 
 class OptunaStrategy(Strategy):
-    """NSGA-II or (multi-objective) TPE from Optuna, through ask/tell, on a bounded history (module docstring)."""
+    """NSGA-II or (multi-objective) TPE from Optuna, through ask/tell, on a bounded history (module
+    docstring)."""
 
     def __init__(
         self, spec: SpaceSpec, objectives: list[tuple[str, Direction]], settings: StrategySpec, seed: int

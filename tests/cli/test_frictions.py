@@ -77,11 +77,17 @@ def test_usage_mistakes_are_one_error_line(monkeypatch, capsys, args, message):
     "text, message",
     [
         (
-            "name: x\nspace: gpt-tiny\nobjectives: [{metric: params}, {metric: flops}]\nbudjet: {trials: 3}\n",
+            (
+                "name: x\nspace: gpt-tiny\nobjectives: [{metric: params}, {metric: flops}]\n"
+                "budjet: {trials: 3}\n"
+            ),
             "unknown field 'budjet' (did you mean 'budget', a required field?)",
         ),
         (
-            "name: x\nspace: gpt-tiny\nobjectives: [{metric: params}, {metric: flops}]\nbudget: {trials: 3}\nstrategy: {name: nsga2, populaton: 4}\n",
+            (
+                "name: x\nspace: gpt-tiny\nobjectives: [{metric: params}, {metric: flops}]\n"
+                "budget: {trials: 3}\nstrategy: {name: nsga2, populaton: 4}\n"
+            ),
             "unknown field 'strategy.populaton' (did you mean 'population'?)",
         ),
         ("name: x\n  space: [gpt\n", "not valid YAML: line 2, column 8: mapping values are not allowed here"),
@@ -98,10 +104,8 @@ def test_a_directory_names_a_file_inside(monkeypatch, capsys, tmp_path):
     (tmp_path / "b.yaml").write_text("{}")
     (tmp_path / "a.yaml").write_text("{}")
     code, _, err = run_main(monkeypatch, capsys, "run", str(tmp_path))
-    assert (
-        code == 2
-        and err.strip()
-        == f"error: {tmp_path} is a directory: give one spec file inside it; for example {tmp_path / 'a.yaml'}"
+    assert code == 2 and err.strip() == (
+        f"error: {tmp_path} is a directory: give one spec file inside it; for example {tmp_path / 'a.yaml'}"
     )
 
 
@@ -142,7 +146,7 @@ def test_jobs_json_and_a_missing_job_points_at_jobs(monkeypatch, capsys, stored_
 def test_resuming_a_job_whose_budget_is_spent_starts_nothing(monkeypatch, capsys, stored_jobs):
     code, out, err = run_main(monkeypatch, capsys, "resume", "2", "--db", stored_jobs)
     assert code == 0 and err == ""
-    assert (
-        out.strip()
-        == "job 2 (twice) has evaluated its budget of 4 trials; nothing to resume (`supernas show 2` shows its front)"
+    assert out.strip() == (
+        "job 2 (twice) has evaluated its budget of 4 trials; "
+        "nothing to resume (`supernas show 2` shows its front)"
     )

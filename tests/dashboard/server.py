@@ -97,7 +97,8 @@ class Server:
 
 @contextmanager
 def serving(home: Path, *args: str, token: str | None = None) -> Iterator[Server]:
-    """A server on ``home`` (SQLite at home/supernas.db) until the block ends; ``args`` go to ``supernas serve``."""
+    """A server on ``home`` (SQLite at home/supernas.db) until the block ends; ``args`` go to
+    ``supernas serve``."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     db_url = f"sqlite:///{home / 'supernas.db'}"

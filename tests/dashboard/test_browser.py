@@ -63,7 +63,10 @@ def front_trace(page) -> dict:
         const box = gd.getBoundingClientRect();
         return {
             numbers: trace.customdata,
-            pixels: trace.x.map((x, i) => [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(trace.y[i])]),
+            pixels: trace.x.map((x, i) => [
+                box.left + xa._offset + xa.l2p(x),
+                box.top + ya._offset + ya.l2p(trace.y[i]),
+            ]),
         };
     }""")
 

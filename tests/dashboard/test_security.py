@@ -112,7 +112,7 @@ def test_a_taken_port_is_one_line_and_starts_nothing(finished_server, tmp_path):
         env={**NO_TOKEN_ENV, "SUPERNAS_HOME": str(tmp_path)},
     )
     assert result.returncode == 2 and result.stdout == ""
-    assert (
-        result.stderr
-        == f"error: cannot listen on 127.0.0.1:{port}: Address already in use (another server there? choose another --port)\n"
+    assert result.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(another server there? choose another --port)\n"
     )

@@ -108,7 +108,10 @@ BAD = [  # (file name, content or writer, space, message)
         "shape.npz",
         _npz(np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.int64)),
         "vit-tiny",
-        r"shape\.npz: images of shape \(4, 28, 28\); space 'vit-tiny' needs \(N, 3, 32, 32\) or \(N, 32, 32\)",
+        (
+            r"shape\.npz: images of shape \(4, 28, 28\); "
+            r"space 'vit-tiny' needs \(N, 3, 32, 32\) or \(N, 32, 32\)"
+        ),
     ),
     (
         "last.npz",

@@ -1,4 +1,5 @@
-"""Spoken keyword data: synthesis, its split by speaker, reading clips, bad audio, and a short training run."""
+"""Spoken keyword data: synthesis, its split by speaker, reading clips, bad audio, and a short training
+run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``spaces/hf_export.py``: subnets exported as Hugging Face GPT-2 / BERT checkpoints compute what they compute.
+"""``spaces/hf_export.py``: subnets exported as Hugging Face GPT-2 / BERT checkpoints compute what
+they compute.
 
 Subnets of full-precision variants of gpt-tiny and bert-mini (16/32-bit weights, 32-bit activations) are
 extracted from supernets whose EVERY parameter is random (biases and LayerNorms included, so a tensor the

@@ -21,9 +21,11 @@ from supernas.spaces.spec import SpaceSpec, load_spec
 ARCHS_PER_SPACE = 20
 
 
-def full_precision_activations(spec: SpaceSpec, weight_bits: list[int] = [4, 8, 16, 32]) -> SpaceSpec:
+def full_precision_activations(spec: SpaceSpec, weight_bits: list[int] | None = None) -> SpaceSpec:
     """Every weight policy, activations unrounded: rounding an activation per tensor is discontinuous,
     so a 1e-7 difference in a runtime's accumulation order can move a value by a whole step."""
+    if weight_bits is None:
+        weight_bits = [4, 8, 16, 32]
     return spec.model_copy(
         update={"layer": spec.layer.model_copy(update=dict(weight_bits=weight_bits, act_bits=[32]))}
     )

@@ -200,7 +200,8 @@ def test_bert_hidden_states_equal_transformers(bert):
     diff = max_diff(ours, theirs)
     real = batch[1].bool()
     print(
-        f"bert-mini last_hidden_state: max |supernas - transformers| = {diff:.2e} (real tokens {max_diff(ours[real], theirs[real]):.2e})"
+        f"bert-mini last_hidden_state: max |supernas - transformers| = {diff:.2e} "
+        f"(real tokens {max_diff(ours[real], theirs[real]):.2e})"
     )
     assert diff < TOLERANCE
 

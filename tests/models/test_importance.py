@@ -163,6 +163,7 @@ def test_sorted_slicing_loses_less_than_unsorted_slicing(batch):
         unsorted = _cosine(embeddings(plain, arch, inputs, padding), full).mean()
         ordered = _cosine(embeddings(sorted_net, arch, inputs, padding), full).mean()
         print(
-            f"heads {heads:>2}/12, ffn {ffn:>4}/1536: mean cosine to full model, unsorted {unsorted:.4f}, sorted {ordered:.4f}"
+            f"heads {heads:>2}/12, ffn {ffn:>4}/1536: mean cosine to full model, "
+            f"unsorted {unsorted:.4f}, sorted {ordered:.4f}"
         )
         assert ordered > unsorted

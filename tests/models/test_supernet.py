@@ -26,7 +26,8 @@ def outputs(model, batch):
         return model(batch.inputs, batch.padding)
 
 
-# hubert-base: its 512-channel front end makes 20 subnets slow; tests/spaces/test_speech.py covers it on short clips
+# hubert-base: its 512-channel front end makes 20 subnets slow; tests/spaces/test_speech.py covers it on
+# short clips
 @pytest.fixture(scope="module", params=[n for n in builtin_names() if n != "hubert-base"])
 def space(request):
     return load_spec(request.param)
@@ -125,7 +126,8 @@ def test_supernet_save_load_and_pretrained_names(tmp_path):
     restored = Supernet.load(source.save(tmp_path / "net"))
     assert torch.equal(outputs(restored, batch), outputs(source, batch))
 
-    # The same weights under Hugging Face GPT-2 names (Conv1D layout, fused c_attn) load into a fresh supernet.
+    # The same weights under Hugging Face GPT-2 names (Conv1D layout, fused c_attn) load into a fresh
+    # supernet.
     sd, hf = source.state_dict(), {}
     hf["transformer.wte.weight"], hf["transformer.wpe.weight"] = sd["wte.weight"], sd["wpe.weight"]
     hf["transformer.ln_f.weight"], hf["transformer.ln_f.bias"] = (

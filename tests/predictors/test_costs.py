@@ -71,7 +71,8 @@ def test_hand_computed_costs():
     # embeddings 40 + 32; layer 0: 4 x 20 + 40 + 36; layer 1: 20 + 10 + 10 + 20 + 2 x 76 + router 8; norms 40
     assert metric("params", TINY, ARCH) == 488
     assert metric("non_embedding_params", TINY, ARCH) == 416
-    # layer 0 fp32 156 x 4; layer 1 int8 rows + fp32 scales + fp32 biases 144 + 2 x 160, router 32; rest 112 x 4
+    # layer 0 fp32 156 x 4; layer 1 int8 rows + fp32 scales + fp32 biases 144 + 2 x 160, router 32;
+    # rest 112 x 4
     assert metric("weight_bytes", TINY, ARCH) == 624 + 496 + 448
     # fp16 K and V: 2 bytes x 2 x kv_heads x head_dim per layer
     assert metric("kv_cache_bytes", TINY, ARCH, seq_len=8) == 16 + 8
@@ -102,7 +103,10 @@ def test_kv_cache_shrinks_with_gqa_and_windows():
     mha = Architecture(
         space="gpt-tiny", embed_dim=128, layers=(LayerArch(attention="mha", heads=8, ffn_dim=512),) * 4
     )
-    cache = lambda arch, t=128: metric("kv_cache_bytes", spec, arch, seq_len=t)
+
+    def cache(arch, t=128):
+        return metric("kv_cache_bytes", spec, arch, seq_len=t)
+
     assert cache(mha) == 4 * 2 * 2 * 8 * 16 == 2048
     assert cache(with_attention(mha, attention="gqa", heads=8, kv_heads=2)) == 512
     assert (

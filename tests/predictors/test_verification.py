@@ -69,7 +69,7 @@ def test_every_deterministic_metric_equals_the_supernets_value(space, tmp_path):
 
 def test_size_and_counts_come_from_the_checkpoint_itself(tmp_path):
     spec = load_spec("gpt-tiny")
-    for net, arch, directory in checkpoints(spec, tmp_path, 3, seed=5):
+    for _net, arch, directory in checkpoints(spec, tmp_path, 3, seed=5):
         measurer = CheckpointMeasurer(directory)
         weights = directory / WEIGHTS
         assert (
@@ -94,9 +94,8 @@ def test_latency_is_timed_on_the_checkpoint_with_the_metrics_workload(tmp_path):
     options = {"batch_size": 2, "seq_len": 16, "repeats": 3, "warmup": 1, "threads": 1, "clock": "cpu"}
     timed = measurer.measure("latency_ms", options)
     assert timed.value > 0 and not timed.deterministic and timed.spread is not None
-    assert (
-        timed.method
-        == "timed on the loaded checkpoint: batch 2 x 16, cpu, 1 thread, cpu clock, median of 3, backend torch"
+    assert timed.method == (
+        "timed on the loaded checkpoint: batch 2 x 16, cpu, 1 thread, cpu clock, median of 3, backend torch"
     )
     predicted = measurer.measure(
         "latency_predicted_ms", {"seq_len": 16, "threads": 1}
@@ -160,7 +159,8 @@ def test_fidelity_is_re_measured_against_the_parent_of_the_supernet(tmp_path):
 
 
 def test_one_shot_quality_of_a_classifier_on_the_jobs_data_or_the_data_kept_with_its_supernet(tmp_path):
-    """val_loss/val_accuracy on task data: the job's (``data``) or the held-out split kept beside the supernet."""
+    """val_loss/val_accuracy on task data: the job's (``data``) or the held-out split kept beside the
+    supernet."""
     from supernas.data.task import load_task_data
     from supernas.spaces.spec import parse_spec
 

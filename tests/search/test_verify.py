@@ -101,13 +101,13 @@ def test_deterministic_objectives_equal_and_latency_within_noise(verified_job):
 def test_latency_within_the_measured_noise_of_the_machine(verified_job):
     """The machine's noise is measured here: each front subnet timed ROUNDS times as the search timed it
     (extracted from the job's supernet), interleaved with its checkpoint timed as verify times it; the
-    noise is the largest max/min ratio of one subnet's medians (at least NOISE_FLOOR). A stored verified latency
-    must lie within that of the searched one for the median trial, and within its square for every
-    trial. The two were taken at other moments (the search in a Ray worker, beside the controller) and a
-    shared machine's load changes in between: a searched value taken at a bad moment stays bad however
-    often it is verified (seen: one trial at x1.67 three times over, noise x1.44). A real difference (a
-    wrong model or workload) moves every trial, so the median catches it; a trial outside the square is
-    verified again, at most twice."""
+    noise is the largest max/min ratio of one subnet's medians (at least NOISE_FLOOR). A stored
+    verified latency must lie within that of the searched one for the median trial, and within its
+    square for every trial. The two were taken at other moments (the search in a Ray worker, beside the
+    controller) and a shared machine's load changes in between: a searched value taken at a bad moment
+    stays bad however often it is verified (seen: one trial at x1.67 three times over, noise x1.44). A
+    real difference (a wrong model or workload) moves every trial, so the median catches it; a trial
+    outside the square is verified again, at most twice."""
     url, home, _, _ = verified_job
     workload = workload_option(get_metric("latency_ms", **LATENCY))
     net = Supernet(load_spec("gpt-tiny"), seed=0).eval()
@@ -131,7 +131,8 @@ def test_latency_within_the_measured_noise_of_the_machine(verified_job):
         value = record.values["latency_ms"]
         tries = [ratio(value.measured, value.searched)]
         while tries[-1] > noise**2 and len(tries) < 3:
-            # into the default folder, which it replaces: the checkpoint stays where the other tests look for it
+            # into the default folder, which it replaces: the checkpoint stays where the other tests
+            # look for it
             again = supernas("verify", "1", "--trials", str(record.trial_number), "--db", url, home=home)
             assert again.returncode == 0, again.stdout + again.stderr
             with open_store(url) as store:
@@ -232,7 +233,8 @@ def test_verifying_again_appends_and_the_newest_is_shown(verified_job, tmp_path)
 
 
 def test_a_broken_promise_exits_1_and_says_which(verified_job):
-    """A trial whose stored params disagree with its architecture (imported with a wrong value) fails verification."""
+    """A trial whose stored params disagree with its architecture (imported with a wrong value) fails
+    verification."""
     url, home, job_file, _ = verified_job
     with open_store(url) as store:
         trial = store.front(1)[0]
@@ -258,7 +260,10 @@ def test_a_broken_promise_exits_1_and_says_which(verified_job):
     [
         (
             ["--trials", "best"],
-            "--trials 'best': expected front (the Pareto front), all (every trial with values) or trial numbers",
+            (
+                "--trials 'best': expected front (the Pareto front), all (every trial with values) "
+                "or trial numbers"
+            ),
         ),
         (["--trials", "1,x"], "--trials '1,x': expected"),
         (["--trials", "9999"], "job 1 has no trial number 9999"),
@@ -295,14 +300,15 @@ def test_constraints_are_checked_on_the_measured_values():
 
     def verified(number: int, searched: float, measured: float) -> VerificationRecord:
         value = VerifiedValue("lat", searched, measured, "timed", False)
-        return VerificationRecord(
-            number, 1, number, number, "/c", 1, {}, {"lat": value}, datetime.now(UTC)
-        )
+        return VerificationRecord(number, 1, number, number, "/c", 1, {}, {"lat": value}, datetime.now(UTC))
 
     records = [verified(1, 10, 16), verified(2, 14, 12), verified(3, 20, 21)]
     assert constraint_lines(
         records, [{"metric": "lat", "max": 15}, {"metric": "lat", "min": 11, "max": 30}]
     ) == [
-        "constraint lat max 15: kept as measured by 1 of the 2 trials that kept it when searched (broken by trial 1)",
+        (
+            "constraint lat max 15: kept as measured by 1 of the 2 trials that kept it when searched "
+            "(broken by trial 1)"
+        ),
         "constraint lat min 11 and max 30: kept as measured by 2 of the 2 trials that kept it when searched",
     ]

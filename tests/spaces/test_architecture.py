@@ -65,7 +65,8 @@ def test_n_subnets_exact_against_enumeration():
         top_k=[1, 2],
         weight_bits=[4, 8],
     )
-    # per layer: mha 2 + gqa (2,1),(4,1),(4,2) 3 + sliding 2*2 = 9 attention; ffn: dense 1 + moe(2) top1/top2 2 = 3; quant 2
+    # per layer: mha 2 + gqa (2,1),(4,1),(4,2) 3 + sliding 2*2 = 9 attention;
+    # ffn: dense 1 + moe(2) top1/top2 2 = 3; quant 2
     assert n_subnets(spec) == 9 * 3 * 2 + (9 * 3 * 2) ** 2
     assert brute_force_count(spec) == n_subnets(spec)
 

@@ -153,7 +153,8 @@ def test_calibrate_reports_and_saves_accurate_predictors(isolated_home):
 
 
 def test_latency_on_the_triton_backend_times_the_kernels(gpt_tiny):
-    """Without CUDA the kernels run in Triton's interpreter (slow, so one tiny timed run); with CUDA, on the GPU."""
+    """Without CUDA the kernels run in Triton's interpreter (slow, so one tiny timed run); with CUDA, on
+    the GPU."""
     spec, supernet = gpt_tiny
     arch = smallest(spec)  # 4-bit weights, 8-bit activations: every linear of a block runs a kernel
     assert {(x.weight_bits, x.act_bits) for x in arch.layers} == {(4, 8)}

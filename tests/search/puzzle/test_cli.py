@@ -1,4 +1,5 @@
-"""``supernas blocks``: builds a supernet's block library once, stores it, reuses it; user mistakes are one line."""
+"""``supernas blocks``: builds a supernet's block library once, stores it, reuses it; user mistakes are
+one line."""
 
 from __future__ import annotations
 

@@ -16,9 +16,10 @@ def synthetic(seed: int) -> LayerwiseProblem:
     n_att, n_ffn, n_q, layers = 3, 2, 2, 3
     noise = lambda: rng.uniform(0, 1)  # noqa: E731
     costs = lambda n: [[noise() for _ in range(n)] for _ in range(layers)]  # noqa: E731
-    part = lambda n, zero: [
-        [0.0 if i == zero else rng.uniform(1, 5) * (1 + q) for q in range(n_q)] for i in range(n)
-    ]  # noqa: E731
+
+    def part(n, zero):
+        return [[0.0 if i == zero else rng.uniform(1, 5) * (1 + q) for q in range(n_q)] for i in range(n)]
+
     resources = {
         "latency": Resource(2.0, part(n_att, 0), part(n_ffn, None)),
         "bytes": Resource(10.0, part(n_att, 0), part(n_ffn, None)),

@@ -81,7 +81,8 @@ def test_migrations_run_once_in_order_and_newer_schemas_are_refused(store_url, m
 
 
 def _table_shape(url: str, table: str) -> tuple:
-    """Columns (name, type family, nullable), indexes and foreign keys of a table, as the database reports them."""
+    """Columns (name, type family, nullable), indexes and foreign keys of a table, as the database
+    reports them."""
     engine = make_engine(url)
     with engine.connect() as connection:
         found = inspect(connection)

@@ -134,7 +134,7 @@ def test_record_trials_stores_what_the_one_by_one_calls_store(store_url):
             store.set_reference(job_id, [6.0, 0.0, 6.0])
 
         ids, requeued = {}, set()
-        for i, (arch_id, outcome) in enumerate(events):  # one call per event
+        for _i, (arch_id, outcome) in enumerate(events):  # one call per event
             if arch_id not in ids:
                 ids[arch_id] = store.add_trials(jobs[0], [(arch_id, f'{{"id": "{arch_id}"}}')])[0].id
             store.mark_running(ids[arch_id], "w1")
