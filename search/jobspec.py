@@ -221,7 +221,12 @@ def load_job_spec(path: str | Path) -> JobSpec:
 
 
 def objective_directions(job: JobSpec) -> list[tuple[str, Direction]]:
-    """(metric, direction) per objective, filling in each metric's own direction."""
-    from supernas.predictors.catalogue import get_metric
+    """(metric, direction) per objective, filling in each metric's own direction. A plugin's metric is
+    known once the job's plugins are imported, which a server restarted since the job was submitted has
+    not done yet when a page asks for the job."""
+    from supernas.predictors.catalogue import get_metric, metric_names
+    from supernas.predictors.plugins import load_plugins
 
+    if any(o.direction is None and o.metric not in metric_names() for o in job.objectives):
+        load_plugins(job.plugins)
     return [(o.metric, o.direction or get_metric(o.metric, **o.options).direction) for o in job.objectives]

@@ -72,7 +72,9 @@ class Server:
                 assert self.process.poll() is None, (
                     f"server exited with {self.process.returncode}: {self.log()}"
                 )
-                job = c.get(f"/api/jobs/{job_id}").json()
+                response = c.get(f"/api/jobs/{job_id}")
+                assert response.status_code == 200, f"{response.status_code} {response.text}\n{self.log()}"
+                job = response.json()
                 if job["status"] in statuses and (evaluated is None or job["evaluated"] >= evaluated):
                     return job
                 time.sleep(0.25)

@@ -1,7 +1,9 @@
 import pytest
 
 from supernas.core.errors import NotFoundError, SpecError
-from supernas.search.jobspec import load_job_spec, objective_directions
+from supernas.predictors.catalogue import metric_names
+from supernas.search.jobspec import JobSpec, load_job_spec, objective_directions
+from tests.predictors.plugin_helpers import write_plugin
 
 GOOD = """
 name: t
@@ -80,3 +82,20 @@ def test_yaml_syntax_error_and_missing_file(tmp_path):
         load_job_spec(write(tmp_path, "name: [oops\n"))
     with pytest.raises(NotFoundError, match="no such file"):
         load_job_spec(tmp_path / "absent.yaml")
+
+
+def test_a_stored_jobs_plugin_metric_is_known_before_its_plugin_was_imported(tmp_path):
+    """A server restarted after a plugin job was submitted shows that job before its runner imported the
+    plugin: the objective's direction comes from the plugin, imported on demand."""
+    write_plugin(tmp_path, "restarted_server_metrics", metric="restarted_score")
+    stored = JobSpec.model_validate(
+        {
+            "name": "stored",
+            "space": "gpt-tiny",
+            "objectives": [{"metric": "restarted_score"}, {"metric": "flops"}],
+            "plugins": [str(tmp_path / "restarted_server_metrics.py")],
+            "budget": {"trials": 4},
+        }
+    )
+    assert "restarted_score" not in metric_names()
+    assert objective_directions(stored) == [("restarted_score", "maximize"), ("flops", "minimize")]

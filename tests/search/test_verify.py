@@ -69,6 +69,7 @@ def verified_job(tmp_path_factory):
     return url, home, job_file, verified
 
 
+@pytest.mark.timing
 def test_deterministic_objectives_equal_and_latency_within_noise(verified_job):
     url, _, _, verified = verified_job
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -98,6 +99,7 @@ def test_deterministic_objectives_equal_and_latency_within_noise(verified_job):
     )
 
 
+@pytest.mark.timing
 def test_latency_within_the_measured_noise_of_the_machine(verified_job):
     """The machine's noise is measured here: each front subnet timed ROUNDS times as the search timed it
     (extracted from the job's supernet), interleaved with its checkpoint timed as verify times it; the

@@ -8,6 +8,7 @@ from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute
 from supernas.search.store.store import open_store
 from supernas.workers.cluster import ClusterError, connect, disconnect
+from tests.barrier import PLUGIN, Background, Gate, wait_until
 from tests.predictors.plugin_helpers import expected, write_plugin
 from tests.search.jobs_helpers import assert_consistent, write_job
 
@@ -25,19 +26,29 @@ def two_node_cluster():
     cluster.shutdown()
 
 
+@pytest.mark.timing
 def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
-    """With a user's metric from a plugin file, which Ray's runtime environment carries to both nodes."""
+    """With a user's metric from a plugin file, which Ray's runtime environment carries to both nodes.
+    The trials wait at a gate (a constraint no trial breaks) until both nodes' workers hold one, so both
+    do work however late one of them starts."""
     write_plugin(tmp_path, "cluster_metrics", metric="cluster_score")
+    gate = Gate(tmp_path / "gate")
     job_file = write_job(
         tmp_path,
         budget={"trials": 10},
-        plugins=["cluster_metrics.py"],
+        plugins=["cluster_metrics.py", str(PLUGIN)],
         objectives=[{"metric": "cluster_score"}, {"metric": "flops"}],
+        constraints=[{"metric": "flops", "max": 3.0e6}, {**gate.metric(), "max": 100}],
+        reference=[0.0, 3.0e6],
     )
     spec = load_job_spec(job_file)
     store = open_store(f"sqlite:///{tmp_path / 'cluster.db'}")
     job_id = create_job(store, spec)
-    execute(store, job_id, spec, workers=2, ray_address=two_node_cluster.address, progress=False)
+    address = two_node_cluster.address
+    run = Background(lambda: execute(store, job_id, spec, workers=2, ray_address=address, progress=False))
+    wait_until(lambda: gate.arrivals() == 2, "a worker of each node at the gate", alive=run)
+    gate.open()
+    run.join()
     assert_consistent(store, job_id, job_file, budget=10)
     nodes = {t.worker.split("@")[1] for t in store.trials(job_id)}
     assert len(nodes) == 2  # one CPU per node, one actor per CPU: both nodes evaluated trials

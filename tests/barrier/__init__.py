@@ -1,0 +1,110 @@
+"""Barriers for tests of running jobs: hold a job at a known number of finished trials.
+
+A job whose objectives include the ``gated`` metric (:mod:`tests.barrier.gate_metric`, a plugin file)
+evaluates nothing until the test lets evaluations through its :class:`Gate`, so "stop after 3 trials"
+means exactly 3, on a fast machine and on a loaded one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PLUGIN = Path(__file__).with_name("gate_metric.py")
+OPEN = 10**9  # more evaluations than any test runs
+
+
+class Gate:
+    """The test's side of a gate folder (see :mod:`tests.barrier.gate_metric`)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        for sub in ("arrivals", "passes"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / "allowed").write_text("0")
+
+    def metric(self) -> dict:
+        """A job spec's metric entry (an objective, or a constraint with a bound) waiting at this gate."""
+        return {"metric": "gated", "options": {"gate": str(self.folder)}}
+
+    def job_fields(self, plugin: str | Path = PLUGIN) -> dict:
+        """A job spec's objectives, constraints, plugins and reference point that make every trial wait at
+        this gate: depth (gated) against FLOPs. The reference point is given, since the controller would
+        otherwise evaluate anchor subnets for it (through the gate too) before the first trial."""
+        return {
+            "objectives": [self.metric(), {"metric": "flops"}],
+            "constraints": [],
+            "plugins": [str(plugin)],
+            "reference": [100.0, 1.0e12],
+        }
+
+    @property
+    def allowed(self) -> int:
+        return int((self.folder / "allowed").read_text())
+
+    def release(self, n: int) -> None:
+        """Let ``n`` more evaluations through, whichever workers ask first."""
+        path = self.folder / "allowed"
+        path.with_suffix(".tmp").write_text(str(self.allowed + n))
+        os.replace(path.with_suffix(".tmp"), path)  # a worker never reads a half-written number
+
+    def open(self) -> None:
+        """Let every evaluation through from now on."""
+        self.release(OPEN - self.allowed)
+
+    def passed(self) -> int:
+        return len(os.listdir(self.folder / "passes"))
+
+    def waiting_pids(self) -> list[int]:
+        """The pids of the evaluations that reached the gate, in no particular order (killed ones too)."""
+        return [int(p.read_text().split()[0]) for p in (self.folder / "arrivals").iterdir()]
+
+    def arrivals(self) -> int:
+        return len(os.listdir(self.folder / "arrivals"))
+
+
+def plugin_in(folder: Path) -> str:
+    """The gate's plugin file copied into ``folder`` (a server accepts plugins inside its home only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(shutil.copy(PLUGIN, folder / PLUGIN.name))
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 240, alive=None) -> None:
+    """Wait for ``condition`` (polled every 50 ms); fail naming ``what`` after ``timeout`` seconds, or at
+    once if the process ``alive`` (a Popen) has exited."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if alive is not None and alive.poll() is not None:
+            raise AssertionError(f"exited with {alive.returncode} while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Background(threading.Thread):
+    """``target`` run in a thread, watched like a process: ``poll()`` is None while it runs, and ``join()``
+    raises what it raised."""
+
+    def __init__(self, target: Callable[[], object]) -> None:
+        super().__init__(daemon=True)
+        self.work, self.error, self.returncode = target, None, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as e:  # handed to join()
+            self.error = e
+        self.returncode = 0 if self.error is None else 1
+
+    def poll(self) -> int | None:
+        return None if self.is_alive() else self.returncode
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,84 @@
+"""Run the timing-sensitive tests (``-m timing``) many times in a row, idle and under a CPU hog.
+
+    python -m tests.stress [--runs 20] [--load idle,busy] [-- PYTEST ARGS]
+
+A test that holds a job at a gate (:mod:`tests.barrier`) must pass whatever the machine's speed, so it
+is run on an idle machine and with a busy loop on every core (as ``stress --cpu N`` does), each run a
+fresh pytest process. Prints one line per run and a summary per load: runs, failed runs, failed tests
+by name. Exits 1 if any run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextmanager
+def cpu_hog(busy: bool) -> Iterator[None]:
+    """A busy loop on every core while the block runs (nothing when ``busy`` is false)."""
+    hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 1)]
+    for hog in hogs if busy else []:
+        hog.start()
+    try:
+        yield
+    finally:
+        for hog in hogs if busy else []:
+            hog.kill()
+            hog.join()
+
+
+def run_once(pytest_args: list[str]) -> tuple[bool, list[str], float]:
+    """One pytest process over the timing tests: (passed, failed test ids, seconds)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "timing", "-p", "no:cacheprovider", *pytest_args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode == 0, FAILED.findall(done.stdout), time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs per load")
+    parser.add_argument("--load", default="idle,busy", help="idle, busy, or both (comma-separated)")
+    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    args = parser.parse_args()
+    failures = 0
+    for load in args.load.split(","):
+        failed_runs, failed_tests = 0, Counter()
+        with cpu_hog(load == "busy"):
+            for run in range(1, args.runs + 1):
+                passed, failed, seconds = run_once(args.pytest_args)
+                failed_runs += not passed
+                failed_tests.update(failed)
+                status = "passed" if passed else f"FAILED {', '.join(failed) or '(see pytest)'}"
+                print(f"{load} run {run}/{args.runs}: {status} in {seconds:.0f} s", flush=True)
+        print(f"{load}: {args.runs} runs, {failed_runs} failed", flush=True)
+        for test, count in failed_tests.most_common():
+            print(f"  {test}: failed in {count} runs")
+        failures += failed_runs
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
