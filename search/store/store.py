@@ -19,36 +19,31 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from supernas.core.errors import NotFoundError
+from supernas.search.store.artifacts import ArtifactStore
 from supernas.search.store.batches import write_trials
 from supernas.search.store.database import default_url, make_engine, masked, one_line, session_factories
 from supernas.search.store.fronts import set_front
+from supernas.search.store.lease_store import LeaseStore
 from supernas.search.store.leases import LeaseLost
-from supernas.search.store.reads import TrialReads, job_records, trial_record, value_data, verification_record
+from supernas.search.store.reads import TrialReads, job_records, trial_record
 from supernas.search.store.records import (
     JOB_STATUSES,
     JobRecord,
-    LeaseRecord,
     TrialRecord,
     TrialUpdate,
-    VerificationRecord,
-    VerifiedValue,
 )
 from supernas.search.store.tables import (
-    BlockLibraryRow,
-    CheckpointRow,
     JobRow,
     LeaseRow,
     StoreError,
     TrialRow,
-    VerificationRow,
     migrate,
     now,
 )
@@ -62,7 +57,7 @@ def open_store(url: str | None = None) -> Store:
 # ---------------------------------------------------------------------------------------------- store
 
 
-class Store(TrialReads):
+class Store(TrialReads, LeaseStore, ArtifactStore):
     """Jobs, their trials, Pareto fronts and hypervolume histories in one SQL database.
 
     A trial is one architecture evaluated in one job. Its life cycle::
@@ -190,47 +185,6 @@ class Store(TrialReads):
         if job is None:
             raise NotFoundError(f"no job '{job_id}' in {self.url_display}")
         return job
-
-    # ------------------------------------------------------------------------------------ leases
-
-    def take_lease(self, job_id: int, holder: str, seconds: float) -> LeaseRecord:
-        """Hold the job's lease for ``seconds`` unless another holder's lease is still live; returns the
-        lease as it stands (the caller's when taken). One transaction with the job locked, so of two
-        controllers asking at once exactly one gets it."""
-        with self._write() as session:
-            self._lock_job(session, job_id)
-            row, t = session.get(LeaseRow, job_id), now()
-            if row is None:
-                row = LeaseRow(
-                    job_id=job_id, holder=holder, expires_at=t + timedelta(seconds=seconds), renewed_at=t
-                )
-                session.add(row)
-            elif row.holder == holder or row.expires_at <= t:
-                row.holder, row.expires_at, row.renewed_at = holder, t + timedelta(seconds=seconds), t
-            return LeaseRecord(job_id, row.holder, row.expires_at, row.renewed_at)
-
-    def renew_lease(self, job_id: int, holder: str, seconds: float) -> bool:
-        """Extend the holder's lease; False when the job's lease is no longer this holder's."""
-        with self._write() as session:
-            self._lock_job(session, job_id)
-            row, t = session.get(LeaseRow, job_id), now()
-            if row is None or row.holder != holder:
-                return False
-            row.expires_at, row.renewed_at = t + timedelta(seconds=seconds), t
-            return True
-
-    def release_lease(self, job_id: int, holder: str) -> None:
-        """Give the lease up (a no-op when it is someone else's by now)."""
-        with self._write() as session:
-            session.execute(delete(LeaseRow).where(LeaseRow.job_id == job_id, LeaseRow.holder == holder))
-
-    def leases(self) -> dict[int, LeaseRecord]:
-        """Every job's lease, live or expired, by job id."""
-        with self._read() as session:
-            return {
-                row.job_id: LeaseRecord(row.job_id, row.holder, row.expires_at, row.renewed_at)
-                for row in session.scalars(select(LeaseRow))
-            }
 
     # ------------------------------------------------------------------------------------ trials: writes
 
@@ -370,55 +324,6 @@ class Store(TrialReads):
         if trial.state not in allowed:
             raise ValueError(f"trial {trial_id} is {trial.state}; expected {' or '.join(allowed)}")
         return trial
-
-    # ------------------------------------------------------------------------------------ trials: reads
-
-    def record_checkpoint(self, job_id: int, trial_id: int, path: str) -> None:
-        """Remember that a trial's subnet was extracted to ``path``."""
-        with self._write() as session:
-            session.add(CheckpointRow(job_id=job_id, trial_id=trial_id, path=path))
-
-    def record_verification(
-        self,
-        job_id: int,
-        trial_id: int,
-        checkpoint: str,
-        checkpoint_bytes: int,
-        machine: dict,
-        values: Sequence[VerifiedValue],
-    ) -> VerificationRecord:
-        """Store a trial's re-measured values beside its searched ones (never over them). Re-verifying
-        a trial appends: :meth:`verifications` returns the newest per trial unless asked for all."""
-        with self._write() as session:
-            number = session.scalar(
-                select(TrialRow.number).where(TrialRow.id == trial_id, TrialRow.job_id == job_id)
-            )
-            if number is None:
-                raise NotFoundError(f"job {job_id} has no trial with id {trial_id} in {self.url_display}")
-            row = VerificationRow(
-                job_id=job_id,
-                trial_id=trial_id,
-                checkpoint=checkpoint,
-                checkpoint_bytes=int(checkpoint_bytes),
-                machine_json=json.dumps(machine),
-                values_json=json.dumps({v.metric: value_data(v) for v in values}),
-            )
-            session.add(row)
-            session.flush()
-            return verification_record(row, number)
-
-    def get_block_library(self, key: dict[str, str]) -> dict | None:
-        """The stored block library (its JSON data) for ``key`` (space, supernet, data, workload), or None."""
-        with self._read() as session:
-            row = session.scalar(select(BlockLibraryRow).filter_by(**key))
-            return None if row is None else json.loads(row.library_json)
-
-    def save_block_library(self, key: dict[str, str], library: dict) -> None:
-        """Keep a block library under ``key``; one built meanwhile by another process under the same key
-        stays."""
-        with self._write() as session:
-            if session.scalar(select(BlockLibraryRow.id).filter_by(**key)) is None:
-                session.add(BlockLibraryRow(**key, library_json=json.dumps(library)))
 
     # ------------------------------------------------------------------------------------ bulk import
 
