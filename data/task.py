@@ -47,7 +47,7 @@ FILE_TYPES = (".txt", ".jsonl", ".csv", ".npz")
 
 
 def is_byte_lm(spec: SpaceSpec) -> bool:
-    """A byte-level causal LM: its data is any file read as bytes (``spaces.data``), not task data."""
+    """A byte-level causal LM: its data is any file read as bytes (``data.text``), not task data."""
     return spec.task == "causal_lm" and spec.vocab_size == 256
 
 
@@ -79,13 +79,13 @@ def pretrained_default_data(spec: SpaceSpec) -> TaskData | None:
 def load_task_data(source: str | Path, spec: SpaceSpec) -> TaskData:
     """The examples ``source`` names (a built-in name or a file), shaped for ``spec``, split once."""
     text = str(source)
-    if spec.task == "speech":  # WAV clips listed in a manifest (spaces.speechdata)
+    if spec.task == "speech":  # WAV clips listed in a manifest (data.speech)
         from supernas.data.speech import load_speech_data
 
         return load_speech_data(source, spec)
     if spec.task == "causal_lm":
         why = (
-            "reads any text file as bytes (spaces.data)"
+            "reads any text file as bytes (data.text)"
             if is_byte_lm(spec)
             else f"has no tokenizer in supernas (vocab {spec.vocab_size})"
         )

@@ -2,7 +2,7 @@
 
 For N random subnets of a trained supernet, every metric's Spearman rho and Kendall tau against two
 targets: one-shot ``val_loss`` (the weights each subnet inherits), and, with ``Finetuning``, the
-held-out loss after a short standalone fine-tuning of each subnet (``spaces.training.finetune``; the
+held-out loss after a short standalone fine-tuning of each subnet (``training.sandwich.finetune``; the
 same steps, batches and seed for all), a closer stand-in for what a subnet is worth once trained on its
 own. The number of parameters is the baseline a proxy has to beat: in a weight-sharing space bigger
 subnets are usually better, so a proxy that only tracks size adds nothing. Signs are raw: a maximized

@@ -4,8 +4,8 @@ Computed through the weight-sharing supernet with the architecture active (no ex
 without gradients; the held-out batches are fixed, so the same weights give the same value. A byte-level
 causal LM is scored on the held-out part of the text its supernet was trained on (saved with it by
 ``supernas train``, so a supernet trained on ``--data corpus.txt`` is scored on that corpus's tail), and
-on the Python stdlib's held-out files when it has none (``spaces.data``; bytes, so nats/byte).
-A classifier is scored on labeled task data (``spaces.taskdata``): a job's ``data`` (its held-out split,
+on the Python stdlib's held-out files when it has none (``data.text``; bytes, so nats/byte).
+A classifier is scored on labeled task data (``data.task``): a job's ``data`` (its held-out split,
 ``MetricContext.data``), else the held-out split kept with its supernet (``train --data digits``,
 ``from-pretrained --data FILE``); without either there is nothing to score, and a synthetic labeled set
 would only measure noise.

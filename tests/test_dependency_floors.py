@@ -51,11 +51,15 @@ def _pydantic_v2() -> bool:
 FEATURES: dict[str, tuple[tuple[int, ...], str, Callable[[], bool]]] = {
     "optuna": (
         (5, 0),
-        "Trial.set_constraint and create_trial(constraints=) (search/strategies.py)",
+        "Trial.set_constraint and create_trial(constraints=) (search/strategies/optuna.py)",
         _optuna_constraints,
     ),
     "typer": ((0, 14), "add_typer without a name merges commands (cli/__init__.py)", _typer_nameless_groups),
-    "sqlalchemy": ((2, 0), "DeclarativeBase and Mapped (search/tables.py)", _sqlalchemy_declarative_base),
+    "sqlalchemy": (
+        (2, 0),
+        "DeclarativeBase and Mapped (search/store/tables.py)",
+        _sqlalchemy_declarative_base,
+    ),
     "pydantic": (
         (2, 0),
         "field_validator, model_validator, ConfigDict (spaces/spec.py, search/jobspec.py)",

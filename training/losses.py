@@ -1,4 +1,4 @@
-"""Losses shared by supernet training (``spaces.training``) and scoring (``predictors``).
+"""Losses shared by supernet training (``training.sandwich``) and scoring (``predictors``).
 
 They live in ``spaces`` because training sits there and may not import ``predictors``; the proxies and
 the one-shot metrics import them from here, so every part of supernas means the same thing by "loss".

@@ -10,8 +10,8 @@ with distillation vs 2.41 / 2.52 from labels; 600 steps, 2.69 / 2.75 vs 1.97 / 2
 subnet trained alone for 600 steps: 1.84). Blending labels and the teacher (fixed 1:1, or ramped from
 labels to teacher) measured in between (300 steps: 2.52 and 2.49 for the largest).
 Quantized layers train through the straight-through fake-quant already in the forward pass.
-A byte-level LM trains on text (``spaces.data``, next-byte loss); a classification space (encoder or
-vision) on labeled task data (``spaces.taskdata``, class cross-entropy), and keeps that data's held-out
+A byte-level LM trains on text (``data.text``, next-byte loss); a classification space (encoder or
+vision) on labeled task data (``data.task``, class cross-entropy), and keeps that data's held-out
 split with its weights.
 
 Resumable bit for bit: the batch and the random subnets of step ``s`` depend only on ``(seed, s)``, and
