@@ -1,4 +1,5 @@
-"""Every ``supernas ...`` command in the README and docs/ names a real command and only its real options.
+"""Every ``supernas ...`` command in the README and docs/ names a real command and only its real options,
+and every Python example compiles and imports what exists.
 
 The docs are read as instructions and copied into terminals; a renamed command or option must fail here,
 not in a user's shell.
@@ -6,6 +7,7 @@ not in a user's shell.
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 from functools import cache
@@ -179,3 +181,41 @@ def test_shell_lines_join_continuations_and_skip_output() -> None:
     """Continued lines are one command and console output is no command, or lines would be misread."""
     markdown = "```console\n$ supernas jobs \\\n    --json\nsupernas output\n```\n```python\nsupernas\n```\n"
     assert shell_lines(markdown) == [(2, "supernas jobs --json")]
+
+
+def python_blocks(markdown: str) -> list[tuple[int, str]]:
+    """(first line number, code) of each ``python`` code block."""
+    blocks, current, start, marker = [], None, 0, None
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        if marker is None:
+            opening = FENCE.match(line)
+            if opening:
+                marker = opening.group(1)
+                current, start = ([] if opening.group(2).lower() == "python" else None), number + 1
+        elif line.strip().startswith(marker) and not line.strip().strip(marker[0]):
+            if current is not None:
+                blocks.append((start, "\n".join(current)))
+            marker = current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+DOC_PYTHON = {
+    f"{path.relative_to(ROOT)}:{number}": code
+    for path in DOC_FILES
+    for number, code in python_blocks(path.read_text())
+}
+
+
+@pytest.mark.parametrize("code", list(DOC_PYTHON.values()), ids=list(DOC_PYTHON))
+def test_documented_python_parses_and_its_supernas_imports_exist(code: str) -> None:
+    """Each example compiles, and every name it imports from supernas is there (the examples themselves
+    need trained weights and files, so only their imports run)."""
+    tree = ast.parse(code)
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    exec(compile(ast.Module(body=imports, type_ignores=[]), "<docs>", "exec"), {})
+
+
+def test_python_blocks_are_found() -> None:
+    assert "README.md:74" in DOC_PYTHON and any(k.startswith("docs/minilm.md") for k in DOC_PYTHON)
