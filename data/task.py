@@ -9,14 +9,14 @@ Sources, as ``--data`` and a job's ``data:`` name them:
 - ``FILE.txt``: one unlabeled text per line (blank lines skipped);
 - ``FILE.jsonl``: one JSON object per line with ``text`` (a string) and ``label`` (a class id);
 - ``FILE.csv``: a header row naming ``text`` and ``label`` columns (others are ignored);
-- speech spaces: a directory of WAV clips with ``manifest.csv`` (:mod:`.speechdata`);
+- speech spaces: a directory of WAV clips with ``manifest.csv`` (:mod:`.speech`);
 - ``FILE.npz``: ``images`` (N, H, W) or (N, C, H, W) at the space's input size, and ``labels`` (N,)
   class ids; uint8 images are scaled to [-1, 1], float images are used as they are.
 
 Labels are integer class ids in ``[0, num_classes)`` of the space. Text for an encoder space with a
 WordPiece vocabulary (bert-mini) is tokenized with MiniLM's own tokenizer (:mod:`.tokenizer`), truncated
 to the space's ``max_seq_len``; an encoder with a 256-token vocabulary reads UTF-8 bytes. Byte-level
-causal LMs do not come here: they read any file as bytes (:mod:`.data`).
+causal LMs do not come here: they read any file as bytes (:mod:`.text`).
 
 The held-out split is fixed by position (:func:`supernas.data.types.split_index`).
 

@@ -2,7 +2,7 @@
 
 Formats:
 
-- ``supernas``: ``config.json`` + ``model.safetensors`` (:func:`supernas.spaces.save_subnet`).
+- ``supernas``: ``config.json`` + ``model.safetensors`` (:func:`supernas.models.checkpoint.save_subnet`).
 - ``onnx``: ``model.onnx`` (opset 21, integer weights kept as INT8/INT4 with DequantizeLinear; see
   :mod:`supernas.export.onnx`), checked with ONNX Runtime against the torch subnet.
 - ``hf``: a Hugging Face directory (GPT-2 or BERT) for subnets a standard config expresses (see

@@ -3,7 +3,7 @@
 A metric has a name (job specs refer to it), a direction, a unit and a cost class, and maps
 ``(arch, context) -> float``. Values are deterministic for the same architecture, weights, batch and
 seed. Options (a latency metric's batch size, say) are keyword arguments given when the metric is
-made with :func:`get_metric`; unknown options are a user error.
+made with :func:`~supernas.predictors.catalogue.get_metric`; unknown options are a user error.
 
 Cost classes, cheapest first:
 - analytic: exact, computed from the architecture alone;

@@ -4,7 +4,7 @@ A search scores subnets through the weight-sharing supernet (or predicts them); 
 whether the checkpoint a user loads keeps those promises. :class:`CheckpointMeasurer` loads the
 checkpoint with ``load_subnet`` and re-measures each metric on it, by the first rule that applies:
 
-- ``params``: counted on the loaded model (:func:`supernas.spaces.parameter_count`);
+- ``params``: counted on the loaded model (:func:`supernas.models.dense.parameter_count`);
   ``non_embedding_params`` and ``decoder_params``: the same less its token, position and segment
   embeddings (and patch embedding and class token for vision).
 - ``weight_bytes``: the bytes of tensor data in ``model.safetensors`` on disk (the file's size less its

@@ -8,6 +8,7 @@ not in a user's shell.
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 import shlex
 from functools import cache
@@ -219,3 +220,43 @@ def test_documented_python_parses_and_its_supernas_imports_exist(code: str) -> N
 
 def test_python_blocks_are_found() -> None:
     assert "README.md:74" in DOC_PYTHON and any(k.startswith("docs/minilm.md") for k in DOC_PYTHON)
+
+
+REFERENCE = re.compile(r":(?:mod|func|class|meth|attr|data):`~?([\w.]+)`")
+
+
+def resolves(name: str) -> bool:
+    """Whether ``name`` (a dotted path) is a module, or an attribute reached from the longest module."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            found: Any = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            if not hasattr(found, part):
+                return False
+            found = getattr(found, part)
+        return True
+    return False
+
+
+def test_every_cross_reference_in_a_docstring_names_something_that_exists() -> None:
+    """``:mod:`` / ``:func:`` / ``:class:`` references in the source, relative ones resolved against
+    their module's package and bare ones against the module, point at what exists: a moved module or
+    renamed function cannot leave its references behind."""
+    from tests.test_layers import MODULES
+
+    broken = []
+    for module, path in sorted(MODULES.items()):
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for reference in REFERENCE.findall(path.read_text()):
+            if reference.startswith("."):
+                full = package + reference
+            elif reference.startswith("supernas."):
+                full = reference
+            else:
+                full = f"{module}.{reference}"
+            if not resolves(full):
+                broken.append(f"{path.relative_to(ROOT)}: {reference}")
+    assert broken == []

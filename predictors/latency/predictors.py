@@ -1,6 +1,6 @@
 """The two latency predictors: ``lut`` (nn-Meter's lookup table of forward parts, summed and corrected by
 a linear fit) and ``regressor`` (gradient-boosted trees on architecture features, boosted from a ridge
-regression). See :mod:`.latency` for why each is built the way it is."""
+regression). See :mod:`.measure` for why each is built the way it is."""
 
 from __future__ import annotations
 

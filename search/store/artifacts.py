@@ -40,7 +40,8 @@ class ArtifactStore:
         values: Sequence[VerifiedValue],
     ) -> VerificationRecord:
         """Store a trial's re-measured values beside its searched ones (never over them). Re-verifying
-        a trial appends: :meth:`verifications` returns the newest per trial unless asked for all."""
+        a trial appends: :meth:`~.reads.TrialReads.verifications` returns the newest per trial unless
+        asked for all."""
         with self._write() as session:
             number = session.scalar(
                 select(TrialRow.number).where(TrialRow.id == trial_id, TrialRow.job_id == job_id)
