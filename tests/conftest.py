@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+from supernas.predictors.base import REGISTRY
+from supernas.predictors.catalogue import metric_names
 
 if not torch.cuda.is_available():
     # Triton kernels run in Triton's interpreter on CPU; chosen before anything (torch's FLOP counter,
@@ -38,3 +43,23 @@ def keyword_set(tmp_path_factory):
     directory = tmp_path_factory.mktemp("keywords") / "set"
     make_keywords(directory, **KEYWORD_SET)
     return directory
+
+
+@pytest.fixture(autouse=True)
+def registry_restored(tmp_path_factory):
+    """Plugin metrics registered by a test stay in that test (a job validated in this process imports
+    its plugins): the registry is put back afterwards, and the plugin modules imported meanwhile are
+    forgotten, so later tests see only the built-in metrics and a later job imports its plugins anew."""
+    metric_names()  # built-ins registered before the snapshot: their modules are imported only once
+    registered, modules = dict(REGISTRY), set(sys.modules)
+    yield
+    registering = {cls.__module__ for name, cls in REGISTRY.items() if name not in registered}
+    REGISTRY.clear()
+    REGISTRY.update(registered)
+    base = tmp_path_factory.getbasetemp().resolve()
+    for name in set(sys.modules) - modules:
+        origin = getattr(sys.modules[name], "__file__", None)
+        if name in registering or (origin and Path(origin).resolve().is_relative_to(base)):
+            del sys.modules[name]
+    for name in registering:
+        sys.modules.pop(name, None)

@@ -104,6 +104,3 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     _admin(base, f"CREATE DATABASE {name}")
     yield f"{base.rsplit('/', 1)[0]}/{name}"
     _admin(base, f"DROP DATABASE {name} WITH (FORCE)")
-
-
-from tests.predictors.conftest import registry_restored  # noqa: E402, F401  (jobs run in this process register the gate's metric)

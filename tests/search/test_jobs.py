@@ -183,6 +183,8 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     job_file = gated_job(tmp_path, gate, trials=40)
     run = subprocess.Popen(
         ["supernas", "run", job_file, "--db", url, "--no-progress"],
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT prints every thread's stack
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C as in a user's shell
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -191,7 +193,14 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     gate.release(3)
     wait_until(lambda: evaluated(store) == 3 and gate.arrivals() == 5, "3 trials stored", alive=run)
     run.send_signal(signal.SIGINT)
-    _, err = run.communicate(timeout=120)
+    try:
+        _, err = run.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        run.send_signal(signal.SIGABRT)
+        _, err = run.communicate(timeout=60)
+        raise AssertionError(f"still running 120 s after Ctrl-C; its threads then:\n{err[-8000:]}") from None
+    finally:
+        kill_ray_session_of(run.pid)
     assert run.returncode == 130
     assert "supernas resume 1" in err and "Traceback" not in err
     job = store.get_job(1)
