@@ -59,8 +59,8 @@ class Gate:
     def passed(self) -> int:
         return len(os.listdir(self.folder / "passes"))
 
-    def waiting_pids(self) -> list[int]:
-        """The pids of the evaluations that reached the gate, in no particular order (killed ones too)."""
+    def arrival_pids(self) -> list[int]:
+        """The pid of every evaluation that reached the gate, passed or waiting or killed, in no order."""
         return [int(p.read_text().split()[0]) for p in (self.folder / "arrivals").iterdir()]
 
     def arrivals(self) -> int:

@@ -80,7 +80,7 @@ def test_killed_worker_is_replaced_and_its_trial_redone(local_ray, tmp_path, sto
         "one trial stored and both workers at the gate",
         alive=run,
     )
-    workers = set(gate.waiting_pids())
+    workers = set(gate.arrival_pids())
     victim = min(workers)
 
     def by_victim() -> set[int]:
@@ -88,8 +88,8 @@ def test_killed_worker_is_replaced_and_its_trial_redone(local_ray, tmp_path, sto
 
     finished_by_victim = by_victim()
     os.kill(victim, signal.SIGKILL)  # while it holds a trial at the gate
-    wait_until(lambda: set(gate.waiting_pids()) - workers, "a replacement worker at the gate", alive=run)
-    (replacement,) = set(gate.waiting_pids()) - workers
+    wait_until(lambda: set(gate.arrival_pids()) - workers, "a replacement worker at the gate", alive=run)
+    (replacement,) = set(gate.arrival_pids()) - workers
     gate.open()
     run.join()
     assert by_victim() == finished_by_victim  # the dead worker finished nothing after
