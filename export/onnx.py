@@ -1,17 +1,23 @@
-"""ONNX export of extracted subnets, with integer weights kept as integers in the file.
+"""ONNX export of extracted subnets, each linear layer as the ONNX Runtime kernel its scheme names.
 
-torch's exporter traces a float twin of the subnet: every linear holds its weight dequantized and
-transposed as ``{layer}.weight_t`` (in, out), MoE layers route statically (every expert sees every token,
-unchosen ones with gate 0), and activation fake-quant is plain tensor ops. The file is then rewritten so
-each such initializer becomes what the checkpoint stores:
+torch's exporter traces a twin of the subnet in which every linear layer is one operator whose ONNX form
+is the layer's quantization scheme (:class:`supernas.models.quant.Scheme`), with its weights stored as the
+checkpoint stores them:
 
-- 8-bit: an INT8 initializer and a ``DequantizeLinear`` (per output channel, or blocked over input
-  columns with the space's group size);
-- 4-bit: the same with the INT4 type of opset 21 (two values per byte in the file);
-- 16-bit: a FLOAT16 initializer and a ``Cast`` to float.
+- 8-bit weights per row, 8-bit activations: ``DynamicQuantizeLinear`` + ``MatMulInteger`` + scale, the
+  pattern ``onnxruntime.quantization.quantize_dynamic`` writes and ONNX Runtime fuses into its integer
+  kernels;
+- any other 4/8-bit weight: ``MatMulNBits`` (com.microsoft) with accuracy level 4 (int8 compute) under
+  8-bit activations, 1 (fp32 compute) otherwise; a per-row weight is one block as wide as the row rounded
+  up to a power of two;
+- 16-bit weights: a FLOAT16 initializer and a ``Cast`` to float;
+- 8-bit activations on a 16/32-bit weight: ``DynamicQuantizeLinear`` + ``DequantizeLinear``; 16-bit
+  activations: a ``Cast`` to fp16 and back.
 
-So the ``.onnx`` file's size follows the quantization policy, and the runtime computes with exactly the
-weights supernas computes with. Inputs and outputs by task (batch and sequence axes dynamic):
+MoE layers route statically (every expert sees every token, unchosen ones with gate 0). So the ``.onnx``
+file's size follows the quantization policy, and the runtime computes what supernas computes.
+
+Inputs and outputs by task (batch and sequence axes dynamic):
 
 - causal_lm: ``input_ids`` (B, T) int64 -> ``logits`` (B, T, vocab);
 - encoder_classification: ``input_ids``, ``attention_mask`` (1 at real tokens), ``token_type_ids``
@@ -31,33 +37,101 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from supernas.core.errors import SpecError, allowed
 from supernas.models import ops
 from supernas.models.dense import QuantLinear
 from supernas.models.model import FeedForward, Transformer
-from supernas.models.quant import round_activation, unpack_int4
+from supernas.models.quant import Scheme, pack_int4
 from supernas.spaces.spec import SpaceSpec
 
-OPSET = 21  # INT4 tensors and blocked DequantizeLinear
-_TRACE_OPSET = 20  # torch's TorchScript exporter stops at 20; see module_to_onnx
+OPSET = 20  # the newest torch's TorchScript exporter writes
 ONNX_FILE = "model.onnx"
 _EXAMPLE_BATCH, _EXAMPLE_SEQ = 2, 5
 
 
-class _FloatLinear(nn.Module):
-    """A QuantLinear's computation with its weight as one fp32 (in, out) tensor the exporter names."""
+class _KernelLinear(torch.autograd.Function):
+    """One linear layer, traced as its scheme's ONNX operators (see the module docstring).
+
+    Its value in torch is never used: the traced graph carries the operators, and the runtime computes
+    them. So ``forward`` returns zeros of the output's shape (a subnet's shapes depend on no value).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, scale, bias, in_features, out_features, weight_bits, act_bits, block):
+        return x.new_zeros(*x.shape[:-1], out_features)
+
+    @staticmethod
+    def symbolic(g, x, weight, scale, bias, in_features, out_features, weight_bits, act_bits, block):
+        from onnx import TensorProto
+
+        scheme = Scheme(weight_bits, act_bits, block)
+        if act_bits == 16:
+            x = g.op("Cast", g.op("Cast", x, to_i=TensorProto.FLOAT16), to_i=TensorProto.FLOAT)
+        if scheme.nbits:
+            y = g.op(
+                "com.microsoft::MatMulNBits",
+                x,
+                weight,
+                scale,
+                K_i=in_features,
+                N_i=out_features,
+                bits_i=weight_bits,
+                block_size_i=_nbits_block(scheme, in_features),
+                accuracy_level_i=4 if scheme.integer else 1,
+            )
+        elif scheme.integer:
+            codes, x_scale, x_zero = g.op("DynamicQuantizeLinear", x, outputs=3)
+            accumulator = g.op("Cast", g.op("MatMulInteger", codes, weight, x_zero), to_i=TensorProto.FLOAT)
+            y = g.op("Mul", accumulator, g.op("Mul", x_scale, scale))
+        else:
+            if act_bits == 8:
+                x = g.op("DequantizeLinear", *g.op("DynamicQuantizeLinear", x, outputs=3))
+            if weight_bits == 16:
+                weight = g.op("Cast", weight, to_i=TensorProto.FLOAT)
+            y = g.op("MatMul", x, weight)
+        return y if bias is None else g.op("Add", y, bias)
+
+
+class _ExportLinear(nn.Module):
+    """A QuantLinear's weights in the layout its ONNX operators take, and the operator that uses them."""
 
     def __init__(self, linear: QuantLinear) -> None:
         super().__init__()
-        self.weight_t = nn.Parameter(linear.dense_weight().detach().t().contiguous(), requires_grad=False)
         self.bias = linear.bias
-        self.act_bits = linear.act_bits
+        self.scheme = linear.scheme
+        self.shape = (linear.in_features, linear.out_features)
+        weight, scale = _operator_weights(linear)
+        self.register_buffer("weight", weight)
+        self.register_buffer("scale", scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = round_activation(x, self.act_bits) @ self.weight_t
-        return y if self.bias is None else y + self.bias
+        s = self.scheme
+        return _KernelLinear.apply(
+            x, self.weight, self.scale, self.bias, *self.shape, s.weight_bits, s.act_bits, s.block
+        )
+
+
+def _nbits_block(scheme: Scheme, in_features: int) -> int:
+    """``MatMulNBits``'s block: the scheme's, or one power of two (at least 16) as wide as a row."""
+    return scheme.block or max(16, 1 << (in_features - 1).bit_length())
+
+
+def _operator_weights(linear: QuantLinear) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The weight (and scales) of ``linear`` as its scheme's ONNX operator takes them."""
+    s = linear.scheme
+    if not s.nbits:  # MatMul and MatMulInteger take (in, out), with one scale per column
+        weight = linear.qweight if s.weight_bits == 8 else linear.weight.detach()
+        return weight.t().contiguous(), (linear.scale[:, 0].contiguous() if s.weight_bits == 8 else None)
+    # MatMulNBits: unsigned codes (offset 2^(bits-1), its default zero point), each row padded to whole
+    # blocks, shaped (out, blocks, bytes per block); 4-bit codes two per byte, low nibble first
+    q, block = linear.quantized_weight(), _nbits_block(s, linear.in_features)
+    values = F.pad(q.values, (0, -linear.in_features % block))
+    codes = pack_int4(values) if s.weight_bits == 4 else (values.to(torch.int16) + 128).to(torch.uint8)
+    bytes_per_block = block * s.weight_bits // 8
+    return codes.view(linear.out_features, -1, bytes_per_block), q.scale.reshape(-1).contiguous()
 
 
 class _Graph(nn.Module):
@@ -120,13 +194,13 @@ def torch_outputs(model: Transformer, inputs: dict[str, np.ndarray]) -> list[np.
 
 
 def _float_twin(module: nn.Module) -> nn.Module:
-    twin = copy.deepcopy(module).float().eval()
+    twin = copy.deepcopy(module).eval()
     if isinstance(twin, QuantLinear):
-        return _FloatLinear(twin)
+        return _ExportLinear(twin)
     for name, leaf in list(twin.named_modules()):
         if isinstance(leaf, QuantLinear):
             parent, _, attr = name.rpartition(".")
-            setattr(twin.get_submodule(parent) if parent else twin, attr, _FloatLinear(leaf))
+            setattr(twin.get_submodule(parent) if parent else twin, attr, _ExportLinear(leaf))
         elif isinstance(leaf, FeedForward):
             leaf.static_routing = True
     return twin
@@ -143,11 +217,15 @@ class _Prefixed(nn.Module):
         return self.model(*inputs)
 
 
+def _uses_nbits(module: nn.Module) -> bool:
+    return any(isinstance(m, QuantLinear) and m.scheme.nbits for m in module.modules())
+
+
 def module_to_onnx(
     module: nn.Module, inputs: dict[str, torch.Tensor], outputs: list[str], axes: dict[str, dict[int, str]]
 ):
     """Trace a module built from supernas leaves (a subnet, one attention or FFN part) to an ONNX
-    ``ModelProto`` of opset 21 whose weights are stored as the module stores them.
+    ``ModelProto`` whose weights are stored as the module stores them.
 
     ``inputs`` are example inputs by name; ``axes`` names the dynamic axes of inputs and outputs.
     """
@@ -169,77 +247,16 @@ def module_to_onnx(
             input_names=list(inputs),
             output_names=outputs,
             dynamic_axes=axes,
-            opset_version=_TRACE_OPSET,
+            opset_version=OPSET,
+            do_constant_folding=False,  # folding would store 16-bit weights' Cast to float as fp32 weights
+            custom_opsets={"com.microsoft": 1} if _uses_nbits(original) else None,
             dynamo=False,
         )
-    proto = onnx.load_from_string(buffer.getvalue())
-    # Opset 21 changed no operator this exporter emits except by adding the 4-bit types (Cast, Reshape,
-    # Shape, Transpose, ...: each now also takes int4/uint4), so the opset-20 graph is an opset-21 graph
-    # as it stands. (onnx's version converter gives the same graph but copies the whole model, weights
-    # included, which took a third of the export time of GPT-2 124M.)
-    (default,) = [entry for entry in proto.opset_import if entry.domain in ("", "ai.onnx")]
-    default.version = OPSET
-    _store_weights_as_checkpoint(proto, original)
-    return proto
-
-
-def _integer_tensor(name: str, values: np.ndarray, bits: int):
-    """An INT8 tensor, or an INT4 one packed two per byte (low nibble first), as raw bytes."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    if bits == 8:
-        return numpy_helper.from_array(values.astype(np.int8), name)
-    flat = values.astype(np.int8).ravel()
-    flat = np.concatenate([flat, np.zeros(flat.size % 2, dtype=np.int8)])
-    packed = (flat[0::2] & 0x0F) | ((flat[1::2] & 0x0F) << 4)
-    return helper.make_tensor(
-        name, TensorProto.INT4, values.shape, packed.astype(np.uint8).tobytes(), raw=True
-    )
-
-
-def _stored_weight(name: str, linear: QuantLinear) -> tuple[list, list]:
-    """Initializers and nodes that produce ``name`` (fp32, (in, out)) from what ``linear`` stores."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    if linear.weight_bits == 16:
-        half = numpy_helper.from_array(linear.weight.detach().t().contiguous().numpy(), f"{name}_fp16")
-        return [half], [helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT)]
-    values = linear.qweight if linear.weight_bits == 8 else unpack_int4(linear.qweight, linear.in_features)
-    integers = _integer_tensor(f"{name}_q", values.t().contiguous().numpy(), linear.weight_bits)  # (in, out)
-    if linear.group_size is None:  # one scale per output channel: axis 1 of the (in, out) weight
-        scale = numpy_helper.from_array(linear.scale.detach()[:, 0].contiguous().numpy(), f"{name}_scale")
-        attrs = {"axis": 1}
-    else:  # one scale per group of input rows
-        scale = numpy_helper.from_array(linear.scale.detach().t().contiguous().numpy(), f"{name}_scale")
-        attrs = {"axis": 0, "block_size": linear.group_size}
-    return [integers, scale], [
-        helper.make_node("DequantizeLinear", [integers.name, scale.name], [name], **attrs)
-    ]
-
-
-def _store_weights_as_checkpoint(proto, model: nn.Module) -> None:
-    """Replace each 4/8/16-bit layer's fp32 initializer by its stored integers (or halves) and a
-    dequantize node."""
-    initializers = {t.name: i for i, t in enumerate(proto.graph.initializer)}
-    replaced, nodes = [], []
-    for layer, linear in model.named_modules():
-        if not isinstance(linear, QuantLinear) or linear.weight_bits == 32:
-            continue
-        name = ".".join(filter(None, ("model", layer, "weight_t")))
-        if name not in initializers:
-            raise RuntimeError(f"ONNX export: the traced graph has no initializer {name}")
-        tensors, dequantize = _stored_weight(name, linear)
-        replaced.append(initializers[name])
-        proto.graph.initializer.extend(tensors)
-        nodes += dequantize
-    for index in sorted(replaced, reverse=True):
-        del proto.graph.initializer[index]
-    for node in reversed(nodes):  # dequantize first: nodes must be topologically sorted
-        proto.graph.node.insert(0, node)
+    return onnx.load_from_string(buffer.getvalue())
 
 
 def to_onnx(model: Transformer) -> bytes:
-    """The subnet as a serialized ONNX model (opset 21) with its integer weights and its metadata."""
+    """The subnet as a serialized ONNX model with its integer weights and its metadata."""
     import onnx
 
     spec, arch = model.spec, model.arch
@@ -277,11 +294,7 @@ def to_onnx(model: Transformer) -> bytes:
 
 
 def runtime_session(model: bytes | str | Path, threads: int | None = None, optimization: str = "all"):
-    """An ONNX Runtime CPU session that computes in fp32, as the search scored the subnet.
-
-    ONNX Runtime would otherwise fuse DequantizeLinear + MatMul into kernels that also quantize the
-    activations to int8 (``accuracy_level`` 4), which changes the outputs by up to 50% on small models.
-    """
+    """An ONNX Runtime CPU session for an exported subnet (or part), optimized at level ``optimization``."""
     import onnxruntime as ort
 
     levels = {
@@ -294,7 +307,6 @@ def runtime_session(model: bytes | str | Path, threads: int | None = None, optim
         raise SpecError(f"unknown ONNX Runtime graph optimization '{optimization}' ({allowed(levels)})")
     options = ort.SessionOptions()
     options.graph_optimization_level = levels[optimization]
-    options.add_session_config_entry("session.qdq_matmulnbits_accuracy_level", "1")
     if threads is not None:
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.log_severity_level = 3

@@ -24,7 +24,9 @@ from supernas.core.weightfiles import save_weights
 from supernas.data.types import HeldoutData
 from supernas.models.dense import DenseLeaves, QuantLinear, check_backend, parameter_count
 from supernas.models.model import Transformer
+from supernas.models.quant import Scheme
 from supernas.models.supernet import Supernet, active_slices
+from supernas.spaces.analytic import weight_block
 from supernas.spaces.architecture import Architecture, check
 from supernas.spaces.spec import SpaceSpec, parse_spec, read_structured_file
 
@@ -60,20 +62,24 @@ def _fill(dense: nn.Module, prefix: str, active: dict[str, torch.Tensor]) -> Non
 
 
 def quantization_summary(spec: SpaceSpec, arch: Architecture) -> list[dict]:
-    """Per layer: weight storage, scale group size and activation fake-quant, as written into config.json."""
-    g = spec.weight_group_size
-    scales = "fp32 row scales" if g is None else f"fp32 scales per {g} columns"
-    storage = {32: "float32", 16: "float16", 8: f"int8 + {scales}", 4: f"int4 packed 2/byte + {scales}"}
-    return [
-        {
-            "layer": i,
-            "weight_bits": layer.weight_bits,
-            "act_bits": layer.act_bits,
-            "weight_group_size": g if layer.weight_bits in (4, 8) else None,
-            "weight_storage": storage[layer.weight_bits],
-        }
-        for i, layer in enumerate(arch.layers)
-    ]
+    """Per layer: weight storage, scale group size, activation quantization and the ONNX Runtime
+    kernel that runs it, as written into config.json."""
+    rows = []
+    for i, layer in enumerate(arch.layers):
+        block = weight_block(layer.weight_bits, spec.weight_group_size)
+        scales = "fp32 row scales" if block is None else f"fp32 scales per {block} columns"
+        storage = {32: "float32", 16: "float16", 8: f"int8 + {scales}", 4: f"int4 packed 2/byte + {scales}"}
+        rows.append(
+            {
+                "layer": i,
+                "weight_bits": layer.weight_bits,
+                "act_bits": layer.act_bits,
+                "weight_group_size": block,
+                "weight_storage": storage[layer.weight_bits],
+                "kernel": Scheme(layer.weight_bits, layer.act_bits, block).kernel,
+            }
+        )
+    return rows
 
 
 def save_subnet(model: Transformer, directory: str | Path) -> Path:

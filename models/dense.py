@@ -3,10 +3,11 @@
 A ``QuantLinear`` stores fp32 weights (32 bits), fp16 weights (16), int8 values (8) or int4 values packed
 two per byte (4), each integer row with one fp32 scale (or one per group of input columns). Backends:
 
-- ``torch`` (default): dequantize with the same function the supernet's fake-quant uses, then
-  ``F.linear``, so outputs equal the supernet's for the same architecture, bit for bit.
+- ``torch`` (default): the same functions the supernet's fake-quant uses (:mod:`supernas.models.quant`),
+  so outputs equal the supernet's for the same architecture, bit for bit.
 - ``triton``: integer layers run :func:`supernas.models.kernels.quant_linear`, which dequantizes inside
-  the matmul tiles and fuses 8-bit activation fake-quant; equal to ``torch`` within float rounding.
+  the matmul tiles, on activations quantized as the layer's scheme says; equal to ``torch`` within
+  float rounding.
   16/32-bit layers stay on ``F.linear`` (there is nothing to dequantize). Without CUDA the kernels run
   in Triton's interpreter: correct but slow.
 """
@@ -19,11 +20,14 @@ from torch import nn
 
 from supernas.core.errors import SpecError, allowed
 from supernas.models.quant import (
+    QuantizedWeight,
+    Scheme,
     dequantize,
     fake_quant_activation,
+    integer_linear,
     pack_int4,
-    qmax,
     quantize_weight,
+    round_activation,
     unpack_int4,
 )
 from supernas.spaces.analytic import scale_columns
@@ -52,7 +56,8 @@ class QuantLinear(nn.Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight_bits, self.act_bits = weight_bits, act_bits
-        self.group_size = group_size if weight_bits in (4, 8) else None
+        self.scheme = Scheme.of(weight_bits, act_bits, group_size)
+        self.group_size = self.scheme.block
         self.backend = check_backend(backend)
         if weight_bits == 32:
             self.weight = nn.Parameter(torch.zeros(out_features, in_features))
@@ -62,7 +67,9 @@ class QuantLinear(nn.Module):
             cols = in_features if weight_bits == 8 else (in_features + 1) // 2
             dtype = torch.int8 if weight_bits == 8 else torch.uint8
             self.register_buffer("qweight", torch.zeros(out_features, cols, dtype=dtype))
-            self.register_buffer("scale", torch.ones(out_features, scale_columns(in_features, group_size)))
+            self.register_buffer(
+                "scale", torch.ones(out_features, scale_columns(in_features, self.group_size))
+            )
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
     def set_active(
@@ -94,31 +101,30 @@ class QuantLinear(nn.Module):
         if bias is not None:
             self.bias.copy_(bias)
 
+    def quantized_weight(self) -> QuantizedWeight:
+        """The stored integer weight (4/8 bits) as values and scales."""
+        values = self.qweight if self.weight_bits == 8 else unpack_int4(self.qweight, self.in_features)
+        return QuantizedWeight(values, self.scale, self.weight_bits, self.group_size)
+
     def dense_weight(self) -> torch.Tensor:
         if self.weight_bits == 32:
             return self.weight
         if self.weight_bits == 16:
             return self.weight.float()
-        values = self.qweight if self.weight_bits == 8 else unpack_int4(self.qweight, self.in_features)
-        return dequantize(values, self.scale, self.group_size)
+        q = self.quantized_weight()
+        return dequantize(q.values, q.scale, q.group_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.backend == "triton" and self.weight_bits in (4, 8):
             from supernas.models.kernels import quant_linear  # imports triton: only when a model asks for it
 
-            fused = self.act_bits == 8
-            x = x if fused else fake_quant_activation(x, self.act_bits)
+            x = round_activation(x, self.scheme)
             return quant_linear(
-                x,
-                self.qweight,
-                self.scale,
-                self.bias,
-                self.weight_bits,
-                self.in_features,
-                self.group_size,
-                qmax(self.act_bits) if fused else None,
+                x, self.qweight, self.scale, self.bias, self.weight_bits, self.in_features, self.group_size
             )
-        return F.linear(fake_quant_activation(x, self.act_bits), self.dense_weight(), self.bias)
+        if self.scheme.integer and not torch.is_grad_enabled():
+            return integer_linear(x, self.quantized_weight(), self.bias, self.scheme)
+        return F.linear(fake_quant_activation(x, self.scheme), self.dense_weight(), self.bias)
 
     def extra_repr(self) -> str:
         group = f", group={self.group_size}" if self.group_size else ""

@@ -14,7 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from supernas.models.quant import fake_quant_activation, fake_quant_weight
+from supernas.models.quant import (
+    Scheme,
+    fake_quant_activation,
+    fake_quant_weight,
+    integer_linear,
+    quantize_weight,
+)
 
 Index = tuple  # of slices (or Ellipsis) selecting the active part of a parameter
 
@@ -63,8 +69,12 @@ class ElasticLinear(nn.Module):
         return None if self.bias is None else self.bias[self.active_index()["bias"]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = fake_quant_weight(self.active_weight(), self.weight_bits, self.group_size)
-        return F.linear(fake_quant_activation(x, self.act_bits), w, self.active_bias())
+        scheme, weight = Scheme.of(self.weight_bits, self.act_bits, self.group_size), self.active_weight()
+        if scheme.integer and not torch.is_grad_enabled():
+            quantized = quantize_weight(weight, scheme.weight_bits, scheme.block)
+            return integer_linear(x, quantized, self.active_bias(), scheme)
+        weight = fake_quant_weight(weight, scheme.weight_bits, scheme.block)
+        return F.linear(fake_quant_activation(x, scheme), weight, self.active_bias())
 
 
 class ElasticLayerNorm(nn.Module):

@@ -118,7 +118,12 @@ class Expert(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """Dense FFN (one expert) or top-k mixture of experts with a linear router (kept in fp32)."""
+    """Dense FFN (one expert) or top-k mixture of experts with a linear router (kept in fp32).
+
+    Experts whose activations are 8-bit run on every token (unchosen ones with gate 0), as the exported
+    static graph runs them: a per-tensor activation scale is taken over every token the runtime's
+    kernel multiplies, so routing only the chosen tokens would score other arithmetic than it deploys.
+    """
 
     def __init__(self, spec: SpaceSpec, embed: int, layer: LayerArch, leaves: Leaves) -> None:
         super().__init__()
@@ -129,6 +134,7 @@ class FeedForward(nn.Module):
 
     def configure(self, embed: int, layer: LayerArch) -> None:
         self.n_experts, self.top_k = layer.experts, layer.top_k
+        self.every_token = layer.act_bits == 8
         for expert in list(self.experts)[: layer.experts]:
             expert.configure(embed, layer)
         if self.router is not None:
@@ -139,7 +145,8 @@ class FeedForward(nn.Module):
             return self.experts[0](x)
         flat = x.reshape(-1, x.shape[-1])  # (B*T, C)
         experts = list(self.experts)[: self.n_experts]
-        route = ops.mixture_of_experts_dense if self.static_routing else ops.mixture_of_experts
+        static = self.static_routing or self.every_token
+        route = ops.mixture_of_experts_dense if static else ops.mixture_of_experts
         return route(flat, self.router(flat), self.top_k, experts).view_as(x)
 
 

@@ -38,6 +38,21 @@ from supernas.spaces.spec import AttentionType, SpaceSpec
 FP16, FP32 = 2, 4
 
 
+INT4_BLOCK = 32  # input columns per scale of a 4-bit weight when the space names no group size
+
+
+def weight_block(bits: int, group_size: int | None) -> int | None:
+    """Input columns per scale of a ``bits``-bit weight in a space whose ``weight_group_size`` is
+    ``group_size``: None means one scale per output row.
+
+    4-bit weights run as ONNX Runtime's ``MatMulNBits``, whose integer kernels take blocks of 16 to 256
+    columns, so they are always blockwise (:data:`INT4_BLOCK` columns unless the space says otherwise).
+    """
+    if bits not in (4, 8):
+        return None
+    return group_size if group_size is not None or bits == 8 else INT4_BLOCK
+
+
 def scale_columns(in_features: int, group_size: int | None) -> int:
     """Scales per row: 1 per channel, else one per group of ``group_size`` input columns."""
     return 1 if group_size is None else -(-in_features // group_size)
@@ -46,13 +61,15 @@ def scale_columns(in_features: int, group_size: int | None) -> int:
 def weight_storage_bytes(
     out_features: int, in_features: int, bits: int, group_size: int | None = None
 ) -> int:
-    """Bytes a checkpoint spends on one linear weight (without bias) at ``bits``."""
+    """Bytes a checkpoint spends on one linear weight (without bias) at ``bits`` in a space whose
+    ``weight_group_size`` is ``group_size``."""
     if bits == 32:
         return 4 * out_features * in_features
     if bits == 16:
         return 2 * out_features * in_features
     per_row = in_features if bits == 8 else (in_features + 1) // 2
-    return out_features * (per_row + 4 * scale_columns(in_features, group_size))  # integers + fp32 scales
+    scales = scale_columns(in_features, weight_block(bits, group_size))
+    return out_features * (per_row + 4 * scales)  # integers + fp32 scales
 
 
 @dataclass(frozen=True)

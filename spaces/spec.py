@@ -9,7 +9,7 @@ sliding windows, FFN width, mixture-of-experts (experts, top-k) and the quantiza
 (weight bits, activation bits). ``experts == 1`` means a dense FFN. No-op blocks: attention ``none`` and
 ``ffn_dim`` 0 skip that sub-block of a layer entirely (the residual passes through, Puzzle-style).
 ``weight_group_size`` fixes how integer weights are scaled in every layer: one scale per output row
-(null) or per group of that many input columns.
+(null; 4-bit weights then use groups of 32) or per group of that many input columns.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class AttentionType(str, Enum):
 Task = Literal["causal_lm", "encoder_classification", "vision", "speech"]  # speech: utterance classification
 WEIGHT_BITS = (4, 8, 16, 32)
 ACT_BITS = (8, 16, 32)
+GROUP_SIZES = (16, 32, 64, 128, 256)  # the block sizes of ONNX Runtime's MatMulNBits integer kernels
 
 
 def _choices(values: list[int], name: str) -> list[int]:
@@ -156,13 +157,25 @@ class SpaceSpec(BaseModel):
     weight_group_size: int | None = Field(
         default=None,
         gt=0,
-        description="integer weights: one scale per this many input columns; null = one per row",
+        description=(
+            "integer weights: one scale per this many input columns (a power of two, 16 to 256, as "
+            "ONNX Runtime's MatMulNBits takes); null = one per row for 8-bit weights, 32 for 4-bit"
+        ),
     )
     norm: Literal["pre", "post"] = "pre"
     norm_eps: float = Field(default=1e-5, gt=0)
     activation: Literal["gelu", "gelu_tanh", "relu"] = "gelu"
     bias: bool = True
     tie_embeddings: bool = True
+
+    @field_validator("weight_group_size")
+    @classmethod
+    def _group_size(cls, v: int | None) -> int | None:
+        if v is not None and v not in GROUP_SIZES:
+            raise ValueError(
+                f"weight_group_size {v} not supported, allowed: null, {', '.join(map(str, GROUP_SIZES))}"
+            )
+        return v
 
     @field_validator("depth", "embed_dim")
     @classmethod

@@ -11,7 +11,14 @@ import pytest
 import torch
 from onnx import TensorProto
 
-from supernas.export.onnx import example_inputs, module_to_onnx, runtime_session, to_onnx, torch_outputs
+from supernas.export.onnx import (
+    OPSET,
+    example_inputs,
+    module_to_onnx,
+    runtime_session,
+    to_onnx,
+    torch_outputs,
+)
 from supernas.models.checkpoint import extract, save_subnet
 from supernas.models.dense import QuantLinear
 from supernas.models.supernet import Supernet
@@ -22,8 +29,9 @@ ARCHS_PER_SPACE = 20
 
 
 def full_precision_activations(spec: SpaceSpec, weight_bits: list[int] | None = None) -> SpaceSpec:
-    """Every weight policy, activations unrounded: rounding an activation per tensor is discontinuous,
-    so a 1e-7 difference in a runtime's accumulation order can move a value by a whole step."""
+    """Every weight policy, activations unrounded: what a test of something else than activation
+    rounding compares, since rounding an activation is discontinuous (a 1e-7 difference in a runtime's
+    accumulation order can move a value by a whole step)."""
     if weight_bits is None:
         weight_bits = [4, 8, 16, 32]
     return spec.model_copy(
@@ -31,53 +39,122 @@ def full_precision_activations(spec: SpaceSpec, weight_bits: list[int] | None = 
     )
 
 
-def max_difference(model, onnx_bytes: bytes, batch: int, seq: int) -> float:
+def agreement(model, onnx_bytes: bytes, batch: int, seq: int) -> tuple[float, float]:
+    """The lowest cosine between the runtime's and torch's outputs for one example, and the largest
+    difference as a fraction of torch's output range, over every output."""
     inputs = example_inputs(model.spec, batch, seq, seed=7)  # another shape than the traced one: dynamic axes
+    theirs = runtime_session(onnx_bytes).run(None, inputs)
+    cosine, relative = 1.0, 0.0
+    for a, b in zip(theirs, torch_outputs(model, inputs)):
+        a2, b2 = (v.reshape(v.shape[0], -1).astype(np.float64) for v in (a, b))
+        rows = (a2 * b2).sum(1) / np.linalg.norm(a2, axis=1) / np.linalg.norm(b2, axis=1)
+        cosine = min(cosine, float(rows.min()))
+        relative = max(relative, float(np.abs(a - b).max() / (b.max() - b.min())))
+    return cosine, relative
+
+
+def max_difference(model, onnx_bytes: bytes, batch: int, seq: int) -> float:
+    inputs = example_inputs(model.spec, batch, seq, seed=7)
     theirs = runtime_session(onnx_bytes).run(None, inputs)
     return max(float(np.abs(a - b).max()) for a, b in zip(theirs, torch_outputs(model, inputs)))
 
 
-@pytest.mark.parametrize("space", ["gpt-tiny", "bert-mini", "vit-tiny", "gpt2-small"])
+# Random subnets of each space with every scheme mixed: (lowest cosine per example, largest difference as
+# a fraction of the output range). Rounding an activation to 8 or 16 bits is discontinuous, so where the
+# runtime's fp32 accumulation order differs from torch's by 1e-7 a code can land one step away, and an
+# untrained deep subnet amplifies the step; the kernels themselves agree to fp32 rounding
+# (test_every_scheme_runs_as_its_kernel).
+BOUNDS = {
+    "gpt-tiny": (0.9999, 1e-3),
+    "bert-mini": (0.9999, 1e-3),
+    "gpt2-small": (0.9999, 1e-3),
+    "vit-tiny": (0.999, 2e-2),
+}
+
+
+@pytest.mark.parametrize("space", sorted(BOUNDS))
 def test_onnx_runtime_equals_torch_subnet(space):
-    spec = full_precision_activations(load_spec(space))
+    spec = load_spec(space)
+    assert spec.layer.act_bits[0] == 8  # the space's own schemes, 8-bit activations included
     supernet = Supernet(spec, seed=1)
     archs = sample_many(spec, ARCHS_PER_SPACE, seed=3)
     seen = Counter(layer.attention for arch in archs for layer in arch.layers)
-    assert set(seen) == set(
-        spec.layer.attention
-    )  # every attention type the space offers is exported somewhere
+    assert set(seen) == set(spec.layer.attention)  # every attention type the space offers is exported
+    schemes = Counter((layer.weight_bits, layer.act_bits) for arch in archs for layer in arch.layers)
+    assert len(schemes) == len(spec.layer.weight_bits) * len(spec.layer.act_bits)
     if max(spec.layer.experts) > 1:
         assert any(
             layer.experts > 1 and layer.top_k == k for arch in archs for layer in arch.layers for k in (1, 2)
         )
+    least_cosine, most_relative = BOUNDS[space]
     for arch in archs:
         model = extract(supernet, arch)
-        assert max_difference(model, to_onnx(model), batch=3, seq=11) < 1e-4, arch
+        cosine, relative = agreement(model, to_onnx(model), batch=3, seq=11)
+        assert cosine >= least_cosine and relative <= most_relative, (cosine, relative, arch)
 
 
 def test_group_wise_scales_with_a_short_last_group():
     spec = full_precision_activations(load_spec("gpt-tiny"), [4, 8]).model_copy(
-        update={"weight_group_size": 48}
+        update={"weight_group_size": 64}
     )
     supernet = Supernet(spec, seed=0)
-    for arch in sample_many(spec, 4, seed=0):  # widths 64/96/128 and 128..512: most rows end in a short group
+    for arch in sample_many(
+        spec, 4, seed=0
+    ):  # widths 64/96/128 and 128..512: rows of 96 end in a short group
         model = extract(supernet, arch)
         assert max_difference(model, to_onnx(model), batch=2, seq=9) < 1e-4
 
 
-@pytest.mark.parametrize("bits", [8, 16])
-def test_activation_rounding_is_exported_exactly(bits):
-    """On the same input, a layer that rounds activations rounds them as torch does."""
+FUSED = {  # what ONNX Runtime's optimized graph runs each (weight bits, activation bits) scheme with
+    (8, 8): "DynamicQuantizeMatMul",
+    (4, 8): "MatMulNBits",
+    (4, 16): "MatMulNBits",
+    (4, 32): "MatMulNBits",
+    (8, 16): "MatMulNBits",
+    (8, 32): "MatMulNBits",
+    (16, 8): "MatMul",
+    (16, 16): "MatMul",
+    (16, 32): "MatMul",
+    (32, 8): "MatMul",
+    (32, 16): "MatMul",
+    (32, 32): "MatMul",
+}
+
+
+def optimized_operators(proto, path) -> list[tuple[str, int | None]]:
+    """The operators of ONNX Runtime's optimized graph, each with its accuracy level where it has one."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(path)
+    options.log_severity_level = 3
+    ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    levels = lambda node: next((a.i for a in node.attribute if a.name == "accuracy_level"), None)  # noqa: E731
+    return [(node.op_type, levels(node)) for node in onnx.load(str(path)).graph.node]
+
+
+@pytest.mark.parametrize("weight_bits, act_bits", sorted(FUSED))
+def test_every_scheme_runs_as_its_kernel(weight_bits, act_bits, tmp_path):
+    """One layer of each scheme: the runtime's optimized graph runs it on the named kernel (integer
+    kernels for 8-bit activations on integer weights, never a silent float fallback), and computes what
+    the layer computes in torch, to fp32 rounding where no activation is rounded to 16 bits."""
     torch.manual_seed(0)
-    layer = QuantLinear(40, 24, True, 8, bits)
-    layer.load_dense(torch.randn(24, 40), torch.randn(24))
-    x = torch.randn(3, 7, 40)
+    layer = QuantLinear(200, 48, True, weight_bits, act_bits)
+    layer.load_dense(torch.randn(48, 200), torch.randn(48))
+    x = torch.randn(3, 7, 200) + 0.5
     proto = module_to_onnx(layer, {"x": x}, ["y"], {"x": {0: "batch", 1: "sequence"}})
+    operators = optimized_operators(proto, tmp_path / "optimized.onnx")
+    kernel = FUSED[weight_bits, act_bits]
+    assert kernel in [op for op, _ in operators]
+    if kernel == "MatMulNBits":
+        assert dict(operators)["MatMulNBits"] == (4 if act_bits == 8 else 1)
+    if act_bits == 8 and weight_bits in (4, 8):
+        assert "MatMul" not in [op for op, _ in operators]
     (y,) = runtime_session(proto.SerializeToString()).run(None, {"x": x.numpy()})
     with torch.no_grad():
         expected = layer(x).numpy()
-    assert np.abs(y - expected).max() < 1e-5
-    assert any(node.op_type == "Round" for node in proto.graph.node) == (bits == 8)
+    tolerance = 1e-3 if act_bits == 16 else 1e-6  # a 16-bit rounding can land one fp16 step away
+    assert np.abs(y - expected).max() <= tolerance * (expected.max() - expected.min())
 
 
 def _uniform_arch(spec: SpaceSpec, weight_bits: int) -> Architecture:
@@ -86,7 +163,9 @@ def _uniform_arch(spec: SpaceSpec, weight_bits: int) -> Architecture:
 
 
 def test_file_keeps_the_quantization_policy():
-    """Integer weights are INT8/INT4 initializers; the file is as large as the checkpoint's tensors."""
+    """Integer weights are UINT8 codes of MatMulNBits (two per byte at 4 bits) with fp32 scales, 16-bit
+    weights FLOAT16; the file is as large as the checkpoint's tensors (rows of 128 and 512 columns need
+    no padding to whole blocks)."""
     spec = full_precision_activations(load_spec("gpt-tiny"))
     supernet = Supernet(spec, seed=0)
     sizes = {}
@@ -95,17 +174,17 @@ def test_file_keeps_the_quantization_policy():
         data = to_onnx(model)
         sizes[bits] = len(data)
         proto = onnx.load_from_string(data)
-        types = Counter(
-            t.data_type
-            for t in proto.graph.initializer
-            if "weight_t" in t.name and not t.name.endswith("_scale")
-        )
-        expected = {32: TensorProto.FLOAT, 16: TensorProto.FLOAT16, 8: TensorProto.INT8, 4: TensorProto.INT4}[
-            bits
-        ]
-        assert types[expected] == 4 * 6  # q, k, v, o, fc1, fc2 per layer
-        dequantize = sum(node.op_type == "DequantizeLinear" for node in proto.graph.node)
-        assert dequantize == (24 if bits in (4, 8) else 0)
+        names = {f"model.{n}.weight" for n, m in model.named_modules() if isinstance(m, QuantLinear)}
+        weights = [t for t in proto.graph.initializer if t.name in names]
+        expected = {
+            32: TensorProto.FLOAT,
+            16: TensorProto.FLOAT16,
+            8: TensorProto.UINT8,
+            4: TensorProto.UINT8,
+        }
+        assert Counter(t.data_type for t in weights)[expected[bits]] == 4 * 6  # q, k, v, o, fc1, fc2
+        nbits = sum(node.op_type == "MatMulNBits" for node in proto.graph.node)
+        assert nbits == (24 if bits in (4, 8) else 0)
         state = model.state_dict()
         linears = [m for m in model.modules() if isinstance(m, QuantLinear)]
         stored = sum(
@@ -114,7 +193,9 @@ def test_file_keeps_the_quantization_policy():
             for name, t in m.state_dict().items()
             if name != "bias"
         )
-        in_file = sum(len(t.raw_data) for t in proto.graph.initializer if "weight_t" in t.name)
+        in_file = sum(len(t.raw_data) for t in weights) + sum(
+            len(t.raw_data) for t in proto.graph.initializer if t.name[: -len("scale")] + "weight" in names
+        )
         assert in_file == stored, (
             bits,
             in_file,
@@ -123,10 +204,12 @@ def test_file_keeps_the_quantization_policy():
         assert len(data) < 1.1 * sum(
             v.numel() * v.element_size() for v in state.values()
         )  # graph and metadata on top
-    # the linears hold 4 * (4 * 128 * 128 + 2 * 128 * 512) = 786,432 weights; embeddings stay fp32
+    # the linears hold 4 * (4 * 128 * 128 + 2 * 128 * 512) = 786,432 weights; embeddings stay fp32;
+    # 8-bit rows have one scale each, 4-bit rows one per 32 columns
+    rows = 4 * (4 * 128 + 512 + 128)
     assert sizes[32] - sizes[16] == pytest.approx(786_432 * 2, rel=0.02)
-    assert sizes[16] - sizes[8] == pytest.approx(786_432 * 1 - 4 * 4 * (128 * 4 + 512 + 128), rel=0.02)
-    assert sizes[8] - sizes[4] == pytest.approx(786_432 / 2, rel=0.02)
+    assert sizes[16] - sizes[8] == pytest.approx(786_432 * 1 - 4 * rows, rel=0.02)
+    assert sizes[8] - sizes[4] == pytest.approx(786_432 / 2 + 4 * rows - 4 * 786_432 / 32, rel=0.02)
 
 
 def test_metadata_names_the_subnet(tmp_path):
@@ -138,7 +221,7 @@ def test_metadata_names_the_subnet(tmp_path):
     assert Architecture.model_validate_json(meta["architecture"]) == arch
     assert SpaceSpec.model_validate(json.loads(meta["space_spec"])) == spec
     assert meta["weights"] == "random initialisation, seed 0"
-    assert proto.opset_import[0].version == 21
+    assert {o.domain: o.version for o in proto.opset_import}[""] == OPSET
     assert [i.name for i in proto.graph.input] == ["input_ids"]
 
 
