@@ -179,16 +179,18 @@ class RegressorPredictor(LatencyPredictor):
         return feature_matrix(self.spec, archs, self.workload)
 
     def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> RegressorPredictor:
+        """Fit log latency: kernels' costs multiply more than they add, and a prediction outside the
+        calibrated subnets (a space's smallest) stays positive."""
         linear = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
         self.model = GradientBoostingRegressor(
             init=linear, n_estimators=100, learning_rate=0.05, max_depth=2, subsample=0.8, random_state=0
-        ).fit(self.features(archs), np.asarray(latencies, dtype=float))
+        ).fit(self.features(archs), np.log(np.asarray(latencies, dtype=float)))
         return self
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
         if self.model is None:
             raise RuntimeError("RegressorPredictor.predict before fit")
-        return self.model.predict(self.features(archs))
+        return np.exp(self.model.predict(self.features(archs)))
 
     def save(self, path: Path) -> Path:
         space, workload = self.spec.model_dump(mode="json"), asdict(self.workload)

@@ -14,9 +14,9 @@ from supernas.core.errors import SpecError
 from supernas.data.inputs import random_batch
 from supernas.models.checkpoint import extract, load_subnet, save_subnet
 from supernas.models.kernels import quant_linear
-from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, quantize_weight, unpack_int4
+from supernas.models.quant import dequantize, pack_int4, quantize_weight, unpack_int4
 from supernas.models.supernet import Supernet
-from supernas.spaces.analytic import checkpoint_bytes
+from supernas.spaces.analytic import INT4_BLOCK, checkpoint_bytes
 from supernas.spaces.architecture import parse_architecture
 from supernas.spaces.spec import load_spec
 
@@ -48,11 +48,17 @@ def test_group_scales_are_per_row_scales_of_each_column_group(bits, group_size):
     assert torch.equal(dequantize(grouped.values, grouped.scale, group_size), expected)
 
 
+def symmetric_per_tensor(x: torch.Tensor) -> torch.Tensor:
+    """The kernel's fused activation rounding (``act_qmax`` 127): integers in [-127, 127], one scale
+    max|x| / 127 for the whole tensor."""
+    scale = (x.abs().amax() / 127).clamp_min(1e-12)
+    return torch.round(x / scale).clamp(-127, 127) * scale
+
+
 def reference(x, q, bias, act_bits):
-    """What the torch backend computes: fake-quant x, dequantize the weight, F.linear, all in fp32."""
-    return F.linear(
-        fake_quant_activation(x.float(), act_bits), dequantize(q.values, q.scale, q.group_size), bias
-    )
+    """Dequantize the weight, F.linear, all in fp32 (after the fused rounding with ``act_bits`` 8)."""
+    x = symmetric_per_tensor(x.float()) if act_bits == 8 else x.float()
+    return F.linear(x, dequantize(q.values, q.scale, q.group_size), bias)
 
 
 def run_kernel(x, q, bias, act_bits):
@@ -149,12 +155,15 @@ def test_extracted_subnet_on_triton_equals_torch(tmp_path, group_size):
     with torch.no_grad():
         assert torch.equal(torch_model(batch.inputs), expected)  # group scales keep supernet == subnet exact
         got = triton_model(batch.inputs.to(DEVICE)).cpu()
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    # every layer rounds its activations to 8 bits: the kernel's fp32 sums differ from torch's exact ones
+    # by 1e-7, enough to move a code of the next layer one step (each kernel alone agrees to 1e-5, above)
+    assert (got - expected).abs().max() <= 1e-2 * (expected.max() - expected.min())
     weights = directory / "model.safetensors"
     header = 8 + int.from_bytes(weights.read_bytes()[:8], "little")
     assert weights.stat().st_size - header == checkpoint_bytes(spec, arch)
     config = json.loads((directory / "config.json").read_text())
-    assert [q["weight_group_size"] for q in config["quantization"]] == [group_size, group_size, None]
+    blocks = [q["weight_group_size"] for q in config["quantization"]]
+    assert blocks == [group_size or INT4_BLOCK, group_size, None]  # 4-bit weights are always blockwise
 
 
 def test_checkpoints_without_group_size_still_load(tmp_path):

@@ -97,7 +97,7 @@ def test_checkpoint_round_trip_and_size(tmp_path, name):
         assert config["weights"] == "random initialisation, seed 5"
 
 
-def test_int4_linears_are_about_a_quarter_of_fp16(tmp_path):
+def test_int4_linears_are_a_quarter_of_fp16_plus_block_scales(tmp_path):
     spec = load_spec("bert-mini")
     supernet = Supernet(spec)
     arch = sample_many(spec, 1, seed=0)[0]
@@ -115,7 +115,9 @@ def test_int4_linears_are_about_a_quarter_of_fp16(tmp_path):
     )
     fp16_linears = 2 * n_weights
     int4_linears = fp16_linears - (data[16] - data[4])  # everything else in the file is identical
-    assert 3.5 < fp16_linears / int4_linears <= 4.0
+    # 2 bytes a weight against half a byte and an fp32 scale per block of 32: 2 / (0.5 + 4 / 32) = 3.2,
+    # a little less where a row's last block is short
+    assert 3.0 < fp16_linears / int4_linears <= 3.2
 
 
 def test_supernet_save_load_and_pretrained_names(tmp_path):
