@@ -312,3 +312,47 @@ def runtime_session(model: bytes | str | Path, threads: int | None = None, optim
     options.log_severity_level = 3
     source = str(model) if isinstance(model, Path) else model
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+class RuntimeModel(nn.Module):
+    """An exported subnet file run in ONNX Runtime, called as a :class:`Transformer` is: ``forward`` gives
+    the logits and ``encode`` the last hidden states, as torch tensors. So a metric written for the torch
+    model measures the file a user deploys."""
+
+    def __init__(self, path: str | Path, spec: SpaceSpec, arch, threads: int | None = None) -> None:
+        super().__init__()
+        self.session = runtime_session(Path(path), threads)
+        self.spec, self.arch = spec, arch
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def _run(
+        self, inputs: torch.Tensor, padding: torch.Tensor | None, token_types: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        feeds = {self.inputs[0]: inputs.numpy()}
+        if self.spec.task == "encoder_classification":
+            ids = feeds["input_ids"]
+            feeds["attention_mask"] = (
+                np.ones_like(ids) if padding is None else padding.numpy().astype(np.int64)
+            )
+            feeds["token_type_ids"] = np.zeros_like(ids) if token_types is None else token_types.numpy()
+        results = self.session.run(None, feeds)
+        return {name: torch.from_numpy(value) for name, value in zip(self.outputs, results)}
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        padding: torch.Tensor | None = None,
+        token_types: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        return self._run(inputs, padding, token_types)["logits"]
+
+    def encode(
+        self,
+        inputs: torch.Tensor,
+        padding: torch.Tensor | None = None,
+        token_types: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if "last_hidden_state" not in self.outputs:
+            raise SpecError(f"an exported {self.spec.task} subnet has no last_hidden_state output")
+        return self._run(inputs, padding, token_types)["last_hidden_state"]

@@ -38,7 +38,8 @@ def heldout_score(supernet: Supernet, arch: Architecture, batches: list[Batch], 
     was_training = supernet.training
     supernet.eval()
     total, count = 0.0, 0
-    device = next(supernet.parameters()).device
+    # a file run by ONNX Runtime holds no torch parameters, and takes its inputs on the CPU
+    device = next((p.device for p in supernet.parameters()), torch.device("cpu"))
     try:
         with supernet.active(arch):
             for batch in batches:

@@ -27,6 +27,12 @@ checkpoint with ``load_subnet`` and re-measures each metric on it, by the first 
   gradients (the supernet's straight-through estimator has), so the proxy measures something else on
   it. They are reported as not re-measured, with that reason.
 
+With ``runtime="onnxruntime"`` the checkpoint is also exported to ``model.onnx`` beside it, and what a
+runtime changes is measured on that file: held-out quality (one-shot metrics) by running the file in ONNX
+Runtime on the held-out data (:class:`~supernas.export.onnx.RuntimeModel`), and latency by timing the
+same graph in ONNX Runtime with the metric's workload (backend ``onnxruntime`` whatever the search
+used). Counts and proxies are properties of the weights, measured on the checkpoint as above.
+
 A metric whose ``evaluate`` cannot run on a checkpoint is reported as not re-measured with its error,
 never as a value. Values of analytic, proxy and one-shot metrics are deterministic: the verified value
 must equal the searched one (to float rounding); measured latencies come with the spread of their runs.
@@ -35,11 +41,12 @@ must equal the searched one (to float rounding); measured latencies come with th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from supernas.core.errors import SupernasError
+from supernas.core.errors import SpecError, SupernasError, allowed
 from supernas.data.inputs import Batch
+from supernas.export.onnx import ONNX_FILE, RuntimeModel, to_onnx
 from supernas.models.checkpoint import (
     WEIGHTS,
     CheckpointAsSupernet,
@@ -60,6 +67,13 @@ from supernas.predictors.latency.workload import Workload
 DETERMINISTIC = (CostClass.analytic, CostClass.proxy, CostClass.one_shot)
 WEIGHT_GRADIENT_PROXIES = ("synflow", "snip", "grad_norm", "zico")
 EMBEDDINGS = ("wte", "wpe", "wtt", "patch", "cls")  # Transformer's embedding modules
+RUNTIMES = ("torch", runtimes.ONNXRUNTIME)  # where verification runs a subnet
+
+
+def check_runtime(runtime: str) -> str:
+    if runtime not in RUNTIMES:
+        raise SpecError(f"unknown runtime '{runtime}' ({allowed(RUNTIMES)})")
+    return runtime
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,8 @@ class CheckpointMeasurer:
 
     ``batch``, ``seed`` and ``data`` are the search's calibration batch, seed and task data; ``beside`` is
     the supernet the checkpoint was extracted from, read only for what it keeps beside its weights
-    (held-out text or task data, its parent).
+    (held-out text or task data, its parent). ``runtime`` ``onnxruntime`` measures quality and latency
+    on the exported file (see the module docstring).
     """
 
     def __init__(
@@ -95,7 +110,9 @@ class CheckpointMeasurer:
         seed: int = 0,
         beside: Supernet | None = None,
         data: str | None = None,
+        runtime: str = "torch",
     ) -> None:
+        self.runtime = check_runtime(runtime)
         self.directory = Path(directory)
         self.spec, self.arch, self.config = read_subnet_config(self.directory)
         self.model = load_subnet(self.directory)
@@ -103,6 +120,13 @@ class CheckpointMeasurer:
         # a job's data (its held-out split is what one-shot metrics scored), as the workers' context has it
         self.context = MetricContext(self.spec, batch=batch, seed=seed, data=data)
         self.context.supernet = CheckpointAsSupernet(self.model, beside)
+        self.quality_context = self.context
+        if self.runtime == runtimes.ONNXRUNTIME:
+            onnx_file = self.directory / ONNX_FILE
+            onnx_file.write_bytes(to_onnx(self.model))
+            self.quality_context = MetricContext(self.spec, batch=batch, seed=seed, data=data)
+            deployed = RuntimeModel(onnx_file, self.spec, self.arch)
+            self.quality_context.supernet = CheckpointAsSupernet(deployed, beside)
 
     def measure(self, name: str, options: dict[str, object]) -> Remeasured:
         """Re-measure metric ``name`` (with the job's ``options``) on the checkpoint; see the module
@@ -147,10 +171,17 @@ class CheckpointMeasurer:
                 "buffers, which have no gradients (the supernet's straight-through estimator has)"
             )
             return lambda: Remeasured(None, "not re-measured", True, note=note)
-        what = "the metric" if metric.cost is not CostClass.one_shot else "held-out quality"
+        if metric.cost is CostClass.one_shot:
+            # another runtime's sums differ from torch's by float rounding: its values are reported with
+            # their error, not held to the checkpoint's exact equality
+            same = self.runtime == "torch"
+            where = "the loaded checkpoint" if same else f"{ONNX_FILE} in ONNX Runtime"
+            return lambda: Remeasured(
+                float(metric.evaluate(self.arch, self.quality_context)), f"held-out quality of {where}", same
+            )
         return lambda: Remeasured(
             float(metric.evaluate(self.arch, self.context)),
-            f"{what} on the loaded checkpoint",
+            "the metric on the loaded checkpoint",
             metric.cost in DETERMINISTIC,
         )
 
@@ -158,11 +189,15 @@ class CheckpointMeasurer:
         workload = workload_option(
             metric
         )  # a predicted latency's workload has the default effort (3 + 10 runs)
+        if self.runtime == runtimes.ONNXRUNTIME:
+            workload = replace(workload, backend=runtimes.ONNXRUNTIME)
         leaves = runtimes.leaf_backend(workload.backend)
         model = load_subnet(self.directory, backend=leaves)  # its own copy: timing may move it to a device
         stats = model_latency(model, workload, self.seed)
         spread = (stats.p90 - stats.p10) / stats.median_ms if stats.median_ms > 0 else None
         method = "timed on the loaded checkpoint"
+        if self.runtime == runtimes.ONNXRUNTIME:
+            method = f"{ONNX_FILE}'s graph timed in ONNX Runtime"
         if metric.name != "latency_ms":
             method += " (the searched value was predicted)"
         return Remeasured(stats.median_ms, f"{method}: {_workload_text(workload)}", False, spread=spread)

@@ -98,6 +98,13 @@ def verify_command(
     supernet: Annotated[
         Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")
     ] = None,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="torch (the loaded checkpoint) | onnxruntime (also export model.onnx and measure quality "
+            "and latency on it in ONNX Runtime)"
+        ),
+    ] = "torch",
 ) -> None:
     """Extract the chosen trials, load each checkpoint back and re-measure every metric on it; store and
     print searched vs measured, and one summary line per metric. Exit 1 if a deterministic value differs."""
@@ -138,7 +145,7 @@ def verify_command(
             table.add_row(value.metric, searched, measured, signed_error(value), how)
         out.print(table)
 
-    records = verify_job(store, record.id, which, output, supernet, on_trial=show)
+    records = verify_job(store, record.id, which, output, supernet, on_trial=show, runtime=runtime)
     summaries = summarize(records, job_metrics(record))
     print(
         f"summary over {len(records)} trial{'s' if len(records) != 1 else ''} of job {record.id} "

@@ -105,16 +105,20 @@ def verify_job(
     supernet: str | Path | None = None,
     on_trial: Callable[[VerificationRecord], None] | None = None,
     replace: bool = False,
+    runtime: str = "torch",
 ) -> list[VerificationRecord]:
     """Verify the chosen trials of a job (``front``, ``all`` or trial numbers); returns the stored
     verifications in trial order. Checkpoints go to ``out_dir/trial-N`` (default: under
     ``SUPERNAS_HOME/checkpoints/job-J``); a caller's ``out_dir`` must not hold anything else there unless
     ``replace`` (supernas's own folders, as the default one). ``supernet`` is used only for a job whose
-    spec names none."""
+    spec names none. ``runtime`` ``onnxruntime`` also exports each checkpoint to ``model.onnx`` and
+    measures quality and latency on that file in ONNX Runtime
+    (:class:`~supernas.predictors.verification.CheckpointMeasurer`)."""
     from supernas.data.inputs import random_batch
     from supernas.predictors.latency.timing import fixed_threads
-    from supernas.predictors.verification import CheckpointMeasurer
+    from supernas.predictors.verification import CheckpointMeasurer, check_runtime
 
+    check_runtime(runtime)
     record = store.get_job(job)
     spec = stored_spec(store, record.id)
     trials = choose_trials(store, record, which)
@@ -134,7 +138,9 @@ def verify_job(
             arch = parse_architecture(net.spec, trial.arch_json, f"trial {trial.number} of job {record.id}")
             directory = save_subnet(extract(net, arch), root / f"trial-{trial.number}")
             store.record_checkpoint(record.id, trial.id, str(directory.resolve()))
-            measurer = CheckpointMeasurer(directory, batch=batch, seed=spec.seed, beside=net, data=spec.data)
+            measurer = CheckpointMeasurer(
+                directory, batch=batch, seed=spec.seed, beside=net, data=spec.data, runtime=runtime
+            )
             values = []
             for name, options in uses.items():
                 r = measurer.measure(name, options)

@@ -234,6 +234,33 @@ def test_verifying_again_appends_and_the_newest_is_shown(verified_job, tmp_path)
         assert latest[0].values[name].measured == pytest.approx(first.values[name].measured, rel=TOLERANCE)
 
 
+def test_verify_in_onnx_runtime_measures_the_exported_file(verified_job, tmp_path):
+    """--runtime onnxruntime: held-out quality of each checkpoint's model.onnx run in ONNX Runtime (the
+    searched value, to the runtime's float rounding), its graph timed there, counts as on the checkpoint."""
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        trials = [t.number for t in store.front(1)][:3]
+    out = tmp_path / "ort"
+    done = supernas(
+        "verify", "1", "--trials", ",".join(map(str, trials)), "--runtime", "onnxruntime", "--db", url,
+        "-o", str(out), home=home,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open_store(url) as store:
+        records = store.verifications(1, trials)
+    for record in records:
+        assert (out / f"trial-{record.trial_number}" / "model.onnx").is_file()
+        loss = record.values["val_loss"]
+        assert loss.method == "held-out quality of model.onnx in ONNX Runtime" and not loss.deterministic
+        assert loss.measured == pytest.approx(loss.searched, rel=1e-3)
+        assert "timed in ONNX Runtime" in record.values["latency_ms"].method
+        assert record.values["weight_bytes"].measured == record.values["weight_bytes"].searched
+    wrong = supernas("verify", "1", "--runtime", "tensorrt", "--db", url, home=home)
+    assert (
+        wrong.returncode == 2 and "unknown runtime 'tensorrt' (allowed: torch, onnxruntime)" in wrong.stderr
+    )
+
+
 def test_a_broken_promise_exits_1_and_says_which(verified_job):
     """A trial whose stored params disagree with its architecture (imported with a wrong value) fails
     verification."""
