@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from supernas.core.errors import SpecError, SupernasError, pydantic_message
 from supernas.predictors.direction import Direction
-from supernas.search.strategies.base import StrategySpec
+from supernas.search.strategies.base import StrategySpec, start_architectures
 from supernas.spaces.spec import read_structured_file
 
 
@@ -161,6 +161,10 @@ def validate_job(data: object, where: str, base: Path | None = None) -> JobSpec:
         job.metric_uses()
     except SpecError as e:
         raise SpecError(f"{where}: {e}") from None
+    try:
+        start_architectures(space, job.strategy)
+    except SupernasError as e:
+        raise SpecError(f"{where}: field 'strategy': {e}") from None
     if job.strategy.name == "mip":
         from supernas.search.strategies.mip import budget_metrics
 

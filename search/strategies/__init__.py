@@ -7,7 +7,7 @@ jobs that use them.
 from __future__ import annotations
 
 from supernas.predictors.direction import Direction
-from supernas.search.strategies.base import Strategy, StrategySpec
+from supernas.search.strategies.base import StartFirst, Strategy, StrategySpec, start_architectures
 from supernas.search.strategies.predictor import PredictorStrategy
 from supernas.search.strategies.random import RandomStrategy
 from supernas.spaces.spec import SpaceSpec
@@ -24,7 +24,20 @@ def make_strategy(
     library=None,
 ) -> Strategy:
     """``library``: the block library (:class:`supernas.search.puzzle.blocks.BlockLibrary`) strategy
-    ``mip`` solves over."""
+    ``mip`` solves over. With ``settings.start`` the strategy proposes those architectures first."""
+    strategy = _named_strategy(spec, objectives, settings, seed, constraints, library)
+    start = start_architectures(spec, settings)
+    return StartFirst(strategy, start) if start else strategy
+
+
+def _named_strategy(
+    spec: SpaceSpec,
+    objectives: list[tuple[str, Direction]],
+    settings: StrategySpec,
+    seed: int,
+    constraints: list | None,
+    library,
+) -> Strategy:
     if settings.name == "mip":
         from supernas.search.strategies.mip import MipStrategy
 

@@ -21,11 +21,13 @@ import random
 from abc import ABC, abstractmethod
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from supernas.predictors.direction import Direction
-from supernas.spaces.architecture import Architecture
+from supernas.spaces.architecture import Architecture, largest, parse_architecture, quant_options
 from supernas.spaces.spec import SpaceSpec
+
+START_KEYWORDS = ("largest",)  # what strategy.start names besides architectures
 
 
 class StrategySpec(BaseModel):
@@ -56,6 +58,38 @@ class StrategySpec(BaseModel):
     heldout_batches: int = Field(
         default=4, ge=1, le=256, description="mip: held-out batches each block is scored on"
     )
+    start: list[str | dict] = Field(
+        default_factory=list,
+        description="architectures evaluated first: 'largest' (every dimension at its maximum, once per "
+        "quantization scheme the space offers) or architectures as `supernas sample` writes them",
+    )
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: list[str | dict]) -> list[str | dict]:
+        for i, entry in enumerate(v):
+            if isinstance(entry, str) and entry not in START_KEYWORDS:
+                raise ValueError(
+                    f"start[{i}] '{entry}' is not an architecture (allowed: {', '.join(START_KEYWORDS)}, "
+                    "or an architecture mapping)"
+                )
+        return v
+
+
+def start_architectures(spec: SpaceSpec, settings: StrategySpec) -> list[Architecture]:
+    """The architectures ``settings.start`` names, in order, each once."""
+    found: dict[str, Architecture] = {}
+    for i, entry in enumerate(settings.start):
+        if entry == "largest":
+            top = largest(spec)
+            archs = [
+                top.model_copy(update={"layers": tuple(layer.model_copy(update=q) for layer in top.layers)})
+                for q in quant_options(spec)
+            ]
+        else:
+            archs = [parse_architecture(spec, entry, f"strategy.start[{i}]")]
+        found |= {arch.arch_id: arch for arch in archs if arch.arch_id not in found}
+    return list(found.values())
 
 
 class Strategy(ABC):
@@ -70,3 +104,21 @@ class Strategy(ABC):
 
     @abstractmethod
     def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None: ...
+
+
+class StartFirst(Strategy):
+    """A strategy whose job names start architectures: it proposes those first, each once (one already
+    told, as a resumed job's stored trials are, is not proposed again), then ``inner``'s own. Every
+    result reaches ``inner``, which takes architectures it never proposed (see the module docstring)."""
+
+    def __init__(self, inner: Strategy, start: list[Architecture]) -> None:
+        super().__init__(inner.spec, inner.objectives, inner.settings, inner.seed)
+        self.inner, self.waiting = inner, list(start)
+
+    def ask(self, n: int) -> list[Architecture]:
+        first, self.waiting = self.waiting[:n], self.waiting[n:]
+        return first + (self.inner.ask(n - len(first)) if n > len(first) else [])
+
+    def tell(self, arch: Architecture, values: dict[str, float] | None, violation: float) -> None:
+        self.waiting = [waiting for waiting in self.waiting if waiting.arch_id != arch.arch_id]
+        self.inner.tell(arch, values, violation)

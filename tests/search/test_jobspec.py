@@ -46,6 +46,14 @@ def test_good_spec_and_defaults(tmp_path):
         (("trials: 10", "trials: -5"), "field 'budget.trials' = -5"),
         (("space: gpt-tiny", "space: gpt-huge"), "field 'space': unknown space 'gpt-huge'"),
         (("strategy: nsga2", "strategy: annealing"), "field 'strategy.name' = 'annealing'"),
+        (
+            ("strategy: nsga2", "strategy: {name: nsga2, start: [biggest]}"),
+            "start[0] 'biggest' is not an architecture (allowed: largest, or an architecture mapping)",
+        ),
+        (
+            ("strategy: nsga2", "strategy: {name: nsga2, start: [{embed_dim: 7, layers: []}]}"),
+            "field 'strategy': architecture field 'depth (number of layers)' = 0 is not in space",
+        ),
         (("space: gpt-tiny", "space: bert-mini\nobjectives_extra: 1"), "unknown field 'objectives_extra'"),
         (("metric: hidden_cov", "metric: decoder_params\n  - metric: flops"), None),
         (("max: 1000000", "min: 5, max: 1"), "min 5.0 > max 1.0"),

@@ -7,7 +7,7 @@ from supernas.search.strategies import make_strategy
 from supernas.search.strategies.base import StrategySpec
 from supernas.search.strategies.encoding import ArchEncoding
 from supernas.spaces.analytic import checkpoint_bytes, count_params
-from supernas.spaces.architecture import check, sample_many
+from supernas.spaces.architecture import check, largest, sample_many
 from supernas.spaces.spec import builtin_names, load_spec
 
 OBJECTIVES = [("params", "minimize"), ("bytes", "maximize")]
@@ -114,7 +114,10 @@ def test_optuna_strategies_never_propose_an_architecture_twice(strategy):
     closed as failed: every proposal is new, and every told architecture is a complete trial of the study."""
     import optuna
 
-    spec = load_spec("gpt-tiny")
+    spec = load_spec("gpt-tiny")  # one precision: a smaller space, where both models converge
+    spec = spec.model_copy(
+        update={"layer": spec.layer.model_copy(update={"weight_bits": [4], "act_bits": [8]})}
+    )
     s = make_strategy(
         spec,
         [("params", "minimize"), ("bytes", "minimize")],  # one small corner: many repeats
@@ -138,3 +141,31 @@ def test_optuna_strategies_never_propose_an_architecture_twice(strategy):
     if strategy == "nsga2":
         key = type(s.study.sampler)._get_generation_key()
         assert all(key in t.system_attrs for t in complete)  # mutants breed like the sampler's own children
+
+
+@pytest.mark.parametrize("strategy", ["random", "nsga2", "predictor"])
+def test_start_architectures_come_first_once_each(strategy):
+    """``start: [largest, ARCH]``: the largest subnet at every quantization scheme, then ARCH, then the
+    strategy's own proposals; one a resumed job already evaluated is not proposed again."""
+    spec = load_spec("gpt-tiny")
+    mine = sample_many(spec, 1, seed=9)[0]
+    settings = StrategySpec(
+        name=strategy, population=8, initial=8, generations=2, start=["largest", mine.model_dump(mode="json")]
+    )
+    s = make_strategy(spec, OBJECTIVES, settings, seed=0)
+    top = largest(spec)
+    schemes = [(w, a) for w in spec.layer.weight_bits for a in spec.layer.act_bits]
+    told = top.model_copy(
+        update={"layers": tuple(x.model_copy(update={"weight_bits": 32, "act_bits": 32}) for x in top.layers)}
+    )
+    s.tell(told, values(spec, told), 0.0)  # as a resume tells the stored trials
+    first = s.ask(len(schemes) - 1) + s.ask(1)
+    assert [(a.layers[0].weight_bits, a.layers[0].act_bits) for a in first[:-1]] == [
+        x for x in schemes if x != (32, 32)
+    ]
+    assert all(a.embed_dim == top.embed_dim and a.layers[0].heads == top.layers[0].heads for a in first[:-1])
+    assert first[-1] == mine
+    for arch in first:
+        s.tell(arch, values(spec, arch), 0.0)
+    later = s.ask(8)
+    assert len(later) == 8 and not {a.arch_id for a in later} & {a.arch_id for a in [*first, told]}
