@@ -11,10 +11,9 @@ For each linear shape of a gpt2-small block (in -> out: 768 -> 2304 qkv, 768 -> 
 and prints the kernel's speedup over both, and its achieved bandwidth (weight, scale, input and output
 bytes over its time) as a share of the GPU's peak DRAM bandwidth. Decoding is memory-bound: int4 weights
 are a quarter of fp16's bytes, so ~4x over fp16 is the limit there (the target is >= 2.5x for W4).
-Activations are fp16; ``--act-bits 8`` adds the fused per-tensor activation fake-quant (torch side:
-``fake_quant_activation`` before the matmul). Nothing is asserted; figures are printed.
+Activations are fp16. Nothing is asserted; figures are printed.
 
-    python benchmarks/quant_kernels.py [--bits 4 8] [--group-size 128] [--act-bits 8] [--tokens 1 512]
+    python benchmarks/quant_kernels.py [--bits 4 8] [--group-size 128] [--tokens 1 512]
                                        [--shape 4096 11008 ...]  (other layers instead of gpt2-small's)
 
 gpt2-small's layers are small: an fp16 768x768 weight streams from HBM in well under a microsecond, so
@@ -34,7 +33,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from supernas.models.quant import dequantize, fake_quant_activation, pack_int4, quantize_weight, unpack_int4
+from supernas.models.quant import dequantize, pack_int4, quantize_weight, unpack_int4
 from supernas.spaces.analytic import scale_columns
 
 GPT2_SMALL = {"qkv": (768, 2304), "attn out": (768, 768), "fc1": (768, 3072), "fc2": (3072, 768)}  # (in, out)
@@ -48,9 +47,7 @@ def bench(fn: Callable[[], object]) -> float:
     return triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median")
 
 
-def compare(
-    in_f: int, out_f: int, tokens: int, bits: int, group_size: int | None, act_bits: int
-) -> dict[str, float]:
+def compare(in_f: int, out_f: int, tokens: int, bits: int, group_size: int | None) -> dict[str, float]:
     """Times of the three ways to compute one quantized linear layer, and the kernel's traffic and error."""
     from supernas.models.kernels import quant_linear
 
@@ -60,17 +57,13 @@ def compare(
     packed = (q.values if bits == 8 else pack_int4(q.values)).cuda()
     scale, w16 = q.scale.cuda(), w.half().cuda()
     x = torch.randn(tokens, in_f, generator=g).half().cuda()
-    act_qmax = 127 if act_bits == 8 else None
-
-    def fq(t: torch.Tensor) -> torch.Tensor:
-        return fake_quant_activation(t, act_bits) if act_bits == 8 else t
 
     def torch_deq_mm() -> torch.Tensor:
         values = packed if bits == 8 else unpack_int4(packed, in_f)
-        return F.linear(fq(x), dequantize(values, scale, group_size).half())
+        return F.linear(x, dequantize(values, scale, group_size).half())
 
     def kernel() -> torch.Tensor:
-        return quant_linear(x, packed, scale, None, bits, in_f, group_size, act_qmax)
+        return quant_linear(x, packed, scale, None, bits, in_f, group_size)
 
     times = {"fp16": bench(lambda: F.linear(x, w16)), "deq+mm": bench(torch_deq_mm), "triton": bench(kernel)}
     reference = torch_deq_mm().float()
@@ -84,9 +77,6 @@ def main() -> int:
     parser.add_argument("--bits", type=int, nargs="+", default=[4, 8], choices=[4, 8])
     parser.add_argument(
         "--group-size", type=int, default=None, help="scales per this many input columns (default: per row)"
-    )
-    parser.add_argument(
-        "--act-bits", type=int, default=16, choices=[8, 16], help="8: fuse activation fake-quant"
     )
     parser.add_argument(
         "--tokens", type=int, nargs="+", default=[1, 512], help="rows of the input (1 = decode)"
@@ -113,8 +103,7 @@ def main() -> int:
 
     peak = args.peak_gbps or triton.testing.get_dram_gbps()
     group = f"group {args.group_size}" if args.group_size else "per-row scales"
-    act = ", fake-quantized to 8 bits" if args.act_bits == 8 else ""
-    print(f"{torch.cuda.get_device_name()}, peak DRAM {peak:.0f} GB/s; fp16 activations{act}; {group}")
+    print(f"{torch.cuda.get_device_name()}, peak DRAM {peak:.0f} GB/s; fp16 activations; {group}")
     print(
         f"{'layer':<10}{'in x out':>12}{'M':>5}{'W':>4}{'fp16 us':>10}{'deq+mm us':>11}{'triton us':>11}"
         f"{'vs fp16':>9}{'vs deq+mm':>11}{'GB/s':>8}{'% peak':>8}{'rel err':>10}"
@@ -124,7 +113,7 @@ def main() -> int:
     for bits in args.bits:
         for tokens in args.tokens:
             for name, (in_f, out_f) in layers.items():
-                r = compare(in_f, out_f, tokens, bits, args.group_size, args.act_bits)
+                r = compare(in_f, out_f, tokens, bits, args.group_size)
                 gbps = r["bytes"] / (r["triton"] * 1e-3) / 1e9
                 vs_fp16 = r["fp16"] / r["triton"]
                 if tokens == 1:
