@@ -23,7 +23,7 @@ from supernas.models.checkpoint import extract, save_subnet
 from supernas.models.dense import QuantLinear
 from supernas.models.supernet import Supernet
 from supernas.spaces.architecture import Architecture, sample_many
-from supernas.spaces.spec import SpaceSpec, load_spec
+from supernas.spaces.spec import SpaceSpec, builtin_names, load_spec
 
 ARCHS_PER_SPACE = 20
 
@@ -69,7 +69,13 @@ BOUNDS = {
     "gpt-tiny": (0.9999, 5e-3),  # measured 0.99998 and 2.8e-3
     "gpt2-small": (0.9999, 1e-2),  # measured 0.99997 and 4.3e-3
     "vit-tiny": (0.95, 0.15),  # measured 0.963 and 0.106; torch against itself, input nudged by 1e-7: 7e-3
+    "speech-tiny": (0.9999, 1e-3),  # measured 1 - 1e-10 and 6e-6
+    "hubert-base": (0.9999, 5e-3),  # measured 0.99998 and 3.3e-3
 }
+
+
+def test_every_builtin_space_is_compared():
+    assert set(BOUNDS) == set(builtin_names())
 
 
 @pytest.mark.parametrize("space", sorted(BOUNDS))
