@@ -1,14 +1,16 @@
 """Export for deployment: file sizes by weight policy, and latency in torch eager vs ONNX Runtime.
 
 For gpt-tiny and bert-mini, runs a small search job (params vs FLOPs, analytic, through the real
-`supernas run`) and takes 5 of its front subnets. Each subnet is exported at three weight policies
-(every layer fp32, int8, int4; activations unrounded, so the exported graph is what a deployment runs)
+`supernas run`) and takes 5 of its front subnets. Each subnet is exported at five policies
+(every layer fp32; int8 or int4 weights with fp32 activations; int8 or int4 weights with 8-bit activations on
+ONNX Runtime's integer kernels)
 and timed, batch 1, 1 thread, median of --repeats runs after a warm-up, both runtimes warm:
 
 - torch eager: the extracted subnet (``load_subnet``'s model, integer layers dequantized per call);
 - ONNX Runtime: the exported ``model.onnx`` (CPU execution provider, all graph optimisations).
 
-Ratios are torch / ONNX Runtime of the same subnet in the same run. Then the ONNX Runtime latency
+Ratios are torch / ONNX Runtime of the same subnet in the same run, and ONNX Runtime's speed-up of each
+policy over the same subnet at fp32. Then the ONNX Runtime latency
 predictors are calibrated for each space (`supernas calibrate SPACE --backend onnxruntime`) and scored
 on held-out subnets: share within +-10 % and Spearman.
 
@@ -37,7 +39,7 @@ from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture
 from supernas.spaces.spec import load_spec
 
-POLICIES = {"fp32": 32, "int8": 8, "int4": 4}
+POLICIES = {"fp32": (32, 32), "int8": (8, 32), "int4": (4, 32), "w8a8": (8, 8), "w4a8": (4, 8)}
 
 
 def front_archs(space: str, home: Path, n: int = 5) -> list[Architecture]:
@@ -68,8 +70,11 @@ def front_archs(space: str, home: Path, n: int = 5) -> list[Architecture]:
     return [Architecture.model_validate(json.loads(t.arch_json)) for t in picks]
 
 
-def with_policy(arch: Architecture, bits: int) -> Architecture:
-    layers = [layer.model_copy(update={"weight_bits": bits, "act_bits": 32}) for layer in arch.layers]
+def with_policy(arch: Architecture, bits: tuple[int, int]) -> Architecture:
+    weight_bits, act_bits = bits
+    layers = [
+        layer.model_copy(update={"weight_bits": weight_bits, "act_bits": act_bits}) for layer in arch.layers
+    ]
     return arch.model_copy(update={"layers": tuple(layers)})
 
 
@@ -87,7 +92,7 @@ def median_ms(run, repeats: int) -> float:
 def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -> None:
     base = load_spec(space)
     spec = base.model_copy(
-        update={"layer": base.layer.model_copy(update={"weight_bits": [4, 8, 32], "act_bits": [32]})}
+        update={"layer": base.layer.model_copy(update={"weight_bits": [4, 8, 32], "act_bits": [8, 32]})}
     )
     supernet = Supernet(spec, seed=0)
     print(f"\n{space}: 5 front subnets, batch 1 x {seq_len} tokens, 1 thread, median of {repeats}")
@@ -96,6 +101,7 @@ def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -
         f"{'torch ms':>9} {'ORT ms':>8} {'torch/ORT':>9}"
     )
     ratios: dict[str, list[float]] = {p: [] for p in POLICIES}
+    ort: dict[str, list[float]] = {p: [] for p in POLICIES}
     for arch in archs:
         for policy, bits in POLICIES.items():
             chosen = with_policy(arch.model_copy(update={"space": spec.name}), bits)
@@ -107,15 +113,18 @@ def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -
                 torch_ms = median_ms(lambda model=model, inputs=inputs: torch_outputs(model, inputs), repeats)
             ort_ms = median_ms(lambda session=session, inputs=inputs: session.run(None, inputs), repeats)
             ratios[policy].append(torch_ms / ort_ms)
+            ort[policy].append(ort_ms)
             params = parameter_count(model)
             print(
                 f"{arch.arch_id:>14} {policy:>6} {params:>10,} {len(data) / 1e6:>8.2f} "
                 f"{torch_ms:>9.2f} {ort_ms:>8.2f} {torch_ms / ort_ms:>8.2f}x"
             )
     for policy, values in ratios.items():
+        speedups = [fp32 / ms for fp32, ms in zip(ort["fp32"], ort[policy])]
         print(
             f"  {policy}: torch / ONNX Runtime = {statistics.mean(values):.2f}x mean "
-            f"(min {min(values):.2f}, max {max(values):.2f})"
+            f"(min {min(values):.2f}, max {max(values):.2f}); ONNX Runtime fp32 / {policy} = "
+            f"{statistics.mean(speedups):.2f}x (min {min(speedups):.2f}, max {max(speedups):.2f})"
         )
 
 
