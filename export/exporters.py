@@ -61,7 +61,8 @@ def onnx_check(model: Transformer, onnx_file: Path) -> str:
     fake_quant = activation_quantized_layers(model)
     if fake_quant:  # a 1e-7 difference in accumulation order can move a value across a rounding step
         line += (
-            f" (layers {fake_quant} round activations per tensor, so values near a rounding step may differ)"
+            f" (layers {fake_quant} round activations to 8 or 16 bits, so values near a rounding step may "
+            "differ)"
         )
     return line
 
