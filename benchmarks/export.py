@@ -36,7 +36,7 @@ from supernas.models.checkpoint import extract
 from supernas.models.dense import parameter_count
 from supernas.models.supernet import Supernet
 from supernas.search.store.store import open_store
-from supernas.spaces.architecture import Architecture
+from supernas.spaces.architecture import Architecture, quantized
 from supernas.spaces.spec import load_spec
 
 POLICIES = {"fp32": (32, 32), "int8": (8, 32), "int4": (4, 32), "w8a8": (8, 8), "w4a8": (4, 8)}
@@ -70,14 +70,6 @@ def front_archs(space: str, home: Path, n: int = 5) -> list[Architecture]:
     return [Architecture.model_validate(json.loads(t.arch_json)) for t in picks]
 
 
-def with_policy(arch: Architecture, bits: tuple[int, int]) -> Architecture:
-    weight_bits, act_bits = bits
-    layers = [
-        layer.model_copy(update={"weight_bits": weight_bits, "act_bits": act_bits}) for layer in arch.layers
-    ]
-    return arch.model_copy(update={"layers": tuple(layers)})
-
-
 def median_ms(run, repeats: int) -> float:
     for _ in range(3):
         run()
@@ -104,7 +96,7 @@ def compare(space: str, archs: list[Architecture], seq_len: int, repeats: int) -
     ort: dict[str, list[float]] = {p: [] for p in POLICIES}
     for arch in archs:
         for policy, bits in POLICIES.items():
-            chosen = with_policy(arch.model_copy(update={"space": spec.name}), bits)
+            chosen = quantized(arch.model_copy(update={"space": spec.name}), *bits)
             model = extract(supernet, chosen)
             data = to_onnx(model)
             inputs = example_inputs(spec, 1, seq_len)

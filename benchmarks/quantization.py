@@ -39,7 +39,7 @@ from supernas.export.onnx import runtime_session, to_onnx
 from supernas.models.checkpoint import extract
 from supernas.models.importance import from_pretrained
 from supernas.models.supernet import Supernet
-from supernas.spaces.architecture import Architecture, sample_many
+from supernas.spaces.architecture import Architecture, quantized, sample_many
 from supernas.spaces.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,10 +212,7 @@ def subnets(space: str, args: argparse.Namespace, folder: Path) -> None:
         for w, a in [(32, 32), *SCHEMES[1:]]:
             name = "fp32" if (w, a) == (32, 32) else f"supernas w{w}a{a}"
             files[name] = folder / f"w{w}a{a}.onnx"
-            layers = tuple(
-                layer.model_copy(update={"weight_bits": w, "act_bits": a}) for layer in arch.layers
-            )
-            files[name].write_bytes(to_onnx(extract(supernet, arch.model_copy(update={"layers": layers}))))
+            files[name].write_bytes(to_onnx(extract(supernet, quantized(arch, w, a))))
         quantize_dynamic_file(files["fp32"], files["quantize_dynamic"])
         for name, row in compare(files, examples, args.rounds, args.calls, "fp32").items():
             results.setdefault(name, []).append(row)

@@ -193,7 +193,9 @@ def torch_outputs(model: Transformer, inputs: dict[str, np.ndarray]) -> list[np.
     return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
 
 
-def _float_twin(module: nn.Module) -> nn.Module:
+def _export_twin(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` whose linear layers trace as their schemes' ONNX operators and whose MoE
+    layers route statically."""
     twin = copy.deepcopy(module).eval()
     if isinstance(twin, QuantLinear):
         return _ExportLinear(twin)
@@ -233,9 +235,9 @@ def module_to_onnx(
 
     original = module.model if isinstance(module, _Graph) else module
     twin = (
-        type(module)(_float_twin(original))
+        type(module)(_export_twin(original))
         if isinstance(module, _Graph)
-        else _Prefixed(_float_twin(original))
+        else _Prefixed(_export_twin(original))
     )
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():

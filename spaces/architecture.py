@@ -213,6 +213,12 @@ def quant_options(spec: SpaceSpec) -> list[dict]:
     return [dict(weight_bits=w, act_bits=a) for w in c.weight_bits for a in c.act_bits]
 
 
+def quantized(arch: Architecture, weight_bits: int, act_bits: int) -> Architecture:
+    """``arch`` with every layer at ``weight_bits`` weights and ``act_bits`` activations."""
+    scheme = {"weight_bits": weight_bits, "act_bits": act_bits}
+    return arch.model_copy(update={"layers": tuple(layer.model_copy(update=scheme) for layer in arch.layers)})
+
+
 def layer_count(spec: SpaceSpec) -> int:
     """Number of distinct configurations of one layer."""
     return len(attention_options(spec)) * len(ffn_options(spec)) * len(quant_options(spec))

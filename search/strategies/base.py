@@ -24,7 +24,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from supernas.predictors.direction import Direction
-from supernas.spaces.architecture import Architecture, largest, parse_architecture, quant_options
+from supernas.spaces.architecture import (
+    Architecture,
+    largest,
+    parse_architecture,
+    quant_options,
+    quantized,
+)
 from supernas.spaces.spec import SpaceSpec
 
 START_KEYWORDS = ("largest",)  # what strategy.start names besides architectures
@@ -81,11 +87,7 @@ def start_architectures(spec: SpaceSpec, settings: StrategySpec) -> list[Archite
     found: dict[str, Architecture] = {}
     for i, entry in enumerate(settings.start):
         if entry == "largest":
-            top = largest(spec)
-            archs = [
-                top.model_copy(update={"layers": tuple(layer.model_copy(update=q) for layer in top.layers)})
-                for q in quant_options(spec)
-            ]
+            archs = [quantized(largest(spec), **q) for q in quant_options(spec)]
         else:
             archs = [parse_architecture(spec, entry, f"strategy.start[{i}]")]
         found |= {arch.arch_id: arch for arch in archs if arch.arch_id not in found}
