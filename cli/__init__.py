@@ -22,6 +22,7 @@ from supernas.search.commands import commands as job_commands
 from supernas.search.puzzle.commands import commands as block_commands
 from supernas.spaces.commands import commands as space_commands
 from supernas.training.commands import commands as training_commands
+from supernas.workers.commands import commands as worker_commands
 
 app = typer.Typer(
     help="Neural architecture search for efficient transformers.",
@@ -34,6 +35,7 @@ for layer_commands in (
     space_commands,
     model_commands,
     training_commands,
+    worker_commands,
     data_commands,
     predictor_commands,
     job_commands,

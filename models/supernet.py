@@ -6,6 +6,8 @@ trained on) and ``supernet.safetensors``, plus ``heldout.bin`` once trained on t
 that text, so one-shot metrics score a supernet on the text it learned, wherever it is loaded. A supernet
 given task data (``train --data digits``, ``from-pretrained --data FILE``) keeps that data's held-out
 split instead, as ``heldout.safetensors`` (its tensors) with the data's description in ``supernet.json``.
+A supernet given trained blocks (``supernas distill-blocks``) keeps them as ``blocks.safetensors`` and
+``blocks.json`` and computes every subnet with them (:mod:`supernas.models.blocks`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ from supernas.core.errors import NotFoundError, SpecError
 from supernas.core.weightfiles import save_weights
 from supernas.data.text import TextData, byte_tokens
 from supernas.data.types import HeldoutData, TaskData, TaskSplit
+from supernas.models.blocks import (
+    BLOCKS_INDEX,
+    BLOCKS_WEIGHTS,
+    TrainedBlocks,
+    block_key,
+    part_modules,
+    present,
+)
 from supernas.models.elastic import ElasticEmbedding, ElasticLayerNorm, ElasticLeaves, Index, own_slices
 from supernas.models.model import Block, FeedForward, Transformer
 from supernas.models.pretrained import LoadReport, load_into
@@ -46,6 +56,8 @@ class Supernet(Transformer):
         self.trained_on: str | None = None  # description of the training text (``TextData.source``)
         self.directory: Path | None = None  # the directory it was loaded from, if any
         self.heldout = HeldoutData()  # the held-out examples kept with the weights (``keep_heldout``)
+        self.trained_blocks: TrainedBlocks | None = None  # see :mod:`supernas.models.blocks`
+        self._overwritten: list[tuple[torch.Tensor, Index, torch.Tensor]] = []  # own values under blocks
 
     def keep_heldout(self, data: TextData | TaskData) -> None:
         """Keep ``data``'s held-out part with the weights (saved with them): one-shot metrics score it."""
@@ -56,11 +68,47 @@ class Supernet(Transformer):
 
     def activate(self, arch: Architecture) -> None:
         check(self.spec, arch)
+        self._restore_own()
         for module in self.modules():
             if isinstance(module, (ElasticLayerNorm, ElasticEmbedding)):
                 module.width = arch.embed_dim
         self.configure(arch)
         self.arch = arch
+        if self.trained_blocks:
+            self._assemble(arch)
+
+    def use_blocks(self, blocks: TrainedBlocks | None) -> None:
+        """Compute every architecture with these trained blocks (None: with slices only)."""
+        self._restore_own()
+        self.trained_blocks = blocks
+        self.activate(self.arch)
+
+    def bake(self) -> None:
+        """Make the weights of the active architecture, trained blocks included, the supernet's own and
+        drop the blocks: for training that one subnet further (``supernas distill``)."""
+        self._overwritten = []
+        self.trained_blocks = None
+
+    @torch.no_grad()
+    def _assemble(self, arch: Architecture) -> None:
+        """Write each active sub-block's trained weights into the slices it computes with."""
+        for i, (block, choice) in enumerate(zip(self.blocks, arch.layers)):
+            for part in ("attention", "ffn"):
+                trained = self.trained_blocks.tensors.get(block_key(i, part, choice))
+                if trained is None or not present(part, choice):
+                    continue
+                for name, module in part_modules(block, part):
+                    parameters = dict(module.named_parameters())
+                    for qualified, index in active_slices(module, f"{name}."):
+                        parameter = parameters[qualified.removeprefix(f"{name}.")]
+                        self._overwritten.append((parameter, index, parameter[index].clone()))
+                        parameter[index] = trained[qualified]
+
+    @torch.no_grad()
+    def _restore_own(self) -> None:
+        for parameter, index, own in reversed(self._overwritten):
+            parameter[index] = own
+        self._overwritten = []
 
     @contextmanager
     def active(self, arch: Architecture) -> Iterator[Supernet]:
@@ -94,7 +142,15 @@ class Supernet(Transformer):
             "trained_on": self.trained_on,
             "heldout_data": self.heldout.source if self.heldout.task is not None else None,
         }
+        arch = self.arch
+        self._restore_own()  # the supernet's own weights, never a subnet's assembled blocks
         save_weights({k: v.contiguous() for k, v in self.state_dict().items()}, directory / SUPERNET_WEIGHTS)
+        self.activate(arch)
+        if self.trained_blocks:
+            self.trained_blocks.save(directory)
+        else:
+            for name in (BLOCKS_WEIGHTS, BLOCKS_INDEX):
+                (directory / name).unlink(missing_ok=True)
         if self.heldout.text is not None:
             (directory / SUPERNET_HELDOUT).write_bytes(self.heldout.text.numpy().tobytes())
         else:  # never leave another supernet's text behind in a reused directory
@@ -115,6 +171,7 @@ class Supernet(Transformer):
         supernet.provenance = f"{config.get('provenance', 'unknown')} (loaded from {directory.name})"
         supernet.trained_on = config.get("trained_on")
         supernet.directory = directory  # where files kept beside the weights (a parent model) are found
+        supernet.use_blocks(TrainedBlocks.load(directory))
         text, task = directory / SUPERNET_HELDOUT, directory / SUPERNET_HELDOUT_TASK
         if text.is_file():
             supernet.heldout = HeldoutData(text=byte_tokens(text.read_bytes()))

@@ -128,6 +128,11 @@ def adapt_supernet(
             "adapt distils sentence embeddings: it needs an encoder space, "
             f"not {supernet.spec.task} ('{supernet.spec.name}')"
         )
+    if supernet.trained_blocks:
+        raise SpecError(
+            "adapt trains the shared weights; this supernet computes with trained blocks "
+            "(blocks.json beside it): adapt the supernet they were distilled from, then run distill-blocks"
+        )
     if len(texts.ids) < batch_size:
         raise SpecError(
             f"{texts.source}: {len(texts.ids)} examples to adapt on, fewer than --batch-size {batch_size}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from supernas.core.errors import NotFoundError
 from supernas.core.weightfiles import weights_digest
+from supernas.models.blocks import blocks_digest
 from supernas.models.supernet import SUPERNET_WEIGHTS, Supernet
 from supernas.predictors.base import MetricContext
 from supernas.predictors.catalogue import get_metric
@@ -26,10 +27,13 @@ LATENCY_METRICS = ("latency_predicted_ms", "latency_ms")
 
 
 def supernet_identity(supernet_dir: str | None, seed: int) -> str:
-    """What the weights are: the SHA-256 of the weight file, or the seed of a random initialisation."""
+    """What the weights are: the SHA-256 of the weight file (and of the trained blocks kept with it), or
+    the seed of a random initialisation."""
     if supernet_dir is None:
         return f"random-init-seed-{seed}"
-    return f"sha256-{weights_digest(Path(supernet_dir) / SUPERNET_WEIGHTS)[:16]}"
+    identity = f"sha256-{weights_digest(Path(supernet_dir) / SUPERNET_WEIGHTS)[:16]}"
+    blocks = blocks_digest(supernet_dir)
+    return identity if blocks is None else f"{identity} + blocks sha256-{blocks[:16]}"
 
 
 def latency_workload(uses: dict[str, dict[str, object]]) -> tuple[str, Workload] | None:
