@@ -82,8 +82,9 @@ def quantization_summary(spec: SpaceSpec, arch: Architecture) -> list[dict]:
     return rows
 
 
-def save_subnet(model: Transformer, directory: str | Path) -> Path:
-    """Write ``config.json`` and ``model.safetensors``; returns the directory."""
+def save_subnet(model: Transformer, directory: str | Path, distilled: dict | None = None) -> Path:
+    """Write ``config.json`` and ``model.safetensors``; returns the directory. ``distilled`` records how
+    a checkpoint was distilled from its parent (``supernas distill``)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     arch: Architecture = model.arch
@@ -98,6 +99,8 @@ def save_subnet(model: Transformer, directory: str | Path) -> Path:
         "quantization": quantization_summary(model.spec, arch),
         "weights": getattr(model, "provenance", "unknown"),
     }
+    if distilled is not None:
+        config["distilled"] = distilled
     save_weights({k: v.contiguous() for k, v in model.state_dict().items()}, directory / WEIGHTS)
     (directory / CONFIG).write_text(json.dumps(config, indent=2))
     return directory

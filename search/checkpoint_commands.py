@@ -76,6 +76,69 @@ def extract_command(
     )
 
 
+@commands.command("distill")
+def distill_command(
+    job: JobArg,
+    trial: Annotated[int, typer.Argument(help="trial number within the job")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="checkpoint directory to write")],
+    steps: Annotated[
+        int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")
+    ] = 300,
+    data: Annotated[
+        Optional[str],
+        typer.Option(
+            help="what to distil on: a text file (one example per line, or JSONL/CSV with a text column), "
+            "stdlib-prose or digits (default: stdlib-prose for encoders, digits for vision, the standard "
+            "library's source for byte-level LMs)"
+        ),
+    ] = None,
+    lr: Annotated[
+        float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")
+    ] = 1e-4,
+    batch_size: Annotated[int, typer.Option(min=2, help="examples per step")] = 16,
+    seed: Annotated[int, typer.Option(help="which batches")] = 0,
+    resume: Annotated[bool, typer.Option(help="continue a stopped run in --output")] = False,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads")] = 1,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    db: DbOption = None,
+    supernet: Annotated[
+        Optional[Path], typer.Option(help="saved supernet directory, for a job whose spec names none")
+    ] = None,
+) -> None:
+    """Distil one trial's subnet from the parent (hidden-state, pooled and similarity terms for encoders;
+    logit KL and hidden states otherwise) into a checkpoint that verify, export and load_subnet take."""
+    import torch
+
+    from supernas.core.errors import SpecError
+    from supernas.models.checkpoint import CONFIG
+    from supernas.search.store.store import open_store
+    from supernas.search.trial_subnets import distill_trial
+
+    if (output / CONFIG).is_file() and not resume:
+        raise SpecError(
+            f"-o {output} already holds a checkpoint: --resume continues its run, or choose another"
+        )
+    torch.set_num_threads(threads)
+    result = distill_trial(
+        open_store(db),
+        job_key(job),
+        trial,
+        output,
+        data,
+        supernet,
+        steps=steps,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        resume=resume,
+        progress=progress,
+    )
+    print(
+        f"wrote {output} after {result.result.steps_done}/{steps} steps: held-out distillation loss "
+        f"{result.heldout_before:.4f} -> {result.heldout_after:.4f}"
+    )
+
+
 @commands.command("verify")
 def verify_command(
     job: JobArg,
@@ -105,6 +168,13 @@ def verify_command(
             "and latency on it in ONNX Runtime)"
         ),
     ] = "torch",
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="a checkpoint `supernas distill` wrote from a trial of JOB: measure it instead, stored as "
+            "a distilled verification of that trial"
+        ),
+    ] = None,
 ) -> None:
     """Extract the chosen trials, load each checkpoint back and re-measure every metric on it; store and
     print searched vs measured, and one summary line per metric. Exit 1 if a deterministic value differs."""
@@ -145,7 +215,9 @@ def verify_command(
             table.add_row(value.metric, searched, measured, signed_error(value), how)
         out.print(table)
 
-    records = verify_job(store, record.id, which, output, supernet, on_trial=show, runtime=runtime)
+    records = verify_job(
+        store, record.id, which, output, supernet, on_trial=show, runtime=runtime, checkpoint=checkpoint
+    )
     summaries = summarize(records, job_metrics(record))
     print(
         f"summary over {len(records)} trial{'s' if len(records) != 1 else ''} of job {record.id} "
@@ -156,7 +228,9 @@ def verify_command(
     for line in constraint_lines(records, record.spec.get("constraints", [])):
         print(f"  {line}")
     broken = [s for s in summaries if s.mismatches]
-    if broken:
+    if checkpoint is not None:
+        print("  distilled weights: 'searched' is the subnet before distillation, so values differ by design")
+    elif broken:
         names = ", ".join(f"{s.metric} ({s.mismatches})" for s in broken)
         print(
             f"error: deterministic values differ from the searched ones by more than {TOLERANCE:g}: {names}",

@@ -57,6 +57,33 @@ def extract_trial(
     return out
 
 
+def distill_trial(
+    store,
+    job: int | str,
+    trial_number: int,
+    out_dir: str | Path,
+    data: str | None = None,
+    supernet: str | Path | None = None,
+    **settings,
+):
+    """Distil a job's trial from the parent of the job's supernet into the checkpoint ``out_dir``
+    (:func:`supernas.training.distill.distill_subnet`, ``settings`` its options); recorded like a
+    checkpoint."""
+    from supernas.training.distill import distill_subnet
+    from supernas.training.examples import distillation_data
+
+    record = store.get_job(job)
+    trial = store.get_trial(record.id, trial_number)
+    check_extractable(record, trial)
+    net = job_supernet(record, supernet)
+    arch = parse_architecture(net.spec, trial.arch_json, f"trial {trial.number} of job {record.id}")
+    examples = distillation_data(net.spec, data)
+    origin = {"job": record.id, "trial": trial.number}
+    result = distill_subnet(net, arch, examples, output=out_dir, origin=origin, **settings)
+    store.record_checkpoint(record.id, trial.id, str(Path(out_dir).resolve()))
+    return result
+
+
 def export_trial(
     store,
     job: int | str,

@@ -106,6 +106,7 @@ def verify_job(
     on_trial: Callable[[VerificationRecord], None] | None = None,
     replace: bool = False,
     runtime: str = "torch",
+    checkpoint: str | Path | None = None,
 ) -> list[VerificationRecord]:
     """Verify the chosen trials of a job (``front``, ``all`` or trial numbers); returns the stored
     verifications in trial order. Checkpoints go to ``out_dir/trial-N`` (default: under
@@ -113,7 +114,9 @@ def verify_job(
     ``replace`` (supernas's own folders, as the default one). ``supernet`` is used only for a job whose
     spec names none. ``runtime`` ``onnxruntime`` also exports each checkpoint to ``model.onnx`` and
     measures quality and latency on that file in ONNX Runtime
-    (:class:`~supernas.predictors.verification.CheckpointMeasurer`)."""
+    (:class:`~supernas.predictors.verification.CheckpointMeasurer`). ``checkpoint``, a checkpoint
+    ``supernas distill`` wrote from one of the job's trials, is measured instead of that trial's extracted
+    subnet and stored as a distilled verification of it."""
     from supernas.data.inputs import random_batch
     from supernas.predictors.latency.timing import fixed_threads
     from supernas.predictors.verification import CheckpointMeasurer, check_runtime
@@ -121,10 +124,11 @@ def verify_job(
     check_runtime(runtime)
     record = store.get_job(job)
     spec = stored_spec(store, record.id)
-    trials = choose_trials(store, record, which)
+    distilled = None if checkpoint is None else distilled_trial(checkpoint, record.id)
+    trials = choose_trials(store, record, which if distilled is None else [distilled])
     root = Path(out_dir) if out_dir is not None else default_checkpoint_root(record.id)
     if (
-        out_dir is not None and not replace
+        out_dir is not None and not replace and distilled is None
     ):  # the default folder is supernas's own: an earlier copy is replaced
         for trial in trials:
             check_checkpoint_directory(root / f"trial-{trial.number}", trial.arch_id)
@@ -136,8 +140,11 @@ def verify_job(
         batch = random_batch(net.spec, spec.batch.batch_size, spec.batch.seq_len, spec.seed)
         for trial in trials:
             arch = parse_architecture(net.spec, trial.arch_json, f"trial {trial.number} of job {record.id}")
-            directory = save_subnet(extract(net, arch), root / f"trial-{trial.number}")
-            store.record_checkpoint(record.id, trial.id, str(directory.resolve()))
+            if distilled is None:
+                directory = save_subnet(extract(net, arch), root / f"trial-{trial.number}")
+                store.record_checkpoint(record.id, trial.id, str(directory.resolve()))
+            else:
+                directory = Path(checkpoint)
             measurer = CheckpointMeasurer(
                 directory, batch=batch, seed=spec.seed, beside=net, data=spec.data, runtime=runtime
             )
@@ -155,11 +162,24 @@ def verify_job(
                 (directory / WEIGHTS).stat().st_size,
                 where,
                 values,
+                weights="extracted" if distilled is None else "distilled",
             )
             done.append(stored)
             if on_trial is not None:
                 on_trial(stored)
     return done
+
+
+def distilled_trial(checkpoint: str | Path, job_id: int) -> int:
+    """The trial number a distilled checkpoint of job ``job_id`` was distilled from."""
+    _, _, config = read_subnet_config(checkpoint)
+    origin = config.get("distilled") or {}
+    if origin.get("job") != job_id:
+        raise SpecError(
+            f"--checkpoint {checkpoint}: not distilled from a trial of job {job_id} "
+            "(see `supernas distill JOB TRIAL`)"
+        )
+    return int(origin["trial"])
 
 
 # ---------------------------------------------------------------------------------------------- summaries

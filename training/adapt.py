@@ -123,15 +123,15 @@ def adapt_supernet(
 ) -> TrainResult:
     """Adapt ``supernet`` (a pretrained encoder supernet) in place towards its parent; checkpoints and
     the result go to ``output``, with the parent kept beside them."""
-    if supernet.spec.task != "encoder_classification":
-        raise SpecError(
-            "adapt distils sentence embeddings: it needs an encoder space, "
-            f"not {supernet.spec.task} ('{supernet.spec.name}')"
-        )
     if supernet.trained_blocks:
         raise SpecError(
             "adapt trains the shared weights; this supernet computes with trained blocks "
             "(blocks.json beside it): adapt the supernet they were distilled from, then run distill-blocks"
+        )
+    if supernet.spec.task != "encoder_classification":
+        raise SpecError(
+            "adapt distils sentence embeddings: it needs an encoder space, "
+            f"not {supernet.spec.task} ('{supernet.spec.name}')"
         )
     if len(texts.ids) < batch_size:
         raise SpecError(

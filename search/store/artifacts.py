@@ -38,6 +38,7 @@ class ArtifactStore:
         checkpoint_bytes: int,
         machine: dict,
         values: Sequence[VerifiedValue],
+        weights: str = "extracted",
     ) -> VerificationRecord:
         """Store a trial's re-measured values beside its searched ones (never over them). Re-verifying
         a trial appends: :meth:`~.reads.TrialReads.verifications` returns the newest per trial unless
@@ -55,6 +56,7 @@ class ArtifactStore:
                 checkpoint_bytes=int(checkpoint_bytes),
                 machine_json=json.dumps(machine),
                 values_json=json.dumps({v.metric: value_data(v) for v in values}),
+                weights=weights,
             )
             session.add(row)
             session.flush()

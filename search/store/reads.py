@@ -244,6 +244,7 @@ def verification_record(row: VerificationRow, number: int) -> VerificationRecord
         machine=json.loads(row.machine_json),
         values=values,
         created_at=row.created_at,
+        weights=row.weights,
     )
 
 

@@ -78,6 +78,7 @@ class VerificationRecord:
     machine: dict
     values: dict[str, VerifiedValue]
     created_at: datetime
+    weights: str = "extracted"  # or "distilled": a checkpoint distilled from the trial's subnet
 
 
 @dataclass(frozen=True)

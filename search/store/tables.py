@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 from supernas.core.errors import SupernasError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # MIGRATIONS[v] upgrades a database at version v - 1 to v, inside the opening transaction. A fresh
 # database is created from the models below at SCHEMA_VERSION directly, so version 1 needs no entry.
 # Each migration writes its own frozen DDL (never the current models, which later versions may change).
@@ -160,6 +160,7 @@ class VerificationRow(Base):
         Text
     )  # {metric: {searched, measured, method, deterministic, spread, note}}
     created_at: Mapped[datetime] = mapped_column(default=now)
+    weights: Mapped[str] = mapped_column(Text, default="extracted", server_default="extracted")
 
 
 class BlockLibraryRow(Base):
@@ -272,6 +273,17 @@ def _index_front_by_number(connection: Connection) -> None:
 
 
 MIGRATIONS[6] = _index_front_by_number
+
+
+def _add_verification_weights(connection: Connection) -> None:
+    """Version 7: which weights a verification measured: the trial's subnet as extracted, or a checkpoint
+    distilled from it (``supernas distill``)."""
+    connection.execute(
+        text("ALTER TABLE supernas_verifications ADD COLUMN weights TEXT NOT NULL DEFAULT 'extracted'")
+    )
+
+
+MIGRATIONS[7] = _add_verification_weights
 
 
 def migrate(connection: Connection, url_display: str) -> None:

@@ -341,3 +341,25 @@ def test_constraints_are_checked_on_the_measured_values():
         ),
         "constraint lat min 11 and max 30: kept as measured by 2 of the 2 trials that kept it when searched",
     ]
+
+
+def test_a_distilled_checkpoint_is_verified_as_its_trial_and_marked_distilled(verified_job, tmp_path):
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        number = store.verifications(1)[0].trial_number
+    out = tmp_path / "distilled"
+    made = supernas(
+        "distill", "1", str(number), "-o", str(out), "--steps", "3", "--db", url, "--no-progress", home=home
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "held-out distillation loss" in made.stdout
+    again = supernas("distill", "1", str(number), "-o", str(out), "--steps", "3", "--db", url, home=home)
+    assert again.returncode == 2 and "--resume" in again.stderr
+    verified = supernas("verify", "1", "--checkpoint", str(out), "--db", url, home=home)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "distilled weights" in verified.stdout
+    with open_store(url) as store:
+        latest = store.verifications(1, [number])[0]
+        assert (latest.weights, latest.checkpoint) == ("distilled", str(out))
+    other = supernas("verify", "1", "--checkpoint", str(tmp_path / "nowhere"), "--db", url, home=home)
+    assert other.returncode == 2 and "nowhere" in other.stderr

@@ -44,7 +44,7 @@ def test_schema_version_is_current_and_reopening_keeps_data(store_url):
     with open_store(store_url) as first:
         job_id = new_job(first)
         first.add_trials(job_id, archs("a", "b"))
-    assert schema_versions(store_url) == [SCHEMA_VERSION] == [6]
+    assert schema_versions(store_url) == [SCHEMA_VERSION] == [7]
     with open_store(store_url) as again:
         job = again.get_job(job_id)
         assert (job.name, job.n_queued, job.spec["name"]) == ("job", 2, "job")
@@ -126,7 +126,7 @@ def test_a_version_1_database_upgrades_in_place(store_url):
     engine.dispose()
     assert schema_versions(store_url) == [1]
     with open_store(store_url) as upgraded:
-        assert schema_versions(store_url) == [6]
+        assert schema_versions(store_url) == [7]
         assert "supernas_predictors" not in inspect(make_engine(store_url)).get_table_names()
         assert _table_shape(store_url, "supernas_trials") == fresh_trials
         assert upgraded.get_trial(job_id, 0).values == {"loss": 1.0, "latency": 2.0}
