@@ -76,6 +76,7 @@ def verification_out(record: VerificationRecord | None) -> VerificationOut | Non
         checkpoint_bytes=record.checkpoint_bytes,
         hardware=record.machine.get("hardware"),
         values=values,
+        weights=record.weights,
     )
 
 
@@ -100,7 +101,11 @@ def trial_out(
 
 def verified_points(records: list[VerificationRecord], front: set[int], metrics: list[str]) -> VerifiedPoints:
     """The verified front trials' searched and measured objectives, as chart columns."""
-    kept = [r for r in records if r.trial_number in front and all(m in r.values for m in metrics)]
+    kept = [
+        r
+        for r in records
+        if r.weights == "extracted" and r.trial_number in front and all(m in r.values for m in metrics)
+    ]
     return VerifiedPoints(
         numbers=[r.trial_number for r in kept],
         searched=[[r.values[m].searched for r in kept] for m in metrics],

@@ -60,6 +60,10 @@ class VerificationOut(BaseModel):
     checkpoint_bytes: int = Field(description="size of the checkpoint's model.safetensors")
     hardware: str | None = Field(description="where it was re-measured")
     values: dict[str, VerifiedValueOut]
+    weights: Literal["extracted", "distilled"] = Field(
+        description="extracted: the trial's subnet as searched; distilled: a checkpoint distilled from it "
+        "(`supernas distill`, POST .../distill), whose values differ from the searched ones by design"
+    )
 
 
 class TrialOut(BaseModel):

@@ -11,6 +11,7 @@ import typer
 from supernas.core.commandline import console
 from supernas.search.commands import DbOption, JobArg, find_job, job_key, job_metrics
 from supernas.spaces.architecture import read_arch
+from supernas.training.commands import DistillDataOption
 
 commands = typer.Typer()
 
@@ -84,14 +85,7 @@ def distill_command(
     steps: Annotated[
         int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")
     ] = 300,
-    data: Annotated[
-        Optional[str],
-        typer.Option(
-            help="what to distil on: a text file (one example per line, or JSONL/CSV with a text column), "
-            "stdlib-prose or digits (default: stdlib-prose for encoders, digits for vision, the standard "
-            "library's source for byte-level LMs)"
-        ),
-    ] = None,
+    data: DistillDataOption = None,
     lr: Annotated[
         float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")
     ] = 1e-4,

@@ -10,6 +10,16 @@ import typer
 
 commands = typer.Typer()
 
+DistillDataOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--data",
+        help="what to distil on: a text file (one example per line, or JSONL/CSV with a text column), "
+        "stdlib-prose or digits (default: stdlib-prose for encoders, digits for vision, the standard "
+        "library's source for byte-level LMs)",
+    ),
+]
+
 
 @commands.command("adapt")
 def adapt_command(

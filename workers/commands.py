@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from supernas.training.commands import DistillDataOption
+
 commands = typer.Typer()
 
 
@@ -22,14 +24,7 @@ def distill_blocks_command(
             "-o", "--output", help="supernet directory to write: the same weights plus the trained blocks"
         ),
     ],
-    data: Annotated[
-        Optional[str],
-        typer.Option(
-            help="what to distil on: a text file (one example per line, or JSONL/CSV with a text column), "
-            "stdlib-prose or digits (default: stdlib-prose for encoders, digits for vision, the standard "
-            "library's source for byte-level LMs)"
-        ),
-    ] = None,
+    data: DistillDataOption = None,
     steps: Annotated[int, typer.Option(min=1, help="optimizer steps per block")] = 100,
     lr: Annotated[
         float, typer.Option(min=0.0, help="peak AdamW learning rate (warm-up, then cosine)")

@@ -5,8 +5,10 @@ K/V heads, window, or none), its FFN block (width, experts, top-k, or none) and 
 (weight and activation bits). The quality cost of a part at a layer is measured by replacing only that
 part of that layer in the largest subnet and scoring the result on held-out data against the largest
 subnet itself: the KL divergence of the largest subnet's output distribution to the modified one's
-(per target, averaged) and the change in held-out loss. Keeping fewer layers is measured the same way
-(the largest subnet cut to each allowed depth). The largest subnet's own choices cost 0.
+(per target, averaged) and the change in held-out loss; for an encoder on unlabeled text, the mean cosine
+distance of each sentence's mean-pooled embedding to the largest subnet's (``embedding``). Keeping fewer
+layers is measured the same way (the largest subnet cut to each allowed depth). The largest subnet's own
+choices cost 0. A supernet with trained blocks (``distill-blocks``) is scored with them.
 
 Resources are exact and additive over parts: parameters, non-embedding parameters and checkpoint bytes
 (analytic counts), and, given a latency workload, the lookup-table latency predictor's part times (its
@@ -21,7 +23,9 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from supernas.core.errors import SpecError
 from supernas.data.inputs import Batch
+from supernas.models.ops import mean_pool
 from supernas.models.supernet import Supernet
 from supernas.predictors.latency.parts import ForwardPart
 from supernas.predictors.latency.predictors import LookupTablePredictor
@@ -39,7 +43,8 @@ from supernas.training.losses import task_loss
 
 NO_ATTENTION = {"attention": "none", "heads": 0, "kv_heads": None, "window": None}
 NO_FFN = {"ffn_dim": 0, "experts": 1, "top_k": 1}
-SCORES = ("kl", "val_loss")
+LABELED_SCORES = ("kl", "val_loss")  # outputs against the largest's, and the task loss: need labels
+EMBEDDING_SCORES = ("embedding",)  # an encoder's sentence embeddings, for unlabeled text
 
 
 def _jsonable(option: dict) -> dict:
@@ -67,6 +72,22 @@ class BlockLibrary:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @property
+    def scores(self) -> list[str]:
+        """The quality costs this library holds (``embedding`` alone for an encoder on unlabeled text)."""
+        return list(self.quality)
+
+    def check_score(self, score: str | None) -> str:
+        """``score``, or the library's first one when None; one line when it does not hold it."""
+        if score is None:
+            return self.scores[0]
+        if score not in self.quality:
+            raise SpecError(
+                f"score '{score}': this block library holds {', '.join(self.scores)} "
+                "(kl and val_loss need labeled held-out data; embedding is for encoders on unlabeled text)"
+            )
+        return score
 
     @classmethod
     def from_json(cls, data: dict) -> BlockLibrary:
@@ -115,10 +136,24 @@ def option_label(part: str, option: dict) -> str:
     return f"w{option['weight_bits']}a{option['act_bits']}"
 
 
+def scored_by_embeddings(batches: list[Batch]) -> bool:
+    """Unlabeled held-out examples (an encoder's text): blocks are scored on sentence embeddings."""
+    return any(b.targets is None for b in batches)
+
+
 @torch.no_grad()
 def _outputs(supernet: Supernet, arch: Architecture, batches: list[Batch]) -> list[torch.Tensor]:
+    """Per batch: the logits, or the mean-pooled sentence embeddings for unlabeled text."""
     with supernet.active(arch):
+        if scored_by_embeddings(batches):
+            return [mean_pool(supernet.encode(b.inputs, b.padding), b.padding) for b in batches]
         return [supernet(b.inputs, b.padding) for b in batches]
+
+
+def embedding_cost(reference: list[torch.Tensor], outputs: list[torch.Tensor]) -> tuple[float]:
+    """(mean cosine distance of each sentence's embedding to the reference's,)."""
+    distances = torch.cat([1 - F.cosine_similarity(o, r, dim=-1) for r, o in zip(reference, outputs)])
+    return (float(distances.mean()),)
 
 
 def _targets_mask(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -157,18 +192,23 @@ def measure_quality(supernet: Supernet, batches: list[Batch], progress=None) -> 
     was_training = supernet.training
     supernet.eval()
     reference = _outputs(supernet, top, batches)
-    _, reference_loss = quality_cost(reference, reference, batches)
+    embeddings = scored_by_embeddings(batches)
+    scores = EMBEDDING_SCORES if embeddings else LABELED_SCORES
+    reference_loss = 0.0 if embeddings else quality_cost(reference, reference, batches)[1]
     evaluations = 1
-    quality = {s: {} for s in SCORES}
+    quality = {s: {} for s in scores}
 
-    def score(arch: Architecture) -> tuple[float, float]:
+    def score(arch: Architecture) -> tuple[float, ...]:
         nonlocal evaluations
         if arch == top:
-            return 0.0, 0.0
+            return (0.0,) * len(scores)
         evaluations += 1
         if progress is not None:
             progress()
-        kl, loss = quality_cost(reference, _outputs(supernet, arch, batches), batches)
+        outputs = _outputs(supernet, arch, batches)
+        if embeddings:
+            return embedding_cost(reference, outputs)
+        kl, loss = quality_cost(reference, outputs, batches)
         return kl, loss - reference_loss
 
     try:
@@ -181,12 +221,12 @@ def measure_quality(supernet: Supernet, batches: list[Batch], progress=None) -> 
             table = [
                 [score(_replace(top, layer, option)) for option in options] for layer in range(top.depth)
             ]
-            for k, s in enumerate(SCORES):
+            for k, s in enumerate(scores):
                 quality[s][part] = [[cell[k] for cell in row] for row in table]
-        depth_quality = {s: {} for s in SCORES}
+        depth_quality = {s: {} for s in scores}
         for d in spec.depth:
             cell = score(top.model_copy(update={"layers": top.layers[:d]}))
-            for k, s in enumerate(SCORES):
+            for k, s in enumerate(scores):
                 depth_quality[s][str(d)] = cell[k]
     finally:
         supernet.train(was_training)

@@ -37,7 +37,12 @@ def blocks_command(
     clock: Annotated[str, typer.Option(help="latency workload: wall or cpu")] = "wall",
     device: Annotated[str, typer.Option(help="latency workload: cpu or cuda")] = "cpu",
     batches: Annotated[int, typer.Option(min=1, help="held-out batches each block is scored on")] = 4,
-    score: Annotated[str, typer.Option(help="quality column to print: kl or val_loss")] = "kl",
+    score: Annotated[
+        Optional[str],
+        typer.Option(
+            help="quality column to print: kl, val_loss or embedding (default: the library's first)"
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Each (layer, block option)'s quality cost in SUPERNET (KL to the largest subnet and val_loss delta
@@ -47,7 +52,6 @@ def blocks_command(
 
     from supernas.core.errors import SpecError, allowed
     from supernas.models.supernet import read_supernet_config
-    from supernas.search.puzzle.blocks import SCORES
     from supernas.search.puzzle.library import LATENCY_METRICS, obtain_library
     from supernas.search.store.store import open_store
 
@@ -55,8 +59,6 @@ def blocks_command(
         raise SpecError(
             f"--latency '{latency}' is not a latency metric ({allowed([*LATENCY_METRICS, 'none'])})"
         )
-    if score not in SCORES:
-        raise SpecError(f"--score '{score}' ({allowed(SCORES)})")
     _, spec = read_supernet_config(supernet)
     workload = {
         "batch_size": batch_size,
@@ -69,6 +71,7 @@ def blocks_command(
     store = open_store(db)
     with console().status("scoring blocks"):
         library, reused = obtain_library(store, spec, str(supernet.resolve()), data, uses, batches)
+    score = library.check_score(score)
     out = console()
     depth = max(library.depths)
     origin = (
@@ -89,8 +92,9 @@ def blocks_command(
         ]
         table.add_row(part, label, *cells, *parts)
     out.print(table)
+    loss = f"largest subnet's held-out loss {library.reference_loss:.4f}; " if score != "embedding" else ""
     out.print(
-        f"largest subnet's held-out loss {library.reference_loss:.4f}; "
+        f"{loss}"
         "depth rows: the largest cut to that depth (one cost, in the L0 column); "
         "resources at the first quantization option (q=0)",
         soft_wrap=True,

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from supernas.core.errors import NotFoundError
+from supernas.core.errors import NotFoundError, SpecError
 from supernas.core.weightfiles import weights_digest
 from supernas.models.blocks import blocks_digest
 from supernas.models.supernet import SUPERNET_WEIGHTS, Supernet
@@ -70,9 +70,15 @@ def library_key(
 
 
 def heldout_for(spec: SpaceSpec, supernet: Supernet, data: str | None, batches: int) -> list:
-    """The held-out batches ``val_loss`` scores (the job's data, else what the supernet keeps)."""
+    """The held-out batches ``val_loss`` scores (the job's data, else what the supernet keeps); for an
+    encoder, unlabeled text too."""
     context = MetricContext(spec, supernet_factory=lambda: supernet, data=data)
-    held = get_metric("val_loss", batches=batches).heldout(context)
+    try:
+        held = get_metric("val_loss", batches=batches).heldout(context)
+    except SpecError:  # unlabeled: an encoder's text is scored by its sentence embeddings
+        if spec.task != "encoder_classification" or not context.heldout:
+            raise
+        held = context.heldout
     return held[:batches]
 
 

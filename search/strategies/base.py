@@ -58,8 +58,10 @@ class StrategySpec(BaseModel):
         "(default: 20 generations for nsga2, 500 for tpe, motpe and predictor)",
     )
     solutions: int = Field(default=2, ge=1, le=64, description="mip: distinct answers per budget level")
-    score: Literal["kl", "val_loss"] = Field(
-        default="kl", description="mip: the block library's quality cost it minimizes"
+    score: Literal["kl", "val_loss", "embedding"] | None = Field(
+        default=None,
+        description="mip: the block library's quality cost it minimizes (default: kl; embedding for an "
+        "encoder on unlabeled text)",
     )
     heldout_batches: int = Field(
         default=4, ge=1, le=256, description="mip: held-out batches each block is scored on"

@@ -41,7 +41,8 @@ MAX_EMPTY_SWEEPS = 4  # sweeps in a row with no new architecture -> random sampl
 MAX_REFINEMENTS = 2  # sweeps that halve the spacing of the levels; later ones ask each level for more answers
 
 
-def layerwise_problem(library: BlockLibrary, score: str = "kl") -> LayerwiseProblem:
+def layerwise_problem(library: BlockLibrary, score: str | None = None) -> LayerwiseProblem:
+    score = library.check_score(score)
     q = library.quality[score]
     resources = {name: Resource(r["base"], r["attention"], r["ffn"]) for name, r in library.resources.items()}
     depth_cost = {d: library.depth_quality[score][str(d)] for d in library.depths}

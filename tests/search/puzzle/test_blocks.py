@@ -126,3 +126,46 @@ def test_quality_costs_are_the_replaced_blocks_measured_alone(library_setup):
     assert (
         library.evaluations == 1 + 3 * (n_options - 3) + 1
     )  # the largest, every other option per layer, depth 2
+
+
+def test_an_encoder_on_unlabeled_text_is_scored_by_its_sentence_embeddings():
+    """Each cost is the mean cosine distance of the pooled embeddings to the largest subnet's, recomputed
+    here on its own; kl and val_loss would need labels, so the library holds `embedding` alone."""
+    from supernas.data.task import load_task_data
+    from supernas.models.ops import mean_pool
+    from supernas.search.puzzle.library import heldout_for
+    from supernas.spaces.spec import load_spec
+
+    data = load_spec("bert-mini").model_dump(mode="json")
+    data["layer"] |= {"attention": ["mha"], "heads": [8, 12], "ffn_dim": [768, 1536]}
+    data["layer"] |= {"weight_bits": [32], "act_bits": [32]}
+    spec = parse_spec(data | {"depth": [5, 6], "embed_dim": [384]}, "test")
+    supernet = Supernet(spec, seed=0)
+    supernet.keep_heldout(load_task_data("stdlib-prose", spec))
+    batches = heldout_for(spec, supernet, None, 2)
+    assert all(b.targets is None for b in batches)
+    library = build_block_library(supernet, batches)
+    assert library.scores == ["embedding"] and library.check_score(None) == "embedding"
+    with pytest.raises(Exception, match="holds embedding"):
+        library.check_score("kl")
+
+    def distance(arch) -> float:
+        with torch.no_grad():
+            pooled = []
+            for a in (largest(spec), arch):
+                with supernet.active(a):
+                    pooled.append(
+                        torch.cat(
+                            [mean_pool(supernet.encode(b.inputs, b.padding), b.padding) for b in batches]
+                        )
+                    )
+        return float((1 - F.cosine_similarity(*pooled, dim=-1)).mean())
+
+    top = largest(spec)
+    cut = top.model_copy(update={"layers": top.layers[:5]})
+    narrow = top.model_copy(
+        update={"layers": (LayerArch(**{**top.layers[0].model_dump(), "heads": 8, "kv_heads": None}), *top.layers[1:])}
+    )
+    assert library.depth_quality["embedding"]["5"] == pytest.approx(distance(cut), rel=1e-5)
+    assert library.quality["embedding"]["attention"][0][0] == pytest.approx(distance(narrow), rel=1e-5)
+    assert library.depth_quality["embedding"]["6"] == 0.0 and library.quality["embedding"]["ffn"][3][1] == 0.0
