@@ -80,7 +80,12 @@ def extract_command(
 @commands.command("distill")
 def distill_command(
     job: JobArg,
-    trial: Annotated[int, typer.Argument(help="trial number within the job")],
+    trial: Annotated[
+        str,
+        typer.Argument(
+            help="trial number within the job, or best (the front trial best at the job's first objective)"
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="checkpoint directory to write")],
     steps: Annotated[
         int, typer.Option(min=1, help="total optimizer steps (a resumed run continues to this total)")
@@ -106,17 +111,19 @@ def distill_command(
     from supernas.core.errors import SpecError
     from supernas.models.checkpoint import CONFIG
     from supernas.search.store.store import open_store
-    from supernas.search.trial_subnets import distill_trial
+    from supernas.search.trial_subnets import distill_trial, trial_number
 
     if (output / CONFIG).is_file() and not resume:
         raise SpecError(
             f"-o {output} already holds a checkpoint: --resume continues its run, or choose another"
         )
     torch.set_num_threads(threads)
+    store = open_store(db)
+    number = trial_number(store, job_key(job), trial)
     result = distill_trial(
-        open_store(db),
+        store,
         job_key(job),
-        trial,
+        number,
         output,
         data,
         supernet,
@@ -128,7 +135,8 @@ def distill_command(
         progress=progress,
     )
     print(
-        f"wrote {output} after {result.result.steps_done}/{steps} steps: held-out distillation loss "
+        f"wrote {output} from trial {number} after {result.result.steps_done}/{steps} steps: "
+        "held-out distillation loss "
         f"{result.heldout_before:.4f} -> {result.heldout_after:.4f}"
     )
 

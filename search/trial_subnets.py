@@ -57,6 +57,25 @@ def extract_trial(
     return out
 
 
+def trial_number(store, job: int | str, which: str) -> int:
+    """A trial number as given, or ``best``: the front trial (complete, within every constraint) with the
+    best value of the job's first objective, the lowest number among ties."""
+    if which != "best":
+        try:
+            return int(which)
+        except ValueError:
+            raise SpecError(f"TRIAL '{which}' is not a trial number or 'best'") from None
+    from supernas.search.jobspec import JobSpec, objective_directions
+
+    record = store.get_job(job)
+    metric, direction = objective_directions(JobSpec.model_validate(record.spec))[0]
+    front = [t for t in store.front(record.id) if t.values and metric in t.values]
+    if not front:
+        raise SpecError(f"job {record.id} has no complete trial within its constraints yet: no 'best' trial")
+    sign = -1 if direction == "maximize" else 1
+    return min(front, key=lambda t: (sign * t.values[metric], t.number)).number
+
+
 def distill_trial(
     store,
     job: int | str,

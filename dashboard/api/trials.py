@@ -18,15 +18,13 @@ from supernas.dashboard.archview import arch_view
 from supernas.dashboard.convert import metrics_of, objectives_of, trial_detail, trial_out
 from supernas.dashboard.deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
 from supernas.dashboard.models import NOT_FOUND, REJECTED, ErrorOut, TrialDetail, TrialPage, TrialState
-from supernas.export.exporters import export_checkpoint
-from supernas.search.trial_subnets import distill_trial, export_trial, extract_trial
+from supernas.search.trial_subnets import export_trial, extract_trial
 from supernas.search.verify import verify_job
 from supernas.spaces.spec import load_spec
 
 router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"], responses={**NOT_FOUND, **REJECTED})
 
 ExportFormat = Literal["supernas", "onnx", "hf"]
-Weights = Literal["extracted", "distilled"]
 _extracting = threading.Lock()  # one extraction at a time: each holds a whole supernet in memory
 
 
@@ -97,45 +95,12 @@ def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: 
     return trial_detail(job_id, trial, arch_view(trial.arch_json), load_spec(job.space), verification)
 
 
-def distilled_folder(settings, job_id: int, number: int) -> Path:
-    """Where the server keeps a trial's distilled checkpoint (one per trial; distilling again replaces it)."""
-    return settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}-distilled"
-
-
-@router.post(
-    "/{number}/distill",
-    dependencies=Authorized,
-    responses={422: {"model": ErrorOut, "description": "a failed or unfinished trial"}},
-)
-def distill_checkpoint(
-    job_id: JobId,
-    number: TrialNumber,
-    store: StoreDep,
-    settings: SettingsDep,
-    steps: Annotated[int, Query(ge=1, le=100_000, description="optimizer steps")] = 300,
-) -> TrialDetail:
-    """Distil the trial's subnet from the parent (as `supernas distill JOB TRIAL`; kept under the server's
-    home in checkpoints/), then re-measure every metric of the job on it (`supernas verify JOB
-    --checkpoint`); returns the trial with that verification, marked distilled. Extract with
-    ``weights=distilled`` downloads it."""
-    job = store.get_job(job_id)
-    with _extracting:
-        folder = distilled_folder(settings, job_id, number)
-        shutil.rmtree(folder, ignore_errors=True)  # the server's own earlier distillation
-        distill_trial(store, job_id, number, folder, steps=steps, progress=False)
-        verify_job(store, job_id, [number], checkpoint=folder)
-    trial = store.get_trial(job_id, number)
-    verification = next(iter(store.verifications(job_id, [number])), None)
-    return trial_detail(job_id, trial, arch_view(trial.arch_json), load_spec(job.space), verification)
-
-
 @router.post(
     "/{number}/extract",
     dependencies=Authorized,
     response_class=FileResponse,
     responses={
-        200: {"content": {"application/zip": {}}, "description": "the subnet in the chosen format, zipped"},
-        409: {"model": ErrorOut, "description": "weights=distilled before the trial was distilled"},
+        200: {"content": {"application/zip": {}}, "description": "the subnet in the chosen format, zipped"}
     },
 )
 def extract_checkpoint(
@@ -149,37 +114,24 @@ def extract_checkpoint(
             description="supernas (config.json + model.safetensors) | onnx (model.onnx) | hf (Hugging Face)"
         ),
     ] = "supernas",
-    weights: Annotated[
-        Weights,
-        Query(description="extracted (the subnet as searched) | distilled (after POST .../distill)"),
-    ] = "extracted",
 ) -> FileResponse:
     """Build the trial's standalone model (as `supernas extract JOB TRIAL`, or `supernas export JOB TRIAL
-    --format F`; kept under the server's home in checkpoints/), or take its distilled checkpoint, and send
-    it as a zip."""
+    --format F`; kept under the server's home in checkpoints/) and send it as a zip."""
     job = store.get_job(job_id)
     with _extracting:
         folder = settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}"
-        distilled = distilled_folder(settings, job_id, number) if weights == "distilled" else None
-        if distilled is not None and not distilled.is_dir():
-            raise HTTPException(
-                409, f"trial {number} of job {job_id} has no distilled checkpoint: distil it first"
-            )
         if format == "supernas":
-            folder = distilled or extract_trial(store, job_id, number, folder)
+            extract_trial(store, job_id, number, folder)
         else:
-            folder = (distilled or folder).with_name(f"{(distilled or folder).name}-{format}")
+            folder = folder.with_name(f"{folder.name}-{format}")
             shutil.rmtree(folder, ignore_errors=True)  # the server's own copy of an earlier export
-            if distilled is None:
-                export_trial(store, job_id, number, folder, format)
-            else:
-                export_checkpoint(distilled, folder, format)
+            export_trial(store, job_id, number, folder, format)
         with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
             with zipfile.ZipFile(handle, "w") as archive:  # stored: weights barely compress
-                for file in sorted(f for f in folder.iterdir() if f.is_file()):  # not a resumable state
+                for file in sorted(folder.iterdir()):
                     archive.write(file, file.name)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name)
-    suffix = ("-distilled" if weights == "distilled" else "") + ("" if format == "supernas" else f"-{format}")
+    suffix = "" if format == "supernas" else f"-{format}"
     return FileResponse(
         handle.name,
         media_type="application/zip",

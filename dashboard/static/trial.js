@@ -100,9 +100,7 @@
         el("td", { class: "muted how" }, how));
     });
     $("verification").replaceChildren(
-      el("p", { class: "note", "data-weights": v.weights }, (v.weights === "distilled"
-        ? "Re-measured on its distilled checkpoint (searched: the subnet before distillation, so the two differ by design)"
-        : "Re-measured on its extracted, reloaded checkpoint") + ` on ${new Date(v.verified_at).toLocaleString()}`
+      el("p", { class: "note" }, `Re-measured on its extracted, reloaded checkpoint on ${new Date(v.verified_at).toLocaleString()}`
         + ` (model.safetensors ${(v.checkpoint_bytes / 1e6).toFixed(2)} MB${v.hardware ? `; ${v.hardware}` : ""}).`),
       el("table", { class: "data" },
         el("thead", {}, el("tr", {}, ...["metric", "searched", "measured", "error", "how"].map((h) => el("th", {}, h)))),
@@ -157,10 +155,9 @@
     button.disabled = true;
     status.className = "note";
     const format = $("export-format").value;
-    const weights = $("extract-weights").value;
     status.textContent = format === "supernas" ? "Building the checkpoint…" : `Exporting (${format}) and checking it in its runtime…`;
     try {
-      const response = await api(`/api/jobs/${jobId}/trials/${number}/extract?format=${format}&weights=${weights}`, { method: "POST" });
+      const response = await api(`/api/jobs/${jobId}/trials/${number}/extract?format=${format}`, { method: "POST" });
       const blob = await response.blob();
       const match = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
       const name = match ? match[1] : `trial-${number}.zip`;
@@ -179,28 +176,6 @@
     }
   }
   $("extract").addEventListener("click", extract);
-
-  async function distill() {
-    const status = $("extract-status");
-    const button = $("distill");
-    button.disabled = true;
-    status.className = "note";
-    const steps = $("distill-steps").value;
-    status.textContent = `Distilling the subnet from the parent (${steps} steps), then re-measuring it…`;
-    try {
-      const trial = await json(`/api/jobs/${jobId}/trials/${number}/distill?steps=${steps}`, { method: "POST" });
-      state.trial = trial;
-      drawVerification(trial, state.job);
-      $("extract-weights").value = "distilled";
-      status.textContent = "Distilled and re-measured: Extract downloads it with Weights 'distilled'.";
-    } catch (error) {
-      status.className = "note error";
-      status.textContent = `Distill failed (${error.status}): ${error.message}`;
-    } finally {
-      button.disabled = false;
-    }
-  }
-  $("distill").addEventListener("click", distill);
 
   const state = {};
 

@@ -36,6 +36,9 @@ def blocks_command(
     threads: Annotated[Optional[int], typer.Option(min=1, help="latency workload: CPU threads")] = None,
     clock: Annotated[str, typer.Option(help="latency workload: wall or cpu")] = "wall",
     device: Annotated[str, typer.Option(help="latency workload: cpu or cuda")] = "cpu",
+    backend: Annotated[
+        str, typer.Option(help="latency workload: torch or onnxruntime (the runtime the parts are timed in)")
+    ] = "torch",
     batches: Annotated[int, typer.Option(min=1, help="held-out batches each block is scored on")] = 4,
     score: Annotated[
         Optional[str],
@@ -59,6 +62,9 @@ def blocks_command(
         raise SpecError(
             f"--latency '{latency}' is not a latency metric ({allowed([*LATENCY_METRICS, 'none'])})"
         )
+    scores = ("kl", "val_loss", "embedding")
+    if score is not None and score not in scores:
+        raise SpecError(f"--score '{score}' ({allowed(scores)})")
     _, spec = read_supernet_config(supernet)
     workload = {
         "batch_size": batch_size,
@@ -66,6 +72,7 @@ def blocks_command(
         "threads": threads,
         "clock": clock,
         "device": device,
+        "backend": backend,
     }
     uses = {} if latency == "none" else {latency: workload}
     store = open_store(db)

@@ -182,34 +182,6 @@ def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_p
     assert unknown.status_code == 422
 
 
-def test_distill_verifies_the_distilled_checkpoint_and_extract_serves_it(finished_server, tmp_path):
-    with finished_server.client() as c:
-        off = c.get("/api/jobs/1/trials", params={"on_front": "false", "state": "complete"}).json()["items"]
-        number = off[0]["number"]
-        early = c.post(f"/api/jobs/1/trials/{number}/extract", params={"weights": "distilled"})
-        distilled = c.post(f"/api/jobs/1/trials/{number}/distill", params={"steps": 2})
-        served = c.post(f"/api/jobs/1/trials/{number}/extract", params={"weights": "distilled"})
-        as_onnx = c.post(
-            f"/api/jobs/1/trials/{number}/extract", params={"weights": "distilled", "format": "onnx"}
-        )
-        detail = c.get(f"/api/jobs/1/trials/{number}").json()
-        bad = c.post(f"/api/jobs/1/trials/{number}/distill", params={"steps": 0})
-    assert early.status_code == 409 and "distil it first" in early.json()["detail"]
-    assert distilled.status_code == 200, distilled.text
-    assert distilled.json()["verification"]["weights"] == detail["verification"]["weights"] == "distilled"
-    assert served.status_code == as_onnx.status_code == 200
-    assert served.headers["content-disposition"].endswith(f'-trial-{number}-distilled.zip"')
-    with zipfile.ZipFile(io.BytesIO(served.content)) as archive:
-        assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]  # not the training state
-        archive.extractall(tmp_path)
-    config = json.loads((tmp_path / "config.json").read_text())
-    assert config["distilled"]["trial"] == number and config["distilled"]["steps_done"] == 2
-    assert config["arch_id"] == detail["arch_id"]
-    with zipfile.ZipFile(io.BytesIO(as_onnx.content)) as archive:
-        assert archive.namelist() == ["model.onnx"]
-    assert bad.status_code == 422
-
-
 def test_verified_values_are_served_beside_the_searched_ones(finished_server):
     """POST .../verify re-measures one trial on its checkpoint; `supernas verify` in another process the
     rest of the front; every read of the store serves them: front, trials, trial, plot."""

@@ -363,3 +363,15 @@ def test_a_distilled_checkpoint_is_verified_as_its_trial_and_marked_distilled(ve
         assert (latest.weights, latest.checkpoint) == ("distilled", str(out))
     other = supernas("verify", "1", "--checkpoint", str(tmp_path / "nowhere"), "--db", url, home=home)
     assert other.returncode == 2 and "nowhere" in other.stderr
+
+    best = supernas(
+        "distill", "1", "best", "-o", str(tmp_path / "best"), "--steps", "1", "--db", url, home=home
+    )
+    assert best.returncode == 0, best.stdout + best.stderr
+    with open_store(url) as store:
+        front = store.front(1)
+    lowest = min(front, key=lambda t: (t.values["val_loss"], t.number)).number  # val_loss: minimized
+    config = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert config["distilled"]["trial"] == lowest and f"from trial {lowest} " in best.stdout
+    wrong = supernas("distill", "1", "fastest", "-o", str(tmp_path / "x"), "--db", url, home=home)
+    assert wrong.returncode == 2 and "'fastest' is not a trial number or 'best'" in wrong.stderr

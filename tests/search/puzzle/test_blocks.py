@@ -164,7 +164,12 @@ def test_an_encoder_on_unlabeled_text_is_scored_by_its_sentence_embeddings():
     top = largest(spec)
     cut = top.model_copy(update={"layers": top.layers[:5]})
     narrow = top.model_copy(
-        update={"layers": (LayerArch(**{**top.layers[0].model_dump(), "heads": 8, "kv_heads": None}), *top.layers[1:])}
+        update={
+            "layers": (
+                LayerArch(**{**top.layers[0].model_dump(), "heads": 8, "kv_heads": None}),
+                *top.layers[1:],
+            )
+        }
     )
     assert library.depth_quality["embedding"]["5"] == pytest.approx(distance(cut), rel=1e-5)
     assert library.quality["embedding"]["attention"][0][0] == pytest.approx(distance(narrow), rel=1e-5)
