@@ -79,7 +79,6 @@ class Supernet(Transformer):
 
     def use_blocks(self, blocks: TrainedBlocks | None) -> None:
         """Compute every architecture with these trained blocks (None: with slices only)."""
-        self._restore_own()
         self.trained_blocks = blocks
         self.activate(self.arch)
 

@@ -213,6 +213,13 @@ def quant_options(spec: SpaceSpec) -> list[dict]:
     return [dict(weight_bits=w, act_bits=a) for w in c.weight_bits for a in c.act_bits]
 
 
+def with_layer(arch: Architecture, layer: int, fields: dict) -> Architecture:
+    """``arch`` with the given fields of one layer replaced."""
+    layers = list(arch.layers)
+    layers[layer] = LayerArch(**{**layers[layer].model_dump(), **fields})
+    return arch.model_copy(update={"layers": tuple(layers)})
+
+
 def quantized(arch: Architecture, weight_bits: int, act_bits: int) -> Architecture:
     """``arch`` with every layer at ``weight_bits`` weights and ``act_bits`` activations."""
     scheme = {"weight_bits": weight_bits, "act_bits": act_bits}

@@ -27,7 +27,7 @@ from supernas.models.checkpoint import extract
 from supernas.models.model import Block
 from supernas.models.parent import parent_supernet
 from supernas.models.supernet import Supernet
-from supernas.spaces.architecture import Architecture, LayerArch, attention_options, ffn_options, largest
+from supernas.spaces.architecture import LayerArch, attention_options, ffn_options, largest, with_layer
 from supernas.training.examples import DistillationData
 from supernas.training.sandwich import default_warmup, learning_rate
 
@@ -80,12 +80,6 @@ def block_jobs(spec) -> list[BlockJob]:
     return jobs
 
 
-def with_layer(arch: Architecture, layer: int, choice: LayerArch) -> Architecture:
-    layers = list(arch.layers)
-    layers[layer] = choice
-    return arch.model_copy(update={"layers": tuple(layers)})
-
-
 def normalized_mse(output: torch.Tensor, target: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
     """``sum |y - t|^2 / sum |t|^2`` over real tokens: 0 is a perfect imitation, 1 outputting zeros."""
     error, scale = (output - target).square().sum(-1), target.square().sum(-1)
@@ -112,7 +106,9 @@ class ParentActivations:
 def student_block(activations: ParentActivations, job: BlockJob) -> Block:
     """The parent's layer ``job.layer`` with ``job.part`` replaced by the parent's slice of the choice,
     dense and in full precision; only that part's parameters train."""
-    block = extract(activations.parent, with_layer(activations.arch, job.layer, job.choice)).blocks[job.layer]
+    block = extract(
+        activations.parent, with_layer(activations.arch, job.layer, job.choice.model_dump())
+    ).blocks[job.layer]
     for parameter in block.parameters():
         parameter.requires_grad_(False)
     for _, parameter in _part_parameters(block, job.part):

@@ -37,6 +37,7 @@ from supernas.spaces.architecture import (
     ffn_options,
     largest,
     quant_options,
+    with_layer,
 )
 from supernas.spaces.spec import SpaceSpec
 from supernas.training.losses import task_loss
@@ -179,12 +180,6 @@ def quality_cost(
     return kl_sum / count, loss_sum / count
 
 
-def _replace(arch: Architecture, layer: int, fields: dict) -> Architecture:
-    layers = list(arch.layers)
-    layers[layer] = LayerArch(**{**layers[layer].model_dump(), **fields})
-    return arch.model_copy(update={"layers": tuple(layers)})
-
-
 def measure_quality(supernet: Supernet, batches: list[Batch], progress=None) -> tuple[dict, dict, float, int]:
     """Quality costs of every (layer, part option) and of each shorter depth, against the largest subnet."""
     spec = supernet.spec
@@ -219,7 +214,7 @@ def measure_quality(supernet: Supernet, batches: list[Batch], progress=None) -> 
         }
         for part, options in groups.items():
             table = [
-                [score(_replace(top, layer, option)) for option in options] for layer in range(top.depth)
+                [score(with_layer(top, layer, option)) for option in options] for layer in range(top.depth)
             ]
             for k, s in enumerate(scores):
                 quality[s][part] = [[cell[k] for cell in row] for row in table]
