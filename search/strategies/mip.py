@@ -4,12 +4,12 @@ The job's objectives and constraints decide the MILP (:mod:`.mip`). Metrics the 
 and additively are budgets: ``latency_predicted_ms`` and ``latency_ms`` (the lookup table's part times
 for the metric's workload), ``params``, ``non_embedding_params`` and ``weight_bytes``. Any other
 objective (``val_loss``, say) is what the summed quality cost stands for. The first budgeted objective
-is swept from the least any architecture needs to what the largest needs, over ``population`` levels;
-each level asks the solver for ``solutions`` distinct answers; a constraint's ``max`` on a budgeted
-metric is a fixed budget of every solve. When a sweep is used up, the next one halves the spacing (twice
-at most: nearby budgets soon give the same optima), then each further sweep doubles the distinct answers
-asked of every level. The proposals are evaluated by the workers like any trial's, so the stored front
-is measured, not the sum.
+is swept from the least any architecture needs to what the largest needs (or to a constraint's ``max`` on
+it), over ``population`` levels; each level asks the solver for ``solutions`` distinct answers; a
+constraint's ``max`` on a budgeted metric is a fixed budget of every solve. When a sweep is used up,
+the next one halves the spacing (twice at most: nearby budgets soon give the same optima), then each
+further sweep doubles the distinct answers asked of every level. The proposals are evaluated by the
+workers like any trial's, so the stored front is measured, not the sum.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ class MipStrategy(Strategy):
             )
         for name, bound in self.fixed.items():  # an infeasible constraint is one clear line before any trial
             solve(self.problem, {name: bound})
-        self.low, self.high = least(self.problem, self.swept), most(self.problem, self.swept)
+        self.low = least(self.problem, self.swept)
+        # a constraint on the swept resource ends the sweep: levels above it would all be the cap's answers
+        self.high = min(most(self.problem, self.swept), self.fixed.get(self.swept, float("inf")))
         self.answers: dict[
             int, Answers | None
         ] = {}  # budget level (step of the finest grid) -> its answers (None: infeasible)

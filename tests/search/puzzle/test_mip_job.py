@@ -9,7 +9,7 @@ import pytest
 from supernas.core.errors import SpecError
 from supernas.data.text import stdlib_text
 from supernas.models.supernet import Supernet
-from supernas.search.jobspec import load_job_spec, objective_directions
+from supernas.search.jobspec import Constraint, load_job_spec, objective_directions
 from supernas.search.puzzle.library import obtain_library
 from supernas.search.puzzle.mip import least, most, solve
 from supernas.search.runner import create_job, execute
@@ -78,6 +78,20 @@ def test_mip_job_runs_through_ray_and_stores_a_measured_front(tmp_path, trained_
     assert max(t.values["params"] for t in trials) <= top_level
     for t in trials:  # measured by the workers, not the library's sum
         assert t.values["params"] == count_params(space, Architecture.from_json(t.arch_json))
+
+    # a constraint on the swept resource caps the sweep: every level is at most the cap, the top one is it
+    cap = (least(problem, "params") + top_level) / 2
+    constrained = MipStrategy(
+        space,
+        objective_directions(spec),
+        spec.strategy,
+        spec.seed,
+        [Constraint(metric="params", max=cap)],
+        library,
+    ).ask(6)
+    assert all(count_params(space, a) <= cap for a in constrained)
+    at_cap = solve(problem, {"params": cap})[0]
+    assert library.architecture(at_cap.depth, list(at_cap.layers)).arch_id in {a.arch_id for a in constrained}
 
 
 def test_mip_needs_an_objective_it_can_budget(tmp_path):
