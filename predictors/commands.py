@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from supernas.core.commandline import SpaceArg, console
+from supernas.core.commandline import SpaceArg, console, parse_metric_options
 from supernas.spaces.architecture import read_arch
 
 commands = typer.Typer()
@@ -49,21 +49,6 @@ def _origin(module: str) -> str:
     return "built-in" if module.startswith("supernas.") else module
 
 
-def _parse_options(pairs: list[str]) -> dict[str, object]:
-    """KEY=VALUE pairs, values parsed as YAML scalars (numbers stay numbers)."""
-    import yaml
-
-    from supernas.core.errors import SpecError
-
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SpecError(f"--option {pair!r}: expected KEY=VALUE")
-        options[key] = yaml.safe_load(value)
-    return options
-
-
 @commands.command("score")
 def score_command(
     space: SpaceArg,
@@ -94,7 +79,7 @@ def score_command(
 
     spec = load_spec(space)
     chosen = read_arch(spec, arch)
-    options = _parse_options(option or [])
+    options = parse_metric_options(option or [])
     context = MetricContext(
         spec, seed=seed, supernet_factory=(lambda: Supernet.load(supernet)) if supernet else None
     )

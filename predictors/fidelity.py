@@ -12,10 +12,12 @@ states (sentence-transformers' pooling for MiniLM).
   all held-out sentence pairs: does the small model still rank "which texts are alike" as the parent does?
   It needs no common width, and it is what an embedding model is used for (search, clustering, dedup).
 
-Held-out sentences: the first ``sentences`` (default 256) of the context's held-out batches (a job's
-``data``), else of the held-out split kept with the supernet (``from-pretrained`` keeps the stdlib
-docstring prose of :mod:`supernas.data.prose` by default), else of that prose's held-out split; text is
-tokenized with MiniLM's own WordPiece tokenizer.
+Held-out sentences: ``sentences`` (default 256) after the first ``skip`` (default 0) of the context's
+held-out batches (a job's ``data``), else of the held-out split kept with the supernet
+(``from-pretrained`` keeps the stdlib docstring prose of :mod:`supernas.data.prose` by default), else
+of that prose's held-out split; text is tokenized with MiniLM's own WordPiece tokenizer. A search
+scores the first sentences; ``verify --option skip=N`` re-measures a chosen model on sentences the
+search never saw.
 """
 
 from __future__ import annotations
@@ -50,17 +52,23 @@ def sentence_embeddings(supernet: Supernet, arch: Architecture, batches: list[Ba
     return torch.cat(out)
 
 
-def first_sentences(batches: list[Batch], n: int) -> list[Batch]:
-    """The first ``n`` examples of ``batches`` (the last batch cut where needed)."""
-    out, left = [], n
+def sentence_range(batches: list[Batch], skip: int, n: int) -> list[Batch]:
+    """Examples ``skip`` to ``skip + n`` of ``batches``, as batches cut where needed; it is an error when
+    fewer than ``skip + 1`` exist (fewer than ``n`` after them is allowed: the split may be short)."""
+    available = sum(len(b.inputs) for b in batches)
+    if skip >= available:
+        raise SpecError(f"option skip={skip}: the held-out split has only {available} sentences")
+    out, start, end = [], 0, skip + n
     for batch in batches:
-        if left <= 0:
-            break
-        keep = min(left, len(batch.inputs))
-        out.append(
-            Batch(*(None if t is None else t[:keep] for t in (batch.inputs, batch.targets, batch.padding)))
-        )
-        left -= keep
+        size = len(batch.inputs)
+        lo, hi = max(skip - start, 0), min(end - start, size)
+        if lo < hi:
+            out.append(
+                Batch(
+                    *(None if t is None else t[lo:hi] for t in (batch.inputs, batch.targets, batch.padding))
+                )
+            )
+        start += size
     return out
 
 
@@ -75,7 +83,7 @@ class _ParentFidelity(Metric):
     direction = "maximize"
     unit = "1"
     cost = CostClass.one_shot
-    options: ClassVar[dict[str, object]] = {"sentences": 256}
+    options: ClassVar[dict[str, object]] = {"sentences": 256, "skip": 0}
 
     def check_applicable(self, spec) -> None:
         if spec.task != "encoder_classification":
@@ -86,16 +94,16 @@ class _ParentFidelity(Metric):
 
     def reference(self, context: MetricContext) -> tuple[list[Batch], torch.Tensor]:
         """The held-out batches and the parent's embeddings of them, made once per context."""
-        n = int_option(self, "sentences")
+        n, skip = int_option(self, "sentences"), int_option(self, "skip", minimum=0)
         cache = context.__dict__.setdefault("_fidelity_reference", {})
-        if n not in cache:
+        if (skip, n) not in cache:
             batches = context.heldout or context.supernet.heldout.batches
             if not batches:
                 batches = heldout_batches(load_task_data("stdlib-prose", context.spec).heldout)
-            batches = first_sentences(batches, n)
+            batches = sentence_range(batches, skip, n)
             parent, arch = parent_supernet(context.supernet)
-            cache[n] = batches, sentence_embeddings(parent, arch, batches)
-        return cache[n]
+            cache[skip, n] = batches, sentence_embeddings(parent, arch, batches)
+        return cache[skip, n]
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         self.check_applicable(context.spec)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from supernas.core.commandline import console
+from supernas.core.commandline import console, parse_metric_options
 from supernas.search.commands import DbOption, JobArg, find_job, job_key, job_metrics
 from supernas.spaces.architecture import read_arch
 from supernas.training.commands import DistillDataOption
@@ -177,6 +177,15 @@ def verify_command(
             "a distilled verification of that trial"
         ),
     ] = None,
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--option",
+            help="metric option KEY=VALUE replacing the job's, for every metric that takes it (skip=500: "
+            "quality on held-out sentences the search never scored); such values are reported, not "
+            "held to the searched ones",
+        ),
+    ] = None,
 ) -> None:
     """Extract the chosen trials, load each checkpoint back and re-measure every metric on it; store and
     print searched vs measured, and one summary line per metric. Exit 1 if a deterministic value differs."""
@@ -218,7 +227,15 @@ def verify_command(
         out.print(table)
 
     records = verify_job(
-        store, record.id, which, output, supernet, on_trial=show, runtime=runtime, checkpoint=checkpoint
+        store,
+        record.id,
+        which,
+        output,
+        supernet,
+        on_trial=show,
+        runtime=runtime,
+        checkpoint=checkpoint,
+        options=parse_metric_options(option or []),
     )
     summaries = summarize(records, job_metrics(record))
     print(

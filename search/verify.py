@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from supernas.core.errors import SpecError, SupernasError
+from supernas.core.errors import SpecError, SupernasError, allowed
 from supernas.core.paths import supernas_home
 from supernas.models.checkpoint import CONFIG, WEIGHTS, extract, read_subnet_config, save_subnet
 from supernas.search.runner import stored_spec
@@ -107,6 +107,7 @@ def verify_job(
     replace: bool = False,
     runtime: str = "torch",
     checkpoint: str | Path | None = None,
+    options: dict[str, object] | None = None,
 ) -> list[VerificationRecord]:
     """Verify the chosen trials of a job (``front``, ``all`` or trial numbers); returns the stored
     verifications in trial order. Checkpoints go to ``out_dir/trial-N`` (default: under
@@ -116,7 +117,9 @@ def verify_job(
     measures quality and latency on that file in ONNX Runtime
     (:class:`~supernas.predictors.verification.CheckpointMeasurer`). ``checkpoint``, a checkpoint
     ``supernas distill`` wrote from one of the job's trials, is measured instead of that trial's extracted
-    subnet and stored as a distilled verification of it."""
+    subnet and stored as a distilled verification of it. ``options`` replace the job's options of every
+    metric that takes them (``skip=500``: fidelity on held-out sentences the search never scored); a value
+    so re-measured is not the searched measurement, so it is reported, not held to the searched one."""
     from supernas.data.inputs import random_batch
     from supernas.predictors.latency.timing import fixed_threads
     from supernas.predictors.verification import CheckpointMeasurer, check_runtime
@@ -133,6 +136,7 @@ def verify_job(
         for trial in trials:
             check_checkpoint_directory(root / f"trial-{trial.number}", trial.arch_id)
     uses = spec.metric_uses()
+    changes = option_changes(uses, options or {}, record.name)
     where = machine()
     done = []
     with fixed_threads(WORKER_THREADS):
@@ -149,12 +153,17 @@ def verify_job(
                 directory, batch=batch, seed=spec.seed, beside=net, data=spec.data, runtime=runtime
             )
             values = []
-            for name, options in uses.items():
-                r = measurer.measure(name, options)
+            for name, searched_options in uses.items():
+                changed = changes[name]
+                r = measurer.measure(name, {**searched_options, **changed})
                 searched = (trial.values or {}).get(name)
-                values.append(
-                    VerifiedValue(name, searched, r.value, r.method, r.deterministic, r.spread, r.note)
-                )
+                deterministic, note = r.deterministic, r.note
+                if changed:
+                    deterministic = False
+                    note = "; ".join(
+                        filter(None, [note, "with " + ", ".join(f"{k}={v}" for k, v in changed.items())])
+                    )
+                values.append(VerifiedValue(name, searched, r.value, r.method, deterministic, r.spread, note))
             stored = store.record_verification(
                 record.id,
                 trial.id,
@@ -168,6 +177,26 @@ def verify_job(
             if on_trial is not None:
                 on_trial(stored)
     return done
+
+
+def option_changes(
+    uses: dict[str, dict], options: dict[str, object], job: str
+) -> dict[str, dict[str, object]]:
+    """Per metric of the job, the ``options`` it takes whose value differs from the job's; an option no
+    metric takes is an error."""
+    from supernas.predictors.catalogue import get_metric
+
+    takes = {name: get_metric(name).options for name in uses}
+    for key in options:
+        if not any(key in known for known in takes.values()):
+            offered = sorted({k for known in takes.values() for k in known})
+            raise SpecError(f"--option {key}: no metric of job '{job}' takes it ({allowed(offered)})")
+    return {
+        name: {
+            k: v for k, v in options.items() if k in takes[name] and v != {**takes[name], **searched}.get(k)
+        }
+        for name, searched in uses.items()
+    }
 
 
 def distilled_trial(checkpoint: str | Path, job_id: int) -> int:

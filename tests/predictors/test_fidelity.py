@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
+from supernas.core.errors import SpecError
 from supernas.data.prose import stdlib_sentences
 from supernas.data.task import load_task_data
 from supernas.data.tokenizer import minilm_dir, wordpiece_encode
@@ -19,9 +20,9 @@ from supernas.models.supernet import Supernet
 from supernas.predictors.fidelity import (
     EmbeddingFidelity,
     SimilarityRank,
-    first_sentences,
     pair_similarities,
     sentence_embeddings,
+    sentence_range,
 )
 from supernas.spaces.architecture import Architecture, largest
 from supernas.spaces.spec import load_spec
@@ -67,8 +68,31 @@ def test_cut_subnets_score_lower_the_more_they_are_cut(pretrained):
     assert 1.0 > rank.evaluate(mild, context) > rank.evaluate(heavy, context)
 
 
-def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(pretrained):
-    """Embeddings from the extracted checkpoint model, scored by scipy/torch directly, equal the metrics."""
+def _rows(batches) -> list[torch.Tensor]:
+    """Every example's real tokens, in order."""
+    return [ids[mask.bool()] for b in batches for ids, mask in zip(b.inputs, b.padding)]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_sentence_range_is_the_slice_of_all_examples_across_batch_borders():
+    batches = heldout_batches(load_task_data("stdlib-prose", load_spec("bert-mini")).heldout)
+    every = _rows(batches)
+    size = len(batches[0].inputs)
+    for skip, n in [(0, 5), (size - 2, 7), (size, size), (3, 2 * size + 1), (len(every) - 3, 10)]:
+        got = sentence_range(batches, skip, n)
+        assert _same(_rows(got), every[skip : skip + n])
+        assert all(b.padding.shape == b.inputs.shape for b in got)
+    with pytest.raises(SpecError, match=f"skip={len(every)}: the held-out split has only {len(every)}"):
+        sentence_range(batches, len(every), 1)
+
+
+@pytest.mark.parametrize("skip", [0, 150])
+def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(pretrained, skip):
+    """Embeddings from the extracted checkpoint model, scored by scipy/torch directly, equal the metrics;
+    ``skip`` moves them to later held-out sentences."""
     context = supernet_context(pretrained)
     spec = pretrained.spec
     arch = _cut(spec, 6, 768, depth=4).model_copy(
@@ -79,7 +103,9 @@ def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(p
             )
         }
     )
-    batches = first_sentences(heldout_batches(load_task_data("stdlib-prose", spec).heldout), SENTENCES)
+    every = _rows(heldout_batches(load_task_data("stdlib-prose", spec).heldout))
+    batches = sentence_range(heldout_batches(load_task_data("stdlib-prose", spec).heldout), skip, SENTENCES)
+    assert _same(_rows(batches), every[skip : skip + SENTENCES])
     model = extract(pretrained, arch)
     with torch.no_grad():
         ours = torch.cat([mean_pool(model.encode(b.inputs, b.padding), b.padding) for b in batches])
@@ -88,9 +114,9 @@ def test_metrics_agree_with_an_independent_computation_on_the_extracted_subnet(p
     )
     cosine = torch.nn.functional.cosine_similarity(ours.double(), parent.double(), dim=1).mean()
     expected_rank = spearmanr(pair_similarities(ours).numpy(), pair_similarities(parent).numpy()).statistic
-    assert EmbeddingFidelity(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(
+    assert EmbeddingFidelity(sentences=SENTENCES, skip=skip).evaluate(arch, context) == pytest.approx(
         float(cosine), abs=1e-5
     )
-    assert SimilarityRank(sentences=SENTENCES).evaluate(arch, context) == pytest.approx(
+    assert SimilarityRank(sentences=SENTENCES, skip=skip).evaluate(arch, context) == pytest.approx(
         float(expected_rank), abs=1e-5
     )

@@ -375,3 +375,25 @@ def test_a_distilled_checkpoint_is_verified_as_its_trial_and_marked_distilled(ve
     assert config["distilled"]["trial"] == lowest and f"from trial {lowest} " in best.stdout
     wrong = supernas("distill", "1", "fastest", "-o", str(tmp_path / "x"), "--db", url, home=home)
     assert wrong.returncode == 2 and "'fastest' is not a trial number or 'best'" in wrong.stderr
+
+
+def test_options_replace_the_jobs_and_their_values_are_reported_not_held(verified_job, tmp_path):
+    """`--option batches=2` re-measures val_loss on 2 held-out batches instead of the job's 16: another
+    measurement, so it differs from the searched value without failing the run; its note says why."""
+    url, home, _, _ = verified_job
+    with open_store(url) as store:
+        number = store.verifications(1)[0].trial_number
+    args = ("verify", "1", "--trials", str(number), "-o", str(tmp_path / "v"), "--db", url)
+    done = supernas(*args, "--option", "batches=2", home=home)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open_store(url) as store:
+        latest = store.verifications(1, [number])[0]
+    value = latest.values["val_loss"]
+    assert not value.deterministic and "batches=2" in value.note
+    assert value.searched is not None and value.measured != pytest.approx(value.searched, rel=1e-5)
+    assert latest.values["weight_bytes"].deterministic  # metrics without the option: held as before
+
+    wrong = supernas(*args, "--option", "sentencez=5", home=home)
+    assert (
+        wrong.returncode == 2 and "--option sentencez: no metric of job 'verify-job' takes it" in wrong.stderr
+    )
