@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from supernas.core.errors import NotFoundError, SupernasError
 from supernas.dashboard.api import jobs, spaces, trials
 from supernas.dashboard.apidocs import mount_docs
+from supernas.dashboard.distiller import Distiller
 from supernas.dashboard.jobdata import JobDataCache
 from supernas.dashboard.pages import render
 from supernas.dashboard.pages import router as pages_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner,
         JobDataCache(store),
     )
+    app.state.distiller = Distiller()
     for router in (jobs.router, trials.router, spaces.router, pages_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

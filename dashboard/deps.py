@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the server's store, runner, trial cache and settings, from ``app.state``."""
+"""FastAPI dependencies: the server's store, runner, trial cache, settings and distillations, from
+``app.state``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from supernas.dashboard.distiller import Distiller
 from supernas.dashboard.jobdata import JobDataCache
 from supernas.dashboard.runner import JobRunner
 from supernas.dashboard.security import require_token
@@ -29,10 +31,15 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_distiller(request: Request) -> Distiller:
+    return request.app.state.distiller
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 CacheDep = Annotated[JobDataCache, Depends(get_cache)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+DistillerDep = Annotated[Distiller, Depends(get_distiller)]
 Authorized = [Depends(require_token)]
 
 MAX_ID = 2**31 - 1  # ids and numbers are 32-bit on PostgreSQL: larger ones cannot exist

@@ -103,6 +103,21 @@ class TrialDetail(TrialOut):
     )
 
 
+class DistillOut(BaseModel):
+    """A trial's distillation on this server (POST .../distill starts it in the background)."""
+
+    job_id: int
+    trial: int
+    steps: int
+    state: Literal["running", "done", "failed"] = Field(
+        description="done: the distilled checkpoint is verified (the trial's verification, weights "
+        "distilled) and extract serves it with weights=distilled"
+    )
+    error: str | None = Field(description="why it failed")
+    started_at: datetime
+    finished_at: datetime | None
+
+
 class TrialPage(BaseModel):
     total: int = Field(description="trials matching the filters")
     offset: int

@@ -1,4 +1,5 @@
-"""/api/jobs/{job_id}/trials: the trials table, one trial, its checkpoint as a zip, and its verification."""
+"""/api/jobs/{job_id}/trials: the trials table, one trial, its checkpoint as a zip, its verification and its
+distillation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,15 +18,35 @@ from starlette.background import BackgroundTask
 
 from supernas.dashboard.archview import arch_view
 from supernas.dashboard.convert import metrics_of, objectives_of, trial_detail, trial_out
-from supernas.dashboard.deps import MAX_ID, Authorized, CacheDep, JobId, SettingsDep, StoreDep, TrialNumber
-from supernas.dashboard.models import NOT_FOUND, REJECTED, ErrorOut, TrialDetail, TrialPage, TrialState
-from supernas.search.trial_subnets import export_trial, extract_trial
+from supernas.dashboard.deps import (
+    MAX_ID,
+    Authorized,
+    CacheDep,
+    DistillerDep,
+    JobId,
+    SettingsDep,
+    StoreDep,
+    TrialNumber,
+)
+from supernas.dashboard.models import (
+    NOT_FOUND,
+    REJECTED,
+    DistillOut,
+    ErrorOut,
+    TrialDetail,
+    TrialPage,
+    TrialState,
+)
+from supernas.export.exporters import export_checkpoint
+from supernas.search.trial_subnets import check_extractable, distill_trial, export_trial, extract_trial
 from supernas.search.verify import verify_job
 from supernas.spaces.spec import load_spec
 
 router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"], responses={**NOT_FOUND, **REJECTED})
 
 ExportFormat = Literal["supernas", "onnx", "hf"]
+Weights = Literal["extracted", "distilled"]
+MAX_DISTILL_STEPS = 5_000
 _extracting = threading.Lock()  # one extraction at a time: each holds a whole supernet in memory
 
 
@@ -95,12 +117,69 @@ def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: 
     return trial_detail(job_id, trial, arch_view(trial.arch_json), load_spec(job.space), verification)
 
 
+def distilled_folder(settings, job_id: int, number: int) -> Path:
+    """Where the server keeps a trial's distilled checkpoint (one per trial; distilling again replaces it)."""
+    return settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}-distilled"
+
+
+@router.post(
+    "/{number}/distill",
+    dependencies=Authorized,
+    status_code=202,
+    responses={
+        409: {"model": ErrorOut, "description": "another distillation is running on this server"},
+        422: {"model": ErrorOut, "description": "a failed or unfinished trial"},
+    },
+)
+def start_distillation(
+    job_id: JobId,
+    number: TrialNumber,
+    store: StoreDep,
+    settings: SettingsDep,
+    distiller: DistillerDep,
+    steps: Annotated[int, Query(ge=1, le=MAX_DISTILL_STEPS, description="optimizer steps")] = 300,
+) -> DistillOut:
+    """Start distilling the trial's subnet from the parent in the background (as `supernas distill JOB
+    TRIAL`; kept under the server's home in checkpoints/), then re-measuring every metric of the job on it
+    (`supernas verify JOB --checkpoint`). GET .../distill follows it; when done, the trial's verification
+    is the distilled one and extract with ``weights=distilled`` downloads it."""
+    check_extractable(store.get_job(job_id), store.get_trial(job_id, number))  # refused now, not later
+    folder = distilled_folder(settings, job_id, number)
+
+    def distill_and_verify() -> None:
+        with _extracting:  # not while an extract is reading it
+            shutil.rmtree(folder, ignore_errors=True)  # the server's own earlier distillation
+        distill_trial(store, job_id, number, folder, steps=steps, progress=False)
+        verify_job(store, job_id, [number], checkpoint=folder)
+
+    run = distiller.start(job_id, number, steps, distill_and_verify)
+    if run is None:
+        raise HTTPException(409, "another distillation is running on this server: try again when it is done")
+    return DistillOut(**asdict(run))
+
+
+@router.get("/{number}/distill")
+def get_distillation(
+    job_id: JobId, number: TrialNumber, store: StoreDep, distiller: DistillerDep
+) -> DistillOut:
+    """The trial's newest distillation since the server started."""
+    store.get_trial(job_id, number)
+    run = distiller.get(job_id, number)
+    if run is None:
+        raise HTTPException(404, f"trial {number} of job {job_id} has not been distilled on this server")
+    return DistillOut(**asdict(run))
+
+
 @router.post(
     "/{number}/extract",
     dependencies=Authorized,
     response_class=FileResponse,
     responses={
-        200: {"content": {"application/zip": {}}, "description": "the subnet in the chosen format, zipped"}
+        200: {"content": {"application/zip": {}}, "description": "the subnet in the chosen format, zipped"},
+        409: {
+            "model": ErrorOut,
+            "description": "weights=distilled before a distillation of the trial is done",
+        },
     },
 )
 def extract_checkpoint(
@@ -108,30 +187,47 @@ def extract_checkpoint(
     number: TrialNumber,
     store: StoreDep,
     settings: SettingsDep,
+    distiller: DistillerDep,
     format: Annotated[
         ExportFormat,
         Query(
             description="supernas (config.json + model.safetensors) | onnx (model.onnx) | hf (Hugging Face)"
         ),
     ] = "supernas",
+    weights: Annotated[
+        Weights,
+        Query(description="extracted (the subnet as searched) | distilled (after POST .../distill is done)"),
+    ] = "extracted",
 ) -> FileResponse:
     """Build the trial's standalone model (as `supernas extract JOB TRIAL`, or `supernas export JOB TRIAL
-    --format F`; kept under the server's home in checkpoints/) and send it as a zip."""
+    --format F`; kept under the server's home in checkpoints/), or take its distilled checkpoint, and send
+    it as a zip."""
     job = store.get_job(job_id)
+    store.get_trial(job_id, number)
+    distilled = distilled_folder(settings, job_id, number) if weights == "distilled" else None
+    if distilled is not None and (
+        distiller.running(job_id, number) or not (distilled / "config.json").is_file()
+    ):
+        raise HTTPException(
+            409, f"trial {number} of job {job_id} has no distilled checkpoint yet: distil it first"
+        )
     with _extracting:
-        folder = settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}"
-        if format == "supernas":
-            extract_trial(store, job_id, number, folder)
-        else:
+        folder = distilled or settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}"
+        if format != "supernas":
             folder = folder.with_name(f"{folder.name}-{format}")
             shutil.rmtree(folder, ignore_errors=True)  # the server's own copy of an earlier export
-            export_trial(store, job_id, number, folder, format)
+            if distilled is None:
+                export_trial(store, job_id, number, folder, format)
+            else:
+                export_checkpoint(distilled, folder, format)
+        elif distilled is None:
+            extract_trial(store, job_id, number, folder)
         with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
             with zipfile.ZipFile(handle, "w") as archive:  # stored: weights barely compress
-                for file in sorted(folder.iterdir()):
+                for file in sorted(f for f in folder.iterdir() if f.is_file()):  # not a training state
                     archive.write(file, file.name)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name)
-    suffix = "" if format == "supernas" else f"-{format}"
+    suffix = ("-distilled" if distilled else "") + ("" if format == "supernas" else f"-{format}")
     return FileResponse(
         handle.name,
         media_type="application/zip",

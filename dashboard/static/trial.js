@@ -96,11 +96,13 @@
       if (value.spread !== null) how += ` (runs spread ${(100 * value.spread).toFixed(0)}%)`;
       return el("tr", { "data-metric": m },
         el("td", {}, m), el("td", { class: "num" }, fmt(value.searched)), el("td", { class: "num" }, fmt(value.measured)),
-        el("td", { class: value.deterministic && value.error > 1e-5 ? "num error" : "num" }, relative(value)),
+        el("td", { class: v.weights !== "distilled" && value.deterministic && value.error > 1e-5 ? "num error" : "num" }, relative(value)),
         el("td", { class: "muted how" }, how));
     });
     $("verification").replaceChildren(
-      el("p", { class: "note" }, `Re-measured on its extracted, reloaded checkpoint on ${new Date(v.verified_at).toLocaleString()}`
+      el("p", { class: "note", "data-weights": v.weights }, (v.weights === "distilled"
+        ? "Re-measured on its distilled checkpoint (searched: the subnet before distillation, so the two differ by design)"
+        : "Re-measured on its extracted, reloaded checkpoint") + ` on ${new Date(v.verified_at).toLocaleString()}`
         + ` (model.safetensors ${(v.checkpoint_bytes / 1e6).toFixed(2)} MB${v.hardware ? `; ${v.hardware}` : ""}).`),
       el("table", { class: "data" },
         el("thead", {}, el("tr", {}, ...["metric", "searched", "measured", "error", "how"].map((h) => el("th", {}, h)))),
@@ -155,9 +157,10 @@
     button.disabled = true;
     status.className = "note";
     const format = $("export-format").value;
+    const weights = $("extract-weights").value;
     status.textContent = format === "supernas" ? "Building the checkpoint…" : `Exporting (${format}) and checking it in its runtime…`;
     try {
-      const response = await api(`/api/jobs/${jobId}/trials/${number}/extract?format=${format}`, { method: "POST" });
+      const response = await api(`/api/jobs/${jobId}/trials/${number}/extract?format=${format}&weights=${weights}`, { method: "POST" });
       const blob = await response.blob();
       const match = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
       const name = match ? match[1] : `trial-${number}.zip`;
@@ -177,6 +180,48 @@
   }
   $("extract").addEventListener("click", extract);
 
+  // Distillation runs on the server in the background; the page follows it until it is done or failed.
+  async function followDistillation(run) {
+    const status = $("extract-status");
+    $("distill").disabled = run.state === "running";
+    if (run.state === "running") {
+      status.className = "note";
+      status.textContent = `Distilling the subnet from the parent (${run.steps} steps), then re-measuring it…`;
+      setTimeout(async () => {
+        try {
+          followDistillation(await json(`/api/jobs/${jobId}/trials/${number}/distill`));
+        } catch (error) {
+          status.className = "note error";
+          status.textContent = `Distill status unavailable (${error.status}): ${error.message}`;
+          $("distill").disabled = false;
+        }
+      }, 2000);
+    } else if (run.state === "done") {
+      state.trial = await json(`/api/jobs/${jobId}/trials/${number}`);
+      drawVerification(state.trial, state.job);
+      $("extract-weights").value = "distilled";
+      status.className = "note";
+      status.textContent = `Distilled (${run.steps} steps) and re-measured: Extract downloads it with Weights 'distilled'.`;
+    } else {
+      status.className = "note error";
+      status.textContent = `Distill failed: ${run.error}`;
+    }
+  }
+
+  async function distill() {
+    const status = $("extract-status");
+    $("distill").disabled = true;
+    try {
+      const steps = $("distill-steps").value;
+      followDistillation(await json(`/api/jobs/${jobId}/trials/${number}/distill?steps=${steps}`, { method: "POST" }));
+    } catch (error) {
+      status.className = "note error";
+      status.textContent = `Distill failed (${error.status}): ${error.message}`;
+      $("distill").disabled = false;
+    }
+  }
+  $("distill").addEventListener("click", distill);
+
   const state = {};
 
   (async () => {
@@ -187,6 +232,9 @@
     drawArchitecture(trial);
     drawMetrics(trial, job);
     drawFront(plot, trial);
+    json(`/api/jobs/${jobId}/trials/${number}/distill`)  // a distillation still running since an earlier visit
+      .then((run) => run.state === "running" && followDistillation(run))
+      .catch(() => {});  // none on this server: nothing to follow
     document.body.dataset.loaded = "true";
   })();
 })();

@@ -146,6 +146,50 @@ def test_extract_serves_a_checkpoint_of_the_trials_subnet(finished_server, tmp_p
         assert torch.equal(model(batch.inputs), expected)  # the job's weights: seeded init, seed 0
 
 
+def finished_distillation(client, number: int) -> dict:
+    """The trial's distillation once it is no longer running."""
+    for _ in range(600):
+        run = client.get(f"/api/jobs/1/trials/{number}/distill").json()
+        if run["state"] != "running":
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"trial {number}'s distillation still running: {run}")
+
+
+def test_distill_runs_in_the_background_then_verifies_and_extract_serves_it(finished_server, tmp_path):
+    with finished_server.client() as c:
+        off = c.get("/api/jobs/1/trials", params={"on_front": "false", "state": "complete"}).json()["items"]
+        number = off[0]["number"]
+        never = c.get(f"/api/jobs/1/trials/{number}/distill")
+        early = c.post(f"/api/jobs/1/trials/{number}/extract", params={"weights": "distilled"})
+        started = c.post(f"/api/jobs/1/trials/{number}/distill", params={"steps": 2})
+        run = finished_distillation(c, number)
+        served = c.post(f"/api/jobs/1/trials/{number}/extract", params={"weights": "distilled"})
+        as_onnx = c.post(
+            f"/api/jobs/1/trials/{number}/extract", params={"weights": "distilled", "format": "onnx"}
+        )
+        detail = c.get(f"/api/jobs/1/trials/{number}").json()
+        bad = c.post(f"/api/jobs/1/trials/{number}/distill", params={"steps": 0})
+        missing = c.post("/api/jobs/1/trials/100000/distill", params={"steps": 2})
+    assert never.status_code == 404 and "not been distilled" in never.json()["detail"]
+    assert early.status_code == 409 and "distil it first" in early.json()["detail"]
+    assert started.status_code == 202, started.text
+    assert started.json()["trial"] == number and started.json()["steps"] == 2
+    assert run["state"] == "done" and run["error"] is None and run["finished_at"] >= run["started_at"], run
+    assert detail["verification"]["weights"] == "distilled"
+    assert served.status_code == as_onnx.status_code == 200
+    assert served.headers["content-disposition"].endswith(f'-trial-{number}-distilled.zip"')
+    with zipfile.ZipFile(io.BytesIO(served.content)) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]  # not the training state
+        archive.extractall(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["distilled"]["trial"] == number and config["distilled"]["steps_done"] == 2
+    assert config["arch_id"] == detail["arch_id"]
+    with zipfile.ZipFile(io.BytesIO(as_onnx.content)) as archive:
+        assert archive.namelist() == ["model.onnx"]
+    assert bad.status_code == 422 and missing.status_code == 404
+
+
 def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_path):
     import numpy as np
 

@@ -147,6 +147,19 @@ def test_submit_watch_click_and_extract(page, tmp_path):
         page.wait_for_selector("#trials tbody td.verified:has-text('✓')")
         assert page.locator("#trials tbody td.verified:has-text('✓')").count() == 1
 
+        page.goto(f"{server.url}/jobs/1/trials/{number}")
+        page.wait_for_selector("body[data-loaded='true']")
+        page.fill("#distill-steps", "2")
+        page.click("#distill")  # runs on the server in the background; the page follows it
+        page.wait_for_selector("#extract-status:has-text('Distilled (2 steps)')", timeout=120_000)
+        assert page.get_attribute("#verification p.note", "data-weights") == "distilled"
+        assert page.locator("#verification td.error").count() == 0  # distilled values differ by design
+        assert page.input_value("#extract-weights") == "distilled"
+        with page.expect_download() as download_info:
+            page.click("#extract")
+        assert download_info.value.suggested_filename.endswith(f"-trial-{number}-distilled.zip")
+        shoot(page, "trial-distilled")
+
         page.goto(server.url + "/")
         page.wait_for_selector("tr[data-job='1']")
         shoot(page, "jobs")
