@@ -158,8 +158,9 @@ def finished_distillation(client, number: int) -> dict:
 
 def test_distill_runs_in_the_background_then_verifies_and_extract_serves_it(finished_server, tmp_path):
     with finished_server.client() as c:
-        off = c.get("/api/jobs/1/trials", params={"on_front": "false", "state": "complete"}).json()["items"]
-        number = off[0]["number"]
+        # a front trial other than the one the verification test re-measures twice: the server's other
+        # tests read off-front trials as unverified and the front as verified
+        number = max(t["number"] for t in c.get("/api/jobs/1/front").json())
         never = c.get(f"/api/jobs/1/trials/{number}/distill")
         early = c.post(f"/api/jobs/1/trials/{number}/extract", params={"weights": "distilled"})
         started = c.post(f"/api/jobs/1/trials/{number}/distill", params={"steps": 2})
