@@ -38,6 +38,7 @@ from supernas.dashboard.models import (
     TrialState,
 )
 from supernas.export.exporters import export_checkpoint
+from supernas.models.checkpoint import CONFIG
 from supernas.search.trial_subnets import check_extractable, distill_trial, export_trial, extract_trial
 from supernas.search.verify import verify_job
 from supernas.spaces.spec import load_spec
@@ -111,15 +112,20 @@ def verify_trial(job_id: JobId, number: TrialNumber, store: StoreDep, settings: 
     its new verification."""
     job = store.get_job(job_id)
     with _extracting:
-        verify_job(store, job_id, [number], settings.home / "checkpoints" / f"job-{job_id}", replace=True)
+        verify_job(store, job_id, [number], job_checkpoints(settings, job_id), replace=True)
     trial = store.get_trial(job_id, number)
     verification = next(iter(store.verifications(job_id, [number])), None)
     return trial_detail(job_id, trial, arch_view(trial.arch_json), load_spec(job.space), verification)
 
 
+def job_checkpoints(settings, job_id: int) -> Path:
+    """Where the server keeps a job's checkpoints: ``trial-N`` (extracted), ``trial-N-FORMAT`` (exported)
+    and ``trial-N-distilled`` (one per trial; distilling again replaces it)."""
+    return settings.home / "checkpoints" / f"job-{job_id}"
+
+
 def distilled_folder(settings, job_id: int, number: int) -> Path:
-    """Where the server keeps a trial's distilled checkpoint (one per trial; distilling again replaces it)."""
-    return settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}-distilled"
+    return job_checkpoints(settings, job_id) / f"trial-{number}-distilled"
 
 
 @router.post(
@@ -205,14 +211,14 @@ def extract_checkpoint(
     job = store.get_job(job_id)
     store.get_trial(job_id, number)
     distilled = distilled_folder(settings, job_id, number) if weights == "distilled" else None
-    if distilled is not None and (
-        distiller.running(job_id, number) or not (distilled / "config.json").is_file()
-    ):
-        raise HTTPException(
-            409, f"trial {number} of job {job_id} has no distilled checkpoint yet: distil it first"
-        )
-    with _extracting:
-        folder = distilled or settings.home / "checkpoints" / f"job-{job_id}" / f"trial-{number}"
+    with _extracting:  # checked under the lock: a distillation starting now clears its folder under it too
+        if distilled is not None and (
+            distiller.running(job_id, number) or not (distilled / CONFIG).is_file()
+        ):
+            raise HTTPException(
+                409, f"trial {number} of job {job_id} has no distilled checkpoint yet: distil it first"
+            )
+        folder = distilled or job_checkpoints(settings, job_id) / f"trial-{number}"
         if format != "supernas":
             folder = folder.with_name(f"{folder.name}-{format}")
             shutil.rmtree(folder, ignore_errors=True)  # the server's own copy of an earlier export
