@@ -1,11 +1,14 @@
-"""Helpers for tests that start real processes: free loopback ports, and cleaning up after a driver
-that was killed before it could stop the local Ray it started."""
+"""Helpers for tests that start real processes: free loopback ports, busy neighbours, and cleaning up
+after a driver that was killed before it could stop the local Ray it started."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -29,3 +32,22 @@ def kill_ray_session_of(driver_pid: int) -> None:
                     os.kill(int(entry), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextmanager
+def busy_cores(n: int) -> Iterator[None]:
+    """A busy loop on ``n`` cores while the block runs (as ``stress --cpu n`` does; none for 0)."""
+    hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(n)]
+    for hog in hogs:
+        hog.start()
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.join()

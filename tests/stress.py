@@ -11,38 +11,18 @@ by name. Exits 1 if any run failed.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from tests.processes import busy_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
-
-
-def _spin() -> None:
-    while True:
-        pass
-
-
-@contextmanager
-def cpu_hog(busy: bool) -> Iterator[None]:
-    """A busy loop on every core while the block runs (nothing when ``busy`` is false)."""
-    hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 1)]
-    for hog in hogs if busy else []:
-        hog.start()
-    try:
-        yield
-    finally:
-        for hog in hogs if busy else []:
-            hog.kill()
-            hog.join()
 
 
 def run_once(pytest_args: list[str]) -> tuple[bool, list[str], float]:
@@ -66,7 +46,7 @@ def main() -> int:
     failures = 0
     for load in args.load.split(","):
         failed_runs, failed_tests = 0, Counter()
-        with cpu_hog(load == "busy"):
+        with busy_cores((os.cpu_count() or 1) if load == "busy" else 0):
             for run in range(1, args.runs + 1):
                 passed, failed, seconds = run_once(args.pytest_args)
                 failed_runs += not passed
