@@ -18,9 +18,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def kill_ray_session_of(driver_pid: int) -> None:
-    """Kill the processes of the local Ray instance a (dead) driver started: their command lines name it."""
+def ray_processes_of(driver_pid: int) -> list[int]:
+    """The processes of the local Ray instance a driver started: their command lines name its session."""
     marker = f"_{driver_pid}/"
+    found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -28,10 +29,17 @@ def kill_ray_session_of(driver_pid: int) -> None:
             except OSError:
                 continue
             if "session_" in cmdline and marker in cmdline:
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                found.append(int(entry))
+    return found
+
+
+def kill_ray_session_of(driver_pid: int) -> None:
+    """Kill the processes of the local Ray instance a (dead) driver started."""
+    for pid in ray_processes_of(driver_pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _spin() -> None:

@@ -27,7 +27,9 @@ def connect(address: str | None = None, workers: int = 1) -> None:
         if address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=max(workers, os.cpu_count() or 1), **options)
+            # "local": a new instance of our own, never a cluster someone started on this machine
+            # (`ray start`), which Ray would otherwise join and then refuse num_cpus for
+            ray.init(address="local", num_cpus=max(workers, os.cpu_count() or 1), **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at '{address}'" if address else "a local Ray instance"
         raise ClusterError(f"could not connect to {where}: {' '.join(str(e).split())[:200]}") from None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from supernas.search.jobspec import load_job_spec
@@ -10,6 +13,7 @@ from supernas.search.store.store import open_store
 from supernas.workers.cluster import ClusterError, connect, disconnect
 from tests.barrier import PLUGIN, Background, Gate, wait_until
 from tests.predictors.plugin_helpers import expected, write_plugin
+from tests.processes import free_port, ray_processes_of
 from tests.search.jobs_helpers import assert_consistent, write_job
 
 
@@ -59,3 +63,27 @@ def test_unreachable_cluster_is_a_clear_error():
     disconnect()
     with pytest.raises(ClusterError, match="could not connect to the Ray cluster at '127.0.0.1:1'"):
         connect("127.0.0.1:1")
+
+
+def test_local_ray_is_a_new_instance_even_beside_a_cluster_started_on_this_machine():
+    """Someone's `ray start` on the same machine does not capture a local run: without an address Ray
+    would join that cluster, then refuse the run's CPU count."""
+    import ray
+
+    disconnect()
+    head = subprocess.Popen(
+        ["ray", "start", "--head", "--block", "--num-cpus", "1", "--port", str(free_port())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: ray_processes_of(head.pid) or head.poll() is not None, "the cluster to start")
+        connect(None, workers=2)
+        assert ray.cluster_resources()["CPU"] == max(2, os.cpu_count() or 1)  # ours, not its 1 CPU
+        assert head.poll() is None  # and the other cluster runs on
+    finally:
+        disconnect()
+        head.terminate()  # --block: it stops the processes it started
+        head.wait(120)
