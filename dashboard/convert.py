@@ -6,6 +6,7 @@ import json
 
 from supernas.dashboard.archview import ArchView, front_end_line
 from supernas.dashboard.models import (
+    ConstraintOut,
     JobOut,
     Objective,
     SpaceLimits,
@@ -15,25 +16,37 @@ from supernas.dashboard.models import (
     VerifiedPoints,
     VerifiedValueOut,
 )
-from supernas.search.jobspec import JobSpec, objective_directions
+from supernas.search.jobspec import Constraint, JobSpec, metric_units, objective_directions
 from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord
+from supernas.search.verify import noise_band, within_noise
 from supernas.spaces.spec import SpaceSpec
 
 
 def objectives_of(spec: dict) -> list[Objective]:
-    """A stored spec's objectives with their directions filled in (the stored spec may leave them out)."""
-    return [Objective(metric=m, direction=d) for m, d in objective_directions(JobSpec.model_validate(spec))]
+    """A stored spec's objectives with their directions filled in (the stored spec may leave them out)
+    and their units."""
+    job = JobSpec.model_validate(spec)
+    units = metric_units(job)
+    return [Objective(metric=m, direction=d, unit=units[m]) for m, d in objective_directions(job)]
 
 
-def metrics_of(spec: dict, objectives: list[Objective]) -> list[str]:
+def metrics_of(spec: dict) -> list[str]:
     """The metrics a job's trials carry: its objectives', then its constraints'."""
-    return list(
-        dict.fromkeys([o.metric for o in objectives] + [c["metric"] for c in spec.get("constraints", [])])
-    )
+    uses = [*spec["objectives"], *spec.get("constraints", [])]
+    return list(dict.fromkeys(use["metric"] for use in uses))
+
+
+def constraint_out(constraint: Constraint, unit: str) -> ConstraintOut:
+    return ConstraintOut(metric=constraint.metric, min=constraint.min, max=constraint.max, unit=unit)
 
 
 def job_out(job: JobRecord) -> JobOut:
+    spec = JobSpec.model_validate(job.spec)
     objectives = objectives_of(job.spec)
+    units = metric_units(spec)
+    reference = None
+    if job.reference is not None:  # stored as minimized: a maximized objective's value negated
+        reference = [-r if o.direction == "maximize" else r for r, o in zip(job.reference, objectives)]
     return JobOut(
         id=job.id,
         name=job.name,
@@ -49,7 +62,10 @@ def job_out(job: JobRecord) -> JobOut:
         queued=job.n_queued,
         hypervolume=job.hypervolume,
         objectives=objectives,
-        metrics=metrics_of(job.spec, objectives),
+        metrics=metrics_of(job.spec),
+        units=units,
+        constraints=[constraint_out(c, units[c.metric]) for c in spec.constraints],
+        reference=reference,
         spec=job.spec,
         created_at=job.created_at,
         updated_at=job.updated_at,
@@ -67,6 +83,8 @@ def verification_out(record: VerificationRecord | None) -> VerificationOut | Non
             method=v.method,
             deterministic=v.deterministic,
             spread=v.spread,
+            noise=noise_band(v),
+            within_noise=within_noise(v),
             note=v.note,
         )
         for m, v in record.values.items()
@@ -110,6 +128,8 @@ def verified_points(records: list[VerificationRecord], front: set[int], metrics:
         numbers=[r.trial_number for r in kept],
         searched=[[r.values[m].searched for r in kept] for m in metrics],
         measured=[[r.values[m].measured for r in kept] for m in metrics],
+        errors=[[r.values[m].error for r in kept] for m in metrics],
+        within_noise=[[within_noise(r.values[m]) for r in kept] for m in metrics],
     )
 
 

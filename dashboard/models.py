@@ -14,6 +14,14 @@ TrialState = Literal["queued", "running", "complete", "failed", "infeasible"]
 class Objective(BaseModel):
     metric: str
     direction: Literal["minimize", "maximize"]
+    unit: str = Field(description="the metric's unit, as it declares it (ms, params, bytes, ...)")
+
+
+class ConstraintOut(BaseModel):
+    metric: str
+    min: float | None
+    max: float | None
+    unit: str
 
 
 class JobOut(BaseModel):
@@ -34,6 +42,12 @@ class JobOut(BaseModel):
     metrics: list[str] = Field(
         description="every metric the job measures: objectives, then constraint-only ones"
     )
+    units: dict[str, str] = Field(description="the unit of each metric in ``metrics``")
+    constraints: list[ConstraintOut]
+    reference: list[float] | None = Field(
+        description="the hypervolume's reference point, one value per objective in its own units "
+        "(null until the job fixes it); the hypervolume is in the product of the objectives' units"
+    )
     spec: dict
     created_at: datetime
     updated_at: datetime
@@ -50,6 +64,11 @@ class VerifiedValueOut(BaseModel):
         description="the two must agree to float rounding (latency is measured: it has noise)"
     )
     spread: float | None = Field(description="timed metrics: (p90 - p10) / median of the runs")
+    noise: float | None = Field(
+        description="the relative error within which the two agree: 1e-5 for a deterministic metric, "
+        "the runs' spread for a timed one"
+    )
+    within_noise: bool | None = Field(description="error <= noise (null if either is missing)")
     note: str | None
 
 
@@ -140,12 +159,15 @@ class PointSet(BaseModel):
 
 
 class VerifiedPoints(BaseModel):
-    """Verified front trials as columns: ``searched[i]`` and ``measured[i]`` are objective i, one entry per
-    trial; a measured entry is null where that objective could not be re-measured."""
+    """Verified front trials as columns: ``searched[i]``, ``measured[i]``, ``errors[i]`` and
+    ``within_noise[i]`` are objective i, one entry per trial; a measured entry (and its error) is null
+    where that objective could not be re-measured."""
 
     numbers: list[int]
     searched: list[list[float]]
     measured: list[list[float | None]]
+    errors: list[list[float | None]] = Field(description="relative error |measured - searched| / |searched|")
+    within_noise: list[list[bool | None]] = Field(description="the error within the value's noise")
 
 
 class PlotData(BaseModel):

@@ -224,13 +224,29 @@ def load_job_spec(path: str | Path) -> JobSpec:
     return validate_job(read_structured_file(path), str(path), base=path.parent)
 
 
-def objective_directions(job: JobSpec) -> list[tuple[str, Direction]]:
-    """(metric, direction) per objective, filling in each metric's own direction. A plugin's metric is
-    known once the job's plugins are imported, which a server restarted since the job was submitted has
-    not done yet when a page asks for the job."""
-    from supernas.predictors.catalogue import get_metric, metric_names
+def _import_plugins_if_needed(job: JobSpec) -> None:
+    """Import the job's plugins when it names a metric not yet known: a server restarted since the job
+    was submitted has not imported them yet when a page asks for the job."""
+    from supernas.predictors.catalogue import metric_names
     from supernas.predictors.plugins import load_plugins
 
-    if any(o.direction is None and o.metric not in metric_names() for o in job.objectives):
+    known = set(metric_names())
+    if any(use.metric not in known for use in (*job.objectives, *job.constraints)):
         load_plugins(job.plugins)
+
+
+def objective_directions(job: JobSpec) -> list[tuple[str, Direction]]:
+    """(metric, direction) per objective, filling in each metric's own direction."""
+    from supernas.predictors.catalogue import get_metric
+
+    _import_plugins_if_needed(job)
     return [(o.metric, o.direction or get_metric(o.metric, **o.options).direction) for o in job.objectives]
+
+
+def metric_units(job: JobSpec) -> dict[str, str]:
+    """The unit of each metric the job measures (objectives, then constraints), as its metric declares it."""
+    from supernas.predictors.catalogue import get_metric
+
+    _import_plugins_if_needed(job)
+    uses = (*job.objectives, *job.constraints)
+    return {use.metric: get_metric(use.metric, **use.options).unit for use in uses}

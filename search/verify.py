@@ -34,6 +34,20 @@ TOLERANCE = 1e-5  # relative: a deterministic metric re-measured on the checkpoi
 TRIALS_HELP = "front (the Pareto front), all (every trial with values) or trial numbers such as 3,7,12"
 
 
+def noise_band(value: VerifiedValue) -> float | None:
+    """The relative error within which a re-measured value agrees with the searched one: TOLERANCE for
+    a deterministic metric, the spread of its timing runs ((p90 - p10) / median) for a timed one; None
+    for a timed value stored without a spread."""
+    return TOLERANCE if value.deterministic else value.spread
+
+
+def within_noise(value: VerifiedValue) -> bool | None:
+    """Whether the re-measured value agrees with the searched one within :func:`noise_band` (None when
+    either is missing)."""
+    band = noise_band(value)
+    return None if value.error is None or band is None else value.error <= band
+
+
 def parse_trials(value: str) -> str | list[int]:
     """``front``, ``all`` or a list of trial numbers from a ``--trials`` value; a clear error otherwise."""
     value = value.strip()

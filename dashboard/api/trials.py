@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from supernas.dashboard.archview import arch_view
-from supernas.dashboard.convert import metrics_of, objectives_of, trial_detail, trial_out
+from supernas.dashboard.convert import metrics_of, trial_detail, trial_out
 from supernas.dashboard.deps import (
     MAX_ID,
     Authorized,
@@ -67,7 +67,7 @@ def list_trials(
 ) -> TrialPage:
     """A page of the job's trials, filtered and sorted; trials without the sort metric come last."""
     spec = store.job_spec(job_id)
-    metrics = metrics_of(spec, objectives_of(spec))
+    metrics = metrics_of(spec)
     if sort != "number" and sort not in metrics:
         raise HTTPException(
             422, f"sort '{sort}' is not 'number' or a metric of job {job_id} ({', '.join(metrics)})"

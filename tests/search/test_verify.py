@@ -4,6 +4,7 @@ checkpoint, stored beside the searched value, shown by show/pareto, kept across 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import statistics
@@ -20,7 +21,7 @@ from supernas.predictors.latency.measure import model_latency, subnet_latency
 from supernas.predictors.latency.metrics import workload_option
 from supernas.search.store.records import EVALUATED, VerificationRecord, VerifiedValue
 from supernas.search.store.store import open_store
-from supernas.search.verify import TOLERANCE, constraint_lines
+from supernas.search.verify import TOLERANCE, constraint_lines, noise_band, within_noise
 from supernas.spaces.architecture import parse_architecture
 from supernas.spaces.spec import load_spec
 from tests.helpers import supernas as run_supernas
@@ -108,11 +109,11 @@ def test_latency_within_the_measured_noise_of_the_machine(verified_job):
     subnet's medians (at least NOISE_FLOOR). The search timed its trials beside its own busy controller,
     verify beside nothing, and a busy neighbour slows a thread's CPU time too (the two cores of a cloud VM
     can share one physical core): measured only in a quiet moment, the noise missed that, and the check
-    failed in a run under a busy loop per core. A stored verified latency must lie within the noise of the searched
-    one for the median trial, and within its square for every trial. A searched value taken at a bad
-    moment stays bad however often it is verified (seen: one trial at x1.67 three times over, noise
-    x1.44); a real difference (a wrong model or workload) moves every trial, so the median catches it; a
-    trial outside the square is verified again, at most twice."""
+    failed in a run under a busy loop per core. A stored verified latency must lie within the noise of
+    the searched one for the median trial, and within its square for every trial. A searched value
+    taken at a bad moment stays bad however often it is verified (seen: one trial at x1.67 three times
+    over, noise x1.44); a real difference (a wrong model or workload) moves every trial, so the median
+    catches it; a trial outside the square is verified again, at most twice."""
     url, home, _, _ = verified_job
     workload = workload_option(get_metric("latency_ms", **LATENCY))
     net = Supernet(load_spec("gpt-tiny"), seed=0).eval()
@@ -401,3 +402,14 @@ def test_options_replace_the_jobs_and_their_values_are_reported_not_held(verifie
     assert (
         wrong.returncode == 2 and "--option sentencez: no metric of job 'verify-job' takes it" in wrong.stderr
     )
+
+
+def test_within_noise_reads_exact_metrics_to_the_tolerance_and_timed_ones_to_their_spread():
+    exact = VerifiedValue("params", 100.0, 100.0 * (1 + 2e-5), "analytic", True)
+    timed = VerifiedValue("latency_ms", 10.0, 11.0, "timed", False, spread=0.15)
+    assert noise_band(exact) == TOLERANCE and within_noise(exact) is False
+    assert within_noise(dataclasses.replace(exact, measured=100.0 * (1 + 5e-6))) is True
+    assert noise_band(timed) == 0.15 and within_noise(timed) is True
+    assert within_noise(dataclasses.replace(timed, measured=12.0)) is False  # 20% off, runs spread 15%
+    assert within_noise(dataclasses.replace(timed, spread=None)) is None
+    assert within_noise(dataclasses.replace(timed, measured=None)) is None
