@@ -11,10 +11,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from supernas.core.errors import NotFoundError, SupernasError
 from supernas.dashboard.api import jobs, spaces, trials
@@ -74,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     mount_docs(app)
     app.add_exception_handler(SupernasError, _user_error)
+    app.add_exception_handler(HTTPException, _page_not_found)
+    app.add_exception_handler(RequestValidationError, _bad_page_address)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         GZipMiddleware, minimum_size=1024, compresslevel=1
@@ -120,3 +125,28 @@ def _user_error(request: Request, error: Exception) -> Response:
         title="Not found" if status == 404 else "Error",
         message=str(error),
     )
+
+
+def _is_page(request: Request) -> bool:
+    """An address a person opens in a browser, as opposed to the API, its docs and the static files."""
+    return not request.url.path.startswith(("/api/", "/static/", "/vendor/", "/openapi.json", "/docs"))
+
+
+def _not_found_page(request: Request, why: str) -> Response:
+    return render(request, "error.html", status_code=404, title="Not found", message=why)
+
+
+async def _page_not_found(request: Request, error: HTTPException) -> Response:
+    """An unknown page is the 404 page; everything else answers as FastAPI does."""
+    if error.status_code == 404 and _is_page(request):
+        return _not_found_page(request, f"there is no page at {request.url.path}")
+    return await http_exception_handler(request, error)
+
+
+async def _bad_page_address(request: Request, error: RequestValidationError) -> Response:
+    """/jobs/abc: a page address whose id is not a number names nothing, so it is a 404 page too."""
+    if _is_page(request):
+        return _not_found_page(
+            request, f"there is no page at {request.url.path}: job ids and trial numbers are whole numbers"
+        )
+    return await request_validation_exception_handler(request, error)

@@ -15,6 +15,8 @@ from supernas.dashboard.deps import JobId, StoreDep, TrialNumber
 
 PLOTLY_JS = Path(str(files("plotly") / "package_data" / "plotly.min.js"))  # bundled with plotly: no CDN
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+FAVICON = Path(__file__).parent / "static" / "favicon.svg"
+CACHED = {"Cache-Control": "public, max-age=86400"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,8 +56,12 @@ def compare_page(request: Request, jobs: str = "") -> HTMLResponse:
     return render(request, "compare.html", title=f"Compare jobs {', '.join(ids)}", job_ids=",".join(ids))
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """Browsers ask here whatever the page links; the icon is the one every page links."""
+    return FileResponse(FAVICON, media_type="image/svg+xml", headers=CACHED)
+
+
 @router.get("/vendor/plotly.min.js")
 def plotly_js() -> FileResponse:
-    return FileResponse(
-        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
-    )
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=CACHED)

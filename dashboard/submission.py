@@ -11,7 +11,7 @@ from supernas.core.errors import SpecError
 from supernas.data.task import BUILTINS
 from supernas.predictors.plugins import is_file_plugin
 from supernas.search.jobspec import JobSpec, validate_job
-from supernas.spaces.spec import builtin_names
+from supernas.spaces.spec import builtin_names, yaml_problem
 
 WHERE = "submitted spec"
 MAX_SPEC_BYTES = 64 * 1024
@@ -39,11 +39,11 @@ def parse_body(body: bytes, content_type: str) -> object:
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
-            raise SpecError(f"{WHERE}: not valid JSON: {e}") from None
+            raise SpecError(f"{WHERE}: not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}") from None
     try:
         return yaml.load(text, Loader=SpecLoader)
     except yaml.YAMLError as e:
-        raise SpecError(f"{WHERE}: not valid YAML: {' '.join(str(e).split())}") from None
+        raise SpecError(f"{WHERE}: not valid YAML: {yaml_problem(e)}") from None
 
 
 def confine_paths(data: dict, home: Path) -> dict:

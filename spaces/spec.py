@@ -264,10 +264,10 @@ def read_structured_file(path: Path) -> object:
     except json.JSONDecodeError as e:
         raise SpecError(f"{path}, line {e.lineno}, column {e.colno}: not valid JSON: {e.msg}") from None
     except yaml.YAMLError as e:
-        raise SpecError(f"{path}: not valid YAML: {_yaml_problem(e)}") from None
+        raise SpecError(f"{path}: not valid YAML: {yaml_problem(e)}") from None
 
 
-def _yaml_problem(error: yaml.YAMLError) -> str:
+def yaml_problem(error: yaml.YAMLError) -> str:
     """Where and what, as 'line L, column C: problem' (PyYAML's own text spreads it over several lines)."""
     mark = getattr(error, "problem_mark", None)
     problem = getattr(error, "problem", None) or " ".join(str(error).split())

@@ -15,7 +15,9 @@ import yaml
 from supernas.data.inputs import random_batch
 from supernas.models.checkpoint import load_subnet
 from supernas.models.supernet import Supernet
+from supernas.predictors.catalogue import get_metric
 from supernas.search.jobspec import JobSpec, objective_directions
+from supernas.search.pareto import hypervolume, minimization_vector
 from supernas.search.store.store import open_store
 from supernas.spaces.architecture import parse_architecture
 from supernas.spaces.spec import load_spec
@@ -49,10 +51,27 @@ def test_job_counts_match_the_store(finished_server):
     assert job["complete"] == sum(t.state == "complete" for t in trials) == record.n_complete
     assert job["infeasible"] == sum(t.state == "infeasible" for t in trials) > 0  # the FLOPs cap bites
     assert job["objectives"] == [
-        {"metric": "hidden_cov", "direction": "maximize"},
-        {"metric": "flops", "direction": "minimize"},
+        {"metric": "hidden_cov", "direction": "maximize", "unit": get_metric("hidden_cov").unit},
+        {"metric": "flops", "direction": "minimize", "unit": "FLOPs/token"},
     ]
+    assert job["units"] == {"hidden_cov": get_metric("hidden_cov").unit, "flops": "FLOPs/token"}
+    assert job["constraints"] == [{"metric": "flops", "min": None, "max": 1.2e6, "unit": "FLOPs/token"}]
     assert job["hypervolume"] == pytest.approx(record.hypervolume)
+
+
+def test_hypervolume_is_the_fronts_volume_up_to_the_served_reference_point(finished_server):
+    """The reference point is served in the objectives' own values (a maximized one not negated), so a
+    client can say what the hypervolume is: the volume between the front and that point."""
+    with finished_server.client() as c:
+        job = c.get("/api/jobs/1").json()
+        front = c.get("/api/jobs/1/front").json()
+    objectives = [(o["metric"], o["direction"]) for o in job["objectives"]]
+    reference = {name: r for (name, _), r in zip(objectives, job["reference"])}
+    points = [minimization_vector(t["values"], objectives) for t in front]
+    minimized_reference = minimization_vector(reference, objectives)
+    assert job["hypervolume"] == pytest.approx(hypervolume(points, minimized_reference))
+    with open_store(finished_server.db_url) as store:
+        assert minimized_reference == store.get_job(1).reference
 
 
 def test_front_is_the_non_dominated_filter_of_the_trials(finished_server):
@@ -254,6 +273,7 @@ def test_verified_values_are_served_beside_the_searched_ones(finished_server):
     for name, value in values.items():
         assert value["searched"] == front[first]["values"][name] and value["deterministic"]
         assert value["measured"] == pytest.approx(value["searched"], rel=1e-5) and value["error"] <= 1e-5
+        assert value["noise"] == 1e-5 and value["within_noise"] is True  # exact metrics: no noise
     assert values["flops"]["method"] == "analytic, from the checkpoint's config.json"
     assert values["hidden_cov"]["method"] == "the metric on the loaded checkpoint"
     with open_store(finished_server.db_url) as store:
@@ -268,6 +288,8 @@ def test_verified_values_are_served_beside_the_searched_ones(finished_server):
         for i, number in enumerate(plot["verified"]["numbers"]):
             assert plot["verified"]["searched"][k][i] == front[number]["values"][metric]
             assert plot["verified"]["measured"][k][i] == stored[number].values[metric].measured
+            assert plot["verified"]["errors"][k][i] == stored[number].values[metric].error
+            assert plot["verified"]["within_noise"][k][i] is True
     assert all(t["verification"] is None for t in dominated)
     assert refused.status_code == 404
 
@@ -275,8 +297,9 @@ def test_verified_values_are_served_beside_the_searched_ones(finished_server):
 @pytest.mark.parametrize(
     ("body", "content_type", "status", "words"),
     [
-        ("name: [unclosed", "application/x-yaml", 422, ["not valid YAML"]),
-        ("{not json", "application/json", 422, ["not valid JSON"]),
+        ("name: [unclosed", "application/x-yaml", 422, ["not valid YAML: line 1, column 16: expected ','"]),
+        ("name: x\n  space: [gpt\n", "application/x-yaml", 422, ["YAML: line 2, column 8: mapping values"]),
+        ("{not json", "application/json", 422, ["not valid JSON: line 1, column 2: "]),
         ("- a\n- list\n", "application/x-yaml", 422, ["must be a mapping"]),
         (
             yaml.safe_dump(small_job(objectives=[{"metric": "happiness"}, {"metric": "flops"}])),
@@ -325,10 +348,21 @@ def test_missing_things_are_404(finished_server):
         assert "99" in c.get("/api/jobs/99").json()["detail"]
         assert c.get("/api/jobs/1/trials/99").status_code == 404
         assert c.post("/api/jobs/1/trials/99/extract").status_code == 404
-        assert (
-            c.get("/jobs/99").status_code == 404 and "text/html" in c.get("/jobs/99").headers["content-type"]
-        )
         assert c.get("/api/spaces/nope").status_code == 404
+        assert c.get("/api/nope").json() == {"detail": "Not Found"}  # the API answers in JSON
+        assert c.get("/api/jobs/abc").status_code == 422
+        for page in ("/jobs/99", "/jobs/abc", "/jobs/1/trials/x", "/nope"):  # a person's pages in HTML
+            answer = c.get(page)
+            assert answer.status_code == 404 and "text/html" in answer.headers["content-type"], page
+            assert "<h1>Not found</h1>" in answer.text and page.split("/")[-1] in answer.text
+
+
+def test_favicon_is_served_where_browsers_ask(finished_server):
+    with finished_server.client() as c:
+        icon = c.get("/favicon.ico")
+        page = c.get("/")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.content.startswith(b"<svg") and '<link rel="icon" href="/static/favicon.svg"' in page.text
 
 
 def test_finished_job_can_be_neither_cancelled_nor_resumed(finished_server):
