@@ -8,8 +8,8 @@ back to ``queued`` for the next start; a cancel leaves a job ``stopped``.
 
 Sharing the cluster: each job gets ``min(its workers, CPUs / max_jobs)`` evaluator actors, at least one;
 with more jobs than CPUs each actor takes a fraction of a CPU, so every running job keeps a worker and
-none waits for another to finish. Ray is started on the first job (a server that only shows results
-never needs it), or joined at ``ray_address``.
+none waits for another to finish. Ray is started when a job is taken (a server that only shows results
+never needs it) and stopped when none runs, or joined at ``ray_address``.
 """
 
 from __future__ import annotations
@@ -126,7 +126,17 @@ class JobRunner:
                 )
                 self._runs[job_id].thread = thread
                 thread.start()
+            self._release_idle_ray()
             self._wake.wait(TAKEOVER_CHECK_S)
+
+    def _release_idle_ray(self) -> None:
+        """Stop the local Ray this runner started once no job runs (its processes hold memory and CPU
+        that a server showing results does not need); the next job starts it again."""
+        with self._lock:  # only this thread adds runs, so none can start before Ray is stopped
+            idle = self._owns_ray and not self._runs
+        if idle:
+            disconnect()
+            self._owns_ray = False
 
     def _prepare(self, job_id: int) -> tuple[JobSpec, int, float]:
         """The job's spec, its number of workers and the CPUs each takes, with Ray running. Called on

@@ -70,6 +70,59 @@ const supernas = (() => {
     return Number(value.toPrecision(5)).toString();
   }
 
+  // ---------- units: every metric read the same way everywhere (430.6k params, 12.35 ms, 1.2 MB)
+
+  const COUNT_UNITS = new Set(["params", "parameters", "MACs/token", "FLOPs/token", "FLOPs/s of audio"]);
+  const BYTE_UNITS = { bytes: "B", "bytes/token": "B/token" };
+  const UNITLESS = new Set(["", "1", "score", "fraction"]);
+  const PREFIXES = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
+
+  // [mantissa, SI prefix]: 430600 -> ["430.6", "k"]
+  function si(value) {
+    const size = Math.abs(value);
+    const [scale, prefix] = PREFIXES.find(([s]) => size >= s) || [1, ""];
+    return [Number((value / scale).toPrecision(4)).toString(), prefix];
+  }
+
+  // A value in its metric's unit, e.g. "430.6k params", "12.35 ms", "1.2 MB", "-3.1 nats".
+  function fmtIn(value, unit) {
+    if (value === null || value === undefined || !Number.isFinite(value)) return fmt(value);
+    if (unit in BYTE_UNITS) {
+      const [number, prefix] = si(value);
+      return `${number} ${prefix}${BYTE_UNITS[unit]}`;
+    }
+    if (COUNT_UNITS.has(unit)) return `${si(value).join("")} ${unit}`;
+    return UNITLESS.has(unit) ? fmt(value) : `${fmt(value)} ${unit}`;
+  }
+
+  // Units whose axes read best with SI ticks (1.2M rather than 1200000).
+  function siTicks(unit) {
+    return COUNT_UNITS.has(unit) || unit in BYTE_UNITS;
+  }
+
+  function arrow(direction) {
+    return direction === "maximize" ? "↑" : "↓";
+  }
+
+  // "latency_ms (ms) ↓": an axis title or a heading; the arrow points the better way.
+  function metricTitle(metric, unit, direction) {
+    const shown = UNITLESS.has(unit) || unit === metric ? "" : ` (${unit})`; // "params", not "params (params)"
+    return `${metric}${shown}${direction ? ` ${arrow(direction)}` : ""}`;
+  }
+
+  // The unit a hypervolume is in: the product of its objectives' units.
+  function volumeUnit(objectives) {
+    const units = objectives.map((o) => o.unit).filter((u) => !UNITLESS.has(u));
+    return units.length ? units.join(" × ") : "unitless";
+  }
+
+  // "hypervolume 16.65 nats × FLOPs/token (reference point 0.5 nats, 3M FLOPs/token)": what the number is in.
+  function hypervolumeText(job) {
+    if (job.hypervolume === null) return "hypervolume: none yet (needs 10 feasible trials)";
+    const reference = job.reference.map((r, k) => fmtIn(r, job.objectives[k].unit)).join(", ");
+    return `hypervolume ${fmt(job.hypervolume)} ${volumeUnit(job.objectives)} (reference point ${reference})`;
+  }
+
   function badge(status) {
     return el("span", { class: `badge ${status}` }, status);
   }
@@ -106,5 +159,7 @@ const supernas = (() => {
     return run; // call to poll again at once (after an action), restarting the timer
   }
 
-  return { ACTIVE, ApiError, api, json, el, fmt, badge, progress, setProgress, poll };
+  return {
+    ACTIVE, ApiError, api, json, el, fmt, fmtIn, siTicks, arrow, metricTitle, volumeUnit, hypervolumeText, badge, progress, setProgress, poll,
+  };
 })();

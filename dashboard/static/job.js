@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, fmt, badge, json, ACTIVE } = supernas;
+  const { el, badge, json, ACTIVE } = supernas;
   const jobId = document.body.dataset.jobId;
   const $ = (id) => document.getElementById(id);
   const state = { evaluated: -1, plot: null, axesReady: false, clickReady: false };
@@ -11,6 +11,13 @@
 
   // ---------- header
 
+  function bounds(c) {
+    const parts = [];
+    if (c.min !== null) parts.push(`≥ ${supernas.fmtIn(c.min, c.unit)}`);
+    if (c.max !== null) parts.push(`≤ ${supernas.fmtIn(c.max, c.unit)}`);
+    return `${c.metric} ${parts.join(" and ")}`;
+  }
+
   function renderHeader(job) {
     $("job-status").replaceWith(Object.assign(badge(job.status), { id: "job-status" }));
     const spec = job.spec;
@@ -18,14 +25,39 @@
     $("job-meta").replaceChildren(
       el("span", {}, `space ${job.space}`),
       el("span", {}, `strategy ${strategy}`),
-      el("span", {}, `objectives ${job.objectives.map((o) => o.metric).join(", ")}`),
+      el("span", {}, `objectives ${job.objectives.map((o) => supernas.metricTitle(o.metric, o.unit, o.direction)).join(", ")}`),
+      el("span", { id: "job-constraints" }, job.constraints.length ? `constraints ${job.constraints.map(bounds).join(", ")}` : "no constraints"),
       el("span", {}, `${job.complete} complete · ${job.infeasible} infeasible · ${job.failed} failed`),
-      el("span", { id: "job-hv" }, `hypervolume ${fmt(job.hypervolume)}`),
+      el("span", { id: "job-hv" }, supernas.hypervolumeText(job)),
+      $("job-verified") || el("span", { id: "job-verified" }),
     );
     $("job-error").textContent = job.error || "";
     supernas.setProgress($("job-progress"), job.evaluated, job.budget_trials, job.status === "completed");
     $("cancel").hidden = !ACTIVE.has(job.status);
     $("resume").hidden = !["stopped", "failed"].includes(job.status);
+  }
+
+  // "verified 3 of 8 front points; worst latency_ms +26% (trial 7), beyond its noise"
+  function renderVerified(plot) {
+    const v = plot.verified;
+    const node = $("job-verified");
+    if (!v.numbers.length) {
+      node.textContent = "no front point verified";
+      node.className = "";
+      return;
+    }
+    let worst = null;
+    v.errors.forEach((column, k) => column.forEach((error, i) => {
+      if (error !== null && (worst === null || error > worst.error)) worst = { error, k, i };
+    }));
+    const off = v.within_noise.some((column) => column.includes(false));
+    let text = `verified ${v.numbers.length} of ${plot.front.numbers.length} front points`;
+    if (worst) {
+      const value = { error: worst.error, searched: v.searched[worst.k][worst.i], measured: v.measured[worst.k][worst.i] };
+      text += `; worst ${plot.objectives[worst.k].metric} ${charts.signedError(value)} (trial ${v.numbers[worst.i]})`;
+    }
+    node.textContent = text + (off ? ": some errors are beyond their noise" : ", all within noise");
+    node.className = off ? "warn" : "";
   }
 
   async function act(action) {
@@ -44,35 +76,30 @@
 
   function initAxes(objectives) {
     if (state.axesReady) return;
-    charts.fillAxisSelect($("axis-x"), objectives, 0);
-    charts.fillAxisSelect($("axis-y"), objectives, 1);
-    if (objectives.length === 3) {
-      charts.fillAxisSelect($("axis-z"), objectives, 2);
-      $("axis-z-label").hidden = false;
-      $("three-d-label").hidden = false;
-    }
-    for (const id of ["axis-x", "axis-y", "axis-z", "three-d"]) $(id).addEventListener("change", drawFront);
+    charts.initAxisControls(objectives, drawFront);
     state.axesReady = true;
   }
 
   function drawFront() {
     const plot = state.plot;
-    const xi = Number($("axis-x").value);
-    const yi = Number($("axis-y").value);
-    const zi = plot.objectives.length === 3 && $("three-d").checked ? Number($("axis-z").value) : null;
-    const layout = charts.frontLayout(plot.objectives, xi, yi, zi);
+    const { xi, yi, zi } = charts.selectedAxes(plot.objectives);
+    const layout = charts.frontLayout(plot, state.job.constraints, xi, yi, zi);
     layout.uirevision = `${xi}-${yi}-${zi}`; // keep the user's zoom across live updates
-    Plotly.react("front", [...charts.frontTraces(plot, xi, yi, zi), ...charts.verifiedTraces(plot, xi, yi, zi)], layout, charts.CONFIG);
+    charts.drawFrontChart($("front"), [...charts.frontTraces(plot, xi, yi, zi), ...charts.verifiedTraces(plot, xi, yi, zi)], layout, zi !== null);
     if (!state.clickReady) {
       charts.onPointClick($("front"), (_, number) => `/jobs/${jobId}/trials/${number}`);
       state.clickReady = true;
     }
     const thinned = plot.dominated.numbers.length < plot.dominated_total || plot.infeasible.numbers.length < plot.infeasible_total;
     const verified = plot.verified.numbers.length;
+    const colour = zi === null && plot.objectives.length === 3;
     $("front-note").textContent = (thinned ? "Dominated and infeasible trials are thinned evenly for speed; the front is complete. " : "")
+      + (colour ? "Colour: the third objective (a 2D view of a 3-objective front is a projection, so its points are not joined). " : "")
+      + (state.job.constraints.length ? "Dashed lines: constraints (the shaded side is infeasible). " : "")
       + (verified ? `Open circles: ${verified} front trial${verified === 1 ? "" : "s"} re-measured on ${verified === 1 ? "its" : "their"} `
         + "extracted checkpoint (`supernas verify`), joined to the searched point. " : "")
       + "Click a point to open its trial.";
+    renderVerified(plot);
   }
 
   // ---------- architectures vs objectives, hypervolume
@@ -91,7 +118,7 @@
     const column = (pick) => sets.flatMap((set) => pick(set));
     const dimensions = [
       ...plot.dimensions.map((label, j) => ({ label, values: column((set) => set.dims[j]) })),
-      ...plot.objectives.map((o, k) => ({ label: o.metric, values: column((set) => set.values[k]) })),
+      ...plot.objectives.map((o, k) => ({ label: charts.axisTitle(o), values: column((set) => set.values[k]) })),
     ];
     const color = sets.flatMap((set, i) => set.numbers.map(() => i));
     const trace = {
@@ -100,12 +127,16 @@
       line: { color, cmin: 0, cmax: 1, colorscale: [[0, "rgba(107, 115, 133, 0.25)"], [1, charts.ACCENT]] },
       labelfont: { size: 11 },
       tickfont: { size: 10 },
+      labelangle: -20, // long labels (metrics with units) lean instead of running into each other
+      labelside: "top",
     };
-    // labels sit above the axes: a top margin taller than the toolbar and room right of the last axis keep them apart
-    Plotly.react("parcoords", [trace], charts.layout({ margin: { l: 60, r: 90, t: 80, b: 15 } }), charts.CONFIG);
+    // the chart is as wide as its axes need (its panel scrolls on a narrow screen); the top margin is taller
+    // than the toolbar, and room right of the last axis keeps its label in
+    $("parcoords").style.minWidth = `${110 * dimensions.length}px`;
+    Plotly.react("parcoords", [trace], charts.layout({ margin: { l: 60, r: 110, t: 90, b: 15 } }), charts.CONFIG);
   }
 
-  function drawHypervolume(history) {
+  function drawHypervolume(history, job) {
     const trace = {
       type: "scatter",
       mode: "lines+markers",
@@ -113,18 +144,22 @@
       y: history.map((p) => p.hypervolume),
       line: { shape: "hv", color: "#2f6fdb", width: 2 },
       marker: { size: 5 },
-      hovertemplate: "after %{x} trials: %{y:.5g}<extra></extra>",
+      hovertemplate: `after %{x} trials: %{y:.5g} ${supernas.volumeUnit(job.objectives)}<extra></extra>`,
     };
     const empty = history.length ? [] : [{
-      text: "no hypervolume yet: the reference point is fixed once 10 feasible trials exist",
+      text: "no hypervolume yet:<br>the reference point is fixed<br>once 10 feasible trials exist",
       showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#6b7385" },
     }];
     const shown = history.length > 0; // no axes around the empty chart's note
     const layout = charts.layout({
-      xaxis: { ...charts.axis("evaluated trials"), visible: shown }, yaxis: { ...charts.axis("hypervolume"), visible: shown },
+      xaxis: { ...charts.axis("evaluated trials"), visible: shown },
+      yaxis: { ...charts.axis("hypervolume ↑"), visible: shown },
       showlegend: false, annotations: empty,
     });
     Plotly.react("hypervolume", [trace], layout, charts.CONFIG);
+    $("hypervolume-note").textContent = job.hypervolume === null ? ""
+      : `In ${supernas.volumeUnit(job.objectives)}, the volume between the front and the reference point `
+        + `(${job.reference.map((r, k) => supernas.fmtIn(r, job.objectives[k].unit)).join(", ")}).`;
   }
 
   // ---------- trials table
@@ -142,14 +177,28 @@
     return el("th", { class: numeric ? "num" : null }, button);
   }
 
-  // "✓ 3.1%": the trial was verified; its objectives' largest relative error (searched vs checkpoint).
+  // Each verified metric's error: neutral within its noise, a warning naming the metric beyond it.
   function verifiedCell(trial) {
     const v = trial.verification;
     if (!v) return "";
-    const errors = state.plot.objectives.map((o) => v.values[o.metric]).filter((x) => x && x.error !== null).map((x) => x.error);
-    const worst = errors.length ? Math.max(...errors) : null;
-    const text = worst === null ? "✓" : `✓ ${worst === 0 ? "0" : worst < 1e-3 ? worst.toExponential(1) : `${(100 * worst).toPrecision(2)}%`}`;
-    return el("span", { title: `verified ${new Date(v.verified_at).toLocaleString()}; largest relative error of the objectives` }, text);
+    const distilled = v.weights === "distilled"; // differs from the searched values by design
+    const chips = state.job.metrics.filter((m) => v.values[m]).map((m) => {
+      const value = v.values[m];
+      const off = !distilled && value.within_noise === false;
+      const noise = value.noise === null ? "no noise measured" : `noise ${charts.relativeError(value.noise)}`;
+      return el("span", {
+        class: off ? "check off" : "check",
+        "data-metric": m,
+        title: `${m}: measured ${supernas.fmtIn(value.measured, state.job.units[m])}, searched ${supernas.fmtIn(value.searched, state.job.units[m])}`
+          + ` (${noise}${off ? "; beyond it" : ""})`,
+      }, `${off ? "⚠ " : ""}${m} ${charts.signedError(value)}`);
+    });
+    return [distilled ? el("span", { class: "check" }, "distilled:") : null, ...chips];
+  }
+
+  function metricHeader(m) {
+    const objective = state.job.objectives.find((o) => o.metric === m);
+    return sortHeader(m, supernas.metricTitle(m, state.job.units[m], objective && objective.direction), true);
   }
 
   async function loadTable(metrics = state.metrics) {
@@ -160,14 +209,14 @@
     const page = await json(`/api/jobs/${jobId}/trials?${params}`);
     $("trials").querySelector("thead").replaceChildren(el("tr", {},
       sortHeader("number", "#", true), el("th", {}, "state"), el("th", {}, "front"),
-      ...metrics.map((m) => sortHeader(m, m, true)),
-      el("th", { title: "largest relative error of the objectives re-measured on the trial's checkpoint" }, "verified"),
+      ...metrics.map(metricHeader),
+      el("th", { title: "each metric re-measured on the trial's checkpoint: its relative error (⚠ beyond its noise)" }, "verified"),
       el("th", {}, "architecture"), el("th", { class: "num" }, "seconds")));
     $("trials").querySelector("tbody").replaceChildren(...page.items.map((t) => el("tr", {},
       el("td", { class: "num" }, el("a", { href: `/jobs/${jobId}/trials/${t.number}` }, t.number)),
       el("td", { title: t.error || "" }, badge(t.state)),
       el("td", {}, t.on_front ? el("span", { class: "badge front" }, "front") : ""),
-      ...metrics.map((m) => el("td", { class: "num" }, fmt(t.values ? t.values[m] : null))),
+      ...metrics.map((m) => el("td", { class: "num" }, supernas.fmtIn(t.values ? t.values[m] : null, state.job.units[m]))),
       el("td", { class: "verified" }, verifiedCell(t)),
       el("td", { class: "muted" }, t.summary),
       el("td", { class: "num muted" }, t.duration_s === null ? "–" : t.duration_s.toFixed(2)))));
@@ -187,14 +236,21 @@
 
   async function update() {
     const job = await json(`/api/jobs/${jobId}`);
+    state.job = job;
     renderHeader(job);
-    if (job.evaluated !== state.evaluated || !state.plot) {
+    const waiting = job.evaluated === 0; // no axes to draw yet
+    $("waiting").hidden = !waiting;
+    for (const id of ["front-panel", "charts-row"]) $(id).hidden = waiting;
+    if (waiting) {
+      $("waiting").textContent = ACTIVE.has(job.status) ? "Waiting for the first trial…" : "No trial was evaluated.";
+      await loadTable(job.metrics);
+    } else if (job.evaluated !== state.evaluated || !state.plot) {
       const [plot, history] = await Promise.all([json(`/api/jobs/${jobId}/plot`), json(`/api/jobs/${jobId}/hypervolume`)]);
       state.plot = plot;
       state.evaluated = job.evaluated;
       initAxes(plot.objectives);
       drawFront();
-      drawHypervolume(history);
+      drawHypervolume(history, job);
       await loadTable(job.metrics);
       // once the front and the table are painted (the frame after this one): this chart is the slowest
       requestAnimationFrame(() => setTimeout(() => {

@@ -30,23 +30,25 @@
       : ["stopped", "failed"].includes(job.status)
         ? el("button", { class: "small", onclick: () => act(job, "resume") }, "Resume")
         : null;
+    // what a phone shows first: name, status and progress; the rest scrolls in from the right
     return el("tr", { "data-job": job.id },
       el("td", {}, tick),
-      el("td", { class: "num" }, job.id),
       el("td", {}, el("a", { href: `/jobs/${job.id}` }, job.name)),
-      el("td", {}, job.space),
       el("td", { title: job.error || "" }, badge(job.status)),
       el("td", {}, progress(done, job.budget_trials, job.status === "completed")),
-      el("td", { class: "num" }, `${done}/${job.budget_trials ?? "–"}`),
-      el("td", { class: "num" }, fmt(job.hypervolume)),
-      el("td", { class: "muted" }, new Date(job.created_at).toLocaleString()),
-      el("td", {}, action));
+      el("td", { class: "num", title: supernas.hypervolumeText(job) },
+        fmt(job.hypervolume), job.hypervolume === null ? null : el("small", { class: "unit" }, supernas.volumeUnit(job.objectives))),
+      el("td", {}, action),
+      el("td", { class: "num" }, job.id),
+      el("td", {}, job.space),
+      el("td", { class: "muted" }, new Date(job.created_at).toLocaleString()));
   }
 
   async function loadJobs() {
     const jobs = await json("/api/jobs");
     body.replaceChildren(...jobs.slice().reverse().map(row)); // newest first
     document.getElementById("jobs-empty").hidden = jobs.length > 0;
+    document.body.dataset.loaded = "true";
     return jobs.some((job) => ACTIVE.has(job.status));
   }
 
@@ -68,6 +70,24 @@
     feedback.replaceChildren(...children);
   }
 
+  // A syntax error's line, quoted under the message with a caret at its column, and selected in the
+  // text box when the spec was typed there.
+  function markLine(message, text, typed) {
+    const match = /line (\d+), column (\d+)/.exec(message);
+    if (!match) return [];
+    const [line, column] = [Number(match[1]), Number(match[2])];
+    const lines = text.split("\n");
+    if (line > lines.length) return [];
+    if (typed) {
+      const start = lines.slice(0, line - 1).reduce((sum, l) => sum + l.length + 1, 0);
+      textarea.focus();
+      textarea.setSelectionRange(start, start + lines[line - 1].length);
+    }
+    const gutter = `${line} | `;
+    return [el("pre", { class: "marked-line", "data-line": line },
+      `${gutter}${lines[line - 1]}\n${" ".repeat(gutter.length + column - 1)}^`)];
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = fileInput.files[0];
@@ -84,7 +104,7 @@
       form.reset();
       refresh();
     } catch (error) {
-      say("error", el("strong", {}, `Not submitted (${error.status}): `), error.message);
+      say("error", el("strong", {}, `Not submitted (${error.status}): `), error.message, ...markLine(error.message, text, !file));
     } finally {
       document.getElementById("submit").disabled = false;
     }

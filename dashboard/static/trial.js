@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, fmt, json, api } = supernas;
+  const { el, json, api } = supernas;
   const jobId = document.body.dataset.jobId;
   const number = Number(document.body.dataset.trial);
   const $ = (id) => document.getElementById(id);
@@ -65,19 +65,16 @@
   }
 
   function drawMetrics(trial, job) {
-    const items = job.metrics.flatMap((m) => [el("dt", {}, m), el("dd", {}, fmt(trial.values ? trial.values[m] : null))]);
+    const direction = (m) => (job.objectives.find((o) => o.metric === m) || {}).direction;
+    const items = job.metrics.flatMap((m) => [
+      el("dt", {}, supernas.metricTitle(m, job.units[m], direction(m))),
+      el("dd", {}, supernas.fmtIn(trial.values ? trial.values[m] : null, job.units[m])),
+    ]);
     if (trial.duration_s !== null) items.push(el("dt", {}, "evaluation"), el("dd", {}, `${trial.duration_s.toFixed(2)} s on ${trial.worker}`));
     if (trial.error) items.push(el("dt", {}, "error"), el("dd", { class: "error" }, trial.error));
     $("metrics").replaceChildren(...items);
     $("trial-meta").textContent = trial.summary;
     drawVerification(trial, job);
-  }
-
-  function relative(value) {
-    if (value.error === null) return "–";
-    if (value.error === 0) return "0";
-    const sign = value.measured >= value.searched ? "+" : "−";
-    return value.error < 1e-3 ? `${sign}${value.error.toExponential(1)}` : `${sign}${(100 * value.error).toPrecision(2)}%`;
   }
 
   // Searched vs re-measured on the trial's checkpoint, with the relative error and how it was measured.
@@ -90,22 +87,28 @@
           + "loads it back and re-measures every metric on it." : "Only trials with values can be verified."));
       return;
     }
+    const distilled = v.weights === "distilled"; // differs from the searched values by design
     const rows = job.metrics.filter((m) => v.values[m]).map((m) => {
       const value = v.values[m];
       let how = value.note ? `${value.method}: ${value.note}` : value.method;
       if (value.spread !== null) how += ` (runs spread ${(100 * value.spread).toFixed(0)}%)`;
+      const off = !distilled && value.within_noise === false;
+      const unit = job.units[m];
       return el("tr", { "data-metric": m },
-        el("td", {}, m), el("td", { class: "num" }, fmt(value.searched)), el("td", { class: "num" }, fmt(value.measured)),
-        el("td", { class: v.weights !== "distilled" && value.deterministic && value.error > 1e-5 ? "num error" : "num" }, relative(value)),
+        el("td", {}, m), el("td", { class: "num" }, supernas.fmtIn(value.searched, unit)),
+        el("td", { class: "num" }, supernas.fmtIn(value.measured, unit)),
+        el("td", { class: off ? "num warn" : "num", title: off ? `${m}: beyond its noise` : "" }, `${off ? "⚠ " : ""}${charts.signedError(value)}`),
+        el("td", { class: "num muted" }, value.noise === null ? "–" : charts.relativeError(value.noise)),
         el("td", { class: "muted how" }, how));
     });
     $("verification").replaceChildren(
-      el("p", { class: "note", "data-weights": v.weights }, (v.weights === "distilled"
+      el("p", { class: "note", "data-weights": v.weights }, (distilled
         ? "Re-measured on its distilled checkpoint (searched: the subnet before distillation, so the two differ by design)"
         : "Re-measured on its extracted, reloaded checkpoint") + ` on ${new Date(v.verified_at).toLocaleString()}`
-        + ` (model.safetensors ${(v.checkpoint_bytes / 1e6).toFixed(2)} MB${v.hardware ? `; ${v.hardware}` : ""}).`),
+        + ` (model.safetensors ${(v.checkpoint_bytes / 1e6).toFixed(2)} MB${v.hardware ? `; ${v.hardware}` : ""}).`
+        + " Noise: the error within which the two agree (1e-5 for exact metrics, the timing runs' spread for timed ones); ⚠ marks a larger one."),
       el("table", { class: "data" },
-        el("thead", {}, el("tr", {}, ...["metric", "searched", "measured", "error", "how"].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ...["metric", "searched", "measured", "error", "noise", "how"].map((h) => el("th", {}, h)))),
         el("tbody", {}, ...rows)));
   }
 
@@ -119,7 +122,7 @@
       state.trial = trial;
       drawVerification(trial, state.job);
       state.plot = await json(`/api/jobs/${jobId}/plot`);
-      drawFront(state.plot, trial);
+      drawFront();
       status.textContent = "Verified.";
     } catch (error) {
       status.className = "note error";
@@ -130,25 +133,26 @@
   }
   $("verify").addEventListener("click", verify);
 
-  // The job's front (first two objectives) with this trial marked.
-  function drawFront(plot, trial) {
-    const traces = [...charts.frontTraces(plot, 0, 1), ...charts.verifiedTraces(plot, 0, 1)];
+  // The job's front on the chosen axes, with this trial marked.
+  function drawFront() {
+    const { plot, trial, job } = state;
+    const { xi, yi, zi } = charts.selectedAxes(plot.objectives);
+    const traces = [...charts.frontTraces(plot, xi, yi, zi), ...charts.verifiedTraces(plot, xi, yi, zi)];
     if (trial.values) {
+      const at = (k) => [trial.values[plot.objectives[k].metric]];
       traces.push({
-        type: "scattergl",
+        type: zi === null ? "scattergl" : "scatter3d",
         mode: "markers",
         name: `trial ${trial.number}`,
-        x: [trial.values[plot.objectives[0].metric]],
-        y: [trial.values[plot.objectives[1].metric]],
+        x: at(xi),
+        y: at(yi),
+        ...(zi === null ? {} : { z: at(zi) }),
         customdata: [trial.number],
         hoverinfo: "skip",
-        marker: { symbol: "star", size: 20, color: "#1d2330", line: { color: "#fff", width: 1.5 } },
+        marker: { symbol: zi === null ? "star" : "diamond", size: zi === null ? 20 : 8, color: "#1d2330", line: { color: "#fff", width: 1.5 } },
       });
     }
-    const layout = charts.frontLayout(plot.objectives, 0, 1);
-    Plotly.react("front", traces, layout, charts.CONFIG).then(() => {
-      charts.onPointClick($("front"), (_, n) => `/jobs/${jobId}/trials/${n}`);
-    });
+    charts.drawFrontChart($("front"), traces, charts.frontLayout(plot, job.constraints, xi, yi, zi), zi !== null);
   }
 
   async function extract() {
@@ -231,7 +235,9 @@
     Object.assign(state, { trial, job, plot });
     drawArchitecture(trial);
     drawMetrics(trial, job);
-    drawFront(plot, trial);
+    charts.initAxisControls(plot.objectives, drawFront);
+    drawFront();
+    charts.onPointClick($("front"), (_, n) => `/jobs/${jobId}/trials/${n}`);
     json(`/api/jobs/${jobId}/trials/${number}/distill`)  // a distillation still running since an earlier visit
       .then((run) => run.state === "running" && followDistillation(run))
       .catch(() => {});  // none on this server: nothing to follow
