@@ -5,7 +5,7 @@
 A test that holds a job at a gate (:mod:`tests.barrier`) must pass whatever the machine's speed, so it
 is run on an idle machine and with a busy loop on every core (as ``stress --cpu N`` does), each run a
 fresh pytest process. Prints one line per run and a summary per load: runs, failed runs, failed tests
-by name. Exits 1 if any run failed.
+by name; a failed run's whole output is kept in test-artifacts/stress/. Exits 1 if any run failed.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from pathlib import Path
 from tests.processes import busy_cores
 
 ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / "test-artifacts" / "stress"  # the output of each failed run
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 
-def run_once(pytest_args: list[str]) -> tuple[bool, list[str], float]:
-    """One pytest process over the timing tests: (passed, failed test ids, seconds)."""
+def run_once(pytest_args: list[str]) -> tuple[bool, list[str], float, str]:
+    """One pytest process over the timing tests: (passed, failed test ids, seconds, its output)."""
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "timing", "-p", "no:cacheprovider", *pytest_args],
@@ -34,7 +35,8 @@ def run_once(pytest_args: list[str]) -> tuple[bool, list[str], float]:
         capture_output=True,
         text=True,
     )
-    return done.returncode == 0, FAILED.findall(done.stdout), time.monotonic() - started
+    output = done.stdout + done.stderr
+    return done.returncode == 0, FAILED.findall(done.stdout), time.monotonic() - started, output
 
 
 def main() -> int:
@@ -48,10 +50,15 @@ def main() -> int:
         failed_runs, failed_tests = 0, Counter()
         with busy_cores((os.cpu_count() or 1) if load == "busy" else 0):
             for run in range(1, args.runs + 1):
-                passed, failed, seconds = run_once(args.pytest_args)
+                passed, failed, seconds, output = run_once(args.pytest_args)
                 failed_runs += not passed
                 failed_tests.update(failed)
-                status = "passed" if passed else f"FAILED {', '.join(failed) or '(see pytest)'}"
+                status = "passed"
+                if not passed:
+                    log = LOGS / f"{load}-run-{run}.txt"
+                    log.parent.mkdir(parents=True, exist_ok=True)
+                    log.write_text(output)
+                    status = f"FAILED {', '.join(failed) or '(no test named)'}; pytest's output in {log}"
                 print(f"{load} run {run}/{args.runs}: {status} in {seconds:.0f} s", flush=True)
         print(f"{load}: {args.runs} runs, {failed_runs} failed", flush=True)
         for test, count in failed_tests.most_common():
