@@ -5,9 +5,10 @@
 Starts a real ``supernas serve`` in a fresh home, runs two small gpt-tiny jobs in it (2 objectives with a
 FLOPs constraint, and 3 objectives), verifies two front trials of the first, then opens the jobs page,
 both job pages (the 3-objective one in 3D and in 2D), a front trial, the comparison, a page that does not
-exist and a queued job, at each width, in Debian's Chromium (Playwright). Each page is saved as
-``NAME-WIDTH.png`` (the full page), and the script prints, per page and width, whether anything is wider
-than the screen (``document.documentElement.scrollWidth`` against ``innerWidth``).
+exist and a queued job (waiting behind a running one), at each width, in Debian's Chromium
+(Playwright). Each page is saved as ``NAME-WIDTH.png`` (the full page), and the script prints, per page
+and width, whether anything is wider than the screen (``document.documentElement.scrollWidth`` against
+``innerWidth``).
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def main() -> int:
         front = [t["number"] for t in c.get(f"/api/jobs/{two}/front").json()]
         for number in front[:2]:
             c.post(f"/api/jobs/{two}/trials/{number}/verify").raise_for_status()
-        queued = submit(c, job("queued", ["hidden_cov", "flops"], [], 400))  # shot while it waits or starts
+        submit(c, job("running", ["hidden_cov", "flops"], [], 100_000))  # runs while the pages are shot
+        queued = submit(c, job("queued", ["hidden_cov", "flops"], [], 40))  # waits behind it
         pages = {
             "jobs": "/",
             "job-2d-constrained": f"/jobs/{two}",
