@@ -37,7 +37,7 @@
     $("resume").hidden = !["stopped", "failed"].includes(job.status);
   }
 
-  // "verified 3 of 8 front points; worst latency_ms +26% (trial 7), beyond its noise"
+  // "verified 3 of 8 front points; worst latency_ms +26% (trial 7): some errors are beyond their noise"
   function renderVerified(plot) {
     const v = plot.verified;
     const node = $("job-verified");
