@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -71,6 +73,8 @@ def test_local_ray_is_a_new_instance_even_beside_a_cluster_started_on_this_machi
     import ray
 
     disconnect()
+    address_file = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"  # what `ray start` leaves
+    had_address_file = address_file.exists()
     head = subprocess.Popen(
         ["ray", "start", "--head", "--block", "--num-cpus", "1", "--port", str(free_port())],
         stdout=subprocess.PIPE,
@@ -87,3 +91,5 @@ def test_local_ray_is_a_new_instance_even_beside_a_cluster_started_on_this_machi
         disconnect()
         head.terminate()  # --block: it stops the processes it started
         head.wait(120)
+        if not had_address_file:
+            address_file.unlink(missing_ok=True)
