@@ -60,7 +60,9 @@ class DistillConfig:
 def token_distance(
     student: torch.Tensor, teacher: torch.Tensor, padding: torch.Tensor | None
 ) -> torch.Tensor:
-    distance = 1 - F.cosine_similarity(student, teacher, dim=-1)
+    """1 - cosine of each real token's hidden state, the teacher cut to the student's width (a narrower
+    subnet's embedding is the first channels of the parent's)."""
+    distance = 1 - F.cosine_similarity(student, teacher[..., : student.shape[-1]], dim=-1)
     return (distance[padding] if padding is not None else distance).mean()
 
 

