@@ -17,6 +17,7 @@ from supernas.dashboard.models import (
     VerifiedValueOut,
 )
 from supernas.search.jobspec import Constraint, JobSpec, metric_units, objective_directions
+from supernas.search.pareto import minimization_vector
 from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord
 from supernas.search.verify import noise_band, within_noise
 from supernas.spaces.spec import SpaceSpec
@@ -26,7 +27,10 @@ def objectives_of(spec: dict) -> list[Objective]:
     """A stored spec's objectives with their directions filled in (the stored spec may leave them out)
     and their units."""
     job = JobSpec.model_validate(spec)
-    units = metric_units(job)
+    return _objectives(job, metric_units(job))
+
+
+def _objectives(job: JobSpec, units: dict[str, str]) -> list[Objective]:
     return [Objective(metric=m, direction=d, unit=units[m]) for m, d in objective_directions(job)]
 
 
@@ -42,11 +46,12 @@ def constraint_out(constraint: Constraint, unit: str) -> ConstraintOut:
 
 def job_out(job: JobRecord) -> JobOut:
     spec = JobSpec.model_validate(job.spec)
-    objectives = objectives_of(job.spec)
     units = metric_units(spec)
+    objectives = _objectives(spec, units)
     reference = None
-    if job.reference is not None:  # stored as minimized: a maximized objective's value negated
-        reference = [-r if o.direction == "maximize" else r for r, o in zip(job.reference, objectives)]
+    if job.reference is not None:  # stored minimized; negating a maximized objective again undoes it
+        directions = [(o.metric, o.direction) for o in objectives]
+        reference = minimization_vector(dict(zip((m for m, _ in directions), job.reference)), directions)
     return JobOut(
         id=job.id,
         name=job.name,
