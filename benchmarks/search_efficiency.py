@@ -167,7 +167,7 @@ def main() -> None:
     try:
         lut = load_predictor(spec, workload, "lut")
     except NotFoundError:  # first run: calibrate on this machine (parts and 40 subnets, one round)
-        calibrate(spec, 40, threads=1, clock="cpu", warmup=1, repeats=5, rounds=1)
+        calibrate(spec, 40, threads=1, clock="cpu", warmup=1, repeats=5, rounds=2)
         lut = load_predictor(spec, workload, "lut")
 
     runs_dir = (

@@ -62,7 +62,7 @@ def one_seed(spec, data, seed: int, args) -> dict[str, tuple[float, float]]:
     heldout = heldout_batches(data.heldout)
     archs = [largest(spec), smallest(spec)] + sample_many(spec, args.n, seed=1000 + seed)
     workload = Workload(threads=1, clock="cpu", warmup=2, repeats=args.repeats)
-    latency = list(subnet_latencies(net, archs, workload, rounds=2))
+    latency = list(subnet_latencies(net, archs, workload, rounds=2)[1])
     accuracy = [heldout_accuracy(net, arch, heldout) for arch in archs]
     picks = {"largest": 0, "smallest": 1}
     for name, i in zip(

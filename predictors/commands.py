@@ -114,10 +114,25 @@ def calibrate_command(
         str,
         typer.Option(help="wall, or cpu (thread CPU time; steadier on a busy machine, needs --threads 1)"),
     ] = "wall",
-    repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet (median kept)")] = 10,
+    repeats: Annotated[int, typer.Option(min=1, help="timed runs per subnet at least (median kept)")] = 10,
+    max_repeats: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1, help="timed runs per subnet at most, while the median is unsteady (default 3 x repeats)"
+        ),
+    ] = None,
     rounds: Annotated[
-        int, typer.Option(min=1, help="passes over all subnets, spread in time against drift")
+        int,
+        typer.Option(
+            min=2, help="passes over all subnets, spread in time against drift; two measure the noise"
+        ),
     ] = 2,
+    accuracy: Annotated[
+        float,
+        typer.Option(
+            min=0.001, max=0.99, help="relative error asked for: warns when the machine's noise is over half"
+        ),
+    ] = 0.10,
     backend: Annotated[
         str,
         typer.Option(
@@ -156,6 +171,8 @@ def calibrate_command(
         rounds=rounds,
         backend=backend,
         graph_optimization=graph_optimization,
+        max_repeats=max_repeats,
+        accuracy=accuracy,
     )
     print(format_report(report))
     print(

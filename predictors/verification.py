@@ -62,6 +62,7 @@ from supernas.predictors.catalogue import get_metric
 from supernas.predictors.latency import runtimes
 from supernas.predictors.latency.measure import model_latency
 from supernas.predictors.latency.metrics import workload_option
+from supernas.predictors.latency.probe import statistic_name
 from supernas.predictors.latency.workload import Workload
 
 DETERMINISTIC = (CostClass.analytic, CostClass.proxy, CostClass.one_shot)
@@ -207,8 +208,7 @@ def _workload_text(w: Workload) -> str:
     threads = w.threads_label()
     text = (
         f"batch {w.batch_size} x {w.seq_len}, {w.device}, "
-        f"{threads} thread{'s' if threads != '1' else ''}, {w.clock} clock, "
-        f"median of {w.repeats}, backend {w.backend}"
+        f"{threads} thread{'s' if threads != '1' else ''}, {statistic_name(w)}, backend {w.backend}"
     )
     if w.backend == runtimes.ONNXRUNTIME:
         text += f" ({w.graph_optimization})"

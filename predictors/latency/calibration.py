@@ -11,7 +11,7 @@ import numpy as np
 from supernas.core.errors import NotFoundError, SpecError, allowed
 from supernas.core.paths import supernas_home
 from supernas.models.supernet import Supernet
-from supernas.predictors.latency.measure import subnet_latencies
+from supernas.predictors.latency.measure import subnet_latencies, two_pass_disagreement
 from supernas.predictors.latency.parts import space_parts
 from supernas.predictors.latency.predictors import (
     PREDICTORS,
@@ -19,6 +19,7 @@ from supernas.predictors.latency.predictors import (
     LookupTablePredictor,
     RegressorPredictor,
 )
+from supernas.predictors.latency.probe import statistic_name
 from supernas.predictors.latency.report import CalibrationReport, score
 from supernas.predictors.latency.runtimes import DEFAULT_GRAPH_OPTIMIZATION
 from supernas.predictors.latency.timing import Clock, check_clock, resolve_device
@@ -50,11 +51,15 @@ def calibrate(
     rounds: int = 2,
     backend: str = "torch",
     graph_optimization: str = DEFAULT_GRAPH_OPTIMIZATION,
+    max_repeats: int | None = None,
+    accuracy: float = 0.10,
 ) -> CalibrationReport:
     """Time ``n`` random subnets, fit both predictors on part, score them on the rest, save them all.
 
-    Subnets and forward parts are each timed in ``rounds`` passes (see :func:`subnet_latencies`). The lookup
-    table is profiled for every forward part of the space, so the saved predictor never times anything later.
+    Subnets and forward parts are each timed in ``rounds`` passes, those whose passes disagree timed
+    again (see :func:`subnet_latencies`); the first two passes over the held-out subnets measure the
+    machine's repeatability, which the scores are judged against. The lookup table is profiled for every
+    forward part of the space, so the saved predictor never times anything later.
     """
     n_heldout = round(n * holdout)
     if not 2 <= n_heldout <= n - 2:
@@ -62,21 +67,33 @@ def calibrate(
             "calibrate needs at least 2 subnets to fit and 2 to hold out; "
             f"n={n}, holdout={holdout} gives {n_heldout} held out"
         )
+    if rounds < 2:
+        raise SpecError(f"calibrate needs rounds >= 2 (two passes measure the machine's noise), got {rounds}")
     workload = Workload(
-        batch_size, seq_len, device, threads, clock, warmup, repeats, backend, graph_optimization
+        batch_size,
+        seq_len,
+        device,
+        threads,
+        clock,
+        warmup,
+        repeats,
+        backend,
+        graph_optimization,
+        max_repeats=max_repeats,
     )
     check_clock(clock, resolve_device(device), threads)
     archs = sample_many(spec, n, seed)
     supernet = Supernet(spec, seed=seed)
-    measured = subnet_latencies(supernet, archs, workload, rounds, seed)
+    passes, measured = subnet_latencies(supernet, archs, workload, rounds, seed)
     order = np.random.default_rng(seed).permutation(n)
     held, fitted = order[:n_heldout], order[n_heldout:]
+    noise = two_pass_disagreement(passes[0, held], passes[1, held])
     lut = LookupTablePredictor(spec, workload)
     lut.profile(space_parts(spec), rounds)
     scores, files = {}, []
     for predictor in (lut, RegressorPredictor(spec, workload)):
         predictor.fit([archs[i] for i in fitted], measured[fitted])
-        scores[predictor.kind] = score(predictor.predict([archs[i] for i in held]), measured[held])
+        scores[predictor.kind] = score(predictor.predict([archs[i] for i in held]), measured[held], noise)
         files.append(str(predictor.save(predictor_path(spec.name, workload, predictor.kind))))
     report_file = predictor_path(spec.name, workload, "report")
     report = CalibrationReport(
@@ -89,6 +106,9 @@ def calibrate(
         scores,
         min(scores, key=lambda kind: scores[kind].mape),
         files + [str(report_file)],
+        noise,
+        statistic_name(workload),
+        accuracy,
     )
     report.save(report_file)
     return report

@@ -30,7 +30,13 @@ def workload_option(metric: Metric) -> Workload:
     """The workload a latency metric's options describe (timing effort only for metrics that time)."""
     s, effort = metric.settings, {}
     if "repeats" in s:
-        effort = {"warmup": int_option(metric, "warmup", minimum=0), "repeats": int_option(metric, "repeats")}
+        effort = {
+            "warmup": int_option(metric, "warmup", minimum=0),
+            "repeats": int_option(metric, "repeats"),
+            "max_repeats": None if s["max_repeats"] is None else int_option(metric, "max_repeats"),
+            "target_error": s["target_error"],
+            "probe": s["probe"],
+        }
     threads = None if s["threads"] is None else int_option(metric, "threads")
     shape = int_option(metric, "batch_size"), int_option(metric, "seq_len")
     try:
@@ -62,7 +68,14 @@ class LatencyMeasured(_WorkloadMetric):
     unit = "ms"
     cost = CostClass.measured
     description = "median forward-pass time of the extracted subnet on a device"
-    options: ClassVar[dict[str, object]] = {**WORKLOAD_OPTIONS, "warmup": 3, "repeats": 10}
+    options: ClassVar[dict[str, object]] = {
+        **WORKLOAD_OPTIONS,
+        "warmup": 3,
+        "repeats": 10,
+        "max_repeats": None,
+        "target_error": 0.02,
+        "probe": True,
+    }
 
     def evaluate(self, arch: Architecture, context: MetricContext) -> float:
         return subnet_latency(context.supernet, arch, workload_option(self), context.seed).median_ms

@@ -18,7 +18,9 @@ from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from supernas.predictors.latency.measure import settled_medians, timed_passes
 from supernas.predictors.latency.parts import ForwardPart, arch_parts, forward_part_runner
+from supernas.predictors.latency.probe import timing_options
 from supernas.predictors.latency.timing import fixed_threads, resolve_device, time_callable
 from supernas.predictors.latency.workload import Workload
 from supernas.spaces.analytic import (
@@ -75,20 +77,23 @@ class LookupTablePredictor(LatencyPredictor):
     def profile(self, parts: Iterable[ForwardPart], rounds: int = 1) -> None:
         """Time every part not yet in the table (on this machine: the table is only valid here).
 
-        With several rounds each part's entry is the median over passes through all of them.
+        With several rounds each part's entry is its median over passes through all of them, the parts
+        whose passes disagree timed again (:func:`.measure.settled_medians`).
         """
         missing = list({k.key: k for k in parts if k.key not in self.table}.values())
         if not missing:
             return
         device, w = resolve_device(self.workload.device), self.workload
+        options = timing_options(w)
 
-        def once(part: ForwardPart) -> float:
-            run = forward_part_runner(self.spec, part, w, device)
-            return time_callable(run, device, w.warmup, w.repeats, w.threads, w.clock).median_ms
+        def time_one(i: int) -> float:
+            run = forward_part_runner(self.spec, missing[i], w, device)
+            return time_callable(run, device, **options).median_ms
 
         with fixed_threads(w.threads):
-            passes = [[once(k) for k in missing] for _ in range(rounds)]
-        self.table.update(zip((k.key for k in missing), np.median(passes, axis=0).tolist()))
+            passes = timed_passes(time_one, len(missing), rounds)
+            entries = settled_medians(passes, time_one)
+        self.table.update(zip((k.key for k in missing), entries.tolist()))
 
     def part_sum(self, archs: Sequence[Architecture]) -> np.ndarray:
         """Uncorrected prediction: the sum of each architecture's part times."""

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import kendalltau, spearmanr
 
 from supernas.predictors.latency.runtimes import ONNXRUNTIME
 from supernas.predictors.latency.workload import Workload
@@ -16,22 +16,48 @@ from supernas.predictors.latency.workload import Workload
 
 @dataclass(frozen=True)
 class PredictorScore:
-    """Held-out accuracy: mean absolute percentage error, % within ±10 %, rank correlation."""
+    """Held-out accuracy, ranking first (a search needs the order of subnets right).
+
+    ``pairs_right``: % of held-out pairs whose order the predictor gets right, among the pairs whose
+    measured latencies differ by more than the machine's noise (None: no such pair). ``mape_over_noise``:
+    MAPE divided by the machine's two-pass disagreement (1 is as close as the measurement can tell).
+    Reports written before these were scored load with None.
+    """
 
     mape: float
     within_10: float
     spearman: float
+    kendall: float | None = None
+    pairs_right: float | None = None
+    mape_over_noise: float | None = None
 
 
-def score(predicted: np.ndarray, measured: np.ndarray) -> PredictorScore:
-    relative = np.abs(np.asarray(predicted) - measured) / measured
-    rho = spearmanr(predicted, measured).statistic
-    return PredictorScore(float(100 * relative.mean()), float(100 * (relative <= 0.10).mean()), float(rho))
+def score(predicted: np.ndarray, measured: np.ndarray, noise: float) -> PredictorScore:
+    """Score predictions against measurements whose two-pass disagreement is ``noise`` (relative)."""
+    predicted, measured = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    relative = np.abs(predicted - measured) / measured
+    mape = float(100 * relative.mean())
+    i, j = np.triu_indices(len(measured), k=1)
+    apart = np.abs(measured[i] - measured[j]) > noise * np.maximum(measured[i], measured[j])
+    right = np.sign(predicted[i] - predicted[j]) == np.sign(measured[i] - measured[j])
+    return PredictorScore(
+        mape,
+        float(100 * (relative <= 0.10).mean()),
+        float(spearmanr(predicted, measured).statistic),
+        float(kendalltau(predicted, measured).statistic),
+        float(100 * right[apart].mean()) if apart.any() else None,
+        mape / (100 * noise) if noise > 0 else None,
+    )
 
 
 @dataclass(frozen=True)
 class CalibrationReport:
-    """Held-out scores of both predictors; ``fingerprint_hash`` is the workload key in the file names."""
+    """Held-out scores of both predictors; ``fingerprint_hash`` is the workload key in the file names.
+
+    ``repeatability`` is the machine's own noise: the mean relative disagreement of two passes over the
+    held-out subnets (:func:`.measure.two_pass_disagreement`); ``statistic`` is what one timing is;
+    ``accuracy`` the relative error asked for. Reports written before these load with None.
+    """
 
     space: str
     fingerprint: dict
@@ -42,6 +68,9 @@ class CalibrationReport:
     scores: dict[str, PredictorScore]
     best: str
     files: list[str]
+    repeatability: float | None = None
+    statistic: str | None = None
+    accuracy: float | None = None
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -63,17 +92,47 @@ def _backend_label(report: CalibrationReport) -> str:
     )
 
 
+def noise_warning(report: CalibrationReport) -> str | None:
+    """One line when the machine's noise is over half the asked accuracy: errors below it cannot be
+    told from noise, so neither predictor can be shown to meet it."""
+    noise, accuracy = report.repeatability, report.accuracy
+    if noise is None or accuracy is None or noise <= accuracy / 2:
+        return None
+    return (
+        f"warning: two passes over the same subnets disagree by {100 * noise:.1f}% on this machine, more "
+        f"than half the asked accuracy ±{100 * accuracy:.0f}%: calibrate when the machine is quieter, "
+        "with --clock cpu --threads 1, or with more --repeats"
+    )
+
+
 def format_report(report: CalibrationReport) -> str:
-    """The report as a small text table, best predictor marked."""
+    """The report as a small text table, best predictor marked, with the machine's noise beside it."""
     w = report.workload
     lines = [
         f"space {report.space} on {report.fingerprint['hardware']} "
         f"({w.device}, {report.fingerprint['threads']} threads, "
         f"{w.clock} clock), batch {w.batch_size} x {w.seq_len} tokens; {_backend_label(report)} backend; "
         f"{report.n_train} subnets fitted, {report.n_heldout} held out",
-        f"{'predictor':<12}{'MAPE %':>9}{'within ±10%':>13}{'Spearman':>10}",
     ]
+    if report.repeatability is not None:
+        lines.append(
+            f"timing: {report.statistic}; the machine's repeatability: two passes over the held-out "
+            f"subnets disagree by {100 * report.repeatability:.2f}% (mean)"
+        )
+    lines.append(
+        f"{'predictor':<12}{'Spearman':>9}{'Kendall':>9}{'pairs right':>13}{'MAPE %':>8}"
+        f"{'MAPE/noise':>12}{'within ±10%':>13}"
+    )
     for kind, s in report.scores.items():
         mark = "  (best)" if kind == report.best else ""
-        lines.append(f"{kind:<12}{s.mape:>9.2f}{s.within_10:>12.1f}%{s.spearman:>10.3f}{mark}")
-    return "\n".join(lines)
+        lines.append(
+            f"{kind:<12}{s.spearman:>9.3f}{_figure(s.kendall, '.3f'):>9}"
+            f"{_figure(s.pairs_right, '.1f', '%'):>13}{s.mape:>8.2f}"
+            f"{_figure(s.mape_over_noise, '.2f', 'x'):>12}{s.within_10:>12.1f}%{mark}"
+        )
+    warning = noise_warning(report)
+    return "\n".join(lines + ([warning] if warning else []))
+
+
+def _figure(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"

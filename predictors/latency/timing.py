@@ -1,14 +1,21 @@
-"""Timing a forward pass: clocks, devices, thread counts, and the median of repeated runs.
+"""Timing a forward pass: clocks, devices, thread counts, a reference probe, and adaptive repeats.
 
-Timing is the median of ``repeats`` runs after ``warmup`` runs, in inference mode with a fixed thread
-count. The clock is wall time by default; ``clock="cpu"`` reads the thread's CPU time, which equals the
-uncontended latency when the model runs on one thread (the only setting it is allowed with) and does
-not count time other processes hold the core: on a shared 2-core VM, wall times of one model varied
-2-3x with the neighbours' load while its CPU time stayed within a few percent.
+Timing is the median of at least ``repeats`` runs after ``warmup`` runs, in inference mode with a fixed
+thread count. The clock is wall time by default; ``clock="cpu"`` reads the thread's CPU time, which equals
+the uncontended latency when the model runs on one thread (the only setting it is allowed with) and does
+not count time other processes hold the core: on a shared 2-core VM, wall times of one model varied 2-3x
+with the neighbours' load while its CPU time stayed within a few percent.
+
+CPU time still sees what a neighbour does to the caches and the core it shares, and that changes over
+seconds. So each run is paired with a run of a fixed reference :class:`Probe` timed just before it, and
+counts as ``run / probe x probe.reference_ms``: a slow phase of the host slows both alike and cancels.
+Runs are added until the median's relative standard error is at most ``target_error`` or ``max_repeats``
+runs are done (pyperf and Google Benchmark likewise repeat until the estimate is steady).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,23 +24,47 @@ from typing import Literal
 
 import numpy as np
 import torch
-from torch import nn
 
 from supernas.core.errors import NotFoundError, SpecError, allowed
 
 Clock = Literal["wall", "cpu"]
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
+# the standard error of a median is sqrt(pi / 2) times that of a mean; 1.4826 x MAD estimates sigma
+MEDIAN_ERROR_FACTOR = math.sqrt(math.pi / 2) * 1.4826
 
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Milliseconds per forward pass over ``runs`` timed runs; p10/p90 and IQR show the spread."""
+    """Milliseconds per forward pass: the median over ``runs`` timed runs, and their p10/p90 and IQR.
+
+    ``error`` is the median's relative standard error; ``statistic`` names what ``median_ms`` is.
+    """
 
     median_ms: float
     p10: float
     p90: float
     iqr: float
     runs: int
+    error: float
+    statistic: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A fixed reference computation timed before every run; ``reference_ms`` is its typical time."""
+
+    run: Callable[[], object]
+    reference_ms: float
+
+
+def relative_error(times: list[float]) -> float:
+    """The relative standard error of the median of ``times`` (robust: from their median absolute
+    deviation); infinite for fewer than 3 runs."""
+    if len(times) < 3:
+        return math.inf
+    median = float(np.median(times))
+    mad = float(np.median(np.abs(np.asarray(times) - median)))
+    return MEDIAN_ERROR_FACTOR * mad / math.sqrt(len(times)) / median if median > 0 else math.inf
 
 
 def available_devices() -> list[str]:
@@ -90,42 +121,49 @@ def time_callable(
     repeats: int,
     threads: int | None,
     clock: Clock = "wall",
+    probe: Probe | None = None,
+    max_repeats: int | None = None,
+    target_error: float = 0.0,
+    now: Callable[[], float] | None = None,
 ) -> LatencyStats:
-    """Time ``run`` after ``warmup`` untimed calls; CUDA work is synchronized before each clock read."""
-    if repeats < 1 or warmup < 0:
+    """Time ``run`` after ``warmup`` untimed calls; CUDA work is synchronized before each clock read.
+
+    ``repeats`` runs, then ``repeats`` more at a time while the median's relative error exceeds
+    ``target_error``, up to ``max_repeats`` (default: ``repeats``, no adaptation). ``now`` replaces
+    the clock (tests drive it).
+    """
+    most = repeats if max_repeats is None else max_repeats
+    if repeats < 1 or warmup < 0 or most < repeats:
         raise SpecError(
-            f"latency timing needs repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}"
+            "latency timing needs repeats >= 1, warmup >= 0 and max_repeats >= repeats, got "
+            f"repeats={repeats}, warmup={warmup}, max_repeats={most}"
         )
-    now = check_clock(clock, device, threads)
+    clock_read = check_clock(clock, device, threads)
+    now = now or clock_read
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    times = []
+
+    def timed(call: Callable[[], object]) -> float:
+        start = now()
+        call()
+        sync()
+        return (now() - start) * 1e3
+
+    times: list[float] = []
     with torch.inference_mode(), fixed_threads(threads):
         for _ in range(warmup):
             run()
+            if probe is not None:
+                probe.run()
         sync()
-        for _ in range(repeats):
-            start = now()
-            run()
-            sync()
-            times.append((now() - start) * 1e3)
+        while not times or (len(times) < most and relative_error(times) > target_error):
+            for _ in range(min(repeats, most - len(times))):
+                if probe is None:
+                    times.append(timed(run))
+                else:
+                    probe_ms = timed(probe.run)
+                    times.append(timed(run) / probe_ms * probe.reference_ms)
     p10, q1, median, q3, p90 = np.percentile(times, [10, 25, 50, 75, 90])
-    return LatencyStats(float(median), float(p10), float(p90), float(q3 - q1), repeats)
-
-
-def measure_latency(
-    model: nn.Module,
-    inputs: torch.Tensor,
-    warmup: int = 3,
-    repeats: int = 10,
-    device: str = "cpu",
-    threads: int | None = None,
-    clock: Clock = "wall",
-) -> LatencyStats:
-    """Forward-pass latency of ``model`` on ``inputs`` (both moved to ``device``, the model in place)."""
-    target = resolve_device(device)
-    model = model.to(target).eval()
-    inputs = inputs.to(target)
-    return time_callable(lambda: model(inputs), target, warmup, repeats, threads, clock)
-
-
-# ---------------------------------------------------------------- device fingerprint, workloads and files
+    statistic = f"median of {len(times)} {'probe-normalised ' if probe else ''}runs"
+    return LatencyStats(
+        float(median), float(p10), float(p90), float(q3 - q1), len(times), relative_error(times), statistic
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from supernas.core.errors import SpecError
 from supernas.predictors.latency import runtimes
 from supernas.predictors.latency.runtimes import DEFAULT_GRAPH_OPTIMIZATION, ONNXRUNTIME
 from supernas.predictors.latency.timing import Clock, check_clock, resolve_device
@@ -49,6 +50,9 @@ class Workload:
     """What a latency is measured on: batch shape, device, threads, clock, timing effort and backend.
 
     ``graph_optimization`` is ONNX Runtime's level (disable, basic, extended, all) for backend onnxruntime.
+    The effort: ``warmup`` runs, then ``repeats`` timed runs and more, up to ``max_repeats`` (None: 3 x
+    repeats), until the median's relative standard error is at most ``target_error``; with ``probe``
+    each run is scaled by the reference probe timed before it (see :mod:`.timing`).
     """
 
     batch_size: int = 1
@@ -60,8 +64,21 @@ class Workload:
     repeats: int = 10
     backend: str = "torch"
     graph_optimization: str = DEFAULT_GRAPH_OPTIMIZATION
+    probe: bool = True
+    max_repeats: int | None = None
+    target_error: float = 0.02
 
     def __post_init__(self) -> None:
+        if self.max_repeats is not None and self.max_repeats < self.repeats:
+            raise SpecError(f"max_repeats {self.max_repeats} must be >= repeats {self.repeats}")
+        if isinstance(self.target_error, bool) or not isinstance(self.target_error, (int, float)):
+            raise SpecError(
+                f"target_error {self.target_error!r} must be a number in [0, 1) (a relative error)"
+            )
+        if not 0 <= self.target_error < 1:
+            raise SpecError(f"target_error {self.target_error} must be in [0, 1) (a relative error)")
+        if not isinstance(self.probe, bool):
+            raise SpecError(f"probe {self.probe!r} must be true or false")
         runtimes.check_latency_backend(self.backend, self.device, self.graph_optimization)
         check_clock(self.clock, self.device, self.threads)
 
@@ -79,6 +96,10 @@ class Workload:
         if self.backend != "torch":
             measured["backend"] = self.backend
         return fingerprint_hash({**self.fingerprint(), **measured})
+
+    def most_repeats(self) -> int:
+        """The most timed runs one measurement may take."""
+        return self.max_repeats or 3 * self.repeats
 
     def threads_label(self) -> str:
         """The threads the latency runs on, for messages."""

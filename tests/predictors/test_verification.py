@@ -95,7 +95,8 @@ def test_latency_is_timed_on_the_checkpoint_with_the_metrics_workload(tmp_path):
     timed = measurer.measure("latency_ms", options)
     assert timed.value > 0 and not timed.deterministic and timed.spread is not None
     assert timed.method == (
-        "timed on the loaded checkpoint: batch 2 x 16, cpu, 1 thread, cpu clock, median of 3, backend torch"
+        "timed on the loaded checkpoint: batch 2 x 16, cpu, 1 thread, median of 3 to 9 probe-normalised "
+        "cpu-clock runs (more while its standard error > 2%), backend torch"
     )
     predicted = measurer.measure(
         "latency_predicted_ms", {"seq_len": 16, "threads": 1}

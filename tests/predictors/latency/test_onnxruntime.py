@@ -99,15 +99,26 @@ def test_workload_keys_separate_backends_and_optimization_levels():
     assert Workload(1, 16, backend="onnxruntime").fingerprint()["onnxruntime"]
 
 
+@pytest.mark.timing
 def test_calibrate_on_onnxruntime_predicts_heldout_subnets(small_space):
     report = calibrate(
-        small_space, 24, seq_len=64, seed=0, holdout=0.45, warmup=2, repeats=20, rounds=1, **ORT
+        small_space,
+        24,
+        seq_len=64,
+        seed=0,
+        holdout=0.45,
+        warmup=2,
+        repeats=10,
+        max_repeats=10,
+        rounds=2,
+        **ORT,
     )
     assert (report.n_train, report.n_heldout) == (13, 11)
     assert report.workload.backend == "onnxruntime" and report.fingerprint["graph_optimization"] == "all"
     assert "onnxruntime" in format_report(report)
-    # the kernel lookup table ranks held-out subnets as ONNX Runtime does (measured 0.87-0.98 over seeds 0-5)
-    assert report.scores["lut"].spearman > 0.7
+    # the kernel lookup table orders held-out subnets as ONNX Runtime does, where their measured latencies
+    # differ by more than the machine's two-pass disagreement in the same run
+    assert report.scores["lut"].pairs_right >= 75
     lut = load_predictor(small_space, report.workload, "lut")
     assert isinstance(lut, LookupTablePredictor) and len(lut.table) == len(space_parts(small_space))
     context, options = MetricContext(small_space), dict(seq_len=64, **ORT)
