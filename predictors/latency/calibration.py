@@ -36,6 +36,12 @@ def predictor_path(space: str, workload: Workload, kind: str) -> Path:
     return folder / f"{space}-{workload.key()}-{kind}{suffix}"
 
 
+def heldout_split(n: int, n_heldout: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of calibration's ``n`` subnets (``sample_many(spec, n, seed)``) are held out, which fitted."""
+    order = np.random.default_rng(seed).permutation(n)
+    return order[:n_heldout], order[n_heldout:]
+
+
 def calibrate(
     spec: SpaceSpec,
     n: int,
@@ -85,8 +91,7 @@ def calibrate(
     archs = sample_many(spec, n, seed)
     supernet = Supernet(spec, seed=seed)
     passes, measured = subnet_latencies(supernet, archs, workload, rounds, seed)
-    order = np.random.default_rng(seed).permutation(n)
-    held, fitted = order[:n_heldout], order[n_heldout:]
+    held, fitted = heldout_split(n, n_heldout, seed)
     noise = two_pass_disagreement(passes[0, held], passes[1, held])
     lut = LookupTablePredictor(spec, workload)
     lut.profile(space_parts(spec), rounds)

@@ -98,10 +98,11 @@ def noise_warning(report: CalibrationReport) -> str | None:
     noise, accuracy = report.repeatability, report.accuracy
     if noise is None or accuracy is None or noise <= accuracy / 2:
         return None
+    steadier = "" if report.workload.clock == "cpu" else ", with --clock cpu --threads 1"
     return (
         f"warning: two passes over the same subnets disagree by {100 * noise:.1f}% on this machine, more "
-        f"than half the asked accuracy ±{100 * accuracy:.0f}%: calibrate when the machine is quieter, "
-        "with --clock cpu --threads 1, or with more --repeats"
+        f"than half the asked accuracy ±{100 * accuracy:.0f}%: calibrate when the machine is quieter"
+        f"{steadier} or with more --repeats"
     )
 
 
