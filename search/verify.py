@@ -243,6 +243,8 @@ class MetricSummary:
     mismatches: int  # deterministic values off by more than TOLERANCE
     spread: float | None  # timed metrics: the median spread of the runs
     note: str | None  # why it was not re-measured (the first reason)
+    within_noise: int = 0  # re-measured values within their noise band (:func:`within_noise`)
+    within_10: int = 0  # re-measured values within ±10 % of the searched one
 
 
 def summarize(
@@ -272,6 +274,8 @@ def summarize(
                 mismatches=sum(1 for _, v in measured if v.deterministic and not v.error <= TOLERANCE),
                 spread=spreads[len(spreads) // 2] if spreads else None,
                 note=next((v.note for _, v in pairs if v.note), None),
+                within_noise=sum(1 for _, v in measured if within_noise(v)),
+                within_10=sum(1 for _, v in measured if v.error <= 0.10),
             )
         )
     return out
@@ -309,7 +313,10 @@ def summary_line(s: MetricSummary) -> str:
     if s.deterministic:
         line += f"; {'all equal' if not s.mismatches else f'{s.mismatches} DIFFER'} within {TOLERANCE:g}"
     elif s.spread is not None:
-        line += f"; timing runs spread {100 * s.spread:.0f}% (p10-p90 / median)"
+        line += (
+            f"; timing runs spread {100 * s.spread:.0f}% (p10-p90 / median): {s.within_noise} of "
+            f"{s.verified} within their noise, {s.within_10} within ±10%"
+        )
     if s.skipped:
         line += f"; not re-measured on {s.skipped} ({s.note})"
     return line

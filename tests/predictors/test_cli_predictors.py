@@ -80,6 +80,10 @@ def test_calibrate_then_predicted_latency(tmp_path):
         ),
         (["calibrate", "gpt-tiny", "--device", "tpu", "-n", "8"], "tpu"),
         (
+            ["calibrate", "gpt-tiny", "--repeats", "5", "--max-repeats", "2"],
+            "max_repeats 2 must be >= repeats 5",
+        ),
+        (
             ["calibrate", "gpt-tiny", "--backend", "cuda-graphs", "-n", "8"],
             "unknown backend 'cuda-graphs' (allowed: torch, triton, onnxruntime)",
         ),

@@ -173,7 +173,9 @@ def test_calibrate_reports_and_saves_accurate_predictors(isolated_home):
     )
     for file in report.files:
         assert Path(file).is_file() and Path(file).parent == isolated_home / "predictors"
-    assert "MAPE" in format_report(report)
+    text = format_report(report)
+    assert f"held-out subnets disagree by {noise:.2f}% (mean)" in text and "MAPE/noise" in text
+    assert ("warning: two passes over the same subnets disagree" in text) == (noise > 5.0)  # ±10% asked
     arch, context, workload = smallest(spec), MetricContext(spec), dict(seq_len=16, threads=1, clock="cpu")
     for kind in ("best", "lut", "regressor"):
         assert REGISTRY["latency_predicted_ms"](kind=kind, **workload).evaluate(arch, context) > 0
