@@ -136,9 +136,9 @@ def test_predicted_latency_needs_calibration_first():
 
 
 # The better predictor's held-out error, against the machine's own two-pass disagreement in the same run
-# (noise, %). Measured in this setting (30 subnets, 9 held out, thread CPU clock, one thread, 3 runs per
-# subnet) over seeds 1-4, idle and with both cores busy: noise 2.3-19.6 %, MAPE 4.6-20.1 % (never above
-# 5 + noise), pairs in order 90.6-100 %. A broken predictor (a constant, a wrong scale) fails both bounds.
+# (noise, %). Measured in this setting (30 subnets, 9 held out, thread CPU clock, one thread, 3 to 9 runs
+# per subnet) over seeds 1-4, idle and with both cores busy: noise 2.3-19.6 %, MAPE 4.6-20.1 % (never
+# above 5 + noise), pairs in order 90.6-100 %. A broken predictor (a constant, a wrong scale) fails both.
 MAPE_FLOOR, MAPE_PER_NOISE = 15.0, 1.5
 MIN_PAIRS_RIGHT = 75.0
 
