@@ -75,7 +75,10 @@ def test_bad_timing_effort_is_a_clear_error(effort, message):
         Workload(**effort)
 
 
+@pytest.mark.timing
 def test_the_cpu_clock_orders_the_largest_subnet_after_the_smallest(gpt_tiny):
+    """The largest gpt-tiny subnet does many times the smallest's work: only a broken clock or timing
+    loop orders them the other way."""
     spec, supernet = gpt_tiny
     workload = Workload(batch_size=1, seq_len=16, warmup=1, repeats=5, threads=1, clock="cpu")
     small, large = (

@@ -54,7 +54,12 @@ def small_space():
     return parse_spec(data, "small space")
 
 
+@pytest.mark.timing
 def test_measured_latency_orders_the_largest_above_the_smallest(gpt_tiny):
+    """Bounds with room for a busy machine: the largest subnet measured ~12x the smallest (the bound is
+    3x), and a one-thread session's CPU time is the forward pass, not the ~0 of a session that runs in
+    another thread (the bound is a quarter of the wall time's 10th percentile, which a neighbour holding
+    the core can stretch by 2-3x)."""
     spec, supernet = gpt_tiny
     workload = Workload(1, 64, warmup=2, repeats=15, **ORT)
     small, large = (subnet_latency(supernet, a, workload) for a in (smallest(spec), largest(spec)))
@@ -67,7 +72,7 @@ def test_measured_latency_orders_the_largest_above_the_smallest(gpt_tiny):
     # with one thread the session runs in the calling thread: its CPU time is the forward pass, not ~0
     walled = Workload(1, 64, warmup=2, repeats=15, threads=1, backend="onnxruntime")
     wall = subnet_latency(supernet, largest(spec), walled)
-    assert large.median_ms > 0.5 * wall.p10
+    assert large.median_ms > 0.25 * wall.p10
 
 
 def test_workload_keys_separate_backends_and_optimization_levels():
