@@ -4,8 +4,9 @@ The modules: :mod:`.measure` (extracted subnets timed under a workload, in passe
 devices, the median of repeated runs, each scaled by a reference probe, repeated until steady),
 :mod:`.probe` (the probe and its typical time on this machine), :mod:`.workload` (what is measured on
 which machine), :mod:`.runtimes` (which runtime runs a forward pass), :mod:`.parts` (the parts of a
-forward pass the lookup table times), :mod:`.predictors`, :mod:`.calibration` (fit, score, save and load the predictors), :mod:`.report` and
-:mod:`.metrics` (the ``latency_ms`` and ``latency_predicted_ms`` metrics).
+forward pass the lookup table times), :mod:`.predictors`, :mod:`.calibration` (fit, score, save and
+load the predictors), :mod:`.report` and :mod:`.metrics` (the ``latency_ms`` and ``latency_predicted_ms``
+metrics).
 
 Timing a subnet means extracting and running it, and a search scores thousands, so
 :func:`.calibration.calibrate` times a sample once per (space, workload, machine) and fits two
