@@ -40,22 +40,25 @@ def reference_file(workload: Workload) -> Path:
     return folder / f"probe-{key}.json"
 
 
-@cache
-def _stored_reference(path: Path) -> float:
-    return float(json.loads(path.read_text())["reference_ms"])
-
-
 def reference_probe(workload: Workload) -> Probe:
-    """The probe for ``workload``, its typical time measured on first use on this machine and kept.
+    """The probe for ``workload``'s device, threads and clock (see :func:`_reference_probe`)."""
+    return _reference_probe(supernas_home(), workload.device, workload.threads, workload.clock)
+
+
+@cache
+def _reference_probe(home: Path, device: str, threads: int | None, clock: str) -> Probe:
+    """The probe, its typical time measured on first use on this machine and kept; built once per process
+    and setting (``home`` keys the cache: the file lives there), since every timed subnet asks for it.
 
     Two processes measuring at once both try to create the file; the first one's value wins and the
     other reads it, so no two processes scale by different values.
     """
-    device = resolve_device(workload.device)
-    run, path = probe_run(device), reference_file(workload)
+    workload = Workload(device=device, threads=threads, clock=clock)
+    target = resolve_device(device)
+    run, path = probe_run(target), reference_file(workload)
     if not path.is_file():
-        with fixed_threads(workload.threads):
-            stats = time_callable(run, device, 10, REFERENCE_RUNS, workload.threads, workload.clock)
+        with fixed_threads(threads):
+            stats = time_callable(run, target, 10, REFERENCE_RUNS, threads, clock)
         measured = {"reference_ms": stats.p10, "runs": REFERENCE_RUNS}
         draft = path.with_suffix(f".{os.getpid()}.tmp")
         draft.write_text(json.dumps(measured))
@@ -65,7 +68,7 @@ def reference_probe(workload: Workload) -> Probe:
             pass
         finally:
             draft.unlink()
-    return Probe(run, _stored_reference(path))
+    return Probe(run, float(json.loads(path.read_text())["reference_ms"]))
 
 
 def timing_options(workload: Workload) -> dict:
