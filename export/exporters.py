@@ -5,8 +5,11 @@ Formats:
 - ``supernas``: ``config.json`` + ``model.safetensors`` (:func:`supernas.models.checkpoint.save_subnet`).
 - ``onnx``: ``model.onnx`` (opset 21, integer weights kept as INT8/INT4 with DequantizeLinear; see
   :mod:`supernas.export.onnx`), checked with ONNX Runtime against the torch subnet.
-- ``hf``: a Hugging Face directory (GPT-2 or BERT) for subnets a standard config expresses (see
-  :mod:`supernas.export.huggingface`), checked with transformers when it is installed.
+- ``hf``: a transformers directory: GPT-2, BERT or ViT where a standard config expresses the subnet
+  (:mod:`supernas.export.huggingface`), else per-layer config + remote code (:mod:`supernas.export.remote`);
+  checked with transformers when it is installed.
+- ``sentence-transformers``: a text encoder as a sentence-transformers folder
+  (:mod:`supernas.export.sentence`), checked with sentence-transformers when it is installed.
 """
 
 from __future__ import annotations
@@ -16,12 +19,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from supernas.core.errors import SpecError, allowed
 from supernas.models.checkpoint import load_subnet, save_subnet
 from supernas.models.model import Transformer
 
-FORMATS = ("supernas", "onnx", "hf")
+FORMATS = ("supernas", "onnx", "hf", "sentence-transformers")
+# task -> the transformers Auto class that loads a model with its head
+AUTO_CLASSES = {
+    "causal_lm": "AutoModelForCausalLM",
+    "encoder_classification": "AutoModel",
+    "vision": "AutoModelForImageClassification",
+    "speech": "AutoModelForAudioClassification",
+}
 
 
 @dataclass(frozen=True)
@@ -67,24 +78,56 @@ def onnx_check(model: Transformer, onnx_file: Path) -> str:
     return line
 
 
+def transformers_outputs(
+    model: Transformer, loaded, inputs: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, ...]:
+    """(ours, theirs) on ``inputs``: logits, or for an encoder the final hidden states (a standard BERT
+    export has no head)."""
+    spec = model.spec
+    with torch.no_grad():
+        if spec.task == "encoder_classification":
+            padding = inputs["attention_mask"].bool()
+            ours = model.encode(inputs["input_ids"], padding, inputs["token_type_ids"])
+            return ours, loaded(**inputs).last_hidden_state
+        return model(next(iter(inputs.values()))), loaded(**inputs).logits
+
+
 def hf_check(model: Transformer, directory: Path) -> str:
     """Load the directory with transformers (when installed) and compare with the torch subnet."""
     try:
         import transformers
     except ImportError:
         return "not checked: transformers is not installed (pip install transformers)"
-    spec = model.spec
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, spec.vocab_size, (2, min(16, spec.seq_len)), generator=g)
-    with torch.no_grad():
-        if spec.task == "causal_lm":
-            theirs = transformers.AutoModelForCausalLM.from_pretrained(directory).eval()(ids).logits
-            ours = model(ids)
-        else:
-            theirs = transformers.AutoModel.from_pretrained(directory).eval()(ids).last_hidden_state
-            ours = model.encode(ids)
+    from supernas.export.onnx import example_inputs
+
+    auto = getattr(transformers, AUTO_CLASSES[model.spec.task])
+    loaded = auto.from_pretrained(directory, trust_remote_code=True).eval()
+    inputs = {k: torch.from_numpy(v) for k, v in example_inputs(model.spec, batch=2, seq=16).items()}
+    ours, theirs = transformers_outputs(model, loaded, inputs)
     return (
-        "transformers loaded it: max |difference| to the torch subnet "
+        f"transformers loaded it ({type(loaded).__name__}): max |difference| to the torch subnet "
+        f"{float((theirs - ours).abs().max()):.2e}"
+    )
+
+
+def sentence_transformers_check(model: Transformer, directory: Path) -> str:
+    """Encode two sentences with sentence-transformers (when installed) and compare with the subnet's
+    unit-normalised mean-pooled final states."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return "not checked: sentence-transformers is not installed (pip install sentence-transformers)"
+    from supernas.data.tokenizer import wordpiece_encode
+    from supernas.models.ops import mean_pool
+
+    sentences = ["A subnet found by supernas.", "It loads where its users work."]
+    loaded = SentenceTransformer(str(directory), device="cpu", trust_remote_code=True)
+    theirs = loaded.encode(sentences, convert_to_tensor=True)
+    ids, mask = wordpiece_encode(sentences, loaded.max_seq_length)
+    with torch.no_grad():
+        ours = F.normalize(mean_pool(model.encode(ids, mask), mask), dim=-1)
+    return (
+        "sentence-transformers loaded it: max |difference| to the subnet's embeddings "
         f"{float((theirs - ours).abs().max()):.2e}"
     )
 
@@ -94,13 +137,21 @@ def export_subnet(model: Transformer, directory: str | Path, fmt: str) -> Export
     check_format(fmt)
     directory = check_output_directory(Path(directory))
     if fmt == "hf":
-        from supernas.export.huggingface import hf_unsupported_reason, save_hf
+        from supernas.export.remote import save_transformers
 
-        reason = hf_unsupported_reason(model.spec, model.arch)
+        save_transformers(model, directory)
+        check = hf_check(model, directory)
+    elif fmt == "sentence-transformers":
+        from supernas.export.sentence import (
+            save_sentence_transformers,
+            sentence_transformers_unsupported_reason,
+        )
+
+        reason = sentence_transformers_unsupported_reason(model.spec)
         if reason is not None:  # before anything is written
             raise SpecError(reason)
-        save_hf(model, directory)
-        check = hf_check(model, directory)
+        save_sentence_transformers(model, directory)
+        check = sentence_transformers_check(model, directory)
     elif fmt == "onnx":
         from supernas.export.onnx import ONNX_FILE, to_onnx
 
@@ -111,7 +162,7 @@ def export_subnet(model: Transformer, directory: str | Path, fmt: str) -> Export
     else:
         save_subnet(model, directory)
         check = "load_subnet reads it"
-    size = sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
+    size = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
     return ExportResult(directory, fmt, size, check)
 
 

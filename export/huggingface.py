@@ -1,9 +1,10 @@
-"""Export an extracted subnet as a Hugging Face ``transformers`` checkpoint (GPT-2 or BERT).
+"""Export an extracted subnet as a standard Hugging Face ``transformers`` checkpoint (GPT-2, BERT or ViT).
 
-Only subnets a *standard* config can express exactly are exported, so the exported model computes what
+Only subnets a *standard* config can express exactly are written here, so the exported model computes what
 the subnet computes: GPT-2 (``GPT2LMHeadModel``) for pre-norm causal LMs, BERT (``BertModel``) for
-post-norm encoders. Everything else (elastic attention kinds, MoE, integer weights, activation
-fake-quant, per-layer widths) has no config field, and is refused with one line pointing at ONNX.
+post-norm encoders, ViT (``ViTForImageClassification``) for vision. Everything else (elastic attention
+kinds, MoE, integer weights, activation fake-quant, per-layer widths) has no config field: ``save_hf``
+refuses it with one line, and ``export_subnet`` writes it with remote code instead (:mod:`.remote`).
 
 This module only writes files (``config.json``, ``model.safetensors`` in transformers' own tensor names);
 it never imports ``transformers``, which is an optional dependency.
@@ -34,6 +35,18 @@ HF_ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
 FAMILIES = {
     "causal_lm": ("Hugging Face GPT-2", "pre"),
     "encoder_classification": ("Hugging Face BERT", "post"),
+    "vision": ("Hugging Face ViT", "pre"),
+}
+# our vision module -> ViT's module (the names of ViT checkpoints on the Hub, which transformers 4 and 5 load)
+VIT_LAYER_NAMES = {
+    "ln1": "layernorm_before",
+    "attn.q": "attention.attention.query",
+    "attn.k": "attention.attention.key",
+    "attn.v": "attention.attention.value",
+    "attn.o": "attention.output.dense",
+    "ln2": "layernorm_after",
+    "ffn.experts.0.fc1": "intermediate.dense",
+    "ffn.experts.0.fc2": "output.dense",
 }
 
 
@@ -41,8 +54,8 @@ def _first_difference(spec: SpaceSpec, arch: Architecture) -> str | None:
     """The first global setting or layer a standard GPT-2/BERT config cannot express, or None."""
     if spec.task not in FAMILIES:
         return (
-            f"task '{spec.task}': Hugging Face export covers GPT-2 (causal_lm) "
-            "and BERT (encoder_classification) only"
+            f"task '{spec.task}': Hugging Face export covers GPT-2 (causal_lm), "
+            "BERT (encoder_classification) and ViT (vision) only"
         )
     family, norm = FAMILIES[spec.task]
     if spec.norm != norm:
@@ -191,16 +204,56 @@ def _bert(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict
     return t, config
 
 
+def _vit(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict[str, torch.Tensor], dict]:
+    """ViTForImageClassification tensors: the patch linear is ViT's patch convolution (weights (e, C, p, p),
+    the order ``ops.patchify`` flattens a patch in); the class token and positions are our cls and wpe."""
+    e, p = arch.embed_dim, spec.patch_size
+    tensors = {
+        "vit.embeddings.cls_token": model.cls.weight.detach()[None],
+        "vit.embeddings.position_embeddings": model.wpe.weight.detach()[None],
+        "vit.embeddings.patch_embeddings.projection.weight": _weight(model.patch).view(e, -1, p, p),
+        "vit.embeddings.patch_embeddings.projection.bias": _bias(model.patch),
+        "vit.layernorm.weight": model.final_norm.weight.detach(),
+        "vit.layernorm.bias": model.final_norm.bias.detach(),
+        "classifier.weight": _weight(model.classifier),
+        "classifier.bias": _bias(model.classifier),
+    }
+    for i, block in enumerate(model.blocks):
+        for ours, theirs in VIT_LAYER_NAMES.items():
+            for kind, tensor in _tensors(block.get_submodule(ours)).items():
+                tensors[f"vit.encoder.layer.{i}.{theirs}.{kind}"] = tensor
+    layer = arch.layers[0]
+    config = {
+        "model_type": "vit",
+        "architectures": ["ViTForImageClassification"],
+        "hidden_size": e,
+        "num_hidden_layers": arch.depth,
+        "num_attention_heads": layer.heads,
+        "intermediate_size": layer.ffn_dim,
+        "hidden_act": HF_ACTIVATIONS[spec.activation],
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "layer_norm_eps": spec.norm_eps,
+        "image_size": spec.image_size,
+        "patch_size": p,
+        "num_channels": spec.in_channels,
+        "qkv_bias": True,  # a bias-free space writes zeros
+        "num_labels": spec.num_classes,
+    }
+    return tensors, config
+
+
 def save_hf(model: Transformer, directory: str | Path) -> Path:
     """Write config.json + model.safetensors that transformers.AutoModel.from_pretrained(directory) (and
-    AutoModelForCausalLM for GPT-2) loads offline; BERT also gets classifier.safetensors (our head).
+    AutoModelForCausalLM for GPT-2, AutoModelForImageClassification for ViT) loads offline; BERT also
+    gets classifier.safetensors (our head).
     Raise SpecError(hf_unsupported_reason(...)) when not expressible. Returns the directory."""
     spec, arch = model.spec, model.arch
     if reason := hf_unsupported_reason(spec, arch):
         raise SpecError(reason)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    export = _gpt2 if spec.task == "causal_lm" else _bert
+    export = {"causal_lm": _gpt2, "encoder_classification": _bert, "vision": _vit}[spec.task]
     tensors, config = export(model, spec, arch)
     about = {
         "format": "supernas-hf-export",

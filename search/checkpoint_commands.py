@@ -266,7 +266,9 @@ def export_command(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="onnx (ONNX Runtime and others) | hf (Hugging Face transformers) | supernas"
+            "--format",
+            help="onnx (ONNX Runtime and others) | hf (Hugging Face transformers) | sentence-transformers "
+            "(text encoders) | supernas",
         ),
     ] = "onnx",
     checkpoint: Annotated[
