@@ -42,8 +42,10 @@ class SupernasConfig(PretrainedConfig):
         self.task, self.hidden_size, self.head_dim = task, hidden_size, head_dim
         self.layers = layers or []
         self.num_hidden_layers = len(self.layers)
-        # one KV cache slot per layer that has attention (see SupernasModel.cache_slots)
-        self.layer_types = ["full_attention" for layer in self.layers if layer["attention"] != "none"]
+        # a KV cache layer per layer with attention; "moe" is transformers' mark for a layer without one
+        self.layer_types = [
+            "moe" if layer["attention"] == "none" else "full_attention" for layer in self.layers
+        ]
         self.vocab_size, self.type_vocab_size = vocab_size, type_vocab_size
         self.max_position_embeddings = max_position_embeddings
         self.norm, self.layer_norm_eps, self.hidden_act, self.bias = norm, layer_norm_eps, hidden_act, bias

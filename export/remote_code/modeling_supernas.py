@@ -13,8 +13,9 @@ and computes what supernas computed when it scored the subnet (tensor names are 
   Activations are rounded as ONNX Runtime's kernel for the layer's scheme does; an integer weight under
   8-bit activations multiplies codes by codes in float64 (exact) and rounds to fp32 once.
 
-Causal LMs generate with a ``DynamicCache``: one slot per layer that has attention, holding its keys and
-values (linear attention too, whose running sums are recomputed from them).
+Causal LMs generate with a ``DynamicCache``: each layer with attention caches its keys and values (linear
+attention too, whose running sums are recomputed from them). Written with ``use_cache`` false when a layer
+rounds activations: a cached step sums in another order, which can move a rounded value a whole step.
 """
 
 from __future__ import annotations
@@ -180,11 +181,11 @@ class Attention(nn.Module):
         self.v = QuantLinear(e, self.kv_heads * d, config.bias, layer)
         self.o = QuantLinear(self.heads * d, e, config.bias, layer)
 
-    def forward(self, x, padding, cache: Cache | None, slot: int) -> torch.Tensor:
+    def forward(self, x, padding, cache: Cache | None, index: int) -> torch.Tensor:
         q = split_heads(self.q(x), self.heads)
         k, v = split_heads(self.k(x), self.kv_heads), split_heads(self.v(x), self.kv_heads)
         if cache is not None:
-            k, v = cache.update(k, v, slot)
+            k, v = cache.update(k, v, index)
         if self.kind == "linear":
             return self.o(merge_heads(linear_attention(q, k, v, self.causal, padding)))
         if self.kv_heads != self.heads:
@@ -254,12 +255,12 @@ class Block(nn.Module):
         self.ffn = FeedForward(config, layer) if has_ffn else None
         self.pre_norm = config.norm == "pre"
 
-    def forward(self, x, padding, cache: Cache | None, slot: int) -> torch.Tensor:
+    def forward(self, x, padding, cache: Cache | None, index: int) -> torch.Tensor:
         if self.attn is not None:
             if self.pre_norm:
-                x = x + self.attn(self.ln1(x), padding, cache, slot)
+                x = x + self.attn(self.ln1(x), padding, cache, index)
             else:
-                x = self.ln1(x + self.attn(x, padding, cache, slot))
+                x = self.ln1(x + self.attn(x, padding, cache, index))
         if self.ffn is not None:
             x = x + self.ffn(self.ln2(x)) if self.pre_norm else self.ln2(x + self.ffn(x))
         return x
@@ -361,13 +362,10 @@ class SupernasModel(SupernasPreTrainedModel):
         self.final_norm = nn.LayerNorm(e, eps=config.layer_norm_eps) if config.norm == "pre" else None
         self.post_init()
 
-    def cache_slots(self) -> list[int]:
-        """Each layer's KV cache slot: its index among the layers that have attention (-1: none)."""
-        slots, next_slot = [], 0
-        for block in self.blocks:
-            slots.append(next_slot if block.attn is not None else -1)
-            next_slot += block.attn is not None
-        return slots
+    def cached_tokens(self, cache: Cache | None) -> int:
+        """Tokens already in the cache, read at the first layer that has attention."""
+        layers = [i for i, block in enumerate(self.blocks) if block.attn is not None]
+        return cache.get_seq_length(layers[0]) if cache is not None and layers else 0
 
     def get_input_embeddings(self) -> nn.Module | None:
         return getattr(self, "wte", None)
@@ -411,11 +409,11 @@ class SupernasModel(SupernasPreTrainedModel):
         use_cache = self.config.causal and (use_cache if use_cache is not None else self.config.use_cache)
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
-        past = cache.get_seq_length() if cache is not None else 0
+        past = self.cached_tokens(cache)
         x = self.embed(inputs, token_type_ids, position_ids, past)
         padding = None if attention_mask is None or bool(attention_mask.all()) else attention_mask.bool()
-        for block, slot in zip(self.blocks, self.cache_slots()):
-            x = block(x, padding, cache if use_cache else None, slot)
+        for i, block in enumerate(self.blocks):
+            x = block(x, padding, cache if use_cache else None, i)
         if self.final_norm is not None:
             x = self.final_norm(x)
         return BaseModelOutputWithPast(last_hidden_state=x, cache=cache if use_cache else None)
