@@ -230,10 +230,26 @@ def test_inexpressible_subnets_are_refused(supernets, tmp_path, case):
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
-def test_vision_and_wrong_norm_are_refused(tmp_path):
-    spec = variant("vit-tiny", [32], [32])
-    model = extract(Supernet(spec, seed=0), arch(spec, 128, uniform(4, 2, 384, 32)))
-    with pytest.raises(SpecError, match=r"^task 'vision': .*; use --format onnx$"):
+def test_uniform_vit_exports_as_vit_for_image_classification(tmp_path):
+    spec = variant("vit-tiny", [16, 32], [32])
+    model = extract(random_supernet(spec, 9), arch(spec, 128, uniform(4, 2, 384, [32, 16, 32, 16])))
+    save_hf(model, tmp_path)
+    hf, info = transformers.AutoModelForImageClassification.from_pretrained(
+        tmp_path, output_loading_info=True
+    )
+    assert_loaded_completely(info)
+    assert type(hf).__name__ == "ViTForImageClassification"
+    images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        diff = max_diff(hf.eval()(pixel_values=images).logits, model(images))
+    print(f"vit-tiny uniform: max |logits diff| = {diff:.2e}")
+    assert diff < TOLERANCE
+
+
+def test_speech_and_wrong_norm_are_refused(tmp_path):
+    spec = variant("speech-tiny", [32], [32])
+    model = extract(Supernet(spec, seed=0), arch(spec, 32, uniform(2, 2, 64, 32)))
+    with pytest.raises(SpecError, match=r"^task 'speech': .*; use --format onnx$"):
         save_hf(model, tmp_path)
     post = variant("gpt-tiny", [32], [32], norm="post")
     reason = hf_unsupported_reason(post, arch(post, 64, uniform(2, 4, 128, 32)))
