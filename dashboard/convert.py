@@ -7,6 +7,7 @@ import json
 from supernas.dashboard.archview import ArchView, front_end_line
 from supernas.dashboard.models import (
     ConstraintOut,
+    FormatOut,
     JobOut,
     Objective,
     SpaceLimits,
@@ -16,10 +17,12 @@ from supernas.dashboard.models import (
     VerifiedPoints,
     VerifiedValueOut,
 )
+from supernas.export.exporters import format_refusals
 from supernas.search.jobspec import Constraint, JobSpec, metric_units, objective_directions
 from supernas.search.pareto import minimization_vector
 from supernas.search.store.records import JobRecord, TrialRecord, VerificationRecord
 from supernas.search.verify import noise_band, within_noise
+from supernas.spaces.architecture import Architecture, parse_architecture
 from supernas.spaces.spec import SpaceSpec
 
 
@@ -150,6 +153,18 @@ def space_limits(space: SpaceSpec) -> SpaceLimits:
     )
 
 
+def trial_architecture(space: SpaceSpec, trial: TrialRecord) -> Architecture:
+    return parse_architecture(space, trial.arch_json, f"trial {trial.number}")
+
+
+def formats_out(space: SpaceSpec, arch: Architecture) -> list[FormatOut]:
+    """Each export format with whether it applies to the subnet and, if not, why."""
+    return [
+        FormatOut(format=fmt, available=reason is None, reason=reason)
+        for fmt, reason in format_refusals(space, arch).items()
+    ]
+
+
 def trial_detail(
     job_id: int,
     trial: TrialRecord,
@@ -163,4 +178,5 @@ def trial_detail(
         architecture=json.loads(trial.arch_json),
         limits=space_limits(space),
         front_end=front_end_line(space, json.loads(trial.arch_json)["embed_dim"]),
+        formats=formats_out(space, trial_architecture(space, trial)),
     )

@@ -7,8 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from supernas.export.exporters import FORMATS
+
 JobStatus = Literal["queued", "running", "stopped", "completed", "failed"]
 TrialState = Literal["queued", "running", "complete", "failed", "infeasible"]
+ExportFormat = Literal[FORMATS]  # every format export_subnet writes
 
 
 class Objective(BaseModel):
@@ -113,12 +116,23 @@ class SpaceLimits(BaseModel):
     weight_bits: int
 
 
+class FormatOut(BaseModel):
+    """An export format as it applies to the trial's subnet: the answer `supernas export` gives too."""
+
+    format: ExportFormat = Field(description="the value of POST .../extract?format=")
+    available: bool
+    reason: str | None = Field(description="why the format does not apply, one line; null when available")
+
+
 class TrialDetail(TrialOut):
     job_id: int
     architecture: dict
     limits: SpaceLimits
     front_end: str | None = Field(
         default=None, description="speech spaces: the conv front end before the layers"
+    )
+    formats: list[FormatOut] = Field(
+        description="every export format, in order; Extract refuses an unavailable one (422) with its reason"
     )
 
 

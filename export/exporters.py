@@ -22,8 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from supernas.core.errors import SpecError, allowed
+from supernas.export.sentence import save_sentence_transformers, sentence_transformers_unsupported_reason
 from supernas.models.checkpoint import load_subnet, save_subnet
 from supernas.models.model import Transformer
+from supernas.spaces.architecture import Architecture
+from supernas.spaces.spec import SpaceSpec
 
 FORMATS = ("supernas", "onnx", "hf", "sentence-transformers")
 # task -> the transformers Auto class that loads a model with its head
@@ -47,6 +50,22 @@ def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise SpecError(f"unknown export format '{fmt}' ({allowed(FORMATS)})")
     return fmt
+
+
+def format_refusals(spec: SpaceSpec, arch: Architecture) -> dict[str, str | None]:
+    """Every format, in FORMATS order: None where it applies to the subnet ``(spec, arch)``, else the one
+    line saying why not. export_subnet (so the CLI), the REST API and the dashboard's Extract all ask
+    this, so they cannot disagree about a subnet. Only sentence-transformers depends on the subnet today:
+    hf falls back to remote code and ONNX expresses every subnet."""
+    refusals = dict.fromkeys(FORMATS)
+    refusals["sentence-transformers"] = sentence_transformers_unsupported_reason(spec)
+    return refusals
+
+
+def check_applies(spec: SpaceSpec, arch: Architecture, fmt: str) -> None:
+    """Refuse an unknown format, or one that does not apply to the subnet, in one line."""
+    if reason := format_refusals(spec, arch)[check_format(fmt)]:
+        raise SpecError(reason)
 
 
 def check_output_directory(directory: Path) -> Path:
@@ -134,7 +153,7 @@ def sentence_transformers_check(model: Transformer, directory: Path) -> str:
 
 def export_subnet(model: Transformer, directory: str | Path, fmt: str) -> ExportResult:
     """Write ``model`` (an extracted or loaded subnet) to a new ``directory`` in format ``fmt``."""
-    check_format(fmt)
+    check_applies(model.spec, model.arch, fmt)  # before anything is written
     directory = check_output_directory(Path(directory))
     if fmt == "hf":
         from supernas.export.remote import save_transformers
@@ -142,14 +161,6 @@ def export_subnet(model: Transformer, directory: str | Path, fmt: str) -> Export
         save_transformers(model, directory)
         check = hf_check(model, directory)
     elif fmt == "sentence-transformers":
-        from supernas.export.sentence import (
-            save_sentence_transformers,
-            sentence_transformers_unsupported_reason,
-        )
-
-        reason = sentence_transformers_unsupported_reason(model.spec)
-        if reason is not None:  # before anything is written
-            raise SpecError(reason)
         save_sentence_transformers(model, directory)
         check = sentence_transformers_check(model, directory)
     elif fmt == "onnx":

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from supernas.dashboard.archview import arch_view
-from supernas.dashboard.convert import metrics_of, trial_detail, trial_out
+from supernas.dashboard.convert import metrics_of, trial_architecture, trial_detail, trial_out
 from supernas.dashboard.deps import (
     MAX_ID,
     Authorized,
@@ -33,11 +33,12 @@ from supernas.dashboard.models import (
     REJECTED,
     DistillOut,
     ErrorOut,
+    ExportFormat,
     TrialDetail,
     TrialPage,
     TrialState,
 )
-from supernas.export.exporters import export_checkpoint
+from supernas.export.exporters import check_applies, export_checkpoint
 from supernas.models.checkpoint import CONFIG
 from supernas.search.trial_subnets import check_extractable, distill_trial, export_trial, extract_trial
 from supernas.search.verify import verify_job
@@ -45,7 +46,6 @@ from supernas.spaces.spec import load_spec
 
 router = APIRouter(prefix="/api/jobs/{job_id}/trials", tags=["trials"], responses={**NOT_FOUND, **REJECTED})
 
-ExportFormat = Literal["supernas", "onnx", "hf"]
 Weights = Literal["extracted", "distilled"]
 MAX_DISTILL_STEPS = 5_000
 _extracting = threading.Lock()  # one extraction at a time: each holds a whole supernet in memory
@@ -176,6 +176,14 @@ def get_distillation(
     return DistillOut(**asdict(run))
 
 
+def zip_members(folder: Path, fmt: str) -> list[Path]:
+    """What the zip holds: an export's whole tree (a sentence-transformers folder keeps its modules in
+    subfolders), but only a checkpoint's own files (not a distillation's training state)."""
+    if fmt == "supernas":
+        return sorted(f for f in folder.iterdir() if f.is_file())
+    return sorted(folder.rglob("*"))
+
+
 @router.post(
     "/{number}/extract",
     dependencies=Authorized,
@@ -185,6 +193,11 @@ def get_distillation(
         409: {
             "model": ErrorOut,
             "description": "weights=distilled before a distillation of the trial is done",
+        },
+        422: {
+            "model": ErrorOut,
+            "description": "a failed trial, a format that does not apply to the subnet (detail: the "
+            "reason, as in the trial's formats) or malformed parameters",
         },
     },
 )
@@ -197,7 +210,9 @@ def extract_checkpoint(
     format: Annotated[
         ExportFormat,
         Query(
-            description="supernas (config.json + model.safetensors) | onnx (model.onnx) | hf (Hugging Face)"
+            description="supernas (config.json + model.safetensors) | onnx (model.onnx) | hf (Hugging Face "
+            "transformers) | sentence-transformers (text encoders on MiniLM's vocabulary; the trial's "
+            "formats say which apply)"
         ),
     ] = "supernas",
     weights: Annotated[
@@ -207,9 +222,11 @@ def extract_checkpoint(
 ) -> FileResponse:
     """Build the trial's standalone model (as `supernas extract JOB TRIAL`, or `supernas export JOB TRIAL
     --format F`; kept under the server's home in checkpoints/), or take its distilled checkpoint, and send
-    it as a zip."""
+    it as a zip. A format that does not apply to the subnet is refused before anything is written."""
     job = store.get_job(job_id)
-    store.get_trial(job_id, number)
+    trial = store.get_trial(job_id, number)
+    space = load_spec(job.space)
+    check_applies(space, trial_architecture(space, trial), format)
     distilled = distilled_folder(settings, job_id, number) if weights == "distilled" else None
     with _extracting:  # checked under the lock: a distillation starting now clears its folder under it too
         if distilled is not None and (
@@ -230,8 +247,8 @@ def extract_checkpoint(
             extract_trial(store, job_id, number, folder)
         with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
             with zipfile.ZipFile(handle, "w") as archive:  # stored: weights barely compress
-                for file in sorted(f for f in folder.iterdir() if f.is_file()):  # not a training state
-                    archive.write(file, file.name)
+                for path in zip_members(folder, format):
+                    archive.write(path, path.relative_to(folder))
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name)
     suffix = ("-distilled" if distilled else "") + ("" if format == "supernas" else f"-{format}")
     return FileResponse(

@@ -13,7 +13,8 @@ import torch
 import yaml
 
 from supernas.data.inputs import random_batch
-from supernas.models.checkpoint import load_subnet
+from supernas.export.remote import save_transformers
+from supernas.models.checkpoint import extract, load_subnet
 from supernas.models.supernet import Supernet
 from supernas.predictors.catalogue import get_metric
 from supernas.search.jobspec import JobSpec, objective_directions
@@ -221,7 +222,6 @@ def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_p
         again = c.post(
             f"/api/jobs/1/trials/{number}/extract", params={"format": "onnx"}
         )  # replaces the server's copy
-        refused = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "hf"})
         unknown = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "tflite"})
         checkpoint = c.post(f"/api/jobs/1/trials/{number}/extract")
     assert (
@@ -242,8 +242,63 @@ def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_p
     assert (
         np.abs(logits - expected).max() < 0.1 * np.abs(expected).max()
     )  # per-tensor activation rounding may flip
-    assert refused.status_code == 422 and "use --format onnx" in refused.json()["detail"]
     assert unknown.status_code == 422
+
+
+SENTENCE_REFUSAL = (
+    "format 'sentence-transformers' is for text encoders (task encoder_classification); "
+    "space 'gpt-tiny' is task 'causal_lm'; use --format hf"
+)
+
+
+def server_files(server) -> dict[str, int]:
+    """Every file under the server's home (its checkpoints, database, log) with its size."""
+    return {str(f.relative_to(server.home)): f.stat().st_size for f in server.home.rglob("*") if f.is_file()}
+
+
+def test_trial_lists_every_format_and_extract_refuses_one_that_does_not_apply(finished_server):
+    with finished_server.client() as c:
+        number = c.get("/api/jobs/1/front").json()[0]["number"]
+        formats = c.get(f"/api/jobs/1/trials/{number}").json()["formats"]
+        before = {k: v for k, v in server_files(finished_server).items() if k.startswith("checkpoints")}
+        refused = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "sentence-transformers"})
+        distilled = c.post(
+            f"/api/jobs/1/trials/{number}/extract",
+            params={"format": "sentence-transformers", "weights": "distilled"},
+        )
+        after = {k: v for k, v in server_files(finished_server).items() if k.startswith("checkpoints")}
+    assert formats == [
+        {"format": "supernas", "available": True, "reason": None},
+        {"format": "onnx", "available": True, "reason": None},
+        {"format": "hf", "available": True, "reason": None},
+        {"format": "sentence-transformers", "available": False, "reason": SENTENCE_REFUSAL},
+    ]
+    # the subnet is what is refused, whichever weights: before the distilled checkpoint is looked for
+    assert refused.status_code == distilled.status_code == 422
+    assert refused.json() == distilled.json() == {"detail": SENTENCE_REFUSAL}
+    assert after == before  # nothing written, nothing removed
+
+
+def test_extract_as_hf_serves_the_files_the_export_writes(finished_server, tmp_path):
+    with finished_server.client() as c:
+        number = c.get("/api/jobs/1/front").json()[0]["number"]
+        response = c.post(f"/api/jobs/1/trials/{number}/extract", params={"format": "hf"})
+        detail = c.get(f"/api/jobs/1/trials/{number}").json()
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"].endswith(f'-trial-{number}-hf.zip"')
+    space = load_spec("gpt-tiny")
+    arch = parse_architecture(space, json.dumps(detail["architecture"]), "trial")
+    save_transformers(extract(Supernet(space, seed=0), arch), tmp_path)  # the job's weights: seed 0
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        # gpt-tiny rounds activations, which no GPT-2 config expresses: remote code
+        assert sorted(archive.namelist()) == [
+            "config.json",
+            "configuration_supernas.py",
+            "model.safetensors",
+            "modeling_supernas.py",
+        ]
+        for name in archive.namelist():
+            assert archive.read(name) == (tmp_path / name).read_bytes(), name
 
 
 def test_verified_values_are_served_beside_the_searched_ones(finished_server):
