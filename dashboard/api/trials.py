@@ -176,12 +176,18 @@ def get_distillation(
     return DistillOut(**asdict(run))
 
 
-def zip_members(folder: Path, fmt: str) -> list[Path]:
-    """What the zip holds: an export's whole tree (a sentence-transformers folder keeps its modules in
-    subfolders), but only a checkpoint's own files (not a distillation's training state)."""
+def zip_folder(folder: Path, fmt: str) -> Path:
+    """A new zip file of what Extract sends: an export's whole tree (a sentence-transformers folder keeps
+    its modules in subfolders), but only a checkpoint's own files (not a distillation's training state)."""
     if fmt == "supernas":
-        return sorted(f for f in folder.iterdir() if f.is_file())
-    return sorted(folder.rglob("*"))
+        members = sorted(f for f in folder.iterdir() if f.is_file())
+    else:
+        members = sorted(folder.rglob("*"))
+    with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
+        with zipfile.ZipFile(handle, "w") as archive:  # stored: weights barely compress
+            for path in members:
+                archive.write(path, path.relative_to(folder))
+    return Path(handle.name)
 
 
 @router.post(
@@ -245,15 +251,12 @@ def extract_checkpoint(
                 export_checkpoint(distilled, folder, format)
         elif distilled is None:
             extract_trial(store, job_id, number, folder)
-        with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as handle:
-            with zipfile.ZipFile(handle, "w") as archive:  # stored: weights barely compress
-                for path in zip_members(folder, format):
-                    archive.write(path, path.relative_to(folder))
+        archive = zip_folder(folder, format)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", job.name)
     suffix = ("-distilled" if distilled else "") + ("" if format == "supernas" else f"-{format}")
     return FileResponse(
-        handle.name,
+        archive,
         media_type="application/zip",
         filename=f"{name}-trial-{number}{suffix}.zip",
-        background=BackgroundTask(Path(handle.name).unlink),
+        background=BackgroundTask(archive.unlink),
     )

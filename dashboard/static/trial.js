@@ -8,6 +8,13 @@
   const number = Number(document.body.dataset.trial);
   const $ = (id) => document.getElementById(id);
   const ATTENTION = { mha: "MHA", gqa: "GQA", linear: "linear", sliding_window: "sliding window", none: "no attention" };
+  // format -> [its name in the select, what its zip holds]
+  const FORMATS = {
+    supernas: ["supernas checkpoint", "config.json + model.safetensors"],
+    onnx: ["ONNX", "model.onnx"],
+    hf: ["Hugging Face", "a Hugging Face model directory"],
+    "sentence-transformers": ["sentence-transformers", "a sentence-transformers folder"],
+  };
 
   function meter(value, max, color, text = value) {
     const fill = el("div", { class: "fill" });
@@ -173,8 +180,7 @@
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-      const contents = { supernas: "config.json + model.safetensors", onnx: "model.onnx", hf: "a Hugging Face model directory" };
-      status.textContent = `Downloaded ${name} (${(blob.size / 1e6).toFixed(1)} MB): ${contents[format]}.`;
+      status.textContent = `Downloaded ${name} (${(blob.size / 1e6).toFixed(1)} MB): ${FORMATS[format][1]}.`;
     } catch (error) {
       status.className = "note error";
       status.textContent = `Extract failed (${error.status}): ${error.message}`;
@@ -183,6 +189,17 @@
     }
   }
   $("extract").addEventListener("click", extract);
+
+  // Every export format the server offers; one that does not apply to this subnet is listed disabled,
+  // its one-line reason (the one Extract would answer) as its tooltip.
+  function drawFormats(formats) {
+    $("export-format").replaceChildren(...formats.map((f) => {
+      const name = FORMATS[f.format][0];
+      return el("option", { value: f.format, disabled: !f.available, title: f.reason },
+        f.available ? name : `${name} (not for this subnet)`);
+    }));
+    $("extract").disabled = false;
+  }
 
   // Distillation runs on the server in the background; the page follows it until it is done or failed.
   async function followDistillation(run) {
@@ -234,6 +251,7 @@
     ]);
     Object.assign(state, { trial, job, plot });
     drawArchitecture(trial);
+    drawFormats(trial.formats);
     drawMetrics(trial, job);
     charts.initAxisControls(plot.objectives, drawFront);
     drawFront();

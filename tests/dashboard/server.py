@@ -36,6 +36,13 @@ def small_job(**overrides: object) -> dict:
     }
 
 
+# how Extract refuses sentence-transformers for small_job's subnets (gpt-tiny is no text encoder)
+SENTENCE_REFUSAL = (
+    "format 'sentence-transformers' is for text encoders (task encoder_classification); "
+    "space 'gpt-tiny' is task 'causal_lm'; use --format hf"
+)
+
+
 @dataclass
 class Server:
     url: str

@@ -22,7 +22,7 @@ from supernas.search.pareto import hypervolume, minimization_vector
 from supernas.search.store.store import open_store
 from supernas.spaces.architecture import parse_architecture
 from supernas.spaces.spec import load_spec
-from tests.dashboard.server import small_job
+from tests.dashboard.server import SENTENCE_REFUSAL, small_job
 from tests.search.jobs_helpers import brute_force_front
 
 
@@ -243,12 +243,6 @@ def test_extract_as_onnx_serves_a_model_onnx_runtime_runs(finished_server, tmp_p
         np.abs(logits - expected).max() < 0.1 * np.abs(expected).max()
     )  # per-tensor activation rounding may flip
     assert unknown.status_code == 422
-
-
-SENTENCE_REFUSAL = (
-    "format 'sentence-transformers' is for text encoders (task encoder_classification); "
-    "space 'gpt-tiny' is task 'causal_lm'; use --format hf"
-)
 
 
 def server_files(server) -> dict[str, int]:

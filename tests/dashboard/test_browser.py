@@ -18,7 +18,7 @@ from supernas.models.checkpoint import load_subnet
 from supernas.models.supernet import Supernet
 from supernas.spaces.spec import load_spec
 from tests.barrier import wait_until
-from tests.dashboard.server import serving, small_job
+from tests.dashboard.server import SENTENCE_REFUSAL, serving, small_job
 from tests.processes import ray_processes_of
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -207,6 +207,36 @@ def test_submit_watch_click_and_extract(page, tmp_path):
             width, screen = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert width <= screen, (path, width, screen)
         phone.close()
+
+
+OPTIONS = "(options) => options.map((o) => [o.value, o.disabled, o.title, o.textContent])"
+
+
+def test_extract_lists_every_format_and_disables_one_that_does_not_apply(page, finished_server, tmp_path):
+    with finished_server.client() as c:
+        number = c.get("/api/jobs/1/front").json()[0]["number"]
+    page.goto(f"{finished_server.url}/jobs/1/trials/{number}")
+    page.wait_for_selector("body[data-loaded='true']")
+    assert page.eval_on_selector_all("#export-format option", OPTIONS) == [
+        ["supernas", False, "", "supernas checkpoint"],
+        ["onnx", False, "", "ONNX"],
+        ["hf", False, "", "Hugging Face"],
+        ["sentence-transformers", True, SENTENCE_REFUSAL, "sentence-transformers (not for this subnet)"],
+    ]
+    shoot(page, "trial-formats")
+    page.select_option("#export-format", "hf")
+    with page.expect_download() as download_info:
+        page.click("#extract")
+    assert download_info.value.suggested_filename.endswith(f"-trial-{number}-hf.zip")
+    download_info.value.save_as(tmp_path / "hf.zip")
+    with zipfile.ZipFile(tmp_path / "hf.zip") as z:
+        assert sorted(z.namelist()) == [
+            "config.json",
+            "configuration_supernas.py",
+            "model.safetensors",
+            "modeling_supernas.py",
+        ]
+    page.wait_for_selector("#extract-status:has-text('a Hugging Face model directory')")
 
 
 def test_three_objectives_in_3d_and_two_jobs_compared(page, tmp_path):
