@@ -164,12 +164,12 @@ def test_export_refuses_a_failed_trial(finished_job, tmp_path):
     [
         (
             ["export", "1", "0", "--format", "tflite", "-o", "x"],
-            "unknown export format 'tflite' (allowed: supernas, onnx, hf)",
+            "unknown export format 'tflite' (allowed: supernas, onnx, hf, sentence-transformers)",
         ),
         (
-            ["export", "1", "0", "--format", "hf", "-o", "x"],
-            "use --format onnx",
-        ),  # gpt-tiny rounds activations
+            ["export", "1", "0", "--format", "sentence-transformers", "-o", "x"],
+            "space 'gpt-tiny' is task 'causal_lm'; use --format hf",
+        ),
         (["export", "1", "-o", "x"], "export needs JOB TRIAL"),
         (["export", "1", "9999", "-o", "x"], "9999"),
         (["export", "--checkpoint", "nowhere", "-o", "x"], "nowhere"),
