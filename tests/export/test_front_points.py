@@ -39,6 +39,7 @@ from supernas.models.supernet import Supernet
 from supernas.search.store.store import open_store
 from supernas.spaces.architecture import parse_architecture
 from supernas.spaces.spec import load_spec, parse_spec
+from supernas.workers.cluster import disconnect
 from tests.helpers import run_main
 
 TOLERANCE = 1e-5
@@ -106,7 +107,10 @@ def run_job(monkeypatch, capsys, tmp_path: Path, name: str, **fields) -> tuple[s
     job = tmp_path / f"{name}.yaml"
     job.write_text(yaml.safe_dump({"name": name, "strategy": "random", "workers": 1, "seed": 0, **fields}))
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    code, out, err = run_main(monkeypatch, capsys, "run", str(job), "--db", url, "--no-progress")
+    try:
+        code, out, err = run_main(monkeypatch, capsys, "run", str(job), "--db", url, "--no-progress")
+    finally:
+        disconnect()  # run stops Ray itself when it succeeds; a failed run must not leave it to later tests
     assert code == 0, out + err
     store = open_store(url)
     record = store.get_job(name)
