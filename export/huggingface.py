@@ -29,7 +29,7 @@ from supernas.spaces.spec import AttentionType, SpaceSpec
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 CLASSIFIER_WEIGHTS = "classifier.safetensors"
-ONNX_HINT = "; use --format onnx"
+REMOTE_HINT = "; --format hf writes it with its own modeling code instead (trust_remote_code)"
 # supernas activation -> transformers ACT2FN name (gelu_new is GPT-2's tanh approximation)
 HF_ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu"}
 FAMILIES = {
@@ -107,9 +107,10 @@ def _first_difference(spec: SpaceSpec, arch: Architecture) -> str | None:
 
 def hf_unsupported_reason(spec: SpaceSpec, arch: Architecture) -> str | None:
     """None when a standard transformers config can express this subnet exactly; else ONE line naming the
-    first layer (or global setting) that differs and why, ending with "; use --format onnx"."""
+    first layer (or global setting) that differs and why, ending with the remote-code hint (:mod:`.remote`
+    exports such subnets)."""
     why = _first_difference(spec, arch)
-    return None if why is None else why + ONNX_HINT
+    return None if why is None else why + REMOTE_HINT
 
 
 def _weight(linear: QuantLinear) -> torch.Tensor:

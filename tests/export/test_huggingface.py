@@ -21,7 +21,7 @@ import transformers
 from safetensors.torch import load_file
 
 from supernas.core.errors import SpecError
-from supernas.export.huggingface import CLASSIFIER_WEIGHTS, hf_unsupported_reason, save_hf
+from supernas.export.huggingface import CLASSIFIER_WEIGHTS, REMOTE_HINT, hf_unsupported_reason, save_hf
 from supernas.models.checkpoint import extract
 from supernas.models.ops import mean_pool
 from supernas.models.supernet import Supernet
@@ -225,7 +225,7 @@ def test_inexpressible_subnets_are_refused(supernets, tmp_path, case):
     with pytest.raises(SpecError) as e:
         save_hf(model, tmp_path / "out")
     message = str(e.value)
-    assert named in message and message.endswith("; use --format onnx") and "\n" not in message, message
+    assert named in message and message.endswith(REMOTE_HINT) and "\n" not in message, message
     assert message == hf_unsupported_reason(supernet.spec, a)
     assert not (tmp_path / "out").exists()  # nothing half-written
 
@@ -249,10 +249,10 @@ def test_uniform_vit_exports_as_vit_for_image_classification(tmp_path):
 def test_speech_and_wrong_norm_are_refused(tmp_path):
     spec = variant("speech-tiny", [32], [32])
     model = extract(Supernet(spec, seed=0), arch(spec, 32, uniform(2, 2, 64, 32)))
-    with pytest.raises(SpecError, match=r"^task 'speech': .*; use --format onnx$"):
+    with pytest.raises(
+        SpecError, match=r"^task 'speech': .*own modeling code instead \(trust_remote_code\)$"
+    ):
         save_hf(model, tmp_path)
     post = variant("gpt-tiny", [32], [32], norm="post")
     reason = hf_unsupported_reason(post, arch(post, 64, uniform(2, 4, 128, 32)))
-    assert reason.startswith("norm 'post' (Hugging Face GPT-2 is pre-norm") and reason.endswith(
-        "--format onnx"
-    )
+    assert reason.startswith("norm 'post' (Hugging Face GPT-2 is pre-norm") and reason.endswith(REMOTE_HINT)

@@ -179,7 +179,7 @@ def test_random_mutation_reaches_and_leaves_noop_blocks():
 def test_noop_subnet_exports_to_onnx_and_not_to_hugging_face():
     import numpy as np
 
-    from supernas.export.huggingface import hf_unsupported_reason
+    from supernas.export.huggingface import REMOTE_HINT, hf_unsupported_reason
     from supernas.export.onnx import example_inputs, runtime_session, to_onnx, torch_outputs
 
     spec = with_noops("gpt-tiny")
@@ -190,5 +190,5 @@ def test_noop_subnet_exports_to_onnx_and_not_to_hugging_face():
     assert max(float(np.abs(a - b).max()) for a, b in zip(ours, theirs)) < 1e-4
     assert (
         hf_unsupported_reason(spec, arch)
-        == "layer 0: a no-op attention block (Hugging Face GPT-2 layers always have both); use --format onnx"
+        == "layer 0: a no-op attention block (Hugging Face GPT-2 layers always have both)" + REMOTE_HINT
     )
