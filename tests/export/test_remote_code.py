@@ -12,10 +12,6 @@ gpt2-small and hubert-base keep every per-layer choice but are held at depth 2 (
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import sysconfig
-from pathlib import Path
 
 import pytest
 import torch
@@ -28,9 +24,9 @@ from supernas.models.checkpoint import extract
 from supernas.models.supernet import Supernet
 from supernas.spaces.architecture import Architecture, LayerArch, check, sample_many
 from supernas.spaces.spec import SpaceSpec, load_spec, parse_spec
+from tests.export.standalone import load_standalone
 
 TOLERANCE = 1e-5
-LOADER = Path(__file__).with_name("load_exports.py")
 SPACES = {
     "bert-mini": {},
     "gpt-tiny": {},
@@ -66,31 +62,6 @@ def our_outputs(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
                 inputs["input_ids"], inputs["attention_mask"].bool(), inputs["token_type_ids"]
             )
         return model(next(iter(inputs.values())))
-
-
-def load_standalone(tmp_path: Path, jobs: list[tuple[str, str, dict]]) -> list[torch.Tensor]:
-    """Outputs of each job, computed in a fresh process where supernas is not importable."""
-    jobs_file, out_file = tmp_path / "jobs.pt", tmp_path / "out.pt"
-    torch.save({"jobs": jobs}, jobs_file)
-    site_packages = sysconfig.get_paths()["purelib"]
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-S",
-            str(LOADER),
-            site_packages,
-            str(torch.get_num_threads()),
-            str(jobs_file),
-            str(out_file),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"},
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    return torch.load(out_file)
 
 
 @pytest.mark.parametrize("name", SPACES)
