@@ -119,6 +119,7 @@ def hf_check(model: Transformer, directory: Path) -> str:
         return "not checked: transformers is not installed (pip install transformers)"
     from supernas.export.onnx import example_inputs
 
+    transformers.logging.disable_progress_bar()  # one bar per load; the export prints its own line
     auto = getattr(transformers, AUTO_CLASSES[model.spec.task])
     loaded = auto.from_pretrained(directory, trust_remote_code=True).eval()
     inputs = {k: torch.from_numpy(v) for k, v in example_inputs(model.spec, batch=2, seq=16).items()}
@@ -133,6 +134,7 @@ def sentence_transformers_check(model: Transformer, directory: Path) -> str:
     """Encode two sentences with sentence-transformers (when installed) and compare with the subnet's
     unit-normalised mean-pooled final states."""
     try:
+        import transformers
         from sentence_transformers import SentenceTransformer
     except ImportError:
         return "not checked: sentence-transformers is not installed (pip install sentence-transformers)"
@@ -140,6 +142,7 @@ def sentence_transformers_check(model: Transformer, directory: Path) -> str:
     from supernas.models.ops import mean_pool
 
     sentences = ["A subnet found by supernas.", "It loads where its users work."]
+    transformers.logging.disable_progress_bar()  # installed with sentence-transformers
     loaded = SentenceTransformer(str(directory), device="cpu", trust_remote_code=True)
     theirs = loaded.encode(sentences, convert_to_tensor=True)
     ids, mask = wordpiece_encode(sentences, loaded.max_seq_length)
