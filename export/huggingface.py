@@ -178,6 +178,20 @@ def _gpt2(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict
     return tensors, config
 
 
+def _encoder_config(spec: SpaceSpec, arch: Architecture) -> dict:
+    """The config fields BERT and ViT share: one width, heads and FFN for every layer, no dropout."""
+    layer = arch.layers[0]
+    return {
+        "hidden_size": arch.embed_dim,
+        "num_hidden_layers": arch.depth,
+        "num_attention_heads": layer.heads,
+        "intermediate_size": layer.ffn_dim,
+        "hidden_act": HF_ACTIVATIONS[spec.activation],
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+    }
+
+
 def _bert(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict[str, torch.Tensor], dict]:
     """BertModel tensors; the pooler is written as zeros (not part of the subnet, see config 'supernas')."""
     e = arch.embed_dim
@@ -185,18 +199,11 @@ def _bert(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict
     # a space without segment embeddings: one all-zero token type row adds nothing
     types = t.setdefault("embeddings.token_type_embeddings.weight", torch.zeros(1, e))
     t |= {"pooler.dense.weight": torch.zeros(e, e), "pooler.dense.bias": torch.zeros(e)}
-    layer = arch.layers[0]
     config = {
         "model_type": "bert",
         "architectures": ["BertModel"],
         "vocab_size": spec.vocab_size,
-        "hidden_size": e,
-        "num_hidden_layers": arch.depth,
-        "num_attention_heads": layer.heads,
-        "intermediate_size": layer.ffn_dim,
-        "hidden_act": HF_ACTIVATIONS[spec.activation],
-        "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0,
+        **_encoder_config(spec, arch),
         "max_position_embeddings": spec.seq_len,
         "type_vocab_size": types.shape[0],
         "layer_norm_eps": spec.norm_eps,
@@ -223,17 +230,10 @@ def _vit(model: Transformer, spec: SpaceSpec, arch: Architecture) -> tuple[dict[
         for ours, theirs in VIT_LAYER_NAMES.items():
             for kind, tensor in _tensors(block.get_submodule(ours)).items():
                 tensors[f"vit.encoder.layer.{i}.{theirs}.{kind}"] = tensor
-    layer = arch.layers[0]
     config = {
         "model_type": "vit",
         "architectures": ["ViTForImageClassification"],
-        "hidden_size": e,
-        "num_hidden_layers": arch.depth,
-        "num_attention_heads": layer.heads,
-        "intermediate_size": layer.ffn_dim,
-        "hidden_act": HF_ACTIVATIONS[spec.activation],
-        "hidden_dropout_prob": 0.0,
-        "attention_probs_dropout_prob": 0.0,
+        **_encoder_config(spec, arch),
         "layer_norm_eps": spec.norm_eps,
         "image_size": spec.image_size,
         "patch_size": p,
