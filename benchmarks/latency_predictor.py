@@ -11,6 +11,10 @@ and the best predictor is scored against those timings too. The headline is rank
 - MAPE / noise: the held-out MAPE divided by the machine's own two-pass disagreement (1.0 means the
   predictor is as close as the measurement can tell).
 
+Beside them, the re-timing's two passes are ranked against each other: how far one timing's own order
+is from 1, the share of a Spearman below 1 that is the machine's and not the predictor's (the scores
+use the passes' median, steadier than either pass).
+
 Targets: Spearman >= 0.97, pairs right >= 95 %, MAPE / noise <= 1.2. Each figure is printed as the
 median over seeds with its range. Predictors go to a temporary SUPERNAS_HOME: nothing is left behind.
 
@@ -30,6 +34,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from supernas.models.supernet import Supernet
 from supernas.predictors.latency.calibration import calibrate, heldout_split, load_predictor
@@ -49,6 +54,7 @@ class Run:
     noise: float
     independent: PredictorScore
     independent_noise: float
+    independent_self_spearman: float
 
 
 def one_run(space: str, backend: str, seed: int, args: argparse.Namespace) -> Run:
@@ -68,7 +74,14 @@ def one_run(space: str, backend: str, seed: int, args: argparse.Namespace) -> Ru
     passes, retimed = subnet_latencies(Supernet(spec, seed=seed), archs, report.workload, 2, seed)
     noise = two_pass_disagreement(passes[0], passes[1])
     predicted = load_predictor(spec, report.workload, report.best).predict(archs)
-    return Run(report.scores[report.best], report.repeatability, score(predicted, retimed, noise), noise)
+    self_spearman = float(spearmanr(passes[0], passes[1]).statistic)
+    return Run(
+        report.scores[report.best],
+        report.repeatability,
+        score(predicted, retimed, noise),
+        noise,
+        self_spearman,
+    )
 
 
 def spread(values: list[float | None], spec: str) -> str:
@@ -99,6 +112,9 @@ def summary(runs: list[Run]) -> list[str]:
                 ".3f" if field in ("spearman", "kendall", "mape_over_noise") else ".1f",
             )
         )
+    rows.append(
+        ("Spearman pass vs pass", [None] * len(runs), [r.independent_self_spearman for r in runs], ".3f")
+    )
     for name, calibrated, independent, fmt in rows:
         lines.append(f"  {name:<22}{spread(calibrated, fmt):<30}{spread(independent, fmt):<30}")
     for field, (target, sense) in TARGETS.items():
