@@ -73,9 +73,16 @@ def plugin_in(folder: Path) -> str:
     return str(shutil.copy(PLUGIN, folder / PLUGIN.name))
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 240, alive=None) -> None:
+PATIENCE_S = 600  # how long a test waits for a job's progress before it fails, naming what it waited for
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = PATIENCE_S, alive=None) -> None:
     """Wait for ``condition`` (polled every 50 ms); fail naming ``what`` after ``timeout`` seconds, or at
-    once if the process ``alive`` (a Popen) has exited."""
+    once if the process ``alive`` (a Popen) has exited.
+
+    The deadline only ends a test that would otherwise hang: with a busy loop on both cores of a 2-core
+    machine, a Ray worker took 100 s to start and reach a gate (8 s idle), so it is set far above that.
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         if alive is not None and alive.poll() is not None:
@@ -86,13 +93,28 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 240,
 
 
 class Background(threading.Thread):
-    """``target`` run in a thread, watched like a process: ``poll()`` is None while it runs, and ``join()``
-    raises what it raised."""
+    """``target`` (a job) run in a thread, watched like a process: ``poll()`` is None while it runs, and
+    ``join()`` raises what it raised.
 
-    def __init__(self, target: Callable[[], object]) -> None:
+    As a context manager it opens the job's ``gate`` and waits for the job when the block is left, passed
+    or failed. A job left waiting at a failed test's gate runs on in the test process, beside the next
+    tests and their Ray: under load, one such job ended the whole pytest process several tests later.
+    """
+
+    def __init__(self, target: Callable[[], object], gate: Gate | None = None) -> None:
         super().__init__(daemon=True)
-        self.work, self.error, self.returncode = target, None, None
+        self.work, self.gate, self.error, self.returncode = target, gate, None, None
         self.start()
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.gate is not None:
+            self.gate.open()
+        threading.Thread.join(self, PATIENCE_S)
+        if self.is_alive():
+            raise AssertionError(f"the job in the background still ran {PATIENCE_S} s after its gate opened")
 
     def run(self) -> None:
         try:

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from tests.barrier import PATIENCE_S
 from tests.processes import free_port, kill_ray_session_of
 
 SUPERNAS = str(Path(sys.executable).with_name("supernas"))
@@ -69,7 +70,7 @@ class Server:
         self,
         job_id: int,
         statuses: tuple[str, ...] = FINISHED_STATUSES,
-        timeout: float = 300,
+        timeout: float = PATIENCE_S,
         evaluated: int | None = None,
     ) -> dict:
         """The job once its status is one of ``statuses`` (and, if given, ``evaluated`` trials are done)."""
@@ -122,7 +123,7 @@ def serving(home: Path, *args: str, token: str | None = None) -> Iterator[Server
         )
     server = Server(f"http://127.0.0.1:{port}", home, db_url, process, token)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE_S
         while True:
             assert process.poll() is None, f"server exited with {process.returncode}: {server.log()}"
             try:
@@ -130,7 +131,7 @@ def serving(home: Path, *args: str, token: str | None = None) -> Iterator[Server
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, f"server did not answer in 60 s: {server.log()}"
+            assert time.monotonic() < deadline, f"server did not answer in {PATIENCE_S} s: {server.log()}"
             time.sleep(0.2)
         yield server
     finally:

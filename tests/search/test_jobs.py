@@ -19,7 +19,7 @@ from supernas.search.runner import create_job, execute
 from supernas.search.store.records import EVALUATED
 from supernas.search.store.store import open_store
 from supernas.workers.cluster import connect, disconnect
-from tests.barrier import PLUGIN, Background, Gate, wait_until
+from tests.barrier import PATIENCE_S, PLUGIN, Background, Gate, wait_until
 from tests.processes import kill_ray_session_of
 from tests.search.jobs_helpers import assert_consistent, write_job
 
@@ -42,10 +42,11 @@ def test_two_objective_job_on_two_workers(local_ray, tmp_path, store_url):
     spec = load_job_spec(job_file)
     store = open_store(store_url)
     job_id = create_job(store, spec)
-    run = Background(lambda: execute(store, job_id, spec, workers=2, ray_address=None, progress=False))
-    wait_until(lambda: gate.arrivals() == 2, "both workers at the gate", alive=run)
-    gate.open()
-    run.join()
+    job = lambda: execute(store, job_id, spec, workers=2, ray_address=None, progress=False)  # noqa: E731
+    with Background(job, gate) as run:
+        wait_until(lambda: gate.arrivals() == 2, "both workers at the gate", alive=run)
+        gate.open()
+        run.join()
     assert_consistent(store, job_id, job_file, budget=16)
     workers = {t.worker for t in store.trials(job_id)}
     assert len(workers) == 2  # both actors did work
@@ -73,27 +74,28 @@ def test_killed_worker_is_replaced_and_its_trial_redone(local_ray, tmp_path, sto
     store = open_store(store_url)
     job_id = create_job(store, spec)
     gate.release(1)
-    run = Background(lambda: execute(store, job_id, spec, workers=2, ray_address=None, progress=False))
-    watcher = open_store(store_url)  # this thread's own connections
-    wait_until(
-        lambda: evaluated(watcher, job_id) == 1 and gate.arrivals() == 3,
-        "one trial stored and both workers at the gate",
-        alive=run,
-    )
-    workers = set(gate.arrival_pids())
-    victim = min(workers)
+    job = lambda: execute(store, job_id, spec, workers=2, ray_address=None, progress=False)  # noqa: E731
+    with Background(job, gate) as run:
+        watcher = open_store(store_url)  # this thread's own connections
+        wait_until(
+            lambda: evaluated(watcher, job_id) == 1 and gate.arrivals() == 3,
+            "one trial stored and both workers at the gate",
+            alive=run,
+        )
+        workers = set(gate.arrival_pids())
+        victim = min(workers)
 
-    def by_victim() -> set[int]:
-        return {t.id for t in watcher.trials(job_id, states=EVALUATED) if f":{victim}@" in t.worker}
+        def by_victim() -> set[int]:
+            return {t.id for t in watcher.trials(job_id, states=EVALUATED) if f":{victim}@" in t.worker}
 
-    finished_by_victim = by_victim()
-    os.kill(victim, signal.SIGKILL)  # while it holds a trial at the gate
-    wait_until(lambda: set(gate.arrival_pids()) - workers, "a replacement worker at the gate", alive=run)
-    (replacement,) = set(gate.arrival_pids()) - workers
-    gate.open()
-    run.join()
-    assert by_victim() == finished_by_victim  # the dead worker finished nothing after
-    assert any(f":{replacement}@" in t.worker for t in store.trials(job_id, states=EVALUATED))
+        finished_by_victim = by_victim()
+        os.kill(victim, signal.SIGKILL)  # while it holds a trial at the gate
+        wait_until(lambda: set(gate.arrival_pids()) - workers, "a replacement worker at the gate", alive=run)
+        (replacement,) = set(gate.arrival_pids()) - workers
+        gate.open()
+        run.join()
+        assert by_victim() == finished_by_victim  # the dead worker finished nothing after
+        assert any(f":{replacement}@" in t.worker for t in store.trials(job_id, states=EVALUATED))
     assert_consistent(store, job_id, job_file, budget=12)  # its trial was re-queued: exact, no duplicates
 
 
@@ -115,7 +117,7 @@ def test_sigkilled_controller_then_resume(tmp_path, store_url):
     wait_until(lambda: store.list_jobs() and store.leases(), "the run to hold the job", alive=run)
     job_id = store.list_jobs()[0].id
     resume = ["supernas", "resume", str(job_id), "--db", store_url, "--no-progress"]
-    refused = subprocess.run(resume, capture_output=True, text=True, timeout=120, env=env)
+    refused = subprocess.run(resume, capture_output=True, text=True, timeout=PATIENCE_S, env=env)
     assert refused.returncode == 2
     assert refused.stderr.startswith(
         f"error: job {job_id} is being run by supernas run on {socket.gethostname()} (pid {run.pid})"
@@ -133,7 +135,7 @@ def test_sigkilled_controller_then_resume(tmp_path, store_url):
     (lease,) = store.leases().values()
     wait_until(lambda: datetime.now(UTC) > lease.expires_at, "the dead controller's lease to expire")
     gate.open()
-    resumed = subprocess.run(resume, capture_output=True, text=True, timeout=300, env=env)
+    resumed = subprocess.run(resume, capture_output=True, text=True, timeout=PATIENCE_S, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = {t.id: (t.arch_id, t.state, t.values) for t in store.trials(job_id, states=EVALUATED)}
     assert all(after[i] == before[i] for i in before)  # nothing finished was lost or re-run
@@ -163,7 +165,7 @@ def test_a_controller_whose_lease_passed_on_stops_and_leaves_the_job_alone(tmp_p
         store.release_lease(1, lease.holder)  # as an expiry would let it
         store.take_lease(1, "the other controller", 60)
         gate.open()  # its next results: the write that finds the lease gone
-        _, stderr = run.communicate(timeout=120)
+        _, stderr = run.communicate(timeout=PATIENCE_S)
     finally:
         kill_ray_session_of(run.pid)
     assert run.returncode == 2
@@ -194,11 +196,13 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     wait_until(lambda: evaluated(store) == 3 and gate.arrivals() == 5, "3 trials stored", alive=run)
     run.send_signal(signal.SIGINT)
     try:
-        _, err = run.communicate(timeout=120)
+        _, err = run.communicate(timeout=PATIENCE_S)
     except subprocess.TimeoutExpired:
         run.send_signal(signal.SIGABRT)
         _, err = run.communicate(timeout=60)
-        raise AssertionError(f"still running 120 s after Ctrl-C; its threads then:\n{err[-8000:]}") from None
+        raise AssertionError(
+            f"still running {PATIENCE_S} s after Ctrl-C; its threads then:\n{err[-8000:]}"
+        ) from None
     finally:
         kill_ray_session_of(run.pid)
     assert run.returncode == 130

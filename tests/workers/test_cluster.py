@@ -51,10 +51,11 @@ def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'cluster.db'}")
     job_id = create_job(store, spec)
     address = two_node_cluster.address
-    run = Background(lambda: execute(store, job_id, spec, workers=2, ray_address=address, progress=False))
-    wait_until(lambda: gate.arrivals() == 2, "a worker of each node at the gate", alive=run)
-    gate.open()
-    run.join()
+    job = lambda: execute(store, job_id, spec, workers=2, ray_address=address, progress=False)  # noqa: E731
+    with Background(job, gate) as run:
+        wait_until(lambda: gate.arrivals() == 2, "a worker of each node at the gate", alive=run)
+        gate.open()
+        run.join()
     assert_consistent(store, job_id, job_file, budget=10)
     nodes = {t.worker.split("@")[1] for t in store.trials(job_id)}
     assert len(nodes) == 2  # one CPU per node, one actor per CPU: both nodes evaluated trials
