@@ -26,8 +26,8 @@ LOGS = ROOT / "test-artifacts" / "stress"  # the output of each failed run
 FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 
-def run_once(pytest_args: list[str]) -> tuple[bool, list[str], float, str]:
-    """One pytest process over the timing tests: (passed, failed test ids, seconds, its output)."""
+def run_once(pytest_args: list[str]) -> tuple[int, list[str], float, str]:
+    """One pytest process over the timing tests: (exit status, failed test ids, seconds, its output)."""
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "timing", "-p", "no:cacheprovider", *pytest_args],
@@ -36,7 +36,7 @@ def run_once(pytest_args: list[str]) -> tuple[bool, list[str], float, str]:
         text=True,
     )
     output = done.stdout + done.stderr
-    return done.returncode == 0, FAILED.findall(done.stdout), time.monotonic() - started, output
+    return done.returncode, FAILED.findall(done.stdout), time.monotonic() - started, output
 
 
 def main() -> int:
@@ -50,7 +50,8 @@ def main() -> int:
         failed_runs, failed_tests = 0, Counter()
         with busy_cores((os.cpu_count() or 1) if load == "busy" else 0):
             for run in range(1, args.runs + 1):
-                passed, failed, seconds, output = run_once(args.pytest_args)
+                status_code, failed, seconds, output = run_once(args.pytest_args)
+                passed = status_code == 0
                 failed_runs += not passed
                 failed_tests.update(failed)
                 status = "passed"
@@ -58,7 +59,8 @@ def main() -> int:
                     log = LOGS / f"{load}-run-{run}.txt"
                     log.parent.mkdir(parents=True, exist_ok=True)
                     log.write_text(output)
-                    status = f"FAILED {', '.join(failed) or '(no test named)'}; pytest's output in {log}"
+                    named = ", ".join(failed) or f"(no test named: pytest ended with status {status_code})"
+                    status = f"FAILED {named}; pytest's output in {log}"
                 print(f"{load} run {run}/{args.runs}: {status} in {seconds:.0f} s", flush=True)
         print(f"{load}: {args.runs} runs, {failed_runs} failed", flush=True)
         for test, count in failed_tests.most_common():
