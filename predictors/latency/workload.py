@@ -15,7 +15,7 @@ import torch
 from supernas.core.errors import SpecError
 from supernas.predictors.latency import runtimes
 from supernas.predictors.latency.runtimes import DEFAULT_GRAPH_OPTIMIZATION, ONNXRUNTIME
-from supernas.predictors.latency.timing import Clock, check_clock, resolve_device
+from supernas.predictors.latency.timing import Clock, check_clock, resolve_device, steady_heap
 
 
 def _cpu_model() -> str:
@@ -29,7 +29,8 @@ def _cpu_model() -> str:
 
 
 def device_fingerprint(device: str = "cpu", threads: int | None = None) -> dict:
-    """What a latency depends on besides the architecture: hardware, threads, torch version."""
+    """What a latency depends on besides the architecture: hardware, threads, torch version, and whether
+    the heap is steady (:func:`.timing.steady_heap`; timings with page faults are another scale)."""
     target = resolve_device(device)
     hardware = torch.cuda.get_device_name(target) if target.type == "cuda" else _cpu_model()
     return {
@@ -38,6 +39,7 @@ def device_fingerprint(device: str = "cpu", threads: int | None = None) -> dict:
         "cpu_count": os.cpu_count(),
         "threads": threads or torch.get_num_threads(),
         "torch": torch.__version__,
+        "heap": steady_heap(),
     }
 
 
