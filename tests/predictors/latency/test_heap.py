@@ -7,6 +7,9 @@ freed before. Page faults are a count, not a time: the figures are the same on a
 
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]  # the repository: the script loads examples/ from there
 
 # Sixteen MiniLM subnets, one after the other, each warmed up and then run 5 times; printed: how many of
 # them page-faulted on every run. By glibc's default some do (thousands of pages a run), depending on
@@ -48,7 +51,11 @@ def subnets_faulting_every_run(arm: str) -> int:
     """Of the sixteen subnets, those that page-faulted on each of their runs after the warm-up, in a fresh
     process (``timed``: one that timed something first)."""
     done = subprocess.run(
-        [sys.executable, "-c", FORWARD_PAGE_FAULTS, arm], capture_output=True, text=True, check=True
+        [sys.executable, "-c", FORWARD_PAGE_FAULTS, arm],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return int(done.stdout)
 
