@@ -114,6 +114,7 @@ def calibrate(
         noise,
         statistic_name(workload),
         accuracy,
+        measured[held].tolist(),
     )
     report.save(report_file)
     return report

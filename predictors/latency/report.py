@@ -56,7 +56,9 @@ class CalibrationReport:
 
     ``repeatability`` is the machine's own noise: the mean relative disagreement of two passes over the
     held-out subnets (:func:`.measure.two_pass_disagreement`); ``statistic`` is what one timing is;
-    ``accuracy`` the relative error asked for. Reports written before these load with None.
+    ``accuracy`` the relative error asked for; ``heldout_ms`` the held-out subnets' timings (in the order
+    of :func:`.calibration.heldout_split`), which a later timing of them can be compared with. Reports
+    written before these load with None.
     """
 
     space: str
@@ -71,6 +73,7 @@ class CalibrationReport:
     repeatability: float | None = None
     statistic: str | None = None
     accuracy: float | None = None
+    heldout_ms: list[float] | None = None
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self), indent=1))

@@ -11,11 +11,11 @@ from supernas.models.checkpoint import extract
 from supernas.models.supernet import Supernet
 from supernas.predictors.base import REGISTRY, MetricContext
 from supernas.predictors.latency import metrics as latency_metrics  # noqa: F401  (registers latency_ms and latency_predicted_ms)
-from supernas.predictors.latency.calibration import calibrate
+from supernas.predictors.latency.calibration import calibrate, heldout_split, load_predictor
 from supernas.predictors.latency.measure import model_latency, subnet_latency
 from supernas.predictors.latency.parts import arch_parts, forward_part_runner, space_parts
 from supernas.predictors.latency.predictors import PREDICTORS
-from supernas.predictors.latency.report import format_report
+from supernas.predictors.latency.report import CalibrationReport, format_report, score
 from supernas.predictors.latency.workload import Workload, device_fingerprint, fingerprint_hash
 from supernas.spaces.analytic import flops_per_token
 from supernas.spaces.architecture import largest, sample_many, smallest
@@ -176,6 +176,13 @@ def test_calibrate_reports_and_saves_accurate_predictors(isolated_home):
     )
     for file in report.files:
         assert Path(file).is_file() and Path(file).parent == isolated_home / "predictors"
+    # the report keeps the held-out timings its scores were computed from, for a later timing to meet
+    assert CalibrationReport.load(Path(report.files[-1])) == report
+    held, _ = heldout_split(30, report.n_heldout, seed=1)
+    held_archs = [sample_many(spec, 30, 1)[i] for i in held]
+    for kind, saved in report.scores.items():
+        predicted = load_predictor(spec, report.workload, kind).predict(held_archs)
+        assert score(predicted, np.array(report.heldout_ms), report.repeatability) == saved
     text = format_report(report)
     assert f"held-out subnets disagree by {noise:.2f}% (mean)" in text and "MAPE/noise" in text
     assert ("warning: two passes over the same subnets disagree" in text) == (noise > 5.0)  # ±10% asked
