@@ -14,7 +14,7 @@ from supernas.predictors.latency import metrics as latency_metrics  # noqa: F401
 from supernas.predictors.latency.calibration import calibrate, heldout_split, load_predictor
 from supernas.predictors.latency.measure import model_latency, subnet_latency
 from supernas.predictors.latency.parts import arch_parts, forward_part_runner, space_parts
-from supernas.predictors.latency.predictors import PREDICTORS
+from supernas.predictors.latency.predictors import PREDICTORS, LookupTablePredictor
 from supernas.predictors.latency.report import CalibrationReport, format_report, score
 from supernas.predictors.latency.workload import Workload, device_fingerprint, fingerprint_hash
 from supernas.spaces.analytic import flops_per_token
@@ -117,6 +117,21 @@ def test_every_forward_part_of_an_architecture_is_in_the_space_table():
     keys = {k.key for k in space_parts(spec)}
     assert len(keys) == len(space_parts(spec))
     assert all(k.key in keys for arch in sample_many(spec, 20, seed=1) for k in arch_parts(arch))
+
+
+def test_lookup_table_fit_recovers_scale_per_part_term_and_offset():
+    """Latencies made exactly of a table's part sum, a cost per part and a constant are fitted exactly;
+    the table is set by hand, so nothing is timed."""
+    spec = load_spec("gpt-tiny")
+    parts = space_parts(spec)
+    table = dict(zip((p.key for p in parts), np.random.default_rng(0).uniform(0.05, 0.5, len(parts))))
+    archs = sample_many(spec, 30, seed=2)
+    lut = LookupTablePredictor(spec, QUICK, table)
+    latencies = 1.3 * lut.part_sum(archs) - 0.02 * np.array([len(arch_parts(a)) for a in archs]) + 0.1
+    assert len({len(arch_parts(a)) for a in archs}) > 2  # the count is not the constant in disguise
+    lut.fit(archs, latencies)
+    assert (lut.scale, lut.per_part, lut.offset) == pytest.approx((1.3, -0.02, 0.1), rel=1e-9)
+    assert lut.predict(archs) == pytest.approx(latencies, rel=1e-9)
 
 
 @pytest.mark.parametrize("kind", ["lut", "regressor"])

@@ -40,7 +40,7 @@ def library_setup():
     supernet = Supernet(spec, seed=4)
     batches = heldout_windows(stdlib_text().heldout, seq_len=16, batch_size=2, n_batches=2)
     lut = LookupTablePredictor(
-        spec, Workload(batch_size=1, seq_len=8, warmup=0, repeats=1), scale=1.5, offset=0.25
+        spec, Workload(batch_size=1, seq_len=8, warmup=0, repeats=1), scale=1.5, offset=0.25, per_part=0.125
     )
     return spec, supernet, batches, lut, build_block_library(supernet, batches, lut)
 
