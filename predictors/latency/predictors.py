@@ -5,6 +5,7 @@ way it is."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -115,6 +116,12 @@ class LookupTablePredictor(LatencyPredictor):
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
         return self.scale * self.part_sum(archs) + self.per_part * part_counts(archs) + self.offset
+
+    def digest(self) -> str:
+        """Short SHA-256 of what its predictions are made of (the fit and every entry): anything built from
+        the table's predictions, like a block library, is valid only while this is unchanged."""
+        made_of = {"scale": self.scale, "offset": self.offset, "per_part": self.per_part, "table": self.table}
+        return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 
     def save(self, path: Path) -> Path:
         data = {

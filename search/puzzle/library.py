@@ -2,7 +2,9 @@
 
 The key names what the costs depend on: the supernet's weights (a hash of its weight file, or the random
 initialisation's seed), the held-out data they are scored on (the job's ``data``, else what the supernet
-keeps, and how many batches) and the latency workload (its key: machine, batch shape, clock, backend).
+keeps, and how many batches) and the latency: the workload's key (machine, batch shape, clock, backend)
+and the digest of the lookup table the blocks' latencies come from, so a library built before the table
+was calibrated again is not reused.
 """
 
 from __future__ import annotations
@@ -58,14 +60,14 @@ def latency_table(spec: SpaceSpec, metric: str, workload: Workload) -> LookupTab
 
 
 def library_key(
-    spec: SpaceSpec, supernet: str, data: str, batches: int, workload: Workload | None
+    spec: SpaceSpec, supernet: str, data: str, batches: int, lut: LookupTablePredictor | None
 ) -> dict[str, str]:
     space = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
     return {
         "space": f"{spec.name}-{space}",
         "supernet": supernet,
         "data": f"{data} ({batches} batches)",
-        "workload": "none" if workload is None else workload.key(),
+        "workload": "none" if lut is None else f"{lut.workload.key()} lut sha256-{lut.digest()}",
     }
 
 
@@ -95,14 +97,13 @@ def obtain_library(
     """The stored library for this supernet, data and workload, or a new one built and stored; and whether
     it was reused."""
     latency = latency_workload(uses)
-    workload = None if latency is None else latency[1]
+    lut = None if latency is None else latency_table(spec, *latency)
     key = library_key(
-        spec, supernet_identity(supernet_dir, seed), data or "kept with the supernet", batches, workload
+        spec, supernet_identity(supernet_dir, seed), data or "kept with the supernet", batches, lut
     )
     stored = store.get_block_library(key)
     if stored is not None:
         return BlockLibrary.from_json(stored), True
-    lut = None if latency is None else latency_table(spec, *latency)
     supernet = Supernet.load(supernet_dir) if supernet_dir else Supernet(spec, seed=seed)
     library = build_block_library(supernet, heldout_for(spec, supernet, data, batches), lut, progress)
     store.save_block_library(key, library.to_json())

@@ -174,3 +174,32 @@ def test_an_encoder_on_unlabeled_text_is_scored_by_its_sentence_embeddings():
     assert library.depth_quality["embedding"]["5"] == pytest.approx(distance(cut), rel=1e-5)
     assert library.quality["embedding"]["attention"][0][0] == pytest.approx(distance(narrow), rel=1e-5)
     assert library.depth_quality["embedding"]["6"] == 0.0 and library.quality["embedding"]["ffn"][3][1] == 0.0
+
+
+def test_a_stored_library_is_built_again_when_calibration_fits_the_table_again(tmp_path, monkeypatch):
+    """The stored library is keyed by the lookup table's fit and entries too: the same table reuses it,
+    a new fit (as `supernas calibrate` run again saves) builds it again, so its latency stays the
+    predictor's."""
+    from supernas.predictors.latency.calibration import calibrate, load_predictor, predictor_path
+    from supernas.search.puzzle.library import obtain_library
+    from supernas.search.store.store import open_store
+
+    monkeypatch.setenv("SUPERNAS_HOME", str(tmp_path / "home"))
+    layer = {"attention": ["mha", "none"], "heads": [2, 4], "ffn_dim": [0, 32], "weight_bits": [32]}
+    spec = parse_spec({**BLOCKS_SPACE, "name": "gpt-blocks-calibrated", "layer": layer}, "test")
+    workload = calibrate(spec, 8, seq_len=16, warmup=1, repeats=3).workload
+    uses = {"latency_predicted_ms": {"seq_len": 16}}
+    archs = sample_many(spec, 20, seed=2)
+    with open_store(f"sqlite:///{tmp_path / 'libraries.db'}") as store:
+        first, reused = obtain_library(store, spec, None, None, uses, batches=1)
+        assert not reused and obtain_library(store, spec, None, None, uses, batches=1)[1]
+        lut_file = predictor_path(spec.name, workload, "lut")
+        refitted = LookupTablePredictor.load(lut_file)
+        refitted.scale, refitted.per_part = 2 * refitted.scale, refitted.per_part + 0.5
+        refitted.save(lut_file)
+        again, reused = obtain_library(store, spec, None, None, uses, batches=1)
+        assert not reused
+        predicted = load_predictor(spec, workload, "lut").predict(archs).tolist()
+        assert [_resource(again, "latency_ms", a) for a in archs] == pytest.approx(predicted, rel=1e-12)
+        assert [_resource(first, "latency_ms", a) for a in archs] != pytest.approx(predicted, rel=0.1)
+        assert obtain_library(store, spec, None, None, uses, batches=1)[1]
