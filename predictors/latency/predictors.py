@@ -1,7 +1,7 @@
 """The two latency predictors: ``lut`` (nn-Meter's lookup table of forward parts, summed and corrected by
-a linear fit in the sum and the number of parts) and ``regressor`` (gradient-boosted trees on
-architecture features, boosted from a ridge regression). See :mod:`.measure` for why each is built the
-way it is."""
+a linear fit in the sum and the number of parts, each entry refined by the whole subnets' timings) and
+``regressor`` (gradient-boosted trees on architecture features, boosted from a ridge regression). See
+:mod:`.measure` for why each is built the way it is."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from supernas.predictors.latency.measure import settled_medians, timed_passes
 from supernas.predictors.latency.parts import ForwardPart, arch_parts, forward_part_runner
 from supernas.predictors.latency.probe import timing_options
+from supernas.predictors.latency.refine import refined_fit
 from supernas.predictors.latency.timing import fixed_threads, resolve_device, time_callable
 from supernas.predictors.latency.workload import Workload
 from supernas.spaces.analytic import (
@@ -72,10 +73,13 @@ class LookupTablePredictor(LatencyPredictor):
         scale: float = 1.0,
         offset: float = 0.0,
         per_part: float = 0.0,
+        refinements: dict[str, float] | None = None,
+        ridge: float | None = None,
     ) -> None:
         super().__init__(spec, workload)
         self.table = dict(table or {})
         self.scale, self.offset, self.per_part = scale, offset, per_part
+        self.refinements, self.ridge = dict(refinements or {}), ridge
 
     def profile(self, parts: Iterable[ForwardPart], rounds: int = 1) -> None:
         """Time every part not yet in the table (on this machine: the table is only valid here).
@@ -98,29 +102,48 @@ class LookupTablePredictor(LatencyPredictor):
             entries = settled_medians(passes, time_one)
         self.table.update(zip((k.key for k in missing), entries.tolist()))
 
-    def part_sum(self, archs: Sequence[Architecture]) -> np.ndarray:
-        """Uncorrected prediction: the sum of each architecture's part times."""
-        self.profile(k for arch in archs for k in arch_parts(arch))
-        return np.array([sum(self.table[k.key] for k in arch_parts(arch)) for arch in archs])
+    def entry(self, key: str) -> float:
+        """A part's time: as profiled, times ``1 +`` its refinement by the fit (see :mod:`.refine`)."""
+        return self.table[key] * (1.0 + self.refinements.get(key, 0.0))
+
+    def part_ms(self, part: ForwardPart) -> float:
+        """What one part adds to a prediction: its entry scaled, and the term per part."""
+        return self.scale * self.entry(part.key) + self.per_part
 
     def fit(self, archs: Sequence[Architecture], latencies: Sequence[float]) -> LookupTablePredictor:
-        """``scale * part sum + per_part * parts + offset`` by least squares in relative error (each subnet
-        counts the same). The term per part is what timing a part alone gets wrong by the same amount
-        every time: a part run in its own ONNX Runtime session pays a call's overhead that the whole
-        graph pays once (gpt-tiny: MAPE 2.4% without the term, 1.7% with it, against a re-timing)."""
-        y = np.asarray(latencies, dtype=float)
-        terms = np.column_stack([self.part_sum(archs), part_counts(archs), np.ones_like(y)])
-        coefficients, *_ = np.linalg.lstsq(terms / y[:, None], np.ones_like(y), rcond=None)
+        """``sum over parts of (scale * entry + per_part) + offset``, each entry refined by the subnets'
+        timings (:func:`.refine.refined_fit`), by least squares in relative error (each subnet counts the
+        same). The term per part is what timing a part alone gets wrong by the same amount every time: a
+        part run in its own ONNX Runtime session pays a call's overhead that the whole graph pays once
+        (gpt-tiny: MAPE 2.4% without the term, 1.7% with it, against a re-timing)."""
+        self.profile(k for arch in archs for k in arch_parts(arch))
+        keys = sorted({k.key for arch in archs for k in arch_parts(arch)})
+        column = {key: i for i, key in enumerate(keys)}
+        counts = np.zeros((len(archs), len(keys)))  # how often each subnet has each part
+        for row, arch in enumerate(archs):
+            for k in arch_parts(arch):
+                counts[row, column[k.key]] += 1
+        entries = counts * np.array([self.table[key] for key in keys])
+        shared = np.column_stack([entries.sum(1), counts.sum(1), np.ones(len(archs))])
+        coefficients, refined, self.ridge = refined_fit(shared, entries, np.asarray(latencies, dtype=float))
         self.scale, self.per_part, self.offset = (float(c) for c in coefficients)
+        self.refinements = {key: float(g / self.scale) for key, g in zip(keys, refined) if g != 0.0}
         return self
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
-        return self.scale * self.part_sum(archs) + self.per_part * part_counts(archs) + self.offset
+        self.profile(k for arch in archs for k in arch_parts(arch))
+        return np.array([sum(map(self.part_ms, arch_parts(arch))) + self.offset for arch in archs])
 
     def digest(self) -> str:
         """Short SHA-256 of what its predictions are made of (the fit and every entry): anything built from
         the table's predictions, like a block library, is valid only while this is unchanged."""
-        made_of = {"scale": self.scale, "offset": self.offset, "per_part": self.per_part, "table": self.table}
+        made_of = {
+            "scale": self.scale,
+            "offset": self.offset,
+            "per_part": self.per_part,
+            "table": self.table,
+            "refinements": self.refinements,
+        }
         return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 
     def save(self, path: Path) -> Path:
@@ -131,6 +154,8 @@ class LookupTablePredictor(LatencyPredictor):
             "scale": self.scale,
             "offset": self.offset,
             "per_part": self.per_part,
+            "ridge": self.ridge,
+            "refinements": self.refinements,
             "table": self.table,
         }
         path.write_text(json.dumps(data, indent=1))
@@ -140,13 +165,16 @@ class LookupTablePredictor(LatencyPredictor):
     def load(cls, path: Path) -> LookupTablePredictor:
         data = json.loads(path.read_text())
         spec = parse_spec(data["space"], f"{path}: space")
-        per_part = data.get("per_part", 0.0)  # tables saved before the term had none
-        return cls(spec, Workload(**data["workload"]), data["table"], data["scale"], data["offset"], per_part)
-
-
-def part_counts(archs: Sequence[Architecture]) -> np.ndarray:
-    """How many forward parts (base included) each architecture has."""
-    return np.array([len(arch_parts(arch)) for arch in archs], dtype=float)
+        return cls(
+            spec,
+            Workload(**data["workload"]),
+            data["table"],
+            data["scale"],
+            data["offset"],
+            data.get("per_part", 0.0),  # tables saved before the term or the refinements had none
+            data.get("refinements"),
+            data.get("ridge"),
+        )
 
 
 def arch_features(spec: SpaceSpec, arch: Architecture, workload: Workload) -> dict[str, float]:

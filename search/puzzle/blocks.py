@@ -12,8 +12,9 @@ choices cost 0. A supernet with trained blocks (``distill-blocks``) is scored wi
 
 Resources are exact and additive over parts: parameters, non-embedding parameters and checkpoint bytes
 (analytic counts), and, given a latency workload, the lookup-table latency predictor's part times (its
-prediction is ``sum(scale * part + per_part) + offset``, so the library's latency of an architecture is the
-predictor's). All at the largest embedding width: the library describes per-layer choices only.
+prediction is the sum of its parts' ``part_ms`` plus ``offset``, so the library's latency of an
+architecture is the predictor's). All at the largest embedding width: the library describes per-layer
+choices only.
 """
 
 from __future__ import annotations
@@ -293,10 +294,10 @@ def part_resources(spec: SpaceSpec, embed: int, lut: LookupTablePredictor | None
 
         def ms(part: str, layer: LayerArch) -> float:
             p = part_of(part, layer)
-            return 0.0 if p is None else lut.scale * lut.table[p.key] + lut.per_part
+            return 0.0 if p is None else lut.part_ms(p)
 
         resources["latency_ms"] = {
-            "base": lut.scale * lut.table[base.key] + lut.per_part + lut.offset,
+            "base": lut.part_ms(base) + lut.offset,
             "attention": table("attention", att, ms),
             "ffn": table("ffn", ffn, ms),
         }

@@ -127,10 +127,11 @@ def test_lookup_table_fit_recovers_scale_per_part_term_and_offset():
     table = dict(zip((p.key for p in parts), np.random.default_rng(0).uniform(0.05, 0.5, len(parts))))
     archs = sample_many(spec, 30, seed=2)
     lut = LookupTablePredictor(spec, QUICK, table)
-    latencies = 1.3 * lut.part_sum(archs) - 0.02 * np.array([len(arch_parts(a)) for a in archs]) + 0.1
+    latencies = np.array([sum(1.3 * table[p.key] - 0.02 for p in arch_parts(a)) + 0.1 for a in archs])
     assert len({len(arch_parts(a)) for a in archs}) > 2  # the count is not the constant in disguise
     lut.fit(archs, latencies)
     assert (lut.scale, lut.per_part, lut.offset) == pytest.approx((1.3, -0.02, 0.1), rel=1e-9)
+    assert all(abs(r) < 1e-9 for r in lut.refinements.values())  # the entries are right: nothing to refine
     assert lut.predict(archs) == pytest.approx(latencies, rel=1e-9)
 
 
