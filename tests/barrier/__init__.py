@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 PLUGIN = Path(__file__).with_name("gate_metric.py")
 OPEN = 10**9  # more evaluations than any test runs
+Result = TypeVar("Result")
 
 
 class Gate:
@@ -30,6 +32,12 @@ class Gate:
     def metric(self) -> dict:
         """A job spec's metric entry (an objective, or a constraint with a bound) waiting at this gate."""
         return {"metric": "gated", "options": {"gate": str(self.folder)}}
+
+    def constraint(self) -> dict:
+        """A job spec's constraint that no trial breaks, whose every evaluation waits at this gate: with
+        it a job's own objectives are kept (give the job a ``reference`` too, or the controller scores
+        its anchor subnets through the gate before the first trial)."""
+        return {**self.metric(), "max": OPEN}
 
     def job_fields(self, plugin: str | Path = PLUGIN) -> dict:
         """A job spec's objectives, constraints, plugins and reference point that make every trial wait at
@@ -130,3 +138,16 @@ class Background(threading.Thread):
         super().join(timeout)
         if self.error is not None:
             raise self.error
+
+
+def on_two_workers(gate: Gate, job: Callable[[], Result], what: str = "both workers at the gate") -> Result:
+    """Run ``job`` (on two workers, its every evaluation waiting at ``gate``) until two evaluations wait
+    there at once, one per worker, then let everything through; return what the job returned. Both
+    workers then do work however late one of them starts: under a busy loop on both cores a Ray worker
+    took 100 s to start, and the other had finished a cheap job by then."""
+    returned: list[Result] = []
+    with Background(lambda: returned.append(job()), gate) as run:
+        wait_until(lambda: gate.arrivals() == 2, what, alive=run)
+        gate.open()
+        run.join()
+    return returned[0]

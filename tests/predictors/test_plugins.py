@@ -16,6 +16,7 @@ from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture, sample_many
 from supernas.spaces.spec import load_spec
 from supernas.workers.cluster import connect, disconnect
+from tests.barrier import PLUGIN, Gate, on_two_workers
 from tests.predictors.plugin_helpers import expected, write_plugin
 from tests.search.jobs_helpers import write_job
 
@@ -27,20 +28,25 @@ def local_ray():
     disconnect()
 
 
+@pytest.mark.timing
 def test_plugin_metric_is_an_objective_on_two_workers(local_ray, tmp_path):
+    """Trials wait at a gate (a constraint evaluated after the plugin's metric, so failed trials never
+    reach it) until both workers hold one, so both do work however late one of them starts."""
     write_plugin(tmp_path, "team_metrics_a", raise_depth=2, nan_depth=3)
+    gate = Gate(tmp_path / "gate")
     job_file = write_job(
         tmp_path,
-        plugins=["team_metrics_a.py"],
+        plugins=["team_metrics_a.py", str(PLUGIN)],
         budget={"trials": 14},
-        constraints=[],
+        constraints=[gate.constraint()],
         objectives=[{"metric": "team_score", "options": {"scale": 0.5}}, {"metric": "flops"}],
+        reference=[0.0, 1.0e12],
     )
     spec = load_job_spec(job_file)
-    assert spec.plugins == [str(tmp_path / "team_metrics_a.py")]  # made absolute, as resume and workers need
+    assert spec.plugins[0] == str(tmp_path / "team_metrics_a.py")  # made absolute, as resume and workers need
     store = open_store(f"sqlite:///{tmp_path / 'plugins.db'}")
     job_id = create_job(store, spec)
-    execute(store, job_id, spec, workers=2, ray_address=None, progress=False)
+    on_two_workers(gate, lambda: execute(store, job_id, spec, workers=2, ray_address=None, progress=False))
 
     trials = store.trials(job_id)
     assert len(trials) == 14 and store.get_job(job_id).status == "completed"

@@ -30,6 +30,7 @@ from supernas.search.store.store import open_store
 from supernas.spaces.architecture import Architecture, largest, smallest
 from supernas.spaces.spec import load_spec, parse_spec
 from supernas.workers.evaluator import Evaluator
+from tests.barrier import PLUGIN, Gate, on_two_workers
 from tests.data.datafiles import BAD, TINY_WORDPIECE, write_bad, write_jsonl
 from tests.helpers import supernas
 from tests.search.jobs_helpers import write_job
@@ -95,8 +96,11 @@ def test_train_on_digits_beats_chance_and_keeps_the_heldout_digits(digits_supern
     )
 
 
+@pytest.mark.timing
 def test_val_accuracy_job_on_digits_runs_on_ray_workers(tmp_path, digits_supernet):
+    """Both workers score trials: the trials wait at a gate until each worker holds one."""
     spec_file, directory, _ = digits_supernet
+    gate = Gate(tmp_path / "gate")
     objectives = [{"metric": "val_accuracy"}, {"metric": "val_loss"}, {"metric": "params"}]
     job_file = write_job(
         tmp_path,
@@ -104,13 +108,15 @@ def test_val_accuracy_job_on_digits_runs_on_ray_workers(tmp_path, digits_superne
         supernet=str(directory),
         data="digits",
         objectives=objectives,
-        constraints=[],
+        constraints=[gate.constraint()],
+        plugins=[str(PLUGIN)],
         strategy="random",
         budget={"trials": 4},
         workers=2,
+        reference=[-1.0, 1.0e6, 1.0e12],  # worse than any subnet: no anchor is scored
     )
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    run = supernas("run", job_file, "--db", url, "--no-progress")
+    run = on_two_workers(gate, lambda: supernas("run", job_file, "--db", url, "--no-progress"))
     assert run.returncode == 0, run.stdout + run.stderr
     store = open_store(url)
     assert store.get_job(1).spec["data"] == "digits"

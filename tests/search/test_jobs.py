@@ -19,7 +19,7 @@ from supernas.search.runner import create_job, execute
 from supernas.search.store.records import EVALUATED
 from supernas.search.store.store import open_store
 from supernas.workers.cluster import connect, disconnect
-from tests.barrier import PATIENCE_S, PLUGIN, Background, Gate, wait_until
+from tests.barrier import PATIENCE_S, PLUGIN, Background, Gate, on_two_workers, wait_until
 from tests.processes import kill_ray_session_of
 from tests.search.jobs_helpers import assert_consistent, write_job
 
@@ -37,16 +37,12 @@ def test_two_objective_job_on_two_workers(local_ray, tmp_path, store_url):
     """Both workers do work: the trials wait at a gate (a constraint no trial breaks) until both workers
     hold one, however fast one of them starts."""
     gate = Gate(tmp_path / "gate")
-    constraints = [{"metric": "flops", "max": 3.0e6}, {**gate.metric(), "max": 100}]
+    constraints = [{"metric": "flops", "max": 3.0e6}, gate.constraint()]
     job_file = write_job(tmp_path, constraints=constraints, plugins=[str(PLUGIN)], reference=[-1000.0, 3.0e6])
     spec = load_job_spec(job_file)
     store = open_store(store_url)
     job_id = create_job(store, spec)
-    job = lambda: execute(store, job_id, spec, workers=2, ray_address=None, progress=False)  # noqa: E731
-    with Background(job, gate) as run:
-        wait_until(lambda: gate.arrivals() == 2, "both workers at the gate", alive=run)
-        gate.open()
-        run.join()
+    on_two_workers(gate, lambda: execute(store, job_id, spec, workers=2, ray_address=None, progress=False))
     assert_consistent(store, job_id, job_file, budget=16)
     workers = {t.worker for t in store.trials(job_id)}
     assert len(workers) == 2  # both actors did work

@@ -13,7 +13,7 @@ from supernas.search.jobspec import load_job_spec
 from supernas.search.runner import create_job, execute
 from supernas.search.store.store import open_store
 from supernas.workers.cluster import ClusterError, connect, disconnect
-from tests.barrier import PLUGIN, Background, Gate, wait_until
+from tests.barrier import PLUGIN, Gate, on_two_workers, wait_until
 from tests.predictors.plugin_helpers import expected, write_plugin
 from tests.processes import free_port, ray_processes_of
 from tests.search.jobs_helpers import assert_consistent, write_job
@@ -44,7 +44,7 @@ def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
         budget={"trials": 10},
         plugins=["cluster_metrics.py", str(PLUGIN)],
         objectives=[{"metric": "cluster_score"}, {"metric": "flops"}],
-        constraints=[{"metric": "flops", "max": 3.0e6}, {**gate.metric(), "max": 100}],
+        constraints=[{"metric": "flops", "max": 3.0e6}, gate.constraint()],
         reference=[0.0, 3.0e6],
     )
     spec = load_job_spec(job_file)
@@ -52,10 +52,7 @@ def test_job_spreads_over_two_nodes(two_node_cluster, tmp_path):
     job_id = create_job(store, spec)
     address = two_node_cluster.address
     job = lambda: execute(store, job_id, spec, workers=2, ray_address=address, progress=False)  # noqa: E731
-    with Background(job, gate) as run:
-        wait_until(lambda: gate.arrivals() == 2, "a worker of each node at the gate", alive=run)
-        gate.open()
-        run.join()
+    on_two_workers(gate, job, "a worker of each node at the gate")
     assert_consistent(store, job_id, job_file, budget=10)
     nodes = {t.worker.split("@")[1] for t in store.trials(job_id)}
     assert len(nodes) == 2  # one CPU per node, one actor per CPU: both nodes evaluated trials
