@@ -17,7 +17,8 @@ predictors, saved under ``supernas_home()/predictors`` and reused on the same ma
   residual). Each distinct part is timed standalone on random weights, and a subnet is predicted
   as the sum of its parts, corrected by a linear fit (scale, a term per part, offset) on the measured
   subnets for what the sum misses (the glue between parts, cache effects, a call's overhead that each
-  part timed alone pays).
+  part timed alone pays), each entry refined by those subnets' timings as far as cross-validation
+  says it predicts unseen subnets better (:mod:`.refine`).
 - ``regressor``: gradient-boosted trees on architecture features (:func:`.predictors.arch_features`), boosted
   from a ridge regression. Latency is close to additive over layers: with a hundred or so timed
   subnets trees alone cannot learn that sum (they reached ~70 % within ±10 % on gpt-tiny where the
