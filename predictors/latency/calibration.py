@@ -115,6 +115,7 @@ def calibrate(
         statistic_name(workload),
         accuracy,
         measured[held].tolist(),
+        lut.fit_summary(),
     )
     report.save(report_file)
     return report

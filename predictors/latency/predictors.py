@@ -130,6 +130,22 @@ class LookupTablePredictor(LatencyPredictor):
         self.refinements = {key: float(g / self.scale) for key, g in zip(keys, refined) if g != 0.0}
         return self
 
+    def fit_summary(self) -> str:
+        """One line on what the fit made of the profiled entries, for calibrate's report: what a
+        prediction adds up, and how far the subnets' timings moved the entries."""
+        if self.ridge is None:
+            refined = "no entry refined (the subnets' timings tell no more than the parts timed alone)"
+        else:
+            change = 100 * float(np.median(np.abs(list(self.refinements.values()))))
+            refined = (
+                f"{len(self.refinements)} of {len(self.table)} entries refined by the subnets' timings "
+                f"(ridge {self.ridge:g}, median change {change:.1f}%)"
+            )
+        return (
+            f"lookup table: {self.scale:.3f} x entry {self.per_part:+.4f} ms per part "
+            f"{self.offset:+.3f} ms; {refined}"
+        )
+
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
         self.profile(k for arch in archs for k in arch_parts(arch))
         return np.array([sum(map(self.part_ms, arch_parts(arch))) + self.offset for arch in archs])

@@ -57,7 +57,8 @@ class CalibrationReport:
     ``repeatability`` is the machine's own noise: the mean relative disagreement of two passes over the
     held-out subnets (:func:`.measure.two_pass_disagreement`); ``statistic`` is what one timing is;
     ``accuracy`` the relative error asked for; ``heldout_ms`` the held-out subnets' timings (in the order
-    of :func:`.calibration.heldout_split`), which a later timing of them can be compared with. Reports
+    of :func:`.calibration.heldout_split`), which a later timing of them can be compared with;
+    ``lut_fit`` the lookup table's fit in a line (:meth:`.LookupTablePredictor.fit_summary`). Reports
     written before these load with None.
     """
 
@@ -74,6 +75,7 @@ class CalibrationReport:
     statistic: str | None = None
     accuracy: float | None = None
     heldout_ms: list[float] | None = None
+    lut_fit: str | None = None
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -134,6 +136,8 @@ def format_report(report: CalibrationReport) -> str:
             f"{_figure(s.pairs_right, '.1f', '%'):>13}{s.mape:>8.2f}"
             f"{_figure(s.mape_over_noise, '.2f', 'x'):>12}{s.within_10:>12.1f}%{mark}"
         )
+    if report.lut_fit is not None:
+        lines.append(report.lut_fit)
     warning = noise_warning(report)
     return "\n".join(lines + ([warning] if warning else []))
 

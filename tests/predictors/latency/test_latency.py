@@ -201,6 +201,8 @@ def test_calibrate_reports_and_saves_accurate_predictors(isolated_home):
         assert score(predicted, np.array(report.heldout_ms), report.repeatability) == saved
     text = format_report(report)
     assert f"held-out subnets disagree by {noise:.2f}% (mean)" in text and "MAPE/noise" in text
+    assert report.lut_fit == load_predictor(spec, report.workload, "lut").fit_summary()
+    assert report.lut_fit in text
     assert ("warning: two passes over the same subnets disagree" in text) == (noise > 5.0)  # ±10% asked
     arch, context, workload = smallest(spec), MetricContext(spec), dict(seq_len=16, threads=1, clock="cpu")
     for kind in ("best", "lut", "regressor"):

@@ -80,3 +80,18 @@ def test_the_fit_refines_the_entries_a_whole_network_times_differently():
     plain, *_ = np.linalg.lstsq(terms[seen] / latencies[seen, None], np.ones(150), rcond=None)
     plain_error = np.abs(terms[unseen] @ plain - latencies[unseen]) / latencies[unseen]
     assert error.mean() < plain_error.mean() / 5, (error.mean(), plain_error.mean())
+
+
+def test_the_fit_summary_says_what_a_prediction_adds_up_and_how_far_entries_moved():
+    spec = parse_spec(SPACE, "test")
+    table = {"a": 1.0, "b": 2.0, "c": 4.0}
+    refined = LookupTablePredictor(spec, Workload(), table, 1.1, 0.05, 0.01, {"a": 0.1, "b": -0.02}, 0.3)
+    assert refined.fit_summary() == (
+        "lookup table: 1.100 x entry +0.0100 ms per part +0.050 ms; 2 of 3 entries refined by the "
+        "subnets' timings (ridge 0.3, median change 6.0%)"
+    )
+    plain = LookupTablePredictor(spec, Workload(), table, 0.9)
+    assert plain.fit_summary() == (
+        "lookup table: 0.900 x entry +0.0000 ms per part +0.000 ms; no entry refined (the subnets' "
+        "timings tell no more than the parts timed alone)"
+    )
