@@ -138,7 +138,7 @@ class LookupTablePredictor(LatencyPredictor):
         else:
             change = 100 * float(np.median(np.abs(list(self.refinements.values()))))
             refined = (
-                f"{len(self.refinements)} of {len(self.table)} entries refined by the subnets' timings "
+                f"{len(self.refinements):,} of {len(self.table):,} entries refined by the subnets' timings "
                 f"(ridge {self.ridge:g}, median change {change:.1f}%)"
             )
         return (

@@ -58,8 +58,8 @@ class CalibrationReport:
     held-out subnets (:func:`.measure.two_pass_disagreement`); ``statistic`` is what one timing is;
     ``accuracy`` the relative error asked for; ``heldout_ms`` the held-out subnets' timings (in the order
     of :func:`.calibration.heldout_split`), which a later timing of them can be compared with;
-    ``lut_fit`` the lookup table's fit in a line (:meth:`.predictors.LookupTablePredictor.fit_summary`). Reports
-    written before these load with None.
+    ``lut_fit`` the lookup table's fit in a line
+    (:meth:`.predictors.LookupTablePredictor.fit_summary`). Reports written before these load with None.
     """
 
     space: str
