@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[3]  # the repository: the script loads e
 # Sixteen MiniLM subnets, one after the other, each warmed up and then run 5 times; printed: how many of
 # them page-faulted fresh memory in on every run: at least FRESH_PAGES pages in each. By glibc's
 # default some do (650 to 4,500 pages a run, measured), depending on what the subnets before them freed.
-# A few faults now and then (Python's own arenas, the stack, a lazy buffer: up to 140 pages in one run,
-# measured, and a page or two in others) are no such subnet, even when they fall in every run.
+# A few faults now and then (Python's own arenas, the stack, a lazy buffer: up to 288 pages in one run
+# under a CPU hog, measured, and a page or two in others) are no such subnet, even in every run.
 FORWARD_PAGE_FAULTS = """
 import resource, sys
 import torch
